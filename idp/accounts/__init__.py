@@ -1,0 +1,1 @@
+"""Users, organizations, memberships, login sessions and passwords."""

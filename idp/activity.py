@@ -1,0 +1,66 @@
+"""Usage events the provider records about itself: sign-ins, tokens, sign-outs.
+
+The provider calls these hooks; they build ``analytics`` events and hand them to the durable spool. Recording
+never breaks a sign-in: if the spool refuses (full disk), the failure is logged and the user goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import User
+from idp.accounts.service import organization_ids
+from idp.oauth.models import Client
+
+log = logging.getLogger("canary.activity")
+
+
+class Recorder(Protocol):
+    def record(self, event: Any) -> None: ...
+
+
+def _organization(db: Session | None, user_id: str | None, client: Client | None) -> str:
+    if db is not None and user_id:
+        orgs = organization_ids(db, user_id)
+        if len(orgs) == 1:
+            return orgs[0]
+    if client is not None and client.organization_id:
+        return client.organization_id
+    return ""
+
+
+class Activity:
+    def __init__(self, recorder: Recorder | None) -> None:
+        self.recorder = recorder
+
+    def _emit(self, name: str, account: str, *, organization: str = "", client_id: str = "",
+              properties: dict[str, Any] | None = None) -> None:
+        if self.recorder is None:
+            return
+        from analytics.api import Event
+
+        try:
+            self.recorder.record(Event.for_idp(name, account, organization=organization, client_id=client_id,
+                                               properties=properties or {}))
+        except Exception:  # the event is lost, the sign-in is not
+            log.exception("could not record %s for %s", name, account)
+
+    def signin_succeeded(self, db: Session, user: User, client_id: str) -> None:
+        self._emit("signin.succeeded", user.id, organization=_organization(db, user.id, None), client_id=client_id,
+                   properties={"method": "password"})
+
+    def signin_failed(self, db: Session, user_id: str | None, reason: str, client_id: str) -> None:
+        self._emit("signin.failed", user_id or "", organization=_organization(db, user_id, None),
+                   client_id=client_id, properties={"reason": reason})
+
+    def token_issued(self, db: Session | None, grant_type: str, client: Client, user: User | None,
+                     scope: str) -> None:
+        name = "token.refreshed" if grant_type == "refresh_token" else "token.issued"
+        self._emit(name, user.id if user else "", organization=_organization(db, user.id if user else None, client),
+                   client_id=client.client_id, properties={"grant_type": grant_type, "scope": scope})
+
+    def signout(self, db: Session, user_id: str, client_id: str) -> None:
+        self._emit("signout", user_id, organization=_organization(db, user_id, None), client_id=client_id)

@@ -1,0 +1,121 @@
+"""create_app(settings): the one place routes, middleware and lifespan are wired."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from idp.activity import Activity
+from idp.db import make_engine, make_session_factory
+from idp.oauth.errors import InvalidRequest
+from idp.oauth.keys import KeyStore
+from idp.oauth.server import BodyTooLarge, CanaryAuthorizationServer
+from idp.oauth.tokens import TokenPolicy, TokenService
+from idp.settings import Settings
+from idp.web import authorize, discovery, events, logout, token, userinfo
+from idp.web.context import Canary
+from idp.web.responses import json_error
+from idp.web.security import SecurityHeaders
+
+log = logging.getLogger("canary")
+TEMPLATES = Path(__file__).parent / "web" / "templates"
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+ROUTES = [
+    Route("/.well-known/openid-configuration", discovery.openid_configuration, methods=["GET"]),
+    Route("/.well-known/oauth-authorization-server", discovery.openid_configuration, methods=["GET"]),
+    Route("/jwks", discovery.jwks, methods=["GET"]),
+    Route("/authorize", authorize.authorize, methods=["GET", "POST"]),
+    Route("/login", authorize.login, methods=["POST"], name="login"),
+    Route("/consent", authorize.consent, methods=["POST"], name="consent"),
+    Route("/token", token.token, methods=["POST"]),
+    Route("/introspect", token.introspect, methods=["POST"]),
+    Route("/revoke", token.revoke, methods=["POST"]),
+    Route("/userinfo", userinfo.userinfo, methods=["GET", "POST"]),
+    Route("/logout", logout.logout, methods=["GET", "POST"], name="logout"),
+    Route("/v1/events", events.post_events, methods=["POST"]),
+    Route("/healthz", health, methods=["GET"]),
+]
+
+MIDDLEWARE = [
+    Middleware(SecurityHeaders),
+]
+
+
+async def database_down(request: Request, exc: Exception) -> Response:
+    log.error("accounts database unavailable: %s", exc)
+    return json_error("temporarily_unavailable", "the accounts database is unavailable; retry later", 503,
+                      {"Retry-After": "5"})
+
+
+async def bad_request(request: Request, exc: Exception) -> Response:
+    return json_error("invalid_request", getattr(exc, "description", str(exc)), 400)
+
+
+async def too_large(request: Request, exc: Exception) -> Response:
+    return json_error("invalid_request", str(exc), 413)
+
+
+async def unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return json_error("server_error", "an unexpected error occurred", 500)
+
+
+def build_context(settings: Settings, analytics: Any = None) -> Canary:
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    keys = KeyStore(factory, max_token_ttl=max(settings.access_token_ttl, settings.id_token_ttl))
+    tokens = TokenService(keys, TokenPolicy(settings.issuer, settings.access_token_ttl, settings.id_token_ttl,
+                                            settings.refresh_token_ttl))
+    activity = Activity(analytics)
+    server = CanaryAuthorizationServer(factory, tokens, settings.max_body_bytes, activity.token_issued)
+    return Canary(settings=settings, factory=factory, keys=keys, tokens=tokens, server=server, activity=activity,
+                  templates=Jinja2Templates(directory=str(TEMPLATES)), analytics=analytics)
+
+
+def create_app(settings: Settings, analytics: Any = None, *, background: bool = True) -> Starlette:
+    """The ASGI app. ``analytics`` is an opened ``analytics.api.Analytics`` (or None: ingest answers 503)."""
+    context = build_context(settings, analytics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for warning in settings.warnings():
+            log.warning(warning)
+        if analytics is not None and background:
+            analytics.start()
+        try:
+            yield
+        finally:
+            if analytics is not None and background:
+                analytics.close()
+            context.factory.kw["bind"].dispose()
+
+    app = Starlette(
+        routes=ROUTES,
+        middleware=MIDDLEWARE,
+        lifespan=lifespan,
+        exception_handlers={
+            OperationalError: database_down,
+            InterfaceError: database_down,
+            InvalidRequest: bad_request,
+            BodyTooLarge: too_large,
+            Exception: unexpected,
+        },
+    )
+    app.state.canary = context
+    return app

@@ -1,0 +1,1 @@
+"""The protocol core: clients, codes, tokens, grants, keys and claims, over Authlib."""

@@ -1,0 +1,78 @@
+"""Client registration. The secret is returned once, at creation or rotation; only its digest is kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.oauth.errors import ClientRegistrationError
+from idp.oauth.models import Client
+from idp.opaque import digest, new_secret
+
+GRANT_TYPES = {"authorization_code", "refresh_token", "client_credentials"}
+BASE_SCOPES = {"openid", "profile", "email", "offline_access", "events:write", "admin"}
+_LOCAL = {"localhost", "127.0.0.1", "::1"}
+
+
+def _check_redirect_uri(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.fragment or not parts.scheme:
+        raise ClientRegistrationError(f"redirect URI must be absolute without a fragment: {uri!r}")
+    if parts.scheme == "http" and parts.hostname not in _LOCAL:
+        raise ClientRegistrationError(f"plain-http redirect URIs are allowed only for localhost: {uri!r}")
+    if parts.scheme in {"javascript", "data", "file"}:
+        raise ClientRegistrationError(f"unsafe redirect URI scheme: {uri!r}")
+    if parts.scheme in {"http", "https"} and not parts.hostname:
+        raise ClientRegistrationError(f"redirect URI has no host: {uri!r}")
+    return uri
+
+
+def create_client(
+    db: Session, *, name: str, redirect_uris: Iterable[str] = (), grant_types: Iterable[str] = ("authorization_code",
+    "refresh_token"), scope: str = "openid profile email offline_access", public: bool = False,
+    first_party: bool = False, admin: bool = False, post_logout_redirect_uris: Iterable[str] = (),
+    organization_id: str | None = None, id_token_alg: str = "RS256",
+) -> tuple[Client, str | None]:
+    grants = list(dict.fromkeys(grant_types))
+    unknown = set(grants) - GRANT_TYPES
+    if unknown:
+        raise ClientRegistrationError(f"unsupported grant types: {sorted(unknown)}")
+    if not grants:
+        raise ClientRegistrationError("at least one grant type is needed")
+    uris = [_check_redirect_uri(u) for u in redirect_uris]
+    if "authorization_code" in grants and not uris:
+        raise ClientRegistrationError("authorization_code clients need at least one redirect URI")
+    if public and "client_credentials" in grants:
+        raise ClientRegistrationError("public clients cannot use client_credentials")
+    if id_token_alg not in {"RS256", "ES256"}:
+        raise ClientRegistrationError("id_token_signed_response_alg must be RS256 or ES256")
+    scopes = scope.split()
+    if admin and "admin" not in scopes:
+        scopes.append("admin")
+    secret = None if public else new_secret()
+    client = Client(
+        client_id=new_secret(16), secret_hash=digest(secret) if secret else None, name=name,
+        redirect_uris=uris, post_logout_redirect_uris=[_check_redirect_uri(u) for u in post_logout_redirect_uris],
+        grant_types=grants, scope=" ".join(dict.fromkeys(scopes)),
+        token_endpoint_auth_method="none" if public else "client_secret_basic",
+        first_party=first_party, admin=admin, organization_id=organization_id,
+        id_token_signed_response_alg=id_token_alg,
+    )
+    db.add(client)
+    db.flush()
+    return client, secret
+
+
+def rotate_secret(db: Session, client: Client) -> str:
+    if client.is_public:
+        raise ClientRegistrationError("public clients have no secret")
+    secret = new_secret()
+    client.secret_hash = digest(secret)
+    return secret
+
+
+def list_clients(db: Session) -> list[Client]:
+    return list(db.scalars(select(Client).order_by(Client.created_at)))

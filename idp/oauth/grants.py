@@ -1,0 +1,197 @@
+"""Authlib grants bound to Canary's storage (RFC 6749 §4.1, §4.4, §6; RFC 7636; OpenID Connect Core §3.1.3).
+
+The grants read the per-request database session from ``request.db`` (set by ``idp.oauth.server``) and
+issue tokens through ``TokenService``. OpenID Connect (ID tokens) and activity recording hang off Authlib's
+``after_create_token_response`` hook, as extensions, not inside grant code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
+from authlib.oauth2.rfc7636 import CodeChallenge
+from sqlalchemy import update
+
+from idp.accounts.models import User
+from idp.db import utcnow
+from idp.oauth.claims import user_claims
+from idp.oauth.models import AuthorizationCode, Client, RefreshToken
+from idp.oauth.tokens import TokenService
+from idp.opaque import digest
+
+TokenResult = tuple[int, dict[str, Any], list[tuple[str, str]]]
+
+
+class TokenServer(Protocol):
+    tokens: TokenService
+
+
+def _user(db: Any, user_id: str) -> User | None:
+    user = db.get(User, user_id)
+    return None if user is None or user.disabled else user
+
+
+class IssuesTokens:
+    """Replaces Authlib's token generator: every grant issues through ``TokenService`` with its context."""
+
+    request: Any
+    server: Any
+    GRANT_TYPE: str
+
+    def generate_token(self, user: User | None = None, scope: str | None = None, grant_type: str | None = None,
+                       expires_in: int | None = None, include_refresh_token: bool = True) -> dict[str, Any]:
+        tokens: TokenService = self.server.tokens
+        client: Client = self.request.client
+        scope = scope or ""
+        grant_id, auth_time, sid = self.grant_context()
+        access, ttl = tokens.access_token(client=client, subject=user.id if user else client.client_id,
+                                          scope=scope, grant_id=grant_id, auth_time=auth_time)
+        token: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": ttl, "scope": scope}
+        if include_refresh_token and user is not None and grant_id is not None and auth_time is not None:
+            token["refresh_token"] = tokens.refresh_token(
+                self.request.db, grant_id=grant_id, client=client, user_id=user.id, scope=scope,
+                auth_time=auth_time, sid=sid)
+        return token
+
+    def grant_context(self) -> tuple[str | None, datetime | None, str | None]:
+        return None, None, None
+
+
+class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def grant_context(self) -> tuple[str | None, datetime | None, str | None]:
+        code: AuthorizationCode = self.request.authorization_code
+        return code.grant_id, code.auth_time, code.sid
+
+    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        if not code or len(code) > 512:
+            return None
+        db = self.request.db
+        row: AuthorizationCode | None = db.get(AuthorizationCode, digest(code), with_for_update=True)
+        if row is None or row.client_id != client.client_id:
+            return None
+        if row.used_at is not None:
+            # RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
+            self.server.tokens.revoke_grant(db, row.grant_id)
+            db.commit()
+            raise InvalidGrantError("authorization code was already used; its tokens are revoked")
+        if row.expires_at <= utcnow():
+            return None
+        if not self.server.tokens.grant_active(db, row.grant_id):
+            return None
+        return row
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        # Atomic single use: of two concurrent redemptions exactly one updates the row.
+        db = self.request.db
+        spent = db.execute(update(AuthorizationCode)
+                           .where(AuthorizationCode.code_hash == authorization_code.code_hash,
+                                  AuthorizationCode.used_at.is_(None))
+                           .values(used_at=utcnow()))
+        if spent.rowcount != 1:
+            db.rollback()
+            self.server.tokens.revoke_grant(db, authorization_code.grant_id)
+            db.commit()
+            raise InvalidGrantError("authorization code was already used; its tokens are revoked")
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
+        return _user(self.request.db, authorization_code.user_id)
+
+    def save_authorization_code(self, code: str, request: Any) -> None:  # codes are issued by idp.oauth.authorize
+        raise AssertionError("codes are not issued through Authlib")
+
+
+class PKCE(CodeChallenge):  # type: ignore[misc]
+    """RFC 7636 §4.6 verification at the token endpoint; S256 only (plain is refused at /authorize)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+
+class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    INCLUDE_NEW_REFRESH_TOKEN = True  # rotation
+
+    def grant_context(self) -> tuple[str | None, datetime | None, str | None]:
+        old: RefreshToken = self.request.refresh_token
+        return old.grant_id, old.auth_time, old.sid
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+        db = self.request.db
+        tokens: TokenService = self.server.tokens
+        row = tokens.find_refresh_token(db, refresh_token)
+        if row is None:
+            return None
+        if row.spent_at is not None:
+            # Reuse of a rotated refresh token: assume theft, revoke the whole family.
+            tokens.revoke_grant(db, row.grant_id)
+            db.commit()
+            raise InvalidGrantError("refresh token was already used; the token family is revoked")
+        if row.is_expired() or not tokens.grant_active(db, row.grant_id):
+            return None
+        return row
+
+    def authenticate_user(self, refresh_token: RefreshToken) -> User | None:
+        return _user(self.request.db, refresh_token.user_id)
+
+    def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
+        db = self.request.db
+        spent = db.execute(update(RefreshToken)
+                           .where(RefreshToken.token_hash == refresh_token.token_hash,
+                                  RefreshToken.spent_at.is_(None))
+                           .values(spent_at=utcnow()))
+        if spent.rowcount != 1:
+            db.rollback()
+            self.server.tokens.revoke_grant(db, refresh_token.grant_id)
+            db.commit()
+            raise InvalidGrantError("refresh token was already used; the token family is revoked")
+
+
+class ClientCredentialsGrant(IssuesTokens, grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def generate_token(self, user: User | None = None, scope: str | None = None, grant_type: str | None = None,
+                       expires_in: int | None = None, include_refresh_token: bool = True) -> dict[str, Any]:
+        client: Client = self.request.client
+        allowed = client.get_allowed_scope(scope) if scope else " ".join(
+            s for s in client.scope.split() if s not in {"openid", "profile", "email", "offline_access"})
+        return super().generate_token(None, allowed, grant_type, expires_in, include_refresh_token=False)
+
+
+class OpenIDConnect:
+    """Adds the ID token to code and refresh responses when the scope has ``openid``."""
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("after_create_token_response", self.add_id_token)
+
+    def add_id_token(self, grant: Any, result: TokenResult) -> None:
+        _, token, _ = result
+        if "openid" not in token.get("scope", "").split():
+            return
+        request = grant.request
+        user: User = request.user
+        code: AuthorizationCode | None = request.authorization_code
+        source = code if code is not None else request.refresh_token
+        token["id_token"] = grant.server.tokens.id_token(
+            client=request.client, user=user, claims=user_claims(user, token["scope"]),
+            auth_time=source.auth_time, access_token=token["access_token"],
+            nonce=code.nonce if code is not None else None, sid=source.sid,
+        )
+
+
+class ActivityHook:
+    """Reports each issued token to ``on_token(db, grant_type, client, user, scope)`` (usage analytics)."""
+
+    def __init__(self, on_token: Callable[[Any, str, Client, User | None, str], None]) -> None:
+        self.on_token = on_token
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("after_create_token_response", self.report)
+
+    def report(self, grant: Any, result: TokenResult) -> None:
+        request = grant.request
+        self.on_token(request.db, grant.GRANT_TYPE, request.client, request.user, result[1].get("scope", ""))

@@ -1,0 +1,110 @@
+"""Token introspection (RFC 7662) and revocation (RFC 7009) over Authlib's endpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+
+from idp.accounts.models import User
+from idp.db import utcnow
+from idp.oauth.models import Client, RefreshToken
+from idp.oauth.tokens import InvalidToken, TokenService
+
+CLIENT_AUTH = ["client_secret_basic", "client_secret_post", "none"]
+
+
+@dataclass
+class PresentedToken:
+    """An access token's claims or a refresh token's row, as found for a presented string."""
+
+    client_id: str
+    claims: dict[str, Any] | None = None
+    refresh: RefreshToken | None = None
+
+    def check_client(self, client: Client) -> bool:
+        return self.client_id == client.client_id
+
+    def is_expired(self) -> bool:
+        return self.refresh.is_expired() if self.refresh is not None else False
+
+    def is_revoked(self) -> bool:
+        return self.refresh.spent_at is not None if self.refresh is not None else False
+
+
+def find_token(server: Any, request: Any, value: str, hint: str | None) -> PresentedToken | None:
+    tokens: TokenService = server.tokens
+    db = request.db
+    order = ["refresh_token", "access_token"] if hint == "refresh_token" else ["access_token", "refresh_token"]
+    for kind in order:
+        if kind == "access_token":
+            try:
+                claims = tokens.verify_access_token(db, value)
+            except InvalidToken:
+                continue
+            return PresentedToken(client_id=claims["client_id"], claims=claims)
+        row = tokens.find_refresh_token(db, value)
+        if row is not None and tokens.grant_active(db, row.grant_id):
+            return PresentedToken(client_id=row.client_id, refresh=row)
+    return None
+
+
+class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = CLIENT_AUTH
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> PresentedToken | None:
+        return find_token(self.server, self._request, token_string, token_type_hint)
+
+    def authenticate_endpoint_client(self, request: Any) -> Client:
+        self._request = request
+        client: Client = super().authenticate_endpoint_client(request)
+        return client
+
+    def check_permission(self, token: PresentedToken, client: Client, request: Any) -> bool:
+        # Resource servers introspect tokens issued to other clients; public clients only their own.
+        return not client.is_public or token.check_client(client)
+
+    def introspect_token(self, token: PresentedToken) -> dict[str, Any]:
+        if token.claims is not None:
+            c = token.claims
+            out = {k: c[k] for k in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti") if k in c}
+            out.update(active=True, token_type="Bearer")
+            user = self._request.db.get(User, c["sub"]) if "gid" in c else None
+            if user is not None:
+                out["username"] = user.email
+            return out
+        row = token.refresh
+        assert row is not None
+        return {
+            "active": True, "token_type": "refresh_token", "scope": row.scope, "client_id": row.client_id,
+            "sub": row.user_id, "exp": int(row.expires_at.timestamp()), "iat": int(row.issued_at.timestamp()),
+            "iss": self.server.tokens.policy.issuer,
+        }
+
+
+class Revocation(RevocationEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = CLIENT_AUTH
+
+    def authenticate_endpoint_client(self, request: Any) -> Client:
+        self._request = request
+        client: Client = super().authenticate_endpoint_client(request)
+        return client
+
+    def authenticate_token(self, request: Any, client: Client) -> PresentedToken | None:
+        self.check_params(request, client)
+        token = find_token(self.server, request, request.form["token"], request.form.get("token_type_hint"))
+        # RFC 7009 §2.2: tokens that are unknown, or not the requesting client's, still get a 200.
+        return token if token is not None and token.check_client(client) else None
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> PresentedToken | None:
+        return find_token(self.server, self._request, token_string, token_type_hint)
+
+    def revoke_token(self, token: PresentedToken, request: Any) -> None:
+        tokens: TokenService = self.server.tokens
+        if token.refresh is not None:
+            # Revoking a refresh token revokes its family and the access tokens issued from it.
+            tokens.revoke_grant(request.db, token.refresh.grant_id, utcnow())
+        elif token.claims is not None:
+            tokens.revoke_access_token(request.db, token.claims)

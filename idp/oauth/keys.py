@@ -1,0 +1,126 @@
+"""Signing keys kept in the database, and the JWKS built from them.
+
+Rotation (``canary keys rotate``) inserts a key whose ``activates_at`` lies ``publish_delay`` seconds ahead:
+relying parties see it in the JWKS before anything is signed with it. The key in force is the newest one
+whose ``activates_at`` has passed. A superseded key stays published for ``max_token_ttl`` seconds after its
+successor took over, so everything it signed can still be verified until it has expired.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from joserfc.jwk import ECKey, RSAKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp.db import utcnow
+from idp.oauth.models import SigningKey
+
+Key = RSAKey | ECKey
+
+
+def generate_key(alg: str) -> Key:
+    key: Key = RSAKey.generate_key(2048, private=True) if alg == "RS256" else ECKey.generate_key("P-256", private=True)
+    return key
+
+
+def add_key(db: Session, alg: str, activates_at: datetime | None = None) -> SigningKey:
+    key = generate_key(alg)
+    kid = key.thumbprint()
+    row = SigningKey(
+        kid=kid, alg=alg, private_jwk=json.dumps(key.as_dict(private=True)),
+        created_at=utcnow(), activates_at=activates_at or utcnow(),
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def ensure_key(db: Session, alg: str) -> None:
+    if db.scalar(select(SigningKey.kid).limit(1)) is None:
+        add_key(db, alg)
+
+
+def rotate(db: Session, alg: str, publish_delay: int) -> SigningKey:
+    return add_key(db, alg, utcnow() + timedelta(seconds=publish_delay))
+
+
+@dataclass(frozen=True)
+class LoadedKey:
+    kid: str
+    alg: str
+    key: Key
+    activates_at: datetime
+    retires_at: datetime | None  # when a successor takes over
+    unpublish_at: datetime | None
+
+
+class KeyStore:
+    """An in-memory view of the signing keys, reloaded from SQL every ``refresh`` seconds or on an unknown kid."""
+
+    def __init__(self, factory: sessionmaker[Session], max_token_ttl: int, refresh: float = 30.0) -> None:
+        self._factory = factory
+        self._max_ttl = timedelta(seconds=max_token_ttl)
+        self._refresh = refresh
+        self._keys: list[LoadedKey] = []
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        with self._factory() as db:
+            rows = db.scalars(select(SigningKey).order_by(SigningKey.activates_at)).all()
+        keys: list[LoadedKey] = []
+        for i, row in enumerate(rows):
+            data = json.loads(row.private_jwk)
+            key: Key = RSAKey.import_key(data) if data["kty"] == "RSA" else ECKey.import_key(data)
+            retires = rows[i + 1].activates_at if i + 1 < len(rows) else None
+            keys.append(LoadedKey(row.kid, row.alg, key, row.activates_at, retires,
+                                  retires + self._max_ttl if retires else None))
+        self._keys = keys
+        self._loaded_at = time.monotonic()
+
+    def _current(self, force: bool = False) -> list[LoadedKey]:
+        if force or time.monotonic() - self._loaded_at > self._refresh:
+            with self._lock:
+                self._load()
+        return self._keys
+
+    def reload(self) -> None:
+        self._current(force=True)
+
+    def signing_key(self, alg: str | None = None, now: datetime | None = None) -> LoadedKey:
+        now = now or utcnow()
+        usable = [k for k in self._current() if k.activates_at <= now and (alg is None or k.alg == alg)]
+        if not usable:
+            usable = [k for k in self._current(force=True) if k.activates_at <= now and (alg is None or k.alg == alg)]
+        if not usable:
+            raise LookupError(f"no active {alg or ''} signing key")
+        return usable[-1]
+
+    def published(self, now: datetime | None = None) -> list[LoadedKey]:
+        now = now or utcnow()
+        return [k for k in self._current() if k.unpublish_at is None or k.unpublish_at > now]
+
+    def find(self, kid: str) -> LoadedKey | None:
+        for force in (False, True):
+            for k in self._current(force=force):
+                if k.kid == kid:
+                    return k
+        return None
+
+    def jwks(self, now: datetime | None = None) -> dict[str, Any]:
+        out = []
+        for k in self.published(now):
+            jwk = k.key.as_dict(private=False)
+            jwk.update({"kid": k.kid, "alg": k.alg, "use": "sig"})
+            out.append(jwk)
+        return {"keys": out}
+
+    def algorithms(self) -> list[str]:
+        return sorted({k.alg for k in self._current()} | {"RS256"})

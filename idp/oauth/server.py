@@ -1,0 +1,214 @@
+"""The one place where Starlette meets Authlib.
+
+An incoming Starlette request is read asynchronously (size-limited, url-encoded form, repeated parameters
+refused), turned into an Authlib ``OAuth2Request`` that carries a synchronous SQLAlchemy session, and the
+synchronous grant code runs in Starlette's threadpool. Authlib's ``(status, body, headers)`` result becomes a
+Starlette ``JSONResponse``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl, unquote_plus
+
+from authlib.oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.authenticate_client import _validate_client
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from idp.accounts.models import User
+from idp.oauth.errors import InvalidRequest
+from idp.oauth.grants import (
+    ActivityHook,
+    AuthorizationCodeGrant,
+    ClientCredentialsGrant,
+    OpenIDConnect,
+    PKCE,
+    RefreshTokenGrant,
+)
+from idp.oauth.introspection import Introspection, Revocation
+from idp.oauth.models import Client
+from idp.oauth.tokens import TokenService
+
+FORM = "application/x-www-form-urlencoded"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise BodyTooLarge(f"request body larger than {limit} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"request body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """application/x-www-form-urlencoded; RFC 6749 §3.1: parameters must not repeat."""
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
+                          max_num_fields=200)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidRequest("the form body is not valid UTF-8 url-encoded data") from exc
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        if key in form:
+            raise InvalidRequest(f"parameter {key!r} is repeated")
+        if "\x00" in value:
+            raise InvalidRequest(f"parameter {key!r} contains a NUL character")
+        form[key] = value
+    return form
+
+
+async def read_form(request: Request, limit: int, *, require_type: bool = True) -> dict[str, str]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if require_type and content_type != FORM:
+        raise InvalidRequest(f"the body must be {FORM}")
+    return parse_form(await read_body(request, limit))
+
+
+class CanaryRequest(OAuth2Request):  # type: ignore[misc]
+    """Authlib's request with its form and a database session.
+
+    Authlib's own constructor refuses plain-http URIs outside its error handling (a 500); transport security
+    is Canary's settings' job (plain http only for a localhost issuer), so it is not called.
+    """
+
+    def __init__(self, method: str, uri: str, headers: dict[str, str], form: dict[str, str], db: Session) -> None:
+        self.method = method
+        self.uri = uri
+        self.headers = headers
+        self._body = None
+        self._form = form
+        self.payload = BasicOAuth2Payload(form)
+        self.client = None
+        self.auth_method = None
+        self.user = None
+        self.authorization_code = None
+        self.refresh_token = None
+        self.credential = None
+        self._scope = None
+        self.db = db
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+    @property
+    def args(self) -> dict[str, str]:
+        return {}
+
+
+def authenticate_client_secret_basic(query_client: Callable[[str], Client | None], request: Any) -> Client | None:
+    """RFC 6749 §2.3.1: id and secret are form-url-encoded before base64 (so '+' means a space)."""
+    auth = request.headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        return None
+    client: Client = _validate_client(query_client, unquote_plus(client_id), 401)
+    return client if client.check_client_secret(unquote_plus(secret)) else None
+
+
+class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
+    def __init__(self, factory: sessionmaker[Session], tokens: TokenService, max_body: int,
+                 on_token: Callable[[Any, str, Client, User | None, str], None]) -> None:
+        super().__init__(scopes_supported=None)
+        self.factory = factory
+        self.tokens = tokens
+        self.max_body = max_body
+        activity = ActivityHook(on_token)
+        self.register_grant(AuthorizationCodeGrant, [PKCE(required=True), OpenIDConnect(), activity])
+        self.register_grant(RefreshTokenGrant, [OpenIDConnect(), activity])
+        self.register_grant(ClientCredentialsGrant, [activity])
+        self.register_endpoint(Introspection)
+        self.register_endpoint(Revocation)
+        self.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
+        self._db: Session | None = None
+
+    # --- Authlib's framework hooks ----------------------------------------------------------------------
+    def query_client(self, client_id: str) -> Client | None:
+        request_db = _current_db()
+        if not client_id or len(client_id) > 64:
+            return None
+        return request_db.get(Client, client_id)
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        """Tokens are persisted (or, for JWT access tokens, need nothing) when they are generated."""
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        """Signals are not used: extensions hook into grants instead."""
+
+    def create_oauth2_request(self, request: Any) -> Any:
+        return request
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> tuple[int, Any, dict[str, str]]:
+        return status, body, dict(headers)
+
+    # --- the Starlette side ------------------------------------------------------------------------------
+    async def respond(self, request: Request, endpoint: str | None) -> JSONResponse:
+        """``endpoint`` None is the token endpoint; otherwise "introspection" or "revocation"."""
+        form = await read_form(request, self.max_body)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        headers["Authorization"] = headers.get("authorization", "")
+        status, body, out_headers = await run_in_threadpool(self._run, endpoint, str(request.url), headers, form)
+        if status == 401 and "www-authenticate" not in {k.lower() for k in out_headers}:
+            out_headers["WWW-Authenticate"] = 'Basic realm="canary"'
+        return JSONResponse(body, status_code=status, headers=out_headers)
+
+    def _run(self, endpoint: str | None, uri: str, headers: dict[str, str],
+             form: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        with self.factory() as db:
+            _DB.set(db)
+            try:
+                request = CanaryRequest("POST", uri, headers, form, db)
+                if endpoint is None:
+                    result: tuple[int, Any, dict[str, str]] = self.create_token_response(request)
+                else:
+                    result = self.create_endpoint_response(endpoint, request)
+                if 200 <= result[0] < 300:
+                    db.commit()
+                else:
+                    db.rollback()
+                return result
+            finally:
+                _DB.set(None)
+
+
+# The session of the request being handled on this worker thread: Authlib's query_client gets no request.
+_local = threading.local()
+
+
+class _DB:
+    @staticmethod
+    def set(db: Session | None) -> None:
+        _local.db = db
+
+
+def _current_db() -> Session:
+    db: Session | None = getattr(_local, "db", None)
+    if db is None:
+        raise RuntimeError("no database session bound to this thread")
+    return db

@@ -1,0 +1,193 @@
+"""One frozen Settings object, read from ``CANARY_*`` environment variables.
+
+Every option is listed in ``OPTIONS`` with its default and meaning; the README's configuration table is
+generated from the same list (``canary config``). Insecure choices are allowed only where they make sense for
+local development, and they are logged as warnings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+log = logging.getLogger("canary.settings")
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Option:
+    env: str
+    default: str
+    help: str
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("CANARY_ISSUER", "http://localhost:8000", "Public base URL; the `iss` of every token. https in production."),
+    Option("CANARY_HOST", "127.0.0.1", "Address `canary serve` listens on."),
+    Option("CANARY_PORT", "8000", "Port `canary serve` listens on."),
+    Option("CANARY_WORKERS", "1", "uvicorn worker processes (PostgreSQL + ClickHouse server needed for > 1)."),
+    Option("CANARY_DATA_DIR", "./canary-data", "SQLite file, embedded ClickHouse (chDB) data and the event spool."),
+    Option("CANARY_DATABASE_URL", "", "SQLAlchemy URL of the accounts database; empty = SQLite in the data dir."),
+    Option("CANARY_ANALYTICS_URL", "", "`clickhouse+native://user:pass@host:9000/db`; empty = embedded chDB."),
+    Option("CANARY_ACCESS_TOKEN_TTL", "900", "Access token lifetime, seconds."),
+    Option("CANARY_ID_TOKEN_TTL", "3600", "ID token lifetime, seconds."),
+    Option("CANARY_REFRESH_TOKEN_TTL", "2592000", "Refresh token lifetime, seconds (30 days)."),
+    Option("CANARY_CODE_TTL", "60", "Authorization code lifetime, seconds (at most 60)."),
+    Option("CANARY_SESSION_TTL", "1209600", "Login session lifetime, seconds (14 days)."),
+    Option("CANARY_SIGNING_ALG", "RS256", "Algorithm of new signing keys: RS256 or ES256."),
+    Option("CANARY_MAX_BODY_BYTES", "1048576", "Largest request body accepted, bytes."),
+    Option("CANARY_LOGIN_MAX_FAILURES", "5", "Failed passwords before an account is locked."),
+    Option("CANARY_LOGIN_LOCK_SECONDS", "900", "How long a locked account stays locked."),
+    Option("CANARY_EVENT_RETENTION_DAYS", "400", "Events older than this are rejected and their partitions dropped."),
+    Option("CANARY_SPOOL_MAX_BYTES", "536870912", "Unflushed events kept locally while ClickHouse is away."),
+    Option("CANARY_DEMO", "0", "1 = `canary serve` creates a demo client and user and prints them."),
+    Option("CANARY_ALLOW_INSECURE_HTTP", "0", "1 = allow a plain-http issuer on a non-localhost host (never do)."),
+    Option("CANARY_LOG_LEVEL", "info", "Log level."),
+    Option("CANARY_ALERT_INTERVAL", "30", "Seconds between inactivity detector runs inside `canary serve`."),
+    Option("CANARY_SMTP_HOST", "", "SMTP server for email notifications; empty = email disabled."),
+    Option("CANARY_SMTP_PORT", "587", "SMTP port."),
+    Option("CANARY_SMTP_USERNAME", "", "SMTP user name."),
+    Option("CANARY_SMTP_PASSWORD", "", "SMTP password."),
+    Option("CANARY_SMTP_TLS", "starttls", "starttls, ssl or none."),
+    Option("CANARY_SMTP_FROM", "canary@localhost", "From address of notification emails."),
+)
+
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def _int(env: Mapping[str, str], name: str, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = _get(env, name)
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum or (maximum is not None and value > maximum):
+        raise SettingsError(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def _get(env: Mapping[str, str], name: str) -> str:
+    for option in OPTIONS:
+        if option.env == name:
+            return env.get(name, option.default)
+    raise KeyError(name)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return _get(env, name).strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    issuer: str = "http://localhost:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    data_dir: Path = field(default_factory=lambda: Path("./canary-data"))
+    database_url: str = ""
+    analytics_url: str | None = None
+    access_token_ttl: int = 900
+    id_token_ttl: int = 3600
+    refresh_token_ttl: int = 30 * 86400
+    code_ttl: int = 60
+    session_ttl: int = 14 * 86400
+    signing_alg: str = "RS256"
+    max_body_bytes: int = 1024 * 1024
+    login_max_failures: int = 5
+    login_lock_seconds: int = 900
+    event_retention_days: int = 400
+    spool_max_bytes: int = 512 * 1024 * 1024
+    demo: bool = False
+    allow_insecure_http: bool = False
+    log_level: str = "info"
+    alert_interval: int = 30
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_tls: str = "starttls"
+    smtp_from: str = "canary@localhost"
+
+    def __post_init__(self) -> None:
+        issuer = self.issuer.rstrip("/")
+        object.__setattr__(self, "issuer", issuer)
+        parts = urlsplit(issuer)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise SettingsError(f"CANARY_ISSUER must be an absolute http(s) URL, got {self.issuer!r}")
+        if parts.query or parts.fragment:
+            raise SettingsError("CANARY_ISSUER must not have a query or fragment")
+        if parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS and not self.allow_insecure_http:
+            raise SettingsError(
+                "CANARY_ISSUER uses plain http on a non-local host; use https "
+                "(or CANARY_ALLOW_INSECURE_HTTP=1 for a throwaway test setup)"
+            )
+        if self.signing_alg not in {"RS256", "ES256"}:
+            raise SettingsError(f"CANARY_SIGNING_ALG must be RS256 or ES256, got {self.signing_alg!r}")
+        if not 1 <= self.code_ttl <= 60:
+            raise SettingsError("CANARY_CODE_TTL must be between 1 and 60 seconds")
+        if self.smtp_tls not in {"starttls", "ssl", "none"}:
+            raise SettingsError("CANARY_SMTP_TLS must be starttls, ssl or none")
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{(self.data_dir / 'canary.db').resolve()}")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.issuer.startswith("https://")
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def warnings(self) -> list[str]:
+        found = []
+        if not self.secure_cookies:
+            found.append(
+                f"issuer {self.issuer} is plain http: fine for local development only; "
+                "cookies are not marked Secure"
+            )
+        if self.demo:
+            found.append("demo mode: a demo client and user with a printed password exist")
+        return found
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {
+            "issuer": _get(env, "CANARY_ISSUER"),
+            "host": _get(env, "CANARY_HOST"),
+            "port": _int(env, "CANARY_PORT", 0, 65535),
+            "workers": _int(env, "CANARY_WORKERS", 1, 64),
+            "data_dir": Path(_get(env, "CANARY_DATA_DIR")),
+            "database_url": _get(env, "CANARY_DATABASE_URL"),
+            "analytics_url": _get(env, "CANARY_ANALYTICS_URL") or None,
+            "access_token_ttl": _int(env, "CANARY_ACCESS_TOKEN_TTL", 30),
+            "id_token_ttl": _int(env, "CANARY_ID_TOKEN_TTL", 30),
+            "refresh_token_ttl": _int(env, "CANARY_REFRESH_TOKEN_TTL", 60),
+            "code_ttl": _int(env, "CANARY_CODE_TTL", 1, 60),
+            "session_ttl": _int(env, "CANARY_SESSION_TTL", 60),
+            "signing_alg": _get(env, "CANARY_SIGNING_ALG"),
+            "max_body_bytes": _int(env, "CANARY_MAX_BODY_BYTES", 1024),
+            "login_max_failures": _int(env, "CANARY_LOGIN_MAX_FAILURES", 1),
+            "login_lock_seconds": _int(env, "CANARY_LOGIN_LOCK_SECONDS", 1),
+            "event_retention_days": _int(env, "CANARY_EVENT_RETENTION_DAYS", 1),
+            "spool_max_bytes": _int(env, "CANARY_SPOOL_MAX_BYTES", 1024 * 1024),
+            "demo": _flag(env, "CANARY_DEMO"),
+            "allow_insecure_http": _flag(env, "CANARY_ALLOW_INSECURE_HTTP"),
+            "log_level": _get(env, "CANARY_LOG_LEVEL"),
+            "alert_interval": _int(env, "CANARY_ALERT_INTERVAL", 1),
+            "smtp_host": _get(env, "CANARY_SMTP_HOST"),
+            "smtp_port": _int(env, "CANARY_SMTP_PORT", 1, 65535),
+            "smtp_username": _get(env, "CANARY_SMTP_USERNAME"),
+            "smtp_password": _get(env, "CANARY_SMTP_PASSWORD"),
+            "smtp_tls": _get(env, "CANARY_SMTP_TLS"),
+            "smtp_from": _get(env, "CANARY_SMTP_FROM"),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Starlette endpoints and templates: parse, call a service, render."""

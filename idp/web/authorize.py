@@ -1,0 +1,215 @@
+"""/authorize (GET and POST), the login form and the consent form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from idp.accounts import sessions
+from idp.accounts.errors import SignInFailed
+from idp.accounts.models import LoginSession, User
+from idp.accounts.service import LoginPolicy, authenticate
+from idp.oauth import authorize as authz
+from idp.oauth.errors import InvalidRequest
+from idp.oauth.server import parse_form, read_body, read_form
+from idp.web import csrf
+from idp.web.context import Canary, canary
+from idp.web.responses import NO_STORE, error_page
+
+SESSION_COOKIE = "canary_session"
+SCOPE_DESCRIPTIONS = {
+    "openid": "Know who you are",
+    "profile": "See your name",
+    "email": "See your e-mail address",
+    "offline_access": "Stay signed in when you are away",
+    "events:write": "Record how you use the product",
+}
+
+
+@dataclass
+class Outcome:
+    """What the synchronous part decided; rendered on the event loop."""
+
+    kind: str  # page | redirect | login | consent
+    location: str = ""
+    error: str = ""
+    description: str = ""
+    request: authz.AuthorizationRequest | None = None
+    email: str = ""
+    set_session: str | None = None
+    login_error: str = ""
+
+
+def _query_params(request: Request) -> dict[str, str]:
+    return parse_form(request.url.query.encode())
+
+
+def _flow(c: Canary, db: Session, req: authz.AuthorizationRequest, session: LoginSession | None,
+          consented: bool = False) -> Outcome:
+    try:
+        decision = authz.decide(db, req, session, consented=consented)
+    except authz.RedirectError as err:
+        return Outcome("redirect", location=authz.error_redirect(err, c.settings.issuer))
+    if isinstance(decision, authz.NeedLogin):
+        return Outcome("login", request=decision.request)
+    assert session is not None
+    if isinstance(decision, authz.NeedConsent):
+        user = db.get(User, session.user_id)
+        return Outcome("consent", request=decision.request, email=user.email if user else "")
+    location = authz.issue_code(db, decision.request, session, c.settings.issuer, c.settings.code_ttl)
+    db.commit()
+    return Outcome("redirect", location=location)
+
+
+def _validate(c: Canary, db: Session, params: dict[str, str]) -> authz.AuthorizationRequest | Outcome:
+    try:
+        result = authz.Validator(db, c.settings.issuer, c.keys).validate(params)
+    except authz.RedirectError as err:
+        return Outcome("redirect", location=authz.error_redirect(err, c.settings.issuer))
+    if isinstance(result, authz.ErrorPage):
+        return Outcome("page", error=result.error, description=result.description)
+    return result
+
+
+def authorize_sync(c: Canary, params: dict[str, str], cookie: str | None) -> Outcome:
+    with c.factory() as db:
+        req = _validate(c, db, params)
+        if isinstance(req, Outcome):
+            return req
+        return _flow(c, db, req, sessions.load_session(db, cookie))
+
+
+def login_sync(c: Canary, params: dict[str, str], email: str, password: str) -> Outcome:
+    with c.factory() as db:
+        req = _validate(c, db, params)
+        if isinstance(req, Outcome):
+            return req
+        policy = LoginPolicy(c.settings.login_max_failures, c.settings.login_lock_seconds)
+        try:
+            user = authenticate(db, email, password, policy)
+        except SignInFailed as failed:
+            db.commit()  # failure counters and lockout
+            c.activity.signin_failed(db, failed.user_id, failed.reason, req.client.client_id)
+            message = ("This account is locked for a while after too many attempts." if failed.reason == "locked"
+                       else "Wrong e-mail or password.")
+            return Outcome("login", request=req, login_error=message)
+        cookie, session = sessions.start_session(db, user, c.settings.session_ttl)
+        db.commit()
+        c.activity.signin_succeeded(db, user, req.client.client_id)
+        outcome = _flow(c, db, req.without_prompt("login"), session)
+        outcome.set_session = cookie
+        return outcome
+
+
+def consent_sync(c: Canary, params: dict[str, str], cookie: str | None, allow: bool) -> Outcome:
+    with c.factory() as db:
+        req = _validate(c, db, params)
+        if isinstance(req, Outcome):
+            return req
+        session = sessions.load_session(db, cookie)
+        if session is None:
+            return Outcome("login", request=req)
+        if not allow:
+            err = authz.RedirectError(req.redirect_uri, "access_denied", "the user denied the request", req.state,
+                                      c.settings.issuer)
+            return Outcome("redirect", location=authz.error_redirect(err, c.settings.issuer))
+        authz.record_consent(db, session.user_id, req)
+        db.commit()
+        return _flow(c, db, req.without_prompt("consent"), session, consented=True)
+
+
+def render(request: Request, c: Canary, outcome: Outcome) -> Response:
+    response: Response
+    if outcome.kind == "page":
+        return error_page(request, outcome.error, outcome.description)
+    if outcome.kind == "redirect":
+        response = RedirectResponse(outcome.location, status_code=303 if request.method == "POST" else 302,
+                                    headers=NO_STORE)
+    else:
+        req = outcome.request
+        assert req is not None
+        token = csrf.token_for(request)
+        context: dict[str, Any] = {
+            "client_name": req.client.name, "csrf_token": token,
+            "authorization_request": urlencode(req.params),
+        }
+        if outcome.kind == "login":
+            context.update(action=request.url_for("login").path, error=outcome.login_error,
+                           login_hint=req.login_hint)
+            template = "login.html"
+        else:
+            context.update(action=request.url_for("consent").path, scopes=req.scope.split(),
+                           descriptions=SCOPE_DESCRIPTIONS, email=outcome.email)
+            template = "consent.html"
+        response = c.templates.TemplateResponse(request, template, context, headers={
+            **NO_STORE, "X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"})
+        csrf.set_cookie(response, token, c.settings.secure_cookies)
+    if outcome.set_session:
+        response.set_cookie(SESSION_COOKIE, outcome.set_session, max_age=c.settings.session_ttl, httponly=True,
+                            samesite="lax", secure=c.settings.secure_cookies, path="/")
+    return response
+
+
+async def authorize(request: Request) -> Response:
+    c = canary(request)
+    try:
+        params = (await read_form(request, c.settings.max_body_bytes) if request.method == "POST"
+                  else _query_params(request))
+    except InvalidRequest as exc:
+        return error_page(request, "invalid_request", exc.description)
+    outcome = await c.run(authorize_sync, c, params, request.cookies.get(SESSION_COOKIE))
+    return render(request, c, outcome)
+
+
+async def _form_with_request(request: Request, c: Canary) -> tuple[dict[str, str], dict[str, str]] | Response:
+    try:
+        form = parse_form(await read_body(request, c.settings.max_body_bytes))
+        params = dict(parse_qsl(form.get("authorization_request", ""), keep_blank_values=True))
+    except InvalidRequest as exc:
+        return error_page(request, "invalid_request", exc.description)
+    if not csrf.valid(request, form):
+        return error_page(request, "invalid_request", "the form expired or was not sent by this site (CSRF)",
+                          status=403)
+    if not params:
+        return error_page(request, "invalid_request", "the authorization request is missing")
+    return form, params
+
+
+async def login(request: Request) -> Response:
+    c = canary(request)
+    parsed = await _form_with_request(request, c)
+    if isinstance(parsed, Response):
+        return parsed
+    form, params = parsed
+    email, password = form.get("email", ""), form.get("password", "")
+    if not email or not password or len(email) > 320 or len(password) > 1024:
+        outcome = await c.run(_invalid_login, c, params)
+    else:
+        outcome = await c.run(login_sync, c, params, email, password)
+    return render(request, c, outcome)
+
+
+def _invalid_login(c: Canary, params: dict[str, str]) -> Outcome:
+    with c.factory() as db:
+        req = _validate(c, db, params)
+        if isinstance(req, Outcome):
+            return req
+        return Outcome("login", request=req, login_error="Enter your e-mail and password.")
+
+
+async def consent(request: Request) -> Response:
+    c = canary(request)
+    parsed = await _form_with_request(request, c)
+    if isinstance(parsed, Response):
+        return parsed
+    form, params = parsed
+    decision = form.get("decision")
+    if decision not in {"allow", "deny"}:
+        return error_page(request, "invalid_request", "decision must be allow or deny")
+    outcome = await c.run(consent_sync, c, params, request.cookies.get(SESSION_COOKIE), decision == "allow")
+    return render(request, c, outcome)

@@ -1,0 +1,44 @@
+"""What every endpoint needs, built once by ``idp.app.create_app`` and kept on ``app.state.canary``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+from idp.activity import Activity
+from idp.oauth.keys import KeyStore
+from idp.oauth.server import CanaryAuthorizationServer
+from idp.oauth.tokens import TokenService
+from idp.settings import Settings
+
+if TYPE_CHECKING:
+    from analytics.api import Analytics
+
+T = TypeVar("T")
+
+
+@dataclass
+class Canary:
+    settings: Settings
+    factory: sessionmaker[Session]
+    keys: KeyStore
+    tokens: TokenService
+    server: CanaryAuthorizationServer
+    activity: Activity
+    templates: Jinja2Templates
+    analytics: Analytics | None
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking service code (SQLAlchemy, argon2) off the event loop."""
+        return await run_in_threadpool(fn, *args)
+
+
+def canary(request: Request) -> Canary:
+    value: Canary = request.app.state.canary
+    return value
