@@ -40,6 +40,17 @@ from idp.oauth.tokens import TokenService
 
 FORM = "application/x-www-form-urlencoded"
 
+# Descriptions for the errors Authlib raises without one (RFC 6749 §5.2 names).
+DESCRIPTIONS = {
+    "invalid_request": "the request is missing a parameter or is malformed",
+    "invalid_client": "client authentication failed",
+    "invalid_grant": "the code or refresh token is invalid, expired, revoked or was issued to another client",
+    "unauthorized_client": "this client may not use this grant type",
+    "unsupported_grant_type": "grant_type is missing or not supported",
+    "invalid_scope": "the requested scope is invalid or exceeds what was granted",
+    "unsupported_token_type": "token_type_hint is not supported",
+}
+
 
 class BodyTooLarge(Exception):
     pass
@@ -165,6 +176,8 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         return request
 
     def handle_response(self, status: int, body: Any, headers: Any) -> tuple[int, Any, dict[str, str]]:
+        if isinstance(body, dict) and "error" in body and not body.get("error_description"):
+            body["error_description"] = DESCRIPTIONS.get(body["error"], "the request was refused")
         return status, body, dict(headers)
 
     # --- the Starlette side ------------------------------------------------------------------------------

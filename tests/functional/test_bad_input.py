@@ -1,0 +1,109 @@
+"""Bad input gets the protocol's error code and a description — never a 500."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from idp.app import create_app
+from idp.settings import Settings
+from tests.functional.conftest import Provider, ServerThread, authorize_params, free_port
+
+
+@pytest.mark.parametrize("body", [
+    b"grant_type=client_credentials&grant_type=client_credentials",
+    b"\xff\xfe\x00garbage",
+    b"%",
+    b"grant_type=",
+    b"",
+])
+def test_malformed_token_requests(provider: Provider, body: bytes) -> None:
+    client_id, secret = provider.client(grant_types=["client_credentials"], scope="events:write")
+    response = httpx.post(f"{provider.url}/token", content=body, auth=(client_id, secret or ""),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["error"] in {"invalid_request", "unsupported_grant_type"}
+    assert response.json().get("error_description")
+
+
+def test_token_endpoint_wants_a_form(provider: Provider) -> None:
+    response = httpx.post(f"{provider.url}/token", json={"grant_type": "client_credentials"})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+
+
+def test_token_endpoint_get_is_405(provider: Provider) -> None:
+    assert httpx.get(f"{provider.url}/token").status_code == 405
+
+
+def test_oversized_bodies_are_413(provider: Provider) -> None:
+    big = b"a=" + b"x" * (provider.settings.max_body_bytes + 10)
+    for path in ("/token", "/introspect", "/revoke", "/authorize", "/login"):
+        response = httpx.post(f"{provider.url}{path}", content=big,
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert response.status_code in (413, 400), (path, response.status_code)
+        assert response.status_code != 500
+
+
+def test_oversized_authorize_parameter(provider: Provider) -> None:
+    client_id, _ = provider.client()
+    params = authorize_params(client_id, state="s" * 5000)
+    response = httpx.get(f"{provider.url}/authorize", params=params)
+    assert response.status_code == 400 and "location" not in response.headers
+
+
+def test_repeated_authorize_parameter_is_an_error_page(provider: Provider) -> None:
+    client_id, _ = provider.client()
+    response = httpx.get(f"{provider.url}/authorize?client_id={client_id}&client_id={client_id}")
+    assert response.status_code == 400
+
+
+def test_login_form_without_fields(provider: Provider) -> None:
+    for data in ({}, {"authorization_request": "client_id=x"}, {"csrf_token": "x"}):
+        assert httpx.post(f"{provider.url}/login", data=data).status_code in (400, 403)
+
+
+def test_unknown_client_at_every_endpoint(provider: Provider) -> None:
+    auth = ("no-such-client", "secret")
+    for path in ("/token", "/introspect", "/revoke"):
+        response = httpx.post(f"{provider.url}{path}", data={"grant_type": "client_credentials", "token": "t"},
+                              auth=auth)
+        assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
+def test_bad_bearer_header_forms(provider: Provider) -> None:
+    for header in ("Basic abc", "Bearer", "Token abc", "bearer x.y"):
+        response = httpx.get(f"{provider.url}/userinfo", headers={"Authorization": header})
+        assert response.status_code in (400, 401)
+        assert "www-authenticate" in response.headers
+
+
+def _closed_port() -> int:
+    port = free_port()
+    with socket.socket() as s:  # make sure nothing listens there
+        assert s.connect_ex(("127.0.0.1", port)) != 0
+    return port
+
+
+def test_database_down_is_503_json(tmp_path: Path) -> None:
+    port = free_port()
+    settings = Settings(issuer=f"http://127.0.0.1:{port}", data_dir=tmp_path,
+                        database_url=f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/none")
+    server = ServerThread(create_app(settings), port)
+    server.start()
+    try:
+        for method, path in (("POST", "/token"), ("GET", "/jwks"), ("GET", "/authorize?client_id=x"),
+                             ("GET", "/userinfo")):
+            kwargs = {"data": {"grant_type": "client_credentials"}, "auth": ("a", "b")} if method == "POST" else {}
+            headers = {"Authorization": "Bearer a.b.c"} if path == "/userinfo" else {}
+            response = httpx.request(method, f"{settings.issuer}{path}", headers=headers, timeout=30, **kwargs)
+            if path == "/userinfo":
+                assert response.status_code in (401, 503)
+                continue
+            assert response.status_code == 503, (path, response.status_code, response.text[:200])
+            assert response.json()["error"] == "temporarily_unavailable"
+            assert response.headers["retry-after"]
+    finally:
+        server.stop()
