@@ -1,0 +1,187 @@
+"""POST /v1/events and the provider's own events, end to end: HTTP → spool → ClickHouse (server and chDB)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from analytics.api import Analytics
+from idp.accounts.models import User
+from idp.db import transaction
+from tests.analytics.conftest import clickhouse_server_url, server_url_for  # noqa: F401  (fixture)
+from tests.functional.conftest import PASSWORD, Provider, authorize_params, login, sign_in, start_provider
+from tests.functional.test_authorize import exchange
+
+
+@pytest.fixture(scope="module", params=["server", "chdb"])
+def ingest(request: pytest.FixtureRequest, database_url: str,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
+    tmp = tmp_path_factory.mktemp("ingest")
+    url = None
+    if request.param == "server":
+        request.getfixturevalue("clickhouse_server_url")
+        url = server_url_for(f"canary_fn_{uuid.uuid4().hex[:10]}")
+    analytics = Analytics.open(url=url, data_dir=tmp, flush_interval=0.2)
+    analytics.migrate()
+    prov, server = start_provider(tmp, database_url, analytics)
+    prov.extra["analytics"] = analytics
+    yield prov
+    server.stop()
+    if url is not None:
+        from analytics.engines import ServerEngine
+
+        admin = ServerEngine(server_url_for("default"))
+        admin.execute(f"DROP DATABASE IF EXISTS `{url.rsplit('/', 1)[1]}`")
+        admin.close()
+
+
+def stored(prov: Provider, where: str) -> list[dict]:
+    analytics: Analytics = prov.extra["analytics"]
+    analytics.flush(20)
+    rows = analytics.clickhouse.execute(
+        "SELECT toString(event_id) AS id, account, organization, client_id, name, source, properties, "
+        f"toUnixTimestamp(timestamp) AS ts FROM events FINAL WHERE {where} ORDER BY timestamp, id")
+    return rows.dicts()
+
+
+def cc_token(prov: Provider, **client: object) -> tuple[str, str]:
+    client.setdefault("grant_types", ["client_credentials"])
+    client.setdefault("scope", "events:write")
+    client_id, secret = prov.client(**client)
+    body = httpx.post(f"{prov.url}/token", data={"grant_type": "client_credentials"},
+                      auth=(client_id, secret or "")).json()
+    return client_id, body["access_token"]
+
+
+def org_id(prov: Provider, slug: str) -> str:
+    from idp.accounts.service import create_organization, find_organization
+
+    with transaction(prov.context.factory) as db:
+        org = find_organization(db, slug) or create_organization(db, slug=slug)
+        return org.id
+
+
+def post(prov: Provider, token: str, body: object, **headers: str) -> httpx.Response:
+    return httpx.post(f"{prov.url}/v1/events", content=json.dumps(body).encode(),
+                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers},
+                      timeout=30)
+
+
+def test_org_client_posts_single_event_and_batch_stored_once(ingest: Provider) -> None:
+    slug = f"acme-{uuid.uuid4().hex[:6]}"
+    user = ingest.user(organization=slug)
+    client_id, token = cc_token(ingest, organization_id=org_id(ingest, slug))
+    one = post(ingest, token, {"account": user.id, "name": "search", "properties": {"q": "boots"}})
+    assert one.status_code == 202 and one.json() == {"accepted": 1}
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    batch = {"batch": [{"event_id": i, "account": user.id, "name": "report.exported"} for i in ids]}
+    assert post(ingest, token, batch).json() == {"accepted": 3}
+    assert post(ingest, token, batch).status_code == 202  # a retry
+    rows = stored(ingest, f"account = '{user.id}' AND source = 'api'")
+    assert sorted(r["name"] for r in rows) == ["report.exported"] * 3 + ["search"]
+    assert {r["id"] for r in rows if r["name"] == "report.exported"} == set(ids)
+    assert all(r["organization"] == org_id(ingest, slug) and r["client_id"] == client_id for r in rows)
+    assert json.loads(next(r for r in rows if r["name"] == "search")["properties"]) == {"q": "boots"}
+
+
+def test_org_client_cannot_post_for_other_organizations(ingest: Provider) -> None:
+    mine, theirs = f"m-{uuid.uuid4().hex[:6]}", f"t-{uuid.uuid4().hex[:6]}"
+    ingest.user(organization=mine)
+    stranger = ingest.user(organization=theirs)
+    _, token = cc_token(ingest, organization_id=org_id(ingest, mine))
+    response = post(ingest, token, {"account": stranger.id, "name": "search"})
+    assert response.status_code == 403 and response.json()["error"] == "forbidden"
+    assert stored(ingest, f"account = '{stranger.id}' AND source = 'api'") == []
+
+
+def test_first_party_client_may_post_for_anyone(ingest: Provider) -> None:
+    user = ingest.user(organization=f"fp-{uuid.uuid4().hex[:6]}")
+    _, token = cc_token(ingest, first_party=True)
+    assert post(ingest, token, {"account": user.id, "name": "search"}).status_code == 202
+
+
+def test_user_token_defaults_to_that_user_and_cannot_name_another(ingest: Provider) -> None:
+    user, other = ingest.user(), ingest.user()
+    client_id, secret = ingest.client(first_party=True, scope="openid events:write")
+    with httpx.Client(base_url=ingest.url) as browser:
+        back = sign_in(browser, authorize_params(client_id, scope="openid events:write"), user.email)
+    token = exchange(ingest, client_id, secret, back["code"]).json()["access_token"]
+    assert post(ingest, token, {"name": "dashboard.viewed"}).status_code == 202
+    assert post(ingest, token, {"name": "x", "account": other.id}).status_code == 403
+    rows = stored(ingest, f"account = '{user.id}' AND source = 'api'")
+    assert [r["name"] for r in rows] == ["dashboard.viewed"]
+
+
+def test_token_problems(ingest: Provider) -> None:
+    _, wrong_scope = cc_token(ingest, scope="admin")
+    response = post(ingest, wrong_scope, {"account": "a", "name": "x"})
+    assert response.status_code == 403 and 'error="insufficient_scope"' in response.headers["www-authenticate"]
+    for token in ("garbage", "a.b.c"):
+        response = post(ingest, token, {"account": "a", "name": "x"})
+        assert response.status_code == 401 and "invalid_token" in response.headers["www-authenticate"]
+    response = httpx.post(f"{ingest.url}/v1/events", json={"name": "x"})
+    assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Bearer")
+    client_id, secret = ingest.client(grant_types=["client_credentials"], scope="events:write", first_party=True)
+    token = httpx.post(f"{ingest.url}/token", data={"grant_type": "client_credentials"},
+                       auth=(client_id, secret or "")).json()["access_token"]
+    httpx.post(f"{ingest.url}/revoke", data={"token": token}, auth=(client_id, secret or ""))
+    assert post(ingest, token, {"account": "a", "name": "x"}).status_code == 401
+
+
+def test_bad_batch_is_rejected_whole_naming_index_and_field(ingest: Provider) -> None:
+    user = ingest.user()
+    _, token = cc_token(ingest, first_party=True)
+    good = str(uuid.uuid4())
+    response = post(ingest, token, {"batch": [
+        {"event_id": good, "account": user.id, "name": "ok"},
+        {"account": user.id},
+        {"account": user.id, "name": "x", "timestamp": "yesterday-ish"},
+        {"account": user.id, "name": "x", "properties": [1, 2]},
+    ]})
+    assert response.status_code == 400
+    errors = {(e["index"], e["field"]) for e in response.json()["errors"]}
+    assert {(1, "name"), (2, "timestamp"), (3, "properties")} <= errors
+    assert stored(ingest, f"toString(event_id) = '{good}'") == []
+    assert post(ingest, token, "not an object").status_code == 400
+    assert httpx.post(f"{ingest.url}/v1/events", content=b"{not json",
+                      headers={"Authorization": f"Bearer {token}"}).status_code == 400
+    too_many = {"batch": [{"account": user.id, "name": "x"}] * 1001}
+    assert post(ingest, token, too_many).status_code == 400
+    huge = httpx.post(f"{ingest.url}/v1/events", content=b'{"name": "' + b"x" * (1024 * 1024) + b'"}',
+                      headers={"Authorization": f"Bearer {token}"})
+    assert huge.status_code == 413
+
+
+def test_sign_ins_tokens_and_signout_are_recorded_automatically(ingest: Provider, tmp_path: Path) -> None:
+    user = ingest.user(organization=f"auto-{uuid.uuid4().hex[:6]}")
+    client_id, secret = ingest.client(first_party=True)
+    with httpx.Client(base_url=ingest.url) as browser:
+        page = browser.get("/authorize", params=authorize_params(client_id))
+        login(browser, page, user.email, "wrong password")
+        back = sign_in(browser, authorize_params(client_id), user.email, PASSWORD)
+        body = exchange(ingest, client_id, secret, back["code"]).json()
+        httpx.post(f"{ingest.url}/token", data={"grant_type": "refresh_token",
+                                                "refresh_token": body["refresh_token"]},
+                   auth=(client_id, secret or ""))
+        browser.get("/logout", params={"id_token_hint": body["id_token"]})
+    names = [(r["name"], json.loads(r["properties"]).get("reason")) for r in
+             stored(ingest, f"account = '{user.id}' AND source = 'idp'")]
+    assert ("signin.failed", "bad_password") in names
+    for name in ("signin.succeeded", "token.issued", "token.refreshed", "signout"):
+        assert name in {n for n, _ in names}, names
+    unknown = stored(ingest, "name = 'signin.failed' AND account = ''")
+    assert isinstance(unknown, list)
+    with ingest.context.factory() as db:
+        assert db.get(User, user.id).last_sign_in_at is not None  # type: ignore[union-attr]
+
+
+def test_client_credentials_issuance_is_recorded(ingest: Provider) -> None:
+    client_id, _ = cc_token(ingest, first_party=True)
+    rows = stored(ingest, f"client_id = '{client_id}' AND name = 'token.issued'")
+    assert len(rows) == 1 and rows[0]["account"] == ""
+    assert json.loads(rows[0]["properties"])["grant_type"] == "client_credentials"
