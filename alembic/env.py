@@ -5,22 +5,21 @@ The URL comes from the caller (``canary migrate`` sets ``sqlalchemy.url``) or CA
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 
-from alembic import context
 from sqlalchemy import MetaData, engine_from_config, pool
 
 import idp.accounts.models
 import idp.oauth.models  # noqa: F401  (registers tables)
+from alembic import context
 from idp.db import Base
 
 config = context.config
 metadatas: list[MetaData] = [Base.metadata]
-try:  # the alert tables live in analytics, which owns its own MetaData
+with contextlib.suppress(ImportError):  # the alert tables live in analytics, which owns its own MetaData
     metadatas.append(importlib.import_module("analytics.alerts.models").metadata)
-except ImportError:
-    pass
 target_metadata = metadatas
 
 

@@ -113,7 +113,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print("Canary demo — sign in with:\n" + json.dumps(info, indent=2), flush=True)
         print(f"Try: {settings.issuer}/authorize?client_id={info['public_client']['client_id']}"
               f"&redirect_uri={DEMO_REDIRECT}&response_type=code&scope=openid%20profile%20email"
-              "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+              "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256\n"
+              "  (then exchange the code with code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk)",
               flush=True)
     if settings.workers > 1:
         if settings.analytics_url is None:
@@ -261,6 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env(os.environ, **overrides)
         logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         code: int = args.handler(args, settings)
         return code
     except SettingsError as exc:

@@ -34,7 +34,7 @@ def create_client(
     db: Session, *, name: str, redirect_uris: Iterable[str] = (), grant_types: Iterable[str] = ("authorization_code",
     "refresh_token"), scope: str = "openid profile email offline_access", public: bool = False,
     first_party: bool = False, admin: bool = False, post_logout_redirect_uris: Iterable[str] = (),
-    organization_id: str | None = None, id_token_alg: str = "RS256",
+    organization_id: str | None = None, id_token_alg: str = "RS256",  # noqa: S107
 ) -> tuple[Client, str | None]:
     grants = list(dict.fromkeys(grant_types))
     unknown = set(grants) - GRANT_TYPES

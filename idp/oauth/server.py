@@ -27,11 +27,11 @@ from starlette.responses import JSONResponse
 from idp.accounts.models import User
 from idp.oauth.errors import InvalidRequest
 from idp.oauth.grants import (
+    PKCE,
     ActivityHook,
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
     OpenIDConnect,
-    PKCE,
     RefreshTokenGrant,
 )
 from idp.oauth.introspection import Introspection, Revocation

@@ -51,9 +51,9 @@ def authorise(c: Canary, claims: dict[str, Any], events: list[Any]) -> list[Any]
         if user_token and event.account != claims["sub"]:
             raise Forbidden(f"event {index}: a user's token may only post events about that user")
         member_of = orgs.get(event.account, set())
-        if not user_token and not client.first_party:
-            if client.organization_id is None or client.organization_id not in member_of:
-                raise Forbidden(f"event {index}: account {event.account!r} is not in this client's organization")
+        if not user_token and not client.first_party and (
+                client.organization_id is None or client.organization_id not in member_of):
+            raise Forbidden(f"event {index}: account {event.account!r} is not in this client's organization")
         organization = event.organization
         if organization:
             if organization not in member_of:

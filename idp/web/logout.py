@@ -84,6 +84,7 @@ async def logout(request: Request) -> Response:
         return error_page(request, "invalid_request", result.error)
     confirmed = result.confirmed or (request.method == "POST" and form.get("confirm") == "yes"
                                      and csrf.valid(request, form))
+    response: Response
     if not confirmed:
         token = csrf.token_for(request)
         response = c.templates.TemplateResponse(

@@ -24,6 +24,7 @@ from idp.accounts.service import add_member, create_organization, create_user
 from idp.app import create_app
 from idp.cli import prepare
 from idp.db import transaction
+from idp.migrate import migrate_sql
 from idp.oauth.clients import create_client
 from idp.settings import Settings
 from idp.web.context import Canary
@@ -85,10 +86,13 @@ class Provider:
             return user
 
 
-def start_provider(tmp: Path, database_url: str, analytics: Any = None, **overrides: Any) -> tuple[Provider, ServerThread]:
+def start_provider(
+    tmp: Path, database_url: str, analytics: Any = None, **overrides: Any
+) -> tuple[Provider, ServerThread]:
     port = free_port()
     settings = Settings(issuer=f"http://127.0.0.1:{port}", port=port, data_dir=tmp, database_url=database_url,
                         **overrides)
+    migrate_sql(settings)
     prepare(settings)
     app = create_app(settings, analytics)
     server = ServerThread(app, port)
@@ -98,11 +102,7 @@ def start_provider(tmp: Path, database_url: str, analytics: Any = None, **overri
 
 @pytest.fixture(scope="session")
 def provider(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
-    from idp.migrate import migrate_sql
-
-    settings_probe = Settings(data_dir=tmp_path_factory.mktemp("data"), database_url=database_url)
-    migrate_sql(settings_probe)
-    prov, server = start_provider(settings_probe.data_dir, database_url)
+    prov, server = start_provider(tmp_path_factory.mktemp("data"), database_url)
     yield prov
     server.stop()
 
