@@ -1,0 +1,1 @@
+"""Usage analytics: event ingest into ClickHouse and the queries over it. Never imports ``idp``."""

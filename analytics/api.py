@@ -1,0 +1,106 @@
+"""The surface the provider uses: record its own events, accept posted ones, reach ClickHouse for queries.
+
+Ingest never waits on ClickHouse: events are made durable in the local spool and a background writer moves
+them on. Opening does not connect to a ClickHouse server, so the provider starts and keeps accepting events
+while ClickHouse is down; ``migrate()`` does connect.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+from analytics import schema
+from analytics.engines import ClickHouse, open_engine
+from analytics.events import Event, EventValidationError, parse_events
+from analytics.spool import Spool, SpoolFull
+from analytics.writer import Writer
+
+__all__ = ["Analytics", "ClickHouse", "Event", "EventValidationError", "SpoolFull", "parse_events"]
+
+log = logging.getLogger(__name__)
+
+
+class Analytics:
+    def __init__(
+        self,
+        *,
+        engine: ClickHouse,
+        spool: Spool,
+        retention_days: int = 400,
+        flush_interval: float = 1.0,
+        batch_rows: int = 5000,
+    ) -> None:
+        self.retention_days = retention_days
+        self._engine = engine
+        self.spool = spool
+        self.writer = Writer(
+            spool, engine, batch_rows=batch_rows, interval=flush_interval, retention_days=retention_days
+        )
+        self.dropped_events = 0
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        url: str | None,
+        data_dir: Path,
+        retention_days: int = 400,
+        spool_max_bytes: int = 512 * 1024 * 1024,
+        flush_interval: float = 1.0,
+        batch_rows: int = 5000,
+    ) -> Analytics:
+        """Events spool under ``data_dir / "spool.sqlite3"``; ClickHouse is the server at ``url`` or chDB."""
+        spool = Spool(data_dir / "spool.sqlite3", spool_max_bytes)
+        try:
+            engine = open_engine(url, data_dir)
+        except BaseException:
+            spool.close()
+            raise
+        return cls(
+            engine=engine,
+            spool=spool,
+            retention_days=retention_days,
+            flush_interval=flush_interval,
+            batch_rows=batch_rows,
+        )
+
+    @property
+    def clickhouse(self) -> ClickHouse:
+        return self._engine
+
+    def migrate(self) -> None:
+        schema.migrate(self._engine)
+
+    def start(self) -> None:
+        self.writer.start()
+
+    def close(self) -> None:
+        self.writer.stop()
+        self.spool.close()
+        self._engine.close()
+
+    def __enter__(self) -> Analytics:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def record(self, event: Event) -> None:
+        """Durably spool one of the provider's own events. Never raises: a lost event is only logged."""
+        try:
+            self.accept([event])
+        except (SpoolFull, sqlite3.Error, OSError, RuntimeError) as exc:
+            self.dropped_events += 1
+            log.warning("analytics event %s %s dropped: %s", event.name, event.event_id, exc)
+
+    def accept(self, events: list[Event]) -> int:
+        """Durably spool a validated batch (all or nothing); returns how many. Raises SpoolFull."""
+        self.spool.append(events)
+        if self.spool.pending_rows >= self.writer.batch_rows:
+            self.writer.wake()
+        return len(events)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        self.writer.flush(timeout)

@@ -1,0 +1,402 @@
+"""Usage events: the model and the validation of what resource servers post.
+
+A request body is either one event object or ``{"batch": [...], "sent_at": ...}``. Validation collects every
+problem in the body before rejecting it as a whole, so a client can fix all of them in one round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+Source = Literal["idp", "api"]
+
+MAX_BATCH = 1000
+MAX_NAME_LENGTH = 128
+MAX_IDENTIFIER_LENGTH = 256
+MAX_PROPERTIES_BYTES = 8 * 1024
+MAX_FUTURE = timedelta(hours=1)
+
+_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
+_EVENT_FIELDS = frozenset({"event_id", "name", "account", "organization", "timestamp", "sent_at", "properties"})
+_ENVELOPE_FIELDS = frozenset({"batch", "sent_at"})
+# DateTime in ClickHouse is an unsigned 32-bit count of seconds.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DATETIME_MAX = datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+_STRICT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
+class EventValidationError(ValueError):
+    """The body was rejected; ``errors`` lists every problem as ``{"index", "field", "message"}``.
+
+    ``index`` is the position in the batch (0 for a single event) or None for the envelope.
+    """
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(errors)} invalid field(s): " + "; ".join(_describe(e) for e in errors[:5]))
+        self.errors = errors
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    where = "envelope" if error["index"] is None else f"event {error['index']}"
+    return f"{where} {error['field']}: {error['message']}"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One usage event as stored in ClickHouse (timestamps are UTC, whole seconds)."""
+
+    event_id: uuid.UUID
+    account: str
+    organization: str
+    client_id: str
+    name: str
+    timestamp: datetime
+    received_at: datetime
+    properties: dict[str, Any] = field(default_factory=dict)
+    source: Source = "api"
+    # The properties as compact JSON text, computed once: validation measures it and the spool stores it.
+    properties_text: str = field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.properties_text:
+            text = _ENCODER.encode(self.properties) if self.properties else "{}"
+            object.__setattr__(self, "properties_text", text)
+
+    @classmethod
+    def for_idp(
+        cls,
+        name: str,
+        account: str,
+        *,
+        organization: str = "",
+        client_id: str = "",
+        properties: dict[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> Event:
+        """An event the provider records about itself (sign-ins, tokens); ``account`` may be ''."""
+        if not valid_name(name):
+            raise ValueError(f"invalid event name {name!r}")
+        at = whole_seconds(now if now is not None else datetime.now(UTC))
+        return cls(
+            event_id=uuid.uuid4(),
+            account=account,
+            organization=organization,
+            client_id=client_id,
+            name=name,
+            timestamp=at,
+            received_at=at,
+            properties=dict(properties or {}),
+            source="idp",
+        )
+
+    def properties_json(self) -> str:
+        return self.properties_text
+
+
+def valid_name(name: object) -> bool:
+    return isinstance(name, str) and 0 < len(name) <= MAX_NAME_LENGTH and _NAME.fullmatch(name) is not None
+
+
+def whole_seconds(moment: datetime) -> datetime:
+    """``moment`` in UTC without its fraction of a second; naive datetimes are taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.errors: list[dict[str, Any]] = []
+
+    def add(self, index: int | None, field_name: str, message: str) -> None:
+        self.errors.append({"index": index, "field": field_name, "message": message})
+
+
+def parse_events(
+    payload: object,
+    *,
+    default_account: str | None,
+    client_id: str,
+    now: datetime,
+    retention_days: int,
+) -> list[Event]:
+    """Validate a decoded JSON body and return its events, or raise EventValidationError listing every error.
+
+    ``default_account`` is the token's subject when the caller posts with a user's token; with a
+    client-credentials token it is None and each event must name its account.
+    """
+    now = whole_seconds(now)
+    errors = _Collector()
+    if not isinstance(payload, dict):
+        errors.add(None, "body", 'must be a JSON object: one event or {"batch": [...]}')
+        raise EventValidationError(errors.errors)
+
+    items: list[object]
+    batch_sent_at: datetime | None = None
+    if "batch" in payload:
+        for key in payload:
+            if key not in _ENVELOPE_FIELDS:
+                errors.add(None, str(key), "unknown field")
+        if "sent_at" in payload:
+            batch_sent_at = _moment(payload["sent_at"], None, "sent_at", errors)
+        batch = payload["batch"]
+        if not isinstance(batch, list):
+            errors.add(None, "batch", "must be an array of events")
+            raise EventValidationError(errors.errors)
+        if not 1 <= len(batch) <= MAX_BATCH:
+            errors.add(None, "batch", f"must hold 1 to {MAX_BATCH} events, got {len(batch)}")
+            raise EventValidationError(errors.errors)
+        items = batch
+    else:
+        items = [payload]
+
+    events: list[Event] = []
+    for index, item in enumerate(items):
+        event = _parse_one(
+            item,
+            index,
+            errors,
+            default_account=default_account,
+            client_id=client_id,
+            now=now,
+            retention_days=retention_days,
+            batch_sent_at=batch_sent_at,
+        )
+        if event is not None:
+            events.append(event)
+    if errors.errors:
+        raise EventValidationError(errors.errors)
+    return events
+
+
+def _parse_one(
+    item: object,
+    index: int,
+    errors: _Collector,
+    *,
+    default_account: str | None,
+    client_id: str,
+    now: datetime,
+    retention_days: int,
+    batch_sent_at: datetime | None,
+) -> Event | None:
+    if not isinstance(item, dict):
+        errors.add(index, "event", "must be a JSON object")
+        return None
+    before = len(errors.errors)
+    for key in item:
+        if key not in _EVENT_FIELDS:
+            errors.add(index, str(key), "unknown field")
+
+    event_id = uuid.uuid4()
+    if "event_id" in item:
+        raw_id = item["event_id"]
+        if not isinstance(raw_id, str) or len(raw_id) > 64:
+            errors.add(index, "event_id", "must be a UUID string")
+        else:
+            try:
+                event_id = uuid.UUID(raw_id)
+            except ValueError:
+                errors.add(index, "event_id", "must be a UUID string")
+
+    name = item.get("name")
+    if "name" not in item:
+        errors.add(index, "name", "is required")
+    elif not valid_name(name):
+        errors.add(index, "name", f"must be 1 to {MAX_NAME_LENGTH} characters of letters, digits and _ . : -")
+
+    account = default_account
+    if "account" in item:
+        account = _identifier(item["account"], index, "account", errors, required=True)
+    elif default_account is None:
+        errors.add(index, "account", "is required when the token does not identify a user")
+
+    organization = ""
+    if "organization" in item:
+        organization = _identifier(item["organization"], index, "organization", errors, required=False)
+
+    properties: dict[str, Any] = {}
+    properties_text = "{}"
+    if "properties" in item:
+        raw_properties = item["properties"]
+        if not isinstance(raw_properties, dict):
+            errors.add(index, "properties", "must be a JSON object")
+        else:
+            text = _serialize(raw_properties)
+            if text is None:
+                errors.add(index, "properties", "must be JSON with valid Unicode strings")
+            elif len(text.encode("utf-8")) > MAX_PROPERTIES_BYTES:
+                errors.add(index, "properties", f"must serialize to at most {MAX_PROPERTIES_BYTES} bytes")
+            else:
+                properties, properties_text = raw_properties, text
+
+    sent_at = batch_sent_at
+    if "sent_at" in item:
+        sent_at = _moment(item["sent_at"], index, "sent_at", errors)
+    timestamp: datetime | None = now
+    if "timestamp" in item:
+        timestamp = _moment(item["timestamp"], index, "timestamp", errors)
+
+    if timestamp is not None:
+        if sent_at is not None:
+            # The client's clock is off by (sent_at - now); shift its timestamps by the same amount.
+            timestamp = timestamp - (sent_at - now)
+        timestamp = whole_seconds(timestamp)
+        if timestamp > now + MAX_FUTURE:
+            timestamp = now
+        if timestamp < now - timedelta(days=retention_days):
+            errors.add(index, "timestamp", f"is older than the {retention_days}-day retention window")
+
+    if len(errors.errors) > before:
+        return None
+    assert isinstance(name, str) and account is not None and timestamp is not None
+    return Event(
+        event_id=event_id,
+        account=account,
+        organization=organization,
+        client_id=client_id,
+        name=name,
+        timestamp=timestamp,
+        received_at=now,
+        properties=properties,
+        source="api",
+        properties_text=properties_text,
+    )
+
+
+def _identifier(value: object, index: int, field_name: str, errors: _Collector, *, required: bool) -> str:
+    if not isinstance(value, str):
+        errors.add(index, field_name, "must be a string")
+        return ""
+    if required and not value:
+        errors.add(index, field_name, "must not be empty")
+    elif len(value) > MAX_IDENTIFIER_LENGTH:
+        errors.add(index, field_name, f"must be at most {MAX_IDENTIFIER_LENGTH} characters")
+    elif not _encodable(value):
+        errors.add(index, field_name, "must be valid Unicode")
+    return value
+
+
+def _moment(value: object, index: int | None, field_name: str, errors: _Collector) -> datetime | None:
+    """An ISO-8601 string or a number of unix seconds, as an aware UTC datetime."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        errors.add(index, field_name, "must be an ISO-8601 string or a number of unix seconds")
+        return None
+    if isinstance(value, str):
+        if len(value) > 64:
+            errors.add(index, field_name, "is not an ISO-8601 date-time")
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            errors.add(index, field_name, "is not an ISO-8601 date-time")
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:
+            errors.add(index, field_name, "is out of range")
+            return None
+    else:
+        if not math.isfinite(value):
+            errors.add(index, field_name, "must be a finite number")
+            return None
+        try:
+            moment = _EPOCH + timedelta(seconds=value)
+        except OverflowError:
+            errors.add(index, field_name, "is out of range")
+            return None
+    if not _EPOCH <= moment <= _DATETIME_MAX:
+        errors.add(index, field_name, "is out of range")
+        return None
+    return moment
+
+
+def _serialize(properties: dict[str, Any]) -> str | None:
+    """Compact JSON text of ``properties``, or None when it is not JSON with valid Unicode strings."""
+    try:
+        text = _STRICT_ENCODER.encode(properties)
+        text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return text
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# --- storage form -----------------------------------------------------------------------------------------
+# Events travel from the spool to ClickHouse as JSONEachRow lines of the `events` table: chDB ingests them
+# as they are and the server path decodes them into columns. DateTime values are unix seconds.
+
+# The C string encoder behind json.dumps(ensure_ascii=False); formatting lines by hand with it is several
+# times faster than dumping a dict per event, and appends are on the request path.
+_QUOTE: Any = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
+_LINE = (
+    '{"event_id":"%s","account":%s,"organization":%s,"client_id":%s,"name":%s,'
+    '"timestamp":%d,"received_at":%d,"properties":%s,"source":%s}'
+)
+
+
+def encode_events(events: Iterable[Event]) -> bytes:
+    """JSONEachRow lines for ``events``; never raises on odd strings (lone surrogates become '?')."""
+    quote = _QUOTE
+    lines = [
+        _LINE
+        % (
+            event.event_id.hex,
+            quote(event.account),
+            quote(event.organization),
+            quote(event.client_id),
+            quote(event.name),
+            event.timestamp.timestamp(),
+            event.received_at.timestamp(),
+            quote(event.properties_text),
+            quote(event.source),
+        )
+        for event in events
+    ]
+    return "\n".join(lines).encode("utf-8", "replace")
+
+
+def decode_rows(chunks: Iterable[bytes]) -> list[dict[str, Any]]:
+    """The rows of encoded chunks as dicts (DateTime columns stay unix seconds)."""
+    rows: list[dict[str, Any]] = []
+    for chunk in chunks:
+        if chunk:
+            rows.extend(json.loads(b"[" + chunk.replace(b"\n", b",") + b"]"))
+    return rows
+
+
+def decode_events(chunks: Iterable[bytes]) -> list[Event]:
+    return [
+        Event(
+            event_id=uuid.UUID(row["event_id"]),
+            account=row["account"],
+            organization=row["organization"],
+            client_id=row["client_id"],
+            name=row["name"],
+            timestamp=datetime.fromtimestamp(row["timestamp"], UTC),
+            received_at=datetime.fromtimestamp(row["received_at"], UTC),
+            properties=json.loads(row["properties"]),
+            source=row["source"],
+            properties_text=row["properties"],
+        )
+        for row in decode_rows(chunks)
+    ]

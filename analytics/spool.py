@@ -1,0 +1,204 @@
+"""A durable local buffer of accepted events, drained to ClickHouse by ``analytics.writer``.
+
+The spool is an SQLite database in WAL mode with ``synchronous=FULL``: a commit returns only after the
+write-ahead log is fsynced, so an acknowledged batch survives kill -9 and power loss. Each appended batch is
+one row (all or nothing). Appenders use group commit: whoever finds no commit in progress becomes the leader
+and commits every batch queued so far in one transaction, one fsync covering all of their waiters.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from analytics.events import Event, encode_events
+
+
+class SpoolFull(Exception):
+    """The spool holds ``max_bytes`` of events not yet in ClickHouse; retry after ``retry_after_seconds``."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"event spool is full; retry after {retry_after_seconds} s")
+        self.retry_after_seconds = retry_after_seconds
+
+    @property
+    def retry_after(self) -> int:
+        return self.retry_after_seconds
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive spooled batches, read in order for one insert."""
+
+    first_id: int
+    last_id: int
+    rows: int
+    size: int
+    data: list[bytes]
+
+
+class _Pending:
+    __slots__ = ("data", "done", "error", "rows")
+
+    def __init__(self, data: bytes, rows: int) -> None:
+        self.data = data
+        self.rows = rows
+        self.done = False
+        self.error: BaseException | None = None
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY,
+    rows INTEGER NOT NULL,
+    data BLOB NOT NULL
+)
+"""
+
+
+class Spool:
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_bytes = max_bytes
+        self._db = self._connect()
+        self._db.execute(_SCHEMA)
+        self._reader = self._connect()
+        row = self._db.execute("SELECT COALESCE(SUM(LENGTH(data)), 0), COALESCE(SUM(rows), 0) FROM batches")
+        self._bytes, self._rows = (int(value) for value in row.fetchone())
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: list[_Pending] = []
+        self._queued_bytes = 0
+        self._committing = False
+        self._write_lock = threading.Lock()  # the one connection that writes
+        self._drained_bytes_per_second = 0.0
+        self._closed = False
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        return db
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes appended and not yet acknowledged (committed or queued for the next commit)."""
+        with self._cond:
+            return self._bytes + self._queued_bytes
+
+    @property
+    def pending_rows(self) -> int:
+        with self._cond:
+            return self._rows + sum(p.rows for p in self._queue)
+
+    def append(self, events: Sequence[Event]) -> None:
+        """Make ``events`` durable as one batch; returns once they are on disk."""
+        if not events:
+            return
+        data = encode_events(events)
+        pending = _Pending(data, len(events))
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("spool is closed")
+            if self._bytes + self._queued_bytes + len(data) > self.max_bytes:
+                raise SpoolFull(self._retry_after(len(data)))
+            self._queue.append(pending)
+            self._queued_bytes += len(data)
+            while not pending.done:
+                if not self._committing:
+                    self._lead()
+                else:
+                    self._cond.wait()
+        if pending.error is not None:
+            raise pending.error
+
+    def _lead(self) -> None:
+        """Commit everything queued; called with the condition held, returns with it held."""
+        group, self._queue = self._queue, []
+        self._committing = True
+        self._cond.release()
+        error: BaseException | None = None
+        try:
+            with self._write_lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany(
+                        "INSERT INTO batches (rows, data) VALUES (?, ?)", [(p.rows, p.data) for p in group]
+                    )
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+        except BaseException as exc:
+            error = exc
+        finally:
+            self._cond.acquire()
+        size = sum(len(p.data) for p in group)
+        self._queued_bytes -= size
+        if error is None:
+            self._bytes += size
+            self._rows += sum(p.rows for p in group)
+        for p in group:
+            p.error = error
+            p.done = True
+        self._committing = False
+        self._cond.notify_all()
+
+    def _retry_after(self, needed: int) -> int:
+        rate = self._drained_bytes_per_second
+        if rate <= 0:
+            return 5
+        return max(1, min(300, math.ceil(needed / rate) + 1))
+
+    def read(self, max_rows: int) -> Chunk | None:
+        """The oldest spooled batches, up to ``max_rows`` events (at least one batch), or None when empty."""
+        cursor = self._reader.execute("SELECT id, rows, data FROM batches ORDER BY id")
+        first_id = last_id = 0
+        rows = size = 0
+        data: list[bytes] = []
+        try:
+            for batch_id, batch_rows, blob in cursor:
+                if data and rows + batch_rows > max_rows:
+                    break
+                if not data:
+                    first_id = batch_id
+                last_id = batch_id
+                rows += batch_rows
+                size += len(blob)
+                data.append(bytes(blob))
+        finally:
+            cursor.close()
+        if not data:
+            return None
+        return Chunk(first_id, last_id, rows, size, data)
+
+    def ack(self, chunk: Chunk, elapsed_seconds: float | None = None) -> None:
+        """Forget a chunk once ClickHouse has it."""
+        with self._write_lock:
+            self._db.execute("DELETE FROM batches WHERE id BETWEEN ? AND ?", (chunk.first_id, chunk.last_id))
+        with self._cond:
+            self._bytes -= chunk.size
+            self._rows -= chunk.rows
+            if elapsed_seconds:
+                rate = chunk.size / max(elapsed_seconds, 1e-3)
+                previous = self._drained_bytes_per_second
+                self._drained_bytes_per_second = rate if previous == 0 else 0.8 * previous + 0.2 * rate
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            while self._committing:
+                self._cond.wait()
+        with self._write_lock:
+            self._db.close()
+        self._reader.close()
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
