@@ -69,7 +69,8 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
     def introspect_token(self, token: PresentedToken) -> dict[str, Any]:
         if token.claims is not None:
             c = token.claims
-            out: dict[str, Any] = {k: c[k] for k in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti") if k in c}
+            names = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti")
+            out: dict[str, Any] = {k: c[k] for k in names if k in c}
             out.update(active=True, token_type="Bearer")
             user = self._request.db.get(User, c["sub"]) if "gid" in c else None
             if user is not None:
