@@ -1,0 +1,47 @@
+"""Inactivity alerts: detect accounts crossing a rule's threshold, notify by signed webhook or e-mail.
+
+State and deliveries live in SQL (`analytics.alerts.models.metadata`), so every transition is notified
+exactly once and retries survive restarts.
+"""
+
+from analytics.alerts.detector import Transition, run_detection
+from analytics.alerts.dispatcher import DeliveryReport, deliver_due
+from analytics.alerts.models import (
+    AccountAlertState,
+    AlertChannel,
+    AlertRule,
+    Delivery,
+    WebhookEndpoint,
+    metadata,
+)
+from analytics.alerts.rules import (
+    AlertConfigError,
+    create_rule,
+    create_webhook_endpoint,
+    enable_webhook_endpoint,
+)
+from analytics.alerts.service import AlertService, RunReport
+from analytics.alerts.settings import AlertSettings, SmtpSettings
+from analytics.alerts.signing import generate_webhook_secret
+
+__all__ = [
+    "AccountAlertState",
+    "AlertChannel",
+    "AlertConfigError",
+    "AlertRule",
+    "AlertService",
+    "AlertSettings",
+    "Delivery",
+    "DeliveryReport",
+    "RunReport",
+    "SmtpSettings",
+    "Transition",
+    "WebhookEndpoint",
+    "create_rule",
+    "create_webhook_endpoint",
+    "deliver_due",
+    "enable_webhook_endpoint",
+    "generate_webhook_secret",
+    "metadata",
+    "run_detection",
+]

@@ -1,0 +1,195 @@
+"""Inactivity detection: compare each enabled rule's inactive accounts with the state last notified.
+
+- An account crossing active -> inactive (threshold reached, per `analytics.queries.inactive_accounts`,
+  never-active accounts created `threshold_days` ago included) enqueues one `account.inactive`
+  notification per channel.
+- An account notified as inactive that is active again enqueues one `account.reactivated`.
+- A new rule has no state: its first run reports every account already inactive, once, as Keycloak and
+  Countly users expect. No row in `alert_account_states` means "active".
+- The state change and its deliveries commit in one transaction. State moves by compare-and-set
+  (`UPDATE ... WHERE state = 'active'`, or an INSERT on the primary key), so two runners at once, a rerun
+  or a restart never notify twice.
+- Accounts that left the rule's organization or the directory keep their state and are not reported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from analytics.alerts.models import AccountAlertState, AlertRule, Delivery, WebhookEndpoint
+from analytics.directory import AccountDirectory, AccountRef
+from analytics.queries import Executor, QueryError, inactive_accounts
+from analytics.queries.inactive import InactiveAccount, last_activity
+from analytics.queries.params import today
+
+log = logging.getLogger(__name__)
+
+EventType = Literal["account.inactive", "account.reactivated"]
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    rule_id: int
+    account: str
+    type: EventType
+    inactive_days: int
+    deliveries: int
+
+
+def new_message_id() -> str:
+    return "msg_" + secrets.token_hex(16)
+
+
+def payload(
+    type_: EventType,
+    now: datetime,
+    rule: AlertRule,
+    ref: AccountRef,
+    last_seen: str | None,
+    inactive_days: int,
+) -> str:
+    return json.dumps(
+        {
+            "type": type_,
+            "timestamp": now.isoformat().replace("+00:00", "Z"),
+            "data": {
+                "account": ref.sub,
+                "email": ref.email,
+                "name": ref.name,
+                "organization": rule.organization,
+                "organizations": list(ref.organizations),
+                "last_seen": last_seen,
+                "inactive_days": inactive_days,
+                "threshold_days": rule.threshold_days,
+                "rule_id": rule.id,
+                "rule_name": rule.name,
+            },
+        },
+        separators=(",", ":"),
+    )
+
+
+def _enqueue(session: Session, rule: AlertRule, type_: EventType, account: str, body: str, now: datetime) -> int:
+    endpoints = {
+        endpoint.id: endpoint
+        for endpoint in session.scalars(
+            select(WebhookEndpoint).where(
+                WebhookEndpoint.id.in_([c.endpoint_id for c in rule.channels if c.endpoint_id is not None])
+            )
+        )
+    }
+    count = 0
+    for channel in rule.channels:
+        if channel.endpoint_id is not None:
+            endpoint = endpoints.get(channel.endpoint_id)
+            if endpoint is None or endpoint.disabled_at is not None:
+                continue
+        session.add(
+            Delivery(
+                message_id=new_message_id(),
+                rule_id=rule.id,
+                endpoint_id=channel.endpoint_id,
+                email=channel.email,
+                event_type=type_,
+                account=account,
+                payload=body,
+                attempts=0,
+                status="pending",
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        count += 1
+    return count
+
+
+def _mark(session: Session, rule_id: int, account: str, state: str, known: bool, now: datetime) -> bool:
+    """Move the account to `state` unless another runner already did; True when this call moved it."""
+    if not known:
+        session.add(AccountAlertState(rule_id=rule_id, account=account, state=state, changed_at=now))
+        session.flush()
+        return True
+    previous = "active" if state == "inactive" else "inactive"
+    result = session.execute(
+        update(AccountAlertState)
+        .where(
+            AccountAlertState.rule_id == rule_id,
+            AccountAlertState.account == account,
+            AccountAlertState.state == previous,
+        )
+        .values(state=state, changed_at=now)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def _detect_rule(
+    session: Session, engine: Executor, directory: AccountDirectory, rule: AlertRule, now: datetime
+) -> list[Transition]:
+    inactive: dict[str, InactiveAccount] = {
+        account.sub: account
+        for account in inactive_accounts(engine, directory, rule.threshold_days, now, rule.organization)
+    }
+    states = {
+        state.account: state.state
+        for state in session.scalars(select(AccountAlertState).where(AccountAlertState.rule_id == rule.id))
+    }
+    refs = {ref.sub: ref for ref in directory.accounts(rule.organization)}
+    transitions: list[Transition] = []
+    for sub, account in inactive.items():
+        if states.get(sub, "active") == "active" and _mark(session, rule.id, sub, "inactive", sub in states, now):
+            last_seen = None if account.last_seen is None else account.last_seen.isoformat()
+            body = payload("account.inactive", now, rule, refs[sub], last_seen, account.inactive_days)
+            count = _enqueue(session, rule, "account.inactive", sub, body, now)
+            transitions.append(Transition(rule.id, sub, "account.inactive", account.inactive_days, count))
+    back = [sub for sub, state in states.items() if state == "inactive" and sub in refs and sub not in inactive]
+    if back:
+        seen = last_activity(engine, back, today(now))
+        for sub in back:
+            if _mark(session, rule.id, sub, "active", True, now):
+                activity = seen.get(sub)
+                last_seen = None if activity is None else activity.last.isoformat()
+                idle = 0 if activity is None else (today(now) - activity.last).days
+                body = payload("account.reactivated", now, rule, refs[sub], last_seen, idle)
+                count = _enqueue(session, rule, "account.reactivated", sub, body, now)
+                transitions.append(Transition(rule.id, sub, "account.reactivated", idle, count))
+    return transitions
+
+
+def run_detection(
+    session_factory: Callable[[], Session],
+    engine: Executor,
+    directory: AccountDirectory,
+    now: datetime,
+) -> list[Transition]:
+    """Detect transitions for every enabled rule; each rule commits on its own."""
+    with session_factory() as session:
+        rule_ids = list(session.scalars(select(AlertRule.id).where(AlertRule.enabled.is_(True))))
+    transitions: list[Transition] = []
+    for rule_id in rule_ids:
+        with session_factory() as session:
+            rule = session.get(AlertRule, rule_id)
+            if rule is None or not rule.enabled:
+                continue
+            try:
+                found = _detect_rule(session, engine, directory, rule, now)
+                session.commit()
+            except QueryError as error:
+                session.rollback()
+                log.warning("alert rule %s skipped: %s", rule_id, error)
+                continue
+            except IntegrityError:
+                session.rollback()
+                log.info("alert rule %s: another runner recorded the same transitions", rule_id)
+                continue
+            transitions.extend(found)
+    return transitions

@@ -1,0 +1,146 @@
+"""Delivering due notifications, with retries persisted in `alert_deliveries`.
+
+A due delivery is first claimed (its `next_attempt_at` pushed `claim_seconds` ahead by compare-and-set)
+so that concurrent runners do not send it twice, then sent outside any transaction, then its outcome
+recorded. 2xx delivers. A failure schedules the next attempt after `AlertSettings.backoff`; after
+`max_attempts` the delivery fails. A webhook endpoint is disabled after `disable_after_failures`
+consecutive failed attempts, or at once when it answers 410 Gone; its pending deliveries then fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from analytics.alerts.email import send_email
+from analytics.alerts.models import Delivery, WebhookEndpoint
+from analytics.alerts.settings import AlertSettings
+from analytics.alerts.webhooks import Outcome, send_webhook
+
+
+@dataclass
+class DeliveryReport:
+    delivered: list[str] = field(default_factory=list)
+    retrying: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    """Message ids."""
+
+
+def _claim(session_factory: Callable[[], Session], settings: AlertSettings, now: datetime) -> list[int]:
+    claimed = []
+    with session_factory() as session:
+        due = session.execute(
+            select(Delivery.id, Delivery.next_attempt_at)
+            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(settings.batch_size)
+        ).all()
+        for delivery_id, due_at in due:
+            result = session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == delivery_id,
+                    Delivery.status == "pending",
+                    Delivery.next_attempt_at == due_at,
+                )
+                .values(next_attempt_at=now + timedelta(seconds=settings.claim_seconds))
+            )
+            if getattr(result, "rowcount", 0) == 1:
+                claimed.append(delivery_id)
+        session.commit()
+    return claimed
+
+
+def _disable(session: Session, endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:
+    endpoint.disabled_at = now
+    endpoint.disabled_reason = reason[:500]
+    session.execute(
+        update(Delivery)
+        .where(Delivery.endpoint_id == endpoint.id, Delivery.status == "pending")
+        .values(status="failed", last_error=f"endpoint disabled: {reason}"[:500])
+    )
+
+
+def _record(
+    session: Session,
+    delivery: Delivery,
+    endpoint: WebhookEndpoint | None,
+    outcome: Outcome,
+    settings: AlertSettings,
+    now: datetime,
+    report: DeliveryReport,
+) -> None:
+    delivery.attempts += 1
+    if outcome.delivered:
+        delivery.status = "delivered"
+        delivery.delivered_at = now
+        delivery.last_error = None
+        if endpoint is not None:
+            endpoint.failure_count = 0
+        report.delivered.append(delivery.message_id)
+        return
+    delivery.last_error = outcome.error
+    if endpoint is not None:
+        endpoint.failure_count += 1
+        if outcome.gone:
+            delivery.status = "failed"
+            _disable(session, endpoint, "the endpoint answered 410 Gone", now)
+        elif endpoint.failure_count >= settings.disable_after_failures:
+            delivery.status = "failed"
+            _disable(
+                session,
+                endpoint,
+                f"{endpoint.failure_count} consecutive failed attempts; last: {outcome.error}",
+                now,
+            )
+    if delivery.status == "pending" and (outcome.permanent or delivery.attempts >= settings.max_attempts):
+        delivery.status = "failed"
+    if delivery.status == "pending":
+        delivery.next_attempt_at = now + timedelta(seconds=settings.backoff(delivery.attempts))
+        report.retrying.append(delivery.message_id)
+    else:
+        report.failed.append(delivery.message_id)
+
+
+def deliver_due(
+    session_factory: Callable[[], Session],
+    settings: AlertSettings,
+    now: datetime,
+    client: httpx.Client,
+) -> DeliveryReport:
+    report = DeliveryReport()
+    for delivery_id in _claim(session_factory, settings, now):
+        with session_factory() as session:
+            delivery = session.get(Delivery, delivery_id)
+            if delivery is None or delivery.status != "pending":
+                continue
+            endpoint = None if delivery.endpoint_id is None else session.get(WebhookEndpoint, delivery.endpoint_id)
+            message_id, body = delivery.message_id, delivery.payload
+            if delivery.endpoint_id is not None:
+                if endpoint is None or endpoint.disabled_at is not None:
+                    delivery.status = "failed"
+                    delivery.last_error = "endpoint disabled or deleted"
+                    report.failed.append(message_id)
+                    session.commit()
+                    continue
+                url, secret = endpoint.url, endpoint.secret
+            recipient = delivery.email
+            session.commit()  # no transaction stays open while sending
+            if endpoint is not None:
+                outcome = send_webhook(client, url, secret, message_id, body)
+            elif settings.smtp is None or recipient is None:
+                outcome = Outcome(False, "SMTP is not configured")
+            else:
+                outcome = send_email(settings.smtp, recipient, message_id, body)
+            delivery = session.get(Delivery, delivery_id)
+            endpoint = None if endpoint is None else session.get(WebhookEndpoint, endpoint.id)
+            if delivery is None:
+                continue
+            _record(session, delivery, endpoint, outcome, settings, now, report)
+            session.commit()
+    return report

@@ -1,0 +1,96 @@
+"""The alert service: detection then delivery, once (`run_once`, for cron) or in a background thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+from sqlalchemy.orm import Session
+
+from analytics.alerts.detector import Transition, run_detection
+from analytics.alerts.dispatcher import DeliveryReport, deliver_due
+from analytics.alerts.settings import AlertSettings
+from analytics.directory import AccountDirectory
+from analytics.queries import Executor
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    transitions: list[Transition]
+    deliveries: DeliveryReport
+
+
+class AlertService:
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        engine: Executor,
+        directory: AccountDirectory,
+        settings: AlertSettings | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.engine = engine
+        self.directory = directory
+        self.settings = settings or AlertSettings()
+        self.clock = clock
+        self._client = httpx.Client(
+            timeout=self.settings.webhook_timeout_seconds,
+            transport=transport,
+            follow_redirects=False,
+            headers={"user-agent": "canary-webhooks/1"},
+        )
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def run_once(self, now: datetime | None = None) -> RunReport:
+        """Detect transitions, then send every delivery due at `now` (default: the clock)."""
+        with self._lock:
+            moment = now or self.clock()
+            transitions = run_detection(self.session_factory, self.engine, self.directory, moment)
+            deliveries = deliver_due(self.session_factory, self.settings, moment, self._client)
+            return RunReport(transitions, deliveries)
+
+    def start(self) -> None:
+        """Run every `settings.interval_seconds` in a daemon thread until `stop()`."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="canary-alerts", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("alert run failed; retrying in %s s", self.settings.interval_seconds)
+            self._stop.wait(self.settings.interval_seconds)
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def close(self) -> None:
+        self.stop()
+        self._client.close()
+
+    def __enter__(self) -> AlertService:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

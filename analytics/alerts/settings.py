@@ -1,0 +1,49 @@
+"""Settings of alert delivery; the provider builds them from its own configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+DEFAULT_BACKOFF = (5, 30, 120, 600, 3600, 7200, 14400)
+"""Seconds to wait after the 1st, 2nd, ... failed attempt; the last value repeats."""
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int = 587
+    username: str | None = None
+    password: str | None = None
+    security: Literal["none", "starttls", "ssl"] = "starttls"
+    from_address: str = "canary@localhost"
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSettings:
+    interval_seconds: float = 30.0
+    """How often the background loop runs detection and delivery; notifications go out within
+    about one interval (plus delivery time) of an account crossing its threshold."""
+    webhook_timeout_seconds: float = 10.0
+    max_attempts: int = 8
+    """A delivery fails for good after this many attempts."""
+    disable_after_failures: int = 8
+    """Consecutive failed attempts after which a webhook endpoint is disabled."""
+    backoff_seconds: tuple[int, ...] = DEFAULT_BACKOFF
+    claim_seconds: int = 120
+    """A delivery being sent is hidden from other runners this long, in case the sender dies."""
+    batch_size: int = 100
+    smtp: SmtpSettings | None = None
+
+    def __post_init__(self) -> None:
+        if self.interval_seconds <= 0:
+            raise ValueError("interval_seconds must be positive")
+        if self.max_attempts < 1 or self.disable_after_failures < 1:
+            raise ValueError("max_attempts and disable_after_failures must be at least 1")
+        if not self.backoff_seconds or min(self.backoff_seconds) < 0:
+            raise ValueError("backoff_seconds must be non-negative and not empty")
+
+    def backoff(self, attempts: int) -> int:
+        """Delay after `attempts` failed attempts."""
+        return self.backoff_seconds[min(attempts, len(self.backoff_seconds)) - 1]

@@ -1,0 +1,33 @@
+"""Sending one webhook message, signed per Standard Webhooks."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from analytics.alerts.signing import headers
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    delivered: bool
+    error: str | None = None
+    gone: bool = False
+    """The receiver answered 410 Gone: stop sending to it."""
+    permanent: bool = False
+    """Retrying cannot help (e.g. an e-mail address the server refuses)."""
+
+
+def send_webhook(client: httpx.Client, url: str, secret: str, message_id: str, body: str) -> Outcome:
+    """POST `body`; 2xx is delivered. The signature timestamp is the wall clock at sending time, since
+    receivers reject timestamps too far from their own clock."""
+    content = body.encode()
+    try:
+        response = client.post(url, content=content, headers=headers(secret, message_id, int(time.time()), content))
+    except httpx.HTTPError as error:
+        return Outcome(False, f"{type(error).__name__}: {error}"[:500])
+    if 200 <= response.status_code < 300:
+        return Outcome(True)
+    return Outcome(False, f"HTTP {response.status_code}", gone=response.status_code == 410)

@@ -1,0 +1,50 @@
+"""Activity queries over ClickHouse: per account, active users, lifecycle, inactivity, adoption.
+
+Activity is a row of `daily_activity`: a sign-in, a token issued or refreshed, or a usage event posted
+by a resource server. Account metrics filter an organization by membership (from the
+`AccountDirectory`); event metrics (`top_events`) filter on the organization recorded with each event.
+Ranges are UTC dates `[start, end)`, at most 400 days. Bad inputs raise `QueryError(field, message)`.
+"""
+
+from analytics.queries.accounts import (
+    AccountSummary,
+    TimelineEvent,
+    TimelinePage,
+    account_summary,
+    account_timeline,
+)
+from analytics.queries.active import ActiveUsers, ActiveUsersDay, active_users
+from analytics.queries.adoption import EventUsage, TopEvents, top_events
+from analytics.queries.errors import QueryError
+from analytics.queries.inactive import (
+    InactiveAccount,
+    OrganizationHealth,
+    inactive_accounts,
+    organization_health,
+)
+from analytics.queries.lifecycle import Granularity, Lifecycle, LifecyclePeriod, lifecycle
+from analytics.queries.sql import Executor
+
+__all__ = [
+    "AccountSummary",
+    "ActiveUsers",
+    "ActiveUsersDay",
+    "EventUsage",
+    "Executor",
+    "Granularity",
+    "InactiveAccount",
+    "Lifecycle",
+    "LifecyclePeriod",
+    "OrganizationHealth",
+    "QueryError",
+    "TimelineEvent",
+    "TimelinePage",
+    "TopEvents",
+    "account_summary",
+    "account_timeline",
+    "active_users",
+    "inactive_accounts",
+    "lifecycle",
+    "organization_health",
+    "top_events",
+]

@@ -1,0 +1,203 @@
+"""One account: summary and cursor-paged timeline.
+
+Both read the `events` table, whose sort key starts with `account`. Duplicate rows of one event carry
+the same content, so counts use `uniqExact(event_id)` and the timeline keeps one row per event
+(`LIMIT 1 BY event_id`). "First seen" and "last seen" consider activity only: sign-ins, tokens issued
+or refreshed, and posted usage events. With an organization, the account must be one of its members.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from analytics.directory import AccountDirectory
+from analytics.queries import params
+from analytics.queries.errors import QueryError
+from analytics.queries.sql import (
+    ACTIVITY_NAMES,
+    Executor,
+    date_literal,
+    day_start,
+    epoch_seconds,
+    from_epoch,
+    quote,
+    run,
+)
+
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    sub: str
+    first_seen: datetime | None
+    last_signin: datetime | None
+    """Last `signin.succeeded`."""
+    last_event: datetime | None
+    """Last usage event posted by a resource server (source 'api')."""
+    last_seen: datetime | None
+    active_days_7d: int
+    active_days_30d: int
+    events_by_name: dict[str, int]
+    clients: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    event_id: str
+    name: str
+    timestamp: datetime
+    client_id: str
+    organization: str
+    source: str
+    properties: Any
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePage:
+    events: list[TimelineEvent]
+    next_cursor: str | None
+    """Pass back to get the next (older) page; None on the last page."""
+
+
+def _check_account(directory: AccountDirectory, sub: str, organization: str | None) -> str | None:
+    if not isinstance(sub, str) or not sub:
+        raise QueryError("sub", "must be a non-empty string")
+    org = params.organization(directory, organization)
+    if org is not None and all(ref.sub != sub for ref in directory.accounts(org)):
+        raise QueryError("sub", "not a member of the organization")
+    return org
+
+
+def account_summary(
+    engine: Executor,
+    directory: AccountDirectory,
+    sub: str,
+    now: datetime,
+    organization: str | None = None,
+) -> AccountSummary:
+    _check_account(directory, sub, organization)
+    today = params.today(now)
+    rows = run(
+        engine,
+        "SELECT name, source, client_id, uniqExact(event_id), toUInt32(min(timestamp)),"
+        f" toUInt32(max(timestamp)) FROM events WHERE account = {quote(sub)}"
+        f" AND timestamp <= toDateTime({epoch_seconds(now)}) GROUP BY name, source, client_id",
+    )
+    events_by_name: dict[str, int] = {}
+    clients: set[str] = set()
+    first_seen: int | None = None
+    last_seen: int | None = None
+    last_signin: int | None = None
+    last_event: int | None = None
+    for name, source, client_id, count, first, last in rows:
+        events_by_name[name] = events_by_name.get(name, 0) + int(count)
+        if client_id:
+            clients.add(str(client_id))
+        if source == "api" or name in ACTIVITY_NAMES:
+            first_seen = int(first) if first_seen is None else min(first_seen, int(first))
+            last_seen = int(last) if last_seen is None else max(last_seen, int(last))
+        if name == "signin.succeeded":
+            last_signin = int(last) if last_signin is None else max(last_signin, int(last))
+        if source == "api":
+            last_event = int(last) if last_event is None else max(last_event, int(last))
+    active = run(
+        engine,
+        f"SELECT uniqExactIf(day, day >= {date_literal(today - timedelta(days=6))}), uniqExact(day)"
+        f" FROM daily_activity WHERE account = {quote(sub)}"
+        f" AND day >= {date_literal(today - timedelta(days=29))} AND day <= {date_literal(today)}",
+    )
+    days_7d, days_30d = (int(active[0][0]), int(active[0][1])) if active else (0, 0)
+
+    def moment(value: int | None) -> datetime | None:
+        return None if value is None else from_epoch(value)
+
+    return AccountSummary(
+        sub,
+        moment(first_seen),
+        moment(last_signin),
+        moment(last_event),
+        moment(last_seen),
+        days_7d,
+        days_30d,
+        dict(sorted(events_by_name.items())),
+        sorted(clients),
+    )
+
+
+def encode_cursor(timestamp: datetime, event_id: str) -> str:
+    raw = json.dumps([epoch_seconds(timestamp), event_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        seconds, event_id = json.loads(raw)
+        return int(seconds), str(uuid.UUID(event_id))
+    except (ValueError, TypeError, binascii.Error) as error:
+        raise QueryError("cursor", "malformed cursor") from error
+
+
+def _properties(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def account_timeline(
+    engine: Executor,
+    directory: AccountDirectory,
+    sub: str,
+    cursor: str | None = None,
+    limit: int = 50,
+    organization: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> TimelinePage:
+    """Events of one account, newest first, `limit` at a time.
+
+    The cursor encodes the (timestamp, event_id) of the last event returned; the next page continues
+    strictly after it in (timestamp desc, event_id desc) order, so events inserted meanwhile neither
+    shift nor repeat pages.
+    """
+    _check_account(directory, sub, organization)
+    params.threshold("limit", limit)
+    if limit > MAX_PAGE:
+        raise QueryError("limit", f"must be at most {MAX_PAGE}")
+    conditions = [f"account = {quote(sub)}"]
+    if start is not None:
+        conditions.append(f"timestamp >= toDateTime({epoch_seconds(day_start(start))})")
+    if end is not None:
+        conditions.append(f"timestamp < toDateTime({epoch_seconds(day_start(end))})")
+    if start is not None and end is not None:
+        params.date_range(start, end)
+    if cursor is not None:
+        seconds, event_id = decode_cursor(cursor)
+        conditions.append(
+            f"(timestamp < toDateTime({seconds}) OR (timestamp = toDateTime({seconds})"
+            f" AND toString(event_id) < {quote(event_id)}))"
+        )
+    rows = run(
+        engine,
+        "SELECT toString(event_id) AS id, name, toUInt32(timestamp) AS ts, client_id, organization,"
+        f" source, properties FROM events WHERE {' AND '.join(conditions)}"
+        f" ORDER BY ts DESC, id DESC LIMIT 1 BY id LIMIT {limit + 1}",
+    )
+    events = [
+        TimelineEvent(str(i), str(n), from_epoch(t), str(c), str(o), str(s), _properties(p))
+        for i, n, t, c, o, s, p in rows[:limit]
+    ]
+    next_cursor = None
+    if len(rows) > limit and events:
+        next_cursor = encode_cursor(events[-1].timestamp, events[-1].event_id)
+    return TimelinePage(events, next_cursor)

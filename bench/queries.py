@@ -1,0 +1,169 @@
+"""Benchmark of the activity queries over a generated data set.
+
+    python bench/queries.py --url clickhouse+native://default@127.0.0.1:19000/canary_bench
+    python bench/queries.py --data-dir /tmp/canary-bench            # chDB
+    python bench/queries.py --events 1000000 --accounts 10000 ...   # smaller
+
+Events are generated inside ClickHouse (`INSERT ... SELECT FROM numbers`) with deterministic hashes:
+each account is active between a start and an end day within the 180 days, half of the events are
+usage events posted by resource servers, 1 % are inserted twice. Accounts belong to one of 20
+organizations. Each query runs `--runs` times; the median is reported (targets: < 100 ms on a server,
+< 1 s on chDB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from analytics import queries
+from analytics.directory import AccountRef, InMemoryDirectory
+from analytics.engines import open_engine
+from analytics.schema import migrate
+
+DAYS = 180
+ORGANIZATIONS = 20
+TODAY = date(2024, 6, 30)
+FIRST_DAY = TODAY - timedelta(days=DAYS - 1)
+BATCH = 1_000_000
+
+
+def progress(done: int, total: int, started: float) -> None:
+    width = 40
+    filled = int(width * done / total)
+    rate = done / max(time.monotonic() - started, 1e-9)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} events  {rate:,.0f}/s")
+    sys.stderr.flush()
+
+
+def generate_sql(offset: int, count: int, accounts: int) -> str:
+    base = int(datetime.combine(FIRST_DAY, datetime.min.time(), UTC).timestamp())
+    return f"""
+INSERT INTO events (event_id, account, organization, client_id, name, timestamp, received_at, properties, source)
+SELECT generateUUIDv4(), concat('acct-', toString(a)), concat('org-', toString(a % {ORGANIZATIONS})),
+       ['web', 'cli', 'mobile'][cityHash64(n, 7) % 3 + 1], name, ts, ts, '{{}}', source
+FROM (
+    SELECT n, a, first_day, last_day, api,
+           if(api, ['report.viewed', 'export.created', 'invoice.sent', 'search.run', 'settings.changed'][
+                       cityHash64(n, 6) % 5 + 1],
+                   ['signin.succeeded', 'token.issued', 'token.refreshed', 'signin.failed'][cityHash64(n, 8) % 4 + 1])
+               AS name,
+           if(api, 'api', 'idp') AS source,
+           toDateTime({base} + (first_day + cityHash64(n, 4) % (last_day - first_day + 1)) * 86400
+                      + cityHash64(n, 5) % 86400) AS ts
+    FROM (
+        SELECT number + {offset} AS n, cityHash64(n, 1) % {accounts} AS a,
+               cityHash64(a, 2) % {DAYS} AS first_day,
+               least({DAYS - 1}, first_day + cityHash64(a, 3) % {DAYS}) AS last_day,
+               cityHash64(n, 9) % 2 = 0 AS api
+        FROM numbers({count})
+    )
+)"""
+
+
+def load(engine: Any, events: int, accounts: int) -> None:
+    started = time.monotonic()
+    done = 0
+    while done < events:
+        count = min(BATCH, events - done)
+        engine.execute(generate_sql(done, count, accounts))
+        done += count
+        progress(done, events, started)
+    engine.execute(
+        "INSERT INTO events SELECT event_id, account, organization, client_id, name, timestamp,"
+        " received_at + 60, properties, source FROM events WHERE cityHash64(toString(event_id)) % 100 = 0"
+    )
+    sys.stderr.write(f"\nloaded in {time.monotonic() - started:.1f} s (plus 1 % duplicates)\n")
+
+
+def directory(accounts: int) -> InMemoryDirectory:
+    created = datetime.combine(FIRST_DAY - timedelta(days=30), datetime.min.time(), UTC)
+    refs = [
+        AccountRef(f"acct-{a}", f"acct-{a}@example.com", None, created, (f"org-{a % ORGANIZATIONS}",))
+        for a in range(accounts)
+    ]
+    return InMemoryDirectory(refs)
+
+
+def timed(call: Callable[[], object], runs: int) -> float:
+    call()  # warm up caches
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="ClickHouse server URL (clickhouse+native://...); the database is created")
+    target.add_argument("--data-dir", type=Path, help="chDB data directory")
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--skip-load", action="store_true", help="reuse data loaded by a previous run")
+    args = parser.parse_args()
+
+    if args.url:
+        from clickhouse_driver import Client
+
+        parts = urlsplit(args.url)
+        admin = Client(host=parts.hostname or "127.0.0.1", port=parts.port or 9000, user=parts.username or "default")
+        admin.execute(f"CREATE DATABASE IF NOT EXISTS {parts.path.strip('/')}")
+        admin.disconnect()
+    engine = open_engine(args.url, args.data_dir or Path("."))
+    try:
+        migrate(engine)
+        if not args.skip_load:
+            load(engine, args.events, args.accounts)
+        rows = engine.execute("SELECT count(), uniqExact(event_id) FROM events")
+        sys.stderr.write(f"events: {rows[0][1]:,} distinct, {rows[0][0]:,} rows\n")
+        people = directory(args.accounts)
+        now = datetime.combine(TODAY, datetime.min.time(), UTC) + timedelta(hours=12)
+        start30, end = TODAY - timedelta(days=29), TODAY + timedelta(days=1)
+        sub = "acct-42"
+        page = queries.account_timeline(engine, people, sub, limit=50)
+        cases: list[tuple[str, Callable[[], object]]] = [
+            ("account_summary", lambda: queries.account_summary(engine, people, sub, now)),
+            ("account_timeline (page 1)", lambda: queries.account_timeline(engine, people, sub, limit=50)),
+            (
+                "account_timeline (page 2)",
+                lambda: queries.account_timeline(engine, people, sub, cursor=page.next_cursor, limit=50),
+            ),
+            ("active_users 30 days, all", lambda: queries.active_users(engine, people, start30, end)),
+            ("active_users 30 days, org", lambda: queries.active_users(engine, people, start30, end, "org-3")),
+            ("active_users 180 days, all", lambda: queries.active_users(engine, people, FIRST_DAY, end)),
+            (
+                "lifecycle week 90 days, all",
+                lambda: queries.lifecycle(engine, people, end - timedelta(days=90), end, "week"),
+            ),
+            ("lifecycle day 30 days, org", lambda: queries.lifecycle(engine, people, start30, end, "day", "org-3")),
+            ("inactive_accounts 30, all", lambda: queries.inactive_accounts(engine, people, 30, now)),
+            ("inactive_accounts 30, org", lambda: queries.inactive_accounts(engine, people, 30, now, "org-3")),
+            ("organization_health", lambda: queries.organization_health(engine, people, "org-3", now)),
+            ("top_events 30 days, all", lambda: queries.top_events(engine, people, start30, end)),
+            ("top_events 30 days, org", lambda: queries.top_events(engine, people, start30, end, "org-3")),
+        ]
+        target_ms = 100 if args.url else 1000
+        print(f"{'query':32} {'median ms':>10}  (target < {target_ms} ms, {args.runs} runs)")
+        for name, call in cases:
+            median = timed(call, args.runs)
+            flag = "" if median < target_ms else "  OVER"
+            print(f"{name:32} {median:10.1f}{flag}", flush=True)
+    finally:
+        engine.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from analytics.alerts import AlertService, AlertSettings, SmtpSettings, create_rule
+from analytics.directory import InMemoryDirectory
+from tests.alerts.conftest import NOW, TODAY, AlertDatabase, FakeActivity
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+def test_one_email_per_notification_and_recipient(
+    sqlite_database: AlertDatabase, directory: InMemoryDirectory, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    settings = AlertSettings(
+        smtp=SmtpSettings(host="127.0.0.1", port=port, security="none", from_address="canary@example.com")
+    )
+    with sqlite_database.session_factory()() as session:
+        create_rule(session, "quiet", 7, "org-a", emails=["owner@example.com", "cs@example.com"])
+        session.commit()
+    activity = FakeActivity({"alice": TODAY - timedelta(days=10), "bob": TODAY, "carol": TODAY})
+    with AlertService(sqlite_database.session_factory(), activity, directory, settings) as service:
+        report = service.run_once(NOW)
+        assert len(report.deliveries.delivered) == 2
+        assert service.run_once(NOW + timedelta(minutes=1)).deliveries.delivered == []
+    assert sorted(rcpt for rcpts, _ in inbox.messages for rcpt in rcpts) == ["cs@example.com", "owner@example.com"]
+    message = message_from_bytes(inbox.messages[0][1])
+    assert message["Subject"] == "alice@example.com has been inactive for 10 days"
+    assert message["From"] == "canary@example.com"
+    assert "Last seen: 2024-05-22" in message.get_payload()
+
+
+def test_smtp_down_is_retried(sqlite_database: AlertDatabase, directory: InMemoryDirectory) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = AlertSettings(smtp=SmtpSettings(host="127.0.0.1", port=port, security="none", timeout_seconds=1))
+    with sqlite_database.session_factory()() as session:
+        create_rule(session, "quiet", 7, "org-a", emails=["owner@example.com"])
+        session.commit()
+    activity = FakeActivity({"alice": TODAY - timedelta(days=10), "bob": TODAY, "carol": TODAY})
+    with AlertService(sqlite_database.session_factory(), activity, directory, settings) as service:
+        assert service.run_once(NOW).deliveries.retrying

@@ -1,0 +1,72 @@
+"""Query tests run over the real engines (`analytics.engines`) and schema (`analytics.schema`): chDB in
+a temporary directory, and a database of their own on the test server."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from analytics.engines import ClickHouse, open_engine
+from analytics.events import Event
+from analytics.schema import migrate
+from tests.analytics_queries.factory import Simulation, simulate
+
+SERVER_URL = os.environ.get("CANARY_TEST_CLICKHOUSE_URL", "clickhouse+native://default@127.0.0.1:19000/canary_test")
+
+
+@dataclass
+class Loaded:
+    engine: ClickHouse
+    sim: Simulation
+
+
+@pytest.fixture(scope="session")
+def simulation() -> Simulation:
+    return simulate(seed=7, accounts=200, days=120)
+
+
+def _server(database: str) -> ClickHouse:
+    try:
+        admin = open_engine(SERVER_URL, Path("."))
+        admin.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+        admin.close()
+    except Exception as error:  # pragma: no cover - depends on the machine
+        pytest.fail(f"ClickHouse server unavailable at {SERVER_URL}: {error}")
+    parts = urlsplit(SERVER_URL)
+    return open_engine(urlunsplit(parts._replace(path=f"/{database}")), Path("."))
+
+
+@pytest.fixture(scope="session", params=["chdb", pytest.param("server", marks=pytest.mark.clickhouse_server)])
+def loaded(
+    request: pytest.FixtureRequest, simulation: Simulation, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Loaded]:
+    database = f"canary_queries_{uuid.uuid4().hex[:10]}"
+    engine = open_engine(None, tmp_path_factory.mktemp("chdb")) if request.param == "chdb" else _server(database)
+    migrate(engine)
+    rows = [
+        Event(
+            e.event_id,
+            e.account,
+            e.organization,
+            e.client_id,
+            e.name,
+            e.timestamp,
+            e.received_at,
+            json.loads(e.properties),
+            e.source,  # type: ignore[arg-type]
+        )
+        for e in simulation.rows
+    ]
+    for index in range(0, len(rows), 2000):
+        engine.insert_events(rows[index : index + 2000])
+    yield Loaded(engine, simulation)
+    if request.param == "server":
+        engine.execute(f"DROP DATABASE IF EXISTS {database}")
+    engine.close()
