@@ -253,6 +253,10 @@ def parser() -> argparse.ArgumentParser:
     kr.add_argument("--alg", choices=["RS256", "ES256"])
     kr.add_argument("--publish-delay", type=int, default=300)
     kr.set_defaults(handler=cmd_keys_rotate)
+
+    from idp.cli_analytics import register
+
+    register(sub)
     return p
 
 
@@ -269,10 +273,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
+        from analytics.alerts import AlertConfigError
+        from analytics.queries import QueryError
         from idp.accounts.errors import AccountError
         from idp.oauth.errors import OAuthError
 
-        if isinstance(exc, AccountError | OAuthError):
+        if isinstance(exc, AccountError | OAuthError | QueryError | AlertConfigError):
             print(f"error: {exc}", file=sys.stderr)
             return 1
         raise

@@ -1,0 +1,26 @@
+"""Wiring of analytics' inactivity alerts into the provider: settings, directory, service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from analytics.alerts import AlertService, AlertSettings, SmtpSettings
+from idp.directory import SqlAccountDirectory
+from idp.settings import Settings
+
+
+def alert_settings(settings: Settings) -> AlertSettings:
+    smtp = None
+    if settings.smtp_host:
+        smtp = SmtpSettings(
+            host=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username or None,
+            password=settings.smtp_password or None, security=settings.smtp_tls,  # type: ignore[arg-type]
+            from_address=settings.smtp_from,
+        )
+    return AlertSettings(interval_seconds=float(settings.alert_interval), smtp=smtp)
+
+
+def alert_service(settings: Settings, factory: sessionmaker[Session], analytics: Any) -> AlertService:
+    return AlertService(factory, analytics.clickhouse, SqlAccountDirectory(factory), alert_settings(settings))

@@ -1,0 +1,105 @@
+"""`canary activity` and `canary alerts` as an operator runs them (cron included), on a real ClickHouse server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from analytics.api import Analytics, Event
+from tests.analytics.conftest import clickhouse_server_url, server_url_for  # noqa: F401  (fixture)
+
+
+class Receiver(BaseHTTPRequestHandler):
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    Receiver.received = []
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def env(tmp_path: Path, clickhouse_server_url: str) -> Iterator[dict[str, str]]:  # noqa: F811
+    database = f"canary_cli_{uuid.uuid4().hex[:10]}"
+    values = {**os.environ, "CANARY_DATA_DIR": str(tmp_path),
+              "CANARY_ANALYTICS_URL": server_url_for(database)}
+    yield values
+    from analytics.engines import ServerEngine
+
+    admin = ServerEngine(server_url_for("default"))
+    admin.execute(f"DROP DATABASE IF EXISTS `{database}`")
+    admin.close()
+
+
+def canary(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "idp.cli", *args], input=stdin, capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+
+
+def test_inactive_accounts_account_summary_and_cron_alerts(env: dict[str, str], receiver: str,
+                                                           tmp_path: Path) -> None:
+    assert canary(env, "migrate").returncode == 0
+    quiet = json.loads(canary(env, "users", "create", "quiet@example.com", "--password-stdin",
+                              "--organization", "acme", stdin="password-123\n").stdout)
+    busy = json.loads(canary(env, "users", "create", "busy@example.com", "--password-stdin",
+                             "--organization", "acme", stdin="password-123\n").stdout)
+    now = datetime.now(UTC).replace(microsecond=0)
+    analytics = Analytics.open(url=env["CANARY_ANALYTICS_URL"], data_dir=tmp_path / "writer")
+    try:
+        events = [Event(uuid.uuid4(), quiet["id"], quiet["organization_id"], "c", "report.viewed",
+                        now - timedelta(days=10), now, {}),
+                  Event(uuid.uuid4(), busy["id"], busy["organization_id"], "c", "report.viewed",
+                        now - timedelta(hours=1), now, {})]
+        analytics.accept(events)
+        analytics.flush(30)
+    finally:
+        analytics.close()
+
+    inactive = json.loads(canary(env, "activity", "inactive", "--days", "7", "--org", "acme", "--json").stdout)
+    assert [row["sub"] for row in inactive] == [quiet["id"]]
+    assert inactive[0]["inactive_days"] >= 9
+    table = canary(env, "activity", "inactive", "--days", "7")
+    assert "quiet@example.com" in table.stdout and "busy@example.com" not in table.stdout
+    summary = json.loads(canary(env, "activity", "account", "busy@example.com", "--json").stdout)
+    assert summary["events_by_name"] == {"report.viewed": 1}
+    bad = canary(env, "activity", "inactive", "--days", "-3")
+    assert bad.returncode == 1 and "days" in bad.stderr
+
+    endpoint = json.loads(canary(env, "alerts", "webhooks", "create", receiver).stdout)
+    assert endpoint["secret"].startswith("whsec_")
+    assert canary(env, "alerts", "webhooks", "create", "ftp://example.com/x").returncode == 1
+    assert canary(env, "alerts", "rules", "create", "quiet a week", "--days", "7",
+                  "--webhook", str(endpoint["id"])).returncode == 0
+    assert canary(env, "alerts", "run").returncode == 0
+    assert canary(env, "alerts", "run").returncode == 0  # a second cron run sends nothing new
+    assert len(Receiver.received) == 1
+    headers, body = Receiver.received[0]
+    payload = Webhook(endpoint["secret"]).verify(body, headers)
+    assert payload["type"] == "account.inactive" and payload["data"]["account"] == quiet["id"]
