@@ -23,7 +23,7 @@ from idp.oauth.keys import KeyStore
 from idp.oauth.server import BodyTooLarge, CanaryAuthorizationServer
 from idp.oauth.tokens import TokenPolicy, TokenService
 from idp.settings import Settings
-from idp.web import authorize, discovery, events, logout, token, userinfo
+from idp.web import admin, authorize, discovery, events, logout, token, userinfo
 from idp.web.context import Canary
 from idp.web.responses import json_error
 from idp.web.security import SecurityHeaders
@@ -50,6 +50,7 @@ ROUTES = [
     Route("/logout", logout.logout, methods=["GET", "POST"], name="logout"),
     Route("/v1/events", events.post_events, methods=["POST"]),
     Route("/healthz", health, methods=["GET"]),
+    *admin.routes,
 ]
 
 MIDDLEWARE = [
@@ -96,11 +97,18 @@ def create_app(settings: Settings, analytics: Any = None, *, background: bool = 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         for warning in settings.warnings():
             log.warning(warning)
+        alerts = None
         if analytics is not None and background:
+            from idp.alerting import alert_service
+
             analytics.start()
+            alerts = alert_service(settings, context.factory, analytics)
+            alerts.start()
         try:
             yield
         finally:
+            if alerts is not None:
+                alerts.close()
             if analytics is not None and background:
                 analytics.close()
             context.factory.kw["bind"].dispose()

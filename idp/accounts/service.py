@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from idp.accounts.errors import AccountError, EmailTaken, NotFound, SignInFailed
-from idp.accounts.models import Membership, Organization, User
+from idp.accounts.models import LoginSession, Membership, Organization, User
 from idp.accounts.passwords import hash_password, needs_rehash, verify_password
 from idp.db import utcnow
 
@@ -142,3 +142,140 @@ def members_of(db: Session, org_ids: list[str]) -> set[str]:
     if not org_ids:
         return set()
     return set(db.scalars(select(Membership.user_id).where(Membership.organization_id.in_(org_ids))))
+
+
+def is_locked(user: User, now: datetime | None = None) -> bool:
+    return user.locked_until is not None and user.locked_until > (now or utcnow())
+
+
+def update_user(
+    db: Session, user: User, *, email: str | None = None, name: str | None = None,
+    email_verified: bool | None = None, password: str | None = None,
+) -> None:
+    """Change what is given. A new e-mail address is unverified unless ``email_verified`` says otherwise;
+    a new password also lifts a lockout."""
+    if email is not None:
+        email = normalize_email(email)
+        if email != user.email:
+            if db.scalar(select(User.id).where(User.email == email, User.id != user.id)) is not None:
+                raise EmailTaken(f"an account with {email} exists")
+            user.email = email
+            user.email_verified = False
+    if name is not None:
+        user.name = name.strip()
+    if email_verified is not None:
+        user.email_verified = email_verified
+    if password is not None:
+        if len(password) < MIN_PASSWORD:
+            raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+        user.password_hash = hash_password(password)
+        user.failed_logins = 0
+        user.locked_until = None
+
+
+def disable_user(db: Session, user: User, now: datetime | None = None) -> int:
+    """Refuse sign-in and end the account's login sessions; returns how many were ended. Its access tokens
+    already stop working (``TokenService.verify_access_token`` checks ``disabled``)."""
+    now = now or utcnow()
+    user.disabled = True
+    ended = db.execute(update(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+                       .values(ended_at=now))
+    return int(getattr(ended, "rowcount", 0) or 0)
+
+
+def enable_user(user: User) -> None:
+    """Allow sign-in again, lifting a lockout too."""
+    user.disabled = False
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+def memberships_of(db: Session, user_ids: list[str]) -> dict[str, list[tuple[Organization, Membership]]]:
+    """Each account's organizations, ordered by slug."""
+    out: dict[str, list[tuple[Organization, Membership]]] = {user_id: [] for user_id in user_ids}
+    if not user_ids:
+        return out
+    rows = db.execute(select(Organization, Membership).join(Membership, Membership.organization_id == Organization.id)
+                      .where(Membership.user_id.in_(user_ids)).order_by(Organization.slug)).tuples()
+    for org, membership in rows:
+        out[membership.user_id].append((org, membership))
+    return out
+
+
+def check_slug(slug: str) -> str:
+    """The normalised slug, or AccountError when it is not one."""
+    slug = slug.strip().lower()
+    if not _SLUG.match(slug):
+        raise AccountError(f"organization slug must be lowercase letters, digits and dashes: {slug!r}")
+    return slug
+
+
+def slug_taken(db: Session, slug: str, excluding: str | None = None) -> bool:
+    stmt = select(Organization.id).where(Organization.slug == slug)
+    if excluding is not None:
+        stmt = stmt.where(Organization.id != excluding)
+    return db.scalar(stmt) is not None
+
+
+def _contains(column: InstrumentedAttribute[str], query: str) -> ColumnElement[bool]:
+    escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(column).like(f"%{escaped}%", escape="\\")
+
+
+def search_organizations(
+    db: Session, query: str = "", *, offset: int = 0, limit: int = 50
+) -> tuple[list[Organization], int]:
+    stmt = select(Organization)
+    if query:
+        stmt = stmt.where(or_(_contains(Organization.slug, query), _contains(Organization.name, query)))
+    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.scalars(stmt.order_by(Organization.slug).offset(offset).limit(limit)).all()
+    return list(rows), total
+
+
+def member_counts(db: Session, org_ids: list[str]) -> dict[str, int]:
+    counts = {org_id: 0 for org_id in org_ids}
+    if org_ids:
+        rows = db.execute(select(Membership.organization_id, func.count()).where(
+            Membership.organization_id.in_(org_ids)).group_by(Membership.organization_id)).tuples()
+        counts.update({org_id: count for org_id, count in rows})
+    return counts
+
+
+def update_organization(db: Session, org: Organization, *, slug: str | None = None, name: str | None = None) -> None:
+    if slug is not None:
+        slug = check_slug(slug)
+        if slug_taken(db, slug, excluding=org.id):
+            raise AccountError(f"organization {slug} exists")
+        org.slug = slug
+    if name is not None:
+        org.name = name.strip() or org.slug
+
+
+def delete_organization(db: Session, org: Organization) -> None:
+    """Memberships go with it; clients of the organization are kept, without one (the foreign keys say so)."""
+    db.delete(org)
+    db.flush()
+
+
+def members_page(
+    db: Session, org: Organization, *, offset: int = 0, limit: int = 50
+) -> tuple[list[tuple[User, Membership]], int]:
+    total = db.scalar(select(func.count()).select_from(Membership).where(Membership.organization_id == org.id)) or 0
+    rows = db.execute(select(User, Membership).join(Membership, Membership.user_id == User.id)
+                      .where(Membership.organization_id == org.id)
+                      .order_by(Membership.created_at, Membership.id).offset(offset).limit(limit)).tuples()
+    return list(rows), total
+
+
+def find_membership(db: Session, user_id: str, org_id: str) -> Membership | None:
+    return db.scalar(select(Membership).where(Membership.user_id == user_id, Membership.organization_id == org_id))
+
+
+def remove_member(db: Session, user_id: str, org_id: str) -> bool:
+    membership = find_membership(db, user_id, org_id)
+    if membership is None:
+        return False
+    db.delete(membership)
+    db.flush()
+    return True

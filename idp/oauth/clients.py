@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from idp.oauth.errors import ClientRegistrationError
@@ -76,3 +76,78 @@ def rotate_secret(db: Session, client: Client) -> str:
 
 def list_clients(db: Session) -> list[Client]:
     return list(db.scalars(select(Client).order_by(Client.created_at)))
+
+
+class InvalidClientField(ClientRegistrationError):
+    """Refused registration metadata, naming the field (``redirect_uris[1]``) for admin tools."""
+
+    def __init__(self, field: str, description: str) -> None:
+        super().__init__(description)
+        self.field = field
+
+
+def check_metadata(
+    *, grant_types: list[str], redirect_uris: list[str], post_logout_redirect_uris: list[str], public: bool,
+    id_token_alg: str = "RS256",  # noqa: S107
+) -> None:
+    """The checks ``create_client`` makes, raising ``InvalidClientField`` with the field at fault."""
+    unknown = set(grant_types) - GRANT_TYPES
+    if unknown:
+        raise InvalidClientField("grant_types", f"unsupported grant types: {sorted(unknown)}")
+    if not grant_types:
+        raise InvalidClientField("grant_types", "at least one grant type is needed")
+    for field, uris in (("redirect_uris", redirect_uris), ("post_logout_redirect_uris", post_logout_redirect_uris)):
+        for index, uri in enumerate(uris):
+            try:
+                _check_redirect_uri(uri)
+            except ClientRegistrationError as exc:
+                raise InvalidClientField(f"{field}[{index}]", exc.description) from exc
+    if "authorization_code" in grant_types and not redirect_uris:
+        raise InvalidClientField("redirect_uris", "authorization_code clients need at least one redirect URI")
+    if public and "client_credentials" in grant_types:
+        raise InvalidClientField("grant_types", "public clients cannot use client_credentials")
+    if id_token_alg not in {"RS256", "ES256"}:
+        raise InvalidClientField("id_token_signed_response_alg", "id_token_signed_response_alg must be RS256 or ES256")
+
+
+def update_client(
+    db: Session, client: Client, *, name: str | None = None, redirect_uris: Iterable[str] | None = None,
+    post_logout_redirect_uris: Iterable[str] | None = None, grant_types: Iterable[str] | None = None,
+    scope: str | None = None, first_party: bool | None = None, admin: bool | None = None,
+) -> None:
+    """Change what is given, checked as at registration. An admin client always has the ``admin`` scope;
+    taking ``admin`` away takes the scope away too."""
+    grants = list(dict.fromkeys(grant_types)) if grant_types is not None else list(client.grant_types)
+    uris = list(redirect_uris) if redirect_uris is not None else list(client.redirect_uris)
+    logout = (list(post_logout_redirect_uris) if post_logout_redirect_uris is not None
+              else list(client.post_logout_redirect_uris))
+    check_metadata(grant_types=grants, redirect_uris=uris, post_logout_redirect_uris=logout,
+                   public=client.is_public, id_token_alg=client.id_token_signed_response_alg)
+    scopes = (scope if scope is not None else client.scope).split()
+    is_admin = client.admin if admin is None else admin
+    if is_admin and "admin" not in scopes:
+        scopes.append("admin")
+    if admin is False:
+        scopes = [s for s in scopes if s != "admin"]
+    if name is not None:
+        client.name = name
+    client.grant_types = grants
+    client.redirect_uris = uris
+    client.post_logout_redirect_uris = logout
+    client.scope = " ".join(dict.fromkeys(scopes))
+    client.admin = is_admin
+    if first_party is not None:
+        client.first_party = first_party
+    db.flush()
+
+
+def clients_page(db: Session, *, offset: int = 0, limit: int = 50) -> tuple[list[Client], int]:
+    total = db.scalar(select(func.count()).select_from(Client)) or 0
+    rows = db.scalars(select(Client).order_by(Client.created_at, Client.client_id).offset(offset).limit(limit))
+    return list(rows), total
+
+
+def delete_client(db: Session, client: Client) -> None:
+    """Its grants, codes, refresh tokens and consents go with it (the foreign keys cascade)."""
+    db.delete(client)
+    db.flush()

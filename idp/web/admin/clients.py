@@ -1,0 +1,99 @@
+"""/admin/api/v1/clients: OAuth clients. A secret is shown once, when the client is created or rotated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from idp.accounts.service import find_organization
+from idp.oauth import clients as registry
+from idp.oauth.models import Client
+from idp.web.admin import paging, schemas
+from idp.web.admin.errors import BadRequest, NotFound
+from idp.web.admin.routing import Call, Operation, Parameter
+
+TAG = "clients"
+CLIENT_ID = Parameter("client_id", "path", {"type": "string"}, "the client's client_id", required=True)
+CLIENT_PAGE = paging.page_of("ClientPage", schemas.CLIENT)
+DEFAULT_GRANTS = ["authorization_code", "refresh_token"]
+DEFAULT_SCOPE = "openid profile email offline_access"
+
+
+def find(db: Session, client_id: str) -> Client:
+    client = db.get(Client, client_id)
+    if client is None:
+        raise NotFound(f"no client {client_id!r}")
+    return client
+
+
+def list_clients(call: Call) -> dict[str, Any]:
+    offset, limit = paging.window(call)
+    rows, total = registry.clients_page(call.db, offset=offset, limit=limit)
+    return paging.page(call, [c.public_dict() for c in rows], total)
+
+
+def create_client(call: Call) -> dict[str, Any]:
+    body = call.body
+    admin = body.get("admin", False)
+    grants = body.get("grant_types") or (["client_credentials"] if admin else DEFAULT_GRANTS)
+    scope = body.get("scope") or ("admin" if admin and grants == ["client_credentials"] else DEFAULT_SCOPE)
+    organization_id = None
+    if "organization" in body:
+        org = find_organization(call.db, body["organization"])
+        if org is None:
+            raise BadRequest(f"no organization {body['organization']!r}", "organization")
+        organization_id = org.id
+    metadata = {"grant_types": grants, "redirect_uris": body.get("redirect_uris", []),
+                "post_logout_redirect_uris": body.get("post_logout_redirect_uris", [])}
+    public = body.get("public", False)
+    alg = body.get("id_token_signed_response_alg", "RS256")
+    registry.check_metadata(**metadata, public=public, id_token_alg=alg)
+    client, secret = registry.create_client(
+        call.db, name=body["name"], scope=scope, public=public, first_party=body.get("first_party", False),
+        admin=admin, organization_id=organization_id, id_token_alg=alg, **metadata)
+    return {**client.public_dict(), "client_secret": secret}
+
+
+def get_client(call: Call) -> dict[str, Any]:
+    return find(call.db, call.path["client_id"]).public_dict()
+
+
+def update_client(call: Call) -> dict[str, Any]:
+    client = find(call.db, call.path["client_id"])
+    registry.update_client(call.db, client, **call.body)
+    return client.public_dict()
+
+
+def delete_client(call: Call) -> None:
+    registry.delete_client(call.db, find(call.db, call.path["client_id"]))
+
+
+def rotate_secret(call: Call) -> dict[str, Any]:
+    client = find(call.db, call.path["client_id"])
+    if client.is_public:
+        raise BadRequest("public clients have no secret")
+    return {"client_id": client.client_id, "client_secret": registry.rotate_secret(call.db, client)}
+
+
+OPERATIONS = [
+    Operation("GET", "/clients", list_clients, "listClients", "List clients", TAG, CLIENT_PAGE,
+              parameters=paging.PARAMETERS, description="Clients in order of registration."),
+    Operation("POST", "/clients", create_client, "createClient", "Register a client", TAG, schemas.CLIENT_CREATED,
+              status=201, body=schemas.CLIENT_CREATE, response_description="Created",
+              description="The response carries the client secret; it is not shown again."),
+    Operation("GET", "/clients/{client_id}", get_client, "getClient", "Get a client", TAG, schemas.CLIENT,
+              parameters=(CLIENT_ID,)),
+    Operation("PATCH", "/clients/{client_id}", update_client, "updateClient", "Change a client", TAG,
+              schemas.CLIENT, body=schemas.CLIENT_UPDATE, parameters=(CLIENT_ID,),
+              description="Changes only the fields given, checked as at registration."),
+    Operation("DELETE", "/clients/{client_id}", delete_client, "deleteClient", "Delete a client", TAG, status=204,
+              parameters=(CLIENT_ID,), response_description="Deleted",
+              description="Its grants, refresh tokens and consents go with it; its access tokens stop working "
+                          "at the admin API and at event ingest."),
+    Operation("POST", "/clients/{client_id}/secret", rotate_secret, "rotateClientSecret", "Rotate the secret", TAG,
+              schemas.CLIENT_SECRET, parameters=(CLIENT_ID,),
+              description="Replaces the client's secret at once; the response carries the new one, which is "
+                          "not shown again.",
+              errors={400: "The request is malformed, or the client is public and has no secret."}),
+]
