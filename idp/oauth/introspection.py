@@ -52,7 +52,8 @@ def find_token(server: Any, request: Any, value: str, hint: str | None) -> Prese
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
-    CLIENT_AUTH_METHODS = CLIENT_AUTH
+    # RFC 7662 §2.1: the caller must authenticate; public clients cannot introspect.
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> PresentedToken | None:
         return find_token(self.server, self._request, token_string, token_type_hint)
@@ -63,8 +64,8 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         return client
 
     def check_permission(self, token: PresentedToken, client: Client, request: Any) -> bool:
-        # Resource servers introspect tokens issued to other clients; public clients only their own.
-        return not client.is_public or token.check_client(client)
+        # Resource servers (confidential clients) introspect tokens issued to other clients.
+        return not client.is_public
 
     def introspect_token(self, token: PresentedToken) -> dict[str, Any]:
         if token.claims is not None:

@@ -142,3 +142,10 @@ def test_disabled_user_tokens_stop_working(provider: Provider, http: httpx.Clien
         db.get(User, body["user"]).disabled = True
     assert introspect(provider, body["access_token"], (client_id, secret or "")) == {"active": False}
     time.sleep(0)
+
+
+def test_public_clients_cannot_introspect(provider: Provider, http: httpx.Client) -> None:
+    _, _, body = tokens_for(provider, http)
+    public_id, _ = provider.client(public=True)
+    response = httpx.post(f"{provider.url}/introspect", data={"token": body["access_token"], "client_id": public_id})
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
