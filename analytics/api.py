@@ -11,13 +11,26 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from analytics import schema
+from analytics import alerts, queries, schema
+from analytics.directory import AccountDirectory, AccountRef
 from analytics.engines import ClickHouse, open_engine
 from analytics.events import Event, EventValidationError, parse_events
 from analytics.spool import Spool, SpoolFull
 from analytics.writer import Writer
 
-__all__ = ["Analytics", "ClickHouse", "Event", "EventValidationError", "SpoolFull", "parse_events"]
+# The provider imports analytics through this module only: ingest here, plus the query and alert packages.
+__all__ = [
+    "AccountDirectory",
+    "AccountRef",
+    "Analytics",
+    "ClickHouse",
+    "Event",
+    "EventValidationError",
+    "SpoolFull",
+    "alerts",
+    "parse_events",
+    "queries",
+]
 
 log = logging.getLogger(__name__)
 

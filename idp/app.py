@@ -23,7 +23,7 @@ from idp.oauth.keys import KeyStore
 from idp.oauth.server import BodyTooLarge, CanaryAuthorizationServer
 from idp.oauth.tokens import TokenPolicy, TokenService
 from idp.settings import Settings
-from idp.web import admin, authorize, discovery, events, logout, token, userinfo
+from idp.web import admin, authorize, dashboard, discovery, events, logout, token, userinfo
 from idp.web.context import Canary
 from idp.web.responses import json_error
 from idp.web.security import SecurityHeaders
@@ -50,6 +50,9 @@ ROUTES = [
     Route("/logout", logout.logout, methods=["GET", "POST"], name="logout"),
     Route("/v1/events", events.post_events, methods=["POST"]),
     Route("/healthz", health, methods=["GET"]),
+    Route("/dashboard", dashboard.overview, methods=["GET"]),
+    Route("/dashboard/callback", dashboard.callback, methods=["GET"]),
+    Route("/dashboard/accounts/{account_id}", dashboard.account, methods=["GET"]),
     *admin.routes,
 ]
 

@@ -57,12 +57,14 @@ def prepare(settings: Settings) -> None:
     """What `serve` does before it listens: migrations (embedded database), a signing key."""
     from idp.db import transaction
     from idp.migrate import migrate_sql
+    from idp.oauth.clients import ensure_dashboard_client
     from idp.oauth.keys import ensure_key
 
     if settings.embedded_database:
         migrate_sql(settings)
     with _factory(settings) as factory, transaction(factory) as db:
         ensure_key(db, settings.signing_alg)
+        ensure_dashboard_client(db, settings.issuer)
 
 
 def demo(settings: Settings) -> dict[str, Any]:
@@ -81,6 +83,7 @@ def demo(settings: Settings) -> dict[str, Any]:
         user = find_user_by_email(db, DEMO_EMAIL)
         if user is None:
             user = create_user(db, email=DEMO_EMAIL, password=password, name="Demo User", email_verified=True)
+            user.is_admin = True
         else:
             user.password_hash = hash_password(password)
             user.locked_until = None
@@ -143,12 +146,27 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
     with _factory(settings) as factory, transaction(factory) as db:
         user = create_user(db, email=args.email, password=password or None, name=args.name or "",
                            email_verified=args.verified)
+        user.is_admin = args.admin
         org_id = None
         if args.organization:
             org = find_organization(db, args.organization) or create_organization(db, slug=args.organization)
             add_member(db, user, org, args.role)
             org_id = org.id
         print(json.dumps({"id": user.id, "email": user.email, "organization_id": org_id}))
+    return 0
+
+
+def cmd_users_admin(args: argparse.Namespace, settings: Settings) -> int:
+    from idp.accounts.service import find_user_by_email
+    from idp.db import transaction
+
+    with _factory(settings) as factory, transaction(factory) as db:
+        user = find_user_by_email(db, args.email)
+        if user is None:
+            print(f"error: no account {args.email}", file=sys.stderr)
+            return 1
+        user.is_admin = not args.revoke
+        print(json.dumps({"id": user.id, "email": user.email, "is_admin": user.is_admin}))
     return 0
 
 
@@ -229,7 +247,12 @@ def parser() -> argparse.ArgumentParser:
     uc.add_argument("--organization", help="organization slug (created if missing)")
     uc.add_argument("--role", default="member")
     uc.add_argument("--verified", action="store_true", help="mark the e-mail address verified")
+    uc.add_argument("--admin", action="store_true", help="may open the activity dashboard")
     uc.set_defaults(handler=cmd_users_create)
+    ua = users.add_parser("admin", help="let a user open the activity dashboard (or --revoke)")
+    ua.add_argument("email")
+    ua.add_argument("--revoke", action="store_true")
+    ua.set_defaults(handler=cmd_users_admin)
 
     clients = sub.add_parser("clients").add_subparsers(dest="clients_command", required=True)
     cc = clients.add_parser("create", help="register a client; prints its secret once")

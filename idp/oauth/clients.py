@@ -151,3 +151,23 @@ def delete_client(db: Session, client: Client) -> None:
     """Its grants, codes, refresh tokens and consents go with it (the foreign keys cascade)."""
     db.delete(client)
     db.flush()
+
+
+DASHBOARD_CLIENT_ID = "canary-dashboard"
+
+
+def ensure_dashboard_client(db: Session, issuer: str) -> Client:
+    """The dashboard signs administrators in through Canary like any first-party app (public, PKCE)."""
+    redirect = f"{issuer}/dashboard/callback"
+    client = db.get(Client, DASHBOARD_CLIENT_ID)
+    if client is None:
+        client = Client(client_id=DASHBOARD_CLIENT_ID, secret_hash=None, name="Canary dashboard",
+                        redirect_uris=[redirect], post_logout_redirect_uris=[f"{issuer}/dashboard"],
+                        grant_types=["authorization_code"], scope="openid profile email",
+                        token_endpoint_auth_method="none", first_party=True)
+        db.add(client)
+    elif client.redirect_uris != [redirect]:
+        client.redirect_uris = [redirect]
+        client.post_logout_redirect_uris = [f"{issuer}/dashboard"]
+    db.flush()
+    return client
