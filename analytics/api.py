@@ -13,7 +13,7 @@ from pathlib import Path
 
 from analytics import alerts, queries, schema
 from analytics.directory import AccountDirectory, AccountRef
-from analytics.engines import ClickHouse, open_engine
+from analytics.engines import ClickHouse, ClickHouseError, open_engine
 from analytics.events import Event, EventValidationError, parse_events
 from analytics.spool import Spool, SpoolFull
 from analytics.writer import Writer
@@ -24,6 +24,7 @@ __all__ = [
     "AccountRef",
     "Analytics",
     "ClickHouse",
+    "ClickHouseError",
     "Event",
     "EventValidationError",
     "SpoolFull",

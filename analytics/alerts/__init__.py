@@ -19,12 +19,14 @@ from analytics.alerts.rules import (
     create_rule,
     create_webhook_endpoint,
     enable_webhook_endpoint,
+    validate_url,
 )
 from analytics.alerts.service import AlertService, RunReport
 from analytics.alerts.settings import AlertSettings, SmtpSettings
-from analytics.alerts.signing import generate_webhook_secret
+from analytics.alerts.signing import SECRET_PREFIX, InvalidSecretError, generate_webhook_secret, secret_key
 
 __all__ = [
+    "SECRET_PREFIX",
     "AccountAlertState",
     "AlertChannel",
     "AlertConfigError",
@@ -33,6 +35,7 @@ __all__ = [
     "AlertSettings",
     "Delivery",
     "DeliveryReport",
+    "InvalidSecretError",
     "RunReport",
     "SmtpSettings",
     "Transition",
@@ -44,4 +47,6 @@ __all__ = [
     "generate_webhook_secret",
     "metadata",
     "run_detection",
+    "secret_key",
+    "validate_url",
 ]

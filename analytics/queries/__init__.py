@@ -23,9 +23,11 @@ from analytics.queries.inactive import (
     organization_health,
 )
 from analytics.queries.lifecycle import Granularity, Lifecycle, LifecyclePeriod, lifecycle
+from analytics.queries.params import MAX_RANGE_DAYS
 from analytics.queries.sql import Executor
 
 __all__ = [
+    "MAX_RANGE_DAYS",
     "AccountSummary",
     "ActiveUsers",
     "ActiveUsersDay",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route
 
-from idp.web.admin import accounts, clients, openapi, organizations, routing
+from idp.web.admin import accounts, activity, alerts, clients, openapi, organizations, routing
 from idp.web.admin.routing import Operation, not_found
 from idp.web.admin.routing import routes as operation_routes
 
@@ -15,6 +15,8 @@ OPERATIONS: list[Operation] = [
     *accounts.OPERATIONS,
     *organizations.OPERATIONS,
     *clients.OPERATIONS,
+    *activity.OPERATIONS,
+    *alerts.OPERATIONS,
 ]
 
 routes: list[BaseRoute] = [

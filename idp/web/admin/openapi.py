@@ -18,7 +18,9 @@ DOCUMENT_PATH = "/openapi.json"
 TITLE = "Canary admin API"
 VERSION = "1.0.0"
 DESCRIPTION = """\
-Manage Canary's accounts, organizations, memberships and clients.
+Manage Canary's accounts, organizations, memberships and clients; read activity (summaries, timelines,
+DAU/WAU/MAU, lifecycle, inactive accounts, organization health, top events); manage inactivity alert rules,
+webhook endpoints and deliveries.
 
 Every call needs an access token of an **admin client** (`canary clients create NAME --admin`), obtained from
 the token endpoint with the `client_credentials` grant: it carries the `admin` scope. A user's token is never
