@@ -6,12 +6,14 @@ problem in the body before rejecting it as a whole, so a client can fix all of t
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import os
 import re
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -33,6 +35,27 @@ _DATETIME_MAX = datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 _STRICT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
+def _c_encoder(encoder: json.JSONEncoder) -> Callable[[Any], str] | None:
+    """``encoder.encode`` for dicts, as one reusable C encoder: ``encode`` builds a new one on every call.
+
+    Without circular-reference markers; a cycle still fails, with RecursionError instead of ValueError.
+    """
+    make: Any = getattr(json.encoder, "c_make_encoder", None)
+    quote: Any = getattr(json.encoder, "c_encode_basestring", None)
+    if make is None or quote is None:
+        return None
+    encode = make(None, encoder.default, quote, None, encoder.key_separator, encoder.item_separator,
+                  encoder.sort_keys, encoder.skipkeys, encoder.allow_nan)
+    return lambda value: "".join(encode(value, 0))
+
+
+_STRICT_DICT_ENCODE = _c_encoder(_STRICT_ENCODER) or _STRICT_ENCODER.encode
+_MISSING: Any = object()
+_UUID_NEW = object.__new__
+_UUID_SET = object.__setattr__
+_UUID_UNKNOWN = uuid.SafeUUID.unknown
 
 
 class EventValidationError(ValueError):
@@ -102,9 +125,51 @@ class Event:
     def properties_json(self) -> str:
         return self.properties_text
 
+    def with_organization(self, organization: str) -> Event:
+        """``dataclasses.replace(self, organization=organization)``, without its generic field handling."""
+        if organization == self.organization:
+            return self
+        return _new_event(self.event_id, self.account, organization, self.client_id, self.name, self.timestamp,
+                          self.received_at, self.properties, self.source, self.properties_text)
+
+
+# Building an Event field by field through its slots takes less than half the time of the generated frozen
+# __init__ (which goes through object.__setattr__ for each field); ingest builds two per posted event. Only for
+# callers that pass every field, properties_text included, so __post_init__ has nothing to do.
+_EVENT_FIELDS_IN_ORDER = ("event_id", "account", "organization", "client_id", "name", "timestamp", "received_at",
+                          "properties", "source", "properties_text")
+if tuple(f.name for f in fields(Event)) != _EVENT_FIELDS_IN_ORDER:
+    raise ImportError("analytics.events._new_event does not match the fields of Event")
+(_set_event_id, _set_account, _set_organization, _set_client_id, _set_name, _set_timestamp, _set_received_at,
+ _set_properties, _set_source, _set_properties_text) = (vars(Event)[name].__set__ for name in _EVENT_FIELDS_IN_ORDER)
+
+
+def _new_event(
+    event_id: uuid.UUID, account: str, organization: str, client_id: str, name: str, timestamp: datetime,
+    received_at: datetime, properties: dict[str, Any], source: Source, properties_text: str,
+) -> Event:
+    event: Event = object.__new__(Event)
+    _set_event_id(event, event_id)
+    _set_account(event, account)
+    _set_organization(event, organization)
+    _set_client_id(event, client_id)
+    _set_name(event, name)
+    _set_timestamp(event, timestamp)
+    _set_received_at(event, received_at)
+    _set_properties(event, properties)
+    _set_source(event, source)
+    _set_properties_text(event, properties_text)
+    return event
+
 
 def valid_name(name: object) -> bool:
-    return isinstance(name, str) and 0 < len(name) <= MAX_NAME_LENGTH and _NAME.fullmatch(name) is not None
+    return isinstance(name, str) and 0 < len(name) <= MAX_NAME_LENGTH and _name_characters_ok(name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _name_characters_ok(name: str) -> bool:
+    # Clients post the same few names over and over; a cache hit is cheaper than the regular expression.
+    return _NAME.fullmatch(name) is not None
 
 
 def whole_seconds(moment: datetime) -> datetime:
@@ -160,6 +225,10 @@ def parse_events(
     else:
         items = [payload]
 
+    try:
+        oldest: datetime | None = now - timedelta(days=retention_days)
+    except OverflowError:
+        oldest = None  # _parse_one fails the same way the first time it needs the limit
     events: list[Event] = []
     for index, item in enumerate(items):
         event = _parse_one(
@@ -169,6 +238,7 @@ def parse_events(
             default_account=default_account,
             client_id=client_id,
             now=now,
+            oldest=oldest,
             retention_days=retention_days,
             batch_sent_at=batch_sent_at,
         )
@@ -187,43 +257,49 @@ def _parse_one(
     default_account: str | None,
     client_id: str,
     now: datetime,
+    oldest: datetime | None,
     retention_days: int,
     batch_sent_at: datetime | None,
 ) -> Event | None:
+    # Runs for every posted event: the common case (string fields in ASCII, no timestamps) takes the shortest
+    # way through each check; the errors, and their order, are those of the plain checks.
     if not isinstance(item, dict):
         errors.add(index, "event", "must be a JSON object")
         return None
     before = len(errors.errors)
-    for key in item:
-        if key not in _EVENT_FIELDS:
-            errors.add(index, str(key), "unknown field")
+    if not _EVENT_FIELDS.issuperset(item):
+        for key in item:
+            if key not in _EVENT_FIELDS:
+                errors.add(index, str(key), "unknown field")
 
-    event_id = uuid.uuid4()
-    if "event_id" in item:
-        raw_id = item["event_id"]
-        if not isinstance(raw_id, str) or len(raw_id) > 64:
+    raw_id = item.get("event_id", _MISSING)
+    event_id: uuid.UUID | None
+    if raw_id is _MISSING:
+        event_id = _uuid4()
+    else:
+        event_id = _parse_uuid(raw_id)
+        if event_id is None:
             errors.add(index, "event_id", "must be a UUID string")
-        else:
-            try:
-                event_id = uuid.UUID(raw_id)
-            except ValueError:
-                errors.add(index, "event_id", "must be a UUID string")
 
-    name = item.get("name")
-    if "name" not in item:
+    name = item.get("name", _MISSING)
+    if name is _MISSING:
         errors.add(index, "name", "is required")
     elif not valid_name(name):
         errors.add(index, "name", f"must be 1 to {MAX_NAME_LENGTH} characters of letters, digits and _ . : -")
 
     account = default_account
     if "account" in item:
-        account = _identifier(item["account"], index, "account", errors, required=True)
+        account = item["account"]
+        if not (type(account) is str and 0 < len(account) <= MAX_IDENTIFIER_LENGTH and account.isascii()):
+            account = _identifier(account, index, "account", errors, required=True)
     elif default_account is None:
         errors.add(index, "account", "is required when the token does not identify a user")
 
     organization = ""
     if "organization" in item:
-        organization = _identifier(item["organization"], index, "organization", errors, required=False)
+        organization = item["organization"]
+        if not (type(organization) is str and len(organization) <= MAX_IDENTIFIER_LENGTH and organization.isascii()):
+            organization = _identifier(organization, index, "organization", errors, required=False)
 
     properties: dict[str, Any] = {}
     properties_text = "{}"
@@ -235,7 +311,7 @@ def _parse_one(
             text = _serialize(raw_properties)
             if text is None:
                 errors.add(index, "properties", "must be JSON with valid Unicode strings")
-            elif len(text.encode("utf-8")) > MAX_PROPERTIES_BYTES:
+            elif (len(text) if text.isascii() else len(text.encode("utf-8"))) > MAX_PROPERTIES_BYTES:
                 errors.add(index, "properties", f"must serialize to at most {MAX_PROPERTIES_BYTES} bytes")
             else:
                 properties, properties_text = raw_properties, text
@@ -248,30 +324,52 @@ def _parse_one(
         timestamp = _moment(item["timestamp"], index, "timestamp", errors)
 
     if timestamp is not None:
-        if sent_at is not None:
-            # The client's clock is off by (sent_at - now); shift its timestamps by the same amount.
-            timestamp = timestamp - (sent_at - now)
-        timestamp = whole_seconds(timestamp)
-        if timestamp > now + MAX_FUTURE:
-            timestamp = now
-        if timestamp < now - timedelta(days=retention_days):
+        if timestamp is not now or sent_at is not None:  # `now` itself is whole seconds, not in the future
+            if sent_at is not None:
+                # The client's clock is off by (sent_at - now); shift its timestamps by the same amount.
+                timestamp = timestamp - (sent_at - now)
+            timestamp = whole_seconds(timestamp)
+            if timestamp > now + MAX_FUTURE:
+                timestamp = now
+        if timestamp < (oldest if oldest is not None else now - timedelta(days=retention_days)):
             errors.add(index, "timestamp", f"is older than the {retention_days}-day retention window")
 
     if len(errors.errors) > before:
         return None
-    assert isinstance(name, str) and account is not None and timestamp is not None
-    return Event(
-        event_id=event_id,
-        account=account,
-        organization=organization,
-        client_id=client_id,
-        name=name,
-        timestamp=timestamp,
-        received_at=now,
-        properties=properties,
-        source="api",
-        properties_text=properties_text,
-    )
+    assert event_id is not None and isinstance(name, str) and account is not None and timestamp is not None
+    return _new_event(event_id, account, organization, client_id, name, timestamp, now, properties, "api",
+                      properties_text)
+
+
+def _uuid4() -> uuid.UUID:
+    """uuid.uuid4() without UUID.__init__'s argument handling."""
+    value = int.from_bytes(os.urandom(16), "big")
+    return _uuid_from_int((value & ~(0xC000 << 48 | 0xF000 << 64)) | 0x8000 << 48 | 4 << 76)
+
+
+def _uuid_from_int(value: int) -> uuid.UUID:
+    made: uuid.UUID = _UUID_NEW(uuid.UUID)
+    _UUID_SET(made, "int", value)
+    _UUID_SET(made, "is_safe", _UUID_UNKNOWN)
+    return made
+
+
+def _parse_uuid(raw: object) -> uuid.UUID | None:
+    """uuid.UUID(raw) for a string of at most 64 characters, or None."""
+    if not isinstance(raw, str) or len(raw) > 64:
+        return None
+    if len(raw) == 36:
+        # The canonical form: all UUID() does with it is to drop the dashes and read 32 hex digits.
+        digits = raw.replace("-", "")
+        if len(digits) == 32:
+            try:
+                return _uuid_from_int(int(digits, 16))
+            except ValueError:
+                pass  # not hex; UUID() below decides with its own rules
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
 
 
 def _identifier(value: object, index: int, field_name: str, errors: _Collector, *, required: bool) -> str:
@@ -326,8 +424,9 @@ def _moment(value: object, index: int | None, field_name: str, errors: _Collecto
 def _serialize(properties: dict[str, Any]) -> str | None:
     """Compact JSON text of ``properties``, or None when it is not JSON with valid Unicode strings."""
     try:
-        text = _STRICT_ENCODER.encode(properties)
-        text.encode("utf-8")
+        text = _STRICT_DICT_ENCODE(properties)
+        if not text.isascii():
+            text.encode("utf-8")
     except (TypeError, ValueError, RecursionError):
         return None
     return text
@@ -357,21 +456,47 @@ _LINE = (
 def encode_events(events: Iterable[Event]) -> bytes:
     """JSONEachRow lines for ``events``; never raises on odd strings (lone surrogates become '?')."""
     quote = _QUOTE
-    lines = [
-        _LINE
-        % (
-            event.event_id.hex,
-            quote(event.account),
-            quote(event.organization),
-            quote(event.client_id),
-            quote(event.name),
-            event.timestamp.timestamp(),
-            event.received_at.timestamp(),
-            quote(event.properties_text),
-            quote(event.source),
+    lines: list[str] = []
+    append = lines.append
+    # The events of one batch share their received_at, client_id and source, and mostly their timestamp and
+    # organization: each is converted again only when it is not the very object the previous event had.
+    timestamp: Any = _MISSING
+    received_at: Any = _MISSING
+    client_id: Any = _MISSING
+    organization: Any = _MISSING
+    source: Any = _MISSING
+    timestamp_s = received_at_s = 0.0
+    client_id_q = organization_q = source_q = ""
+    for event in events:
+        if event.timestamp is not timestamp:
+            timestamp = event.timestamp
+            timestamp_s = timestamp.timestamp()
+        if event.received_at is not received_at:
+            received_at = event.received_at
+            received_at_s = received_at.timestamp()
+        if event.client_id is not client_id:
+            client_id = event.client_id
+            client_id_q = quote(client_id)
+        if event.organization is not organization:
+            organization = event.organization
+            organization_q = quote(organization)
+        if event.source is not source:
+            source = event.source
+            source_q = quote(source)
+        append(
+            _LINE
+            % (
+                event.event_id.hex,
+                quote(event.account),
+                organization_q,
+                client_id_q,
+                quote(event.name),
+                timestamp_s,
+                received_at_s,
+                quote(event.properties_text),
+                source_q,
+            )
         )
-        for event in events
-    ]
     return "\n".join(lines).encode("utf-8", "replace")
 
 
