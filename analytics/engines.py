@@ -246,6 +246,9 @@ class ServerEngine(ClickHouse):
                 return
 
 
+_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
+
+
 def _uuid_from_hex(text: str) -> uuid.UUID:
     """uuid.UUID(text) for the 32-digit hex the spool stores, without UUID.__init__'s parsing (4x faster).
 
@@ -256,7 +259,7 @@ def _uuid_from_hex(text: str) -> uuid.UUID:
         return uuid.UUID(text)
     value = object.__new__(uuid.UUID)
     object.__setattr__(value, "int", int(text, 16))
-    object.__setattr__(value, "is_safe", uuid.SafeUUID.unknown)
+    object.__setattr__(value, "is_safe", _UNKNOWN_SAFETY)
     return value
 
 

@@ -173,16 +173,29 @@ class Spool:
         finally:
             cursor.close()
         if not data:
+            self._refresh()
             return None
         return Chunk(first_id, last_id, rows, size, data)
+
+    def _refresh(self) -> None:
+        """Recount what is pending from the file itself.
+
+        Several processes (``canary serve --workers N``) may share one spool file: each one's writer can drain
+        batches another appended, so in-memory counters alone would drift and refuse events with a false
+        SpoolFull. They are re-read whenever this process acknowledges a chunk or finds the spool empty.
+        """
+        with self._write_lock:
+            row = self._db.execute("SELECT COALESCE(SUM(LENGTH(data)), 0), COALESCE(SUM(rows), 0) FROM batches")
+            stored_bytes, stored_rows = (int(value) for value in row.fetchone())
+        with self._cond:
+            self._bytes, self._rows = stored_bytes, stored_rows
 
     def ack(self, chunk: Chunk, elapsed_seconds: float | None = None) -> None:
         """Forget a chunk once ClickHouse has it."""
         with self._write_lock:
             self._db.execute("DELETE FROM batches WHERE id BETWEEN ? AND ?", (chunk.first_id, chunk.last_id))
+        self._refresh()
         with self._cond:
-            self._bytes -= chunk.size
-            self._rows -= chunk.rows
             if elapsed_seconds:
                 rate = chunk.size / max(elapsed_seconds, 1e-3)
                 previous = self._drained_bytes_per_second

@@ -111,3 +111,22 @@ def test_concurrent_appends_are_all_kept(tmp_path: Path) -> None:
     for start in range(0, len(names), size):
         prefix = names[start].rsplit(".", 1)[0]
         assert names[start : start + size] == [f"{prefix}.e{i}" for i in range(size)]
+
+
+def test_two_processes_sharing_a_spool_keep_exact_counts(tmp_path: Path) -> None:
+    """`canary serve --workers 2`: one worker's writer may drain what the other appended."""
+    from analytics.spool import Spool
+
+    a = Spool(tmp_path / "shared.sqlite3", max_bytes=10_000_000)
+    b = Spool(tmp_path / "shared.sqlite3", max_bytes=10_000_000)
+    try:
+        a.append([make_event() for _ in range(10)])
+        chunk = b.read(1000)
+        assert chunk is not None and chunk.rows == 10
+        b.ack(chunk)
+        assert b.pending_rows == 0 and b.pending_bytes == 0
+        assert a.read(1000) is None  # a finds nothing left and recounts
+        assert a.pending_rows == 0 and a.pending_bytes == 0
+    finally:
+        a.close()
+        b.close()
