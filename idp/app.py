@@ -85,7 +85,7 @@ def build_context(settings: Settings, analytics: Any = None) -> Canary:
     factory = make_session_factory(engine)
     keys = KeyStore(factory, max_token_ttl=max(settings.access_token_ttl, settings.id_token_ttl))
     tokens = TokenService(keys, TokenPolicy(settings.issuer, settings.access_token_ttl, settings.id_token_ttl,
-                                            settings.refresh_token_ttl))
+                                            settings.refresh_token_ttl, settings.signing_alg))
     activity = Activity(analytics)
     server = CanaryAuthorizationServer(factory, tokens, settings.max_body_bytes, activity.token_issued)
     return Canary(settings=settings, factory=factory, keys=keys, tokens=tokens, server=server, activity=activity,

@@ -43,8 +43,10 @@ def add_key(db: Session, alg: str, activates_at: datetime | None = None) -> Sign
 
 
 def ensure_key(db: Session, alg: str) -> None:
-    if db.scalar(select(SigningKey.kid).limit(1)) is None:
-        add_key(db, alg)
+    """A key for the configured algorithm, and an RS256 key: OpenID Connect's default for ID tokens."""
+    for needed in dict.fromkeys([alg, "RS256"]):
+        if db.scalar(select(SigningKey.kid).where(SigningKey.alg == needed).limit(1)) is None:
+            add_key(db, needed)
 
 
 def rotate(db: Session, alg: str, publish_delay: int) -> SigningKey:

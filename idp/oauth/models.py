@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+import idp.accounts.models  # noqa: F401  (the tables OAuth rows refer to)
 from idp.db import Base, UTCDateTime, utcnow
 from idp.opaque import digest
 

@@ -40,6 +40,7 @@ class TokenPolicy:
     access_ttl: int
     id_ttl: int
     refresh_ttl: int
+    access_alg: str = "RS256"  # ID tokens use the client's registered algorithm
 
 
 def half_hash(value: str, alg: str) -> str:
@@ -74,7 +75,7 @@ class TokenService:
             claims["auth_time"] = int(auth_time.timestamp())
         if grant_id is not None:
             claims["gid"] = grant_id
-        key = self.keys.signing_key(now=now)
+        key = self.keys.signing_key(self.policy.access_alg, now=now)
         header = {"alg": key.alg, "typ": ACCESS_TOKEN_TYP, "kid": key.kid}
         return jwt.encode(header, claims, key.key, algorithms=[key.alg]), self.policy.access_ttl
 
