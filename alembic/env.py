@@ -9,11 +9,11 @@ import contextlib
 import importlib
 import os
 
+from alembic import context
 from sqlalchemy import MetaData, engine_from_config, pool
 
 import idp.accounts.models
 import idp.oauth.models  # noqa: F401  (registers tables)
-from alembic import context
 from idp.db import Base
 
 config = context.config

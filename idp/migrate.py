@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from alembic import command
 from alembic.config import Config
 
-from alembic import command
 from idp.db import make_engine
 from idp.settings import Settings
 

@@ -9,7 +9,6 @@ Create Date: 2026-11-27 22:06:07.220187
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
 from alembic import op
 
 revision: str = "0001"

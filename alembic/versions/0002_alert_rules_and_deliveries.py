@@ -10,7 +10,6 @@ Revises: 0001
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
 from alembic import op
 
 revision: str = "0002"
