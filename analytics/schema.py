@@ -68,6 +68,9 @@ daily_activity = sa.Table(
 
 # Activity is a sign-in, a token issued or refreshed for a user, or an event posted by a resource server.
 ACTIVITY_EVENT_NAMES: tuple[str, ...] = ("signin.succeeded", "token.issued", "token.refreshed")
+_ACTIVITY_CONDITION = "account != '' AND (source = 'api' OR name IN ({names}))".format(
+    names=", ".join(f"'{name}'" for name in ACTIVITY_EVENT_NAMES)
+)
 
 # clickhouse-sqlalchemy cannot express a materialized view feeding an existing table.
 DAILY_ACTIVITY_MV_DDL = """
@@ -82,6 +85,73 @@ WHERE account != '' AND (source = 'api' OR name IN ({names}))
 GROUP BY organization, day, account
 """.format(names=", ".join(f"'{name}'" for name in ACTIVITY_EVENT_NAMES))
 
+# The days each account was active, one row per account and UTC month: bit d - 1 of `days` is set when the
+# account was active on day d of the month. Sorted by account: every account question (last activity,
+# inactive accounts, organization health, DAU/WAU/MAU, lifecycle) reads a few bytes per account and month
+# instead of a row per active day, and one account's months are a single key range. OR-ing masks is
+# idempotent, so duplicate inserts of an event change nothing; rows of one key in different parts are
+# combined by the reader (`finalizeAggregation` per row, then a bitwise OR per account and month) until a
+# merge combines them.
+account_activity = sa.Table(
+    "account_activity",
+    metadata,
+    sa.Column("account", types.String, nullable=False),
+    sa.Column("month", types.Date, nullable=False),
+    sa.Column("days", types.AggregateFunction("groupBitOr", types.UInt32), nullable=False),
+    engines.AggregatingMergeTree(
+        partition_by=sa.func.toYYYYMM(sa.text("month")),
+        order_by=("account", "month"),
+    ),
+)
+
+
+def _account_activity_select(condition: str) -> str:
+    return f"""
+SELECT
+    account,
+    toStartOfMonth(timestamp, 'UTC') AS month,
+    groupBitOrState(toUInt32(bitShiftLeft(toUInt32(1), toDayOfMonth(timestamp, 'UTC') - 1))) AS days
+FROM events
+WHERE {condition}
+GROUP BY account, month
+"""
+
+
+ACCOUNT_ACTIVITY_MV_DDL = "CREATE MATERIALIZED VIEW IF NOT EXISTS account_activity_mv TO account_activity AS" + (
+    _account_activity_select(_ACTIVITY_CONDITION)
+)
+
+# Usage events posted by resource servers (source 'api'), one row per event with only what top events
+# need. Sorted by organization first: the per-organization report reads one key range, the report over
+# all organizations reads the days of the range and nothing of the other sources. Duplicates of an event
+# share the whole sort key and collapse when parts merge; readers count uniqExact(event_id).
+usage_events = sa.Table(
+    "usage_events",
+    metadata,
+    sa.Column("day", types.Date, nullable=False),
+    sa.Column("organization", types.String, nullable=False),
+    sa.Column("name", types.String, nullable=False),
+    sa.Column("event_id", types.UUID, nullable=False),
+    sa.Column("account", types.String, nullable=False),
+    engines.ReplacingMergeTree(
+        partition_by=sa.func.toYYYYMM(sa.text("day")),
+        order_by=("organization", "day", "name", "event_id"),
+    ),
+)
+
+
+def _usage_events_select(condition: str) -> str:
+    return f"""
+SELECT toDate(timestamp, 'UTC') AS day, organization, name, event_id, account
+FROM events
+WHERE {condition}
+"""
+
+
+USAGE_EVENTS_MV_DDL = "CREATE MATERIALIZED VIEW IF NOT EXISTS usage_events_mv TO usage_events AS" + (
+    _usage_events_select("source = 'api'")
+)
+
 schema_migrations = sa.Table(
     "schema_migrations",
     metadata,
@@ -91,6 +161,8 @@ schema_migrations = sa.Table(
 )
 
 RETAINED_TABLES: tuple[sa.Table, ...] = (events, daily_activity)
+# Summaries of `events` with the same monthly partitions: they lose a month when `events` does.
+DERIVED_TABLES: tuple[sa.Table, ...] = (account_activity, usage_events)
 
 
 def create_table_sql(table: sa.Table) -> str:
@@ -104,6 +176,29 @@ class Migration:
     version: int
     name: str
     statements: Callable[[], Sequence[str]]
+    backfill: Callable[[ClickHouse], None] | None = None
+    """Fills a new table from the events already stored; runs after the statements and must be idempotent."""
+
+
+def _backfill(target: sa.Table, select: Callable[[str], str], condition: str) -> Callable[[ClickHouse], None]:
+    """Insert ``select(condition)`` over the stored events into ``target``, one month of events at a time.
+
+    The materialized view exists before this runs, so an event inserted meanwhile may be counted by both;
+    the targets are idempotent (bitwise OR, rows collapsing on the event id), so that changes nothing,
+    and neither does running the backfill again after an interruption.
+    """
+
+    def run(engine: ClickHouse) -> None:
+        rows = engine.execute("SELECT DISTINCT toYYYYMM(timestamp) AS m FROM events ORDER BY m")
+        columns = ", ".join(column.name for column in target.columns)
+        for (month,) in rows:
+            # `events` is partitioned by toYYYYMM(timestamp): each statement reads one partition.
+            engine.execute(
+                f"INSERT INTO {target.name} ({columns})" + select(f"toYYYYMM(timestamp) = {int(month)} AND {condition}")
+            )
+            log.info("filled %s from the events of %s", target.name, month)
+
+    return run
 
 
 # Forward-only. Append new migrations with the next number; never edit an applied one.
@@ -113,6 +208,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         2,
         "count_daily_activity_per_organization",
         lambda: [create_table_sql(daily_activity), DAILY_ACTIVITY_MV_DDL.strip()],
+    ),
+    Migration(
+        3,
+        "record_active_days_per_account_and_month",
+        lambda: [create_table_sql(account_activity), ACCOUNT_ACTIVITY_MV_DDL.strip()],
+        _backfill(account_activity, _account_activity_select, f"({_ACTIVITY_CONDITION})"),
+    ),
+    Migration(
+        4,
+        "project_usage_events_by_organization",
+        lambda: [create_table_sql(usage_events), USAGE_EVENTS_MV_DDL.strip()],
+        _backfill(usage_events, _usage_events_select, "source = 'api'"),
     ),
 )
 
@@ -135,6 +242,8 @@ def migrate(engine: ClickHouse, *, now: datetime | None = None) -> list[int]:
             continue
         for statement in migration.statements():
             engine.execute(statement)
+        if migration.backfill is not None:
+            migration.backfill(engine)
         at = (now or datetime.now(UTC)).replace(microsecond=0)
         engine.execute(sa.insert(schema_migrations).values(version=migration.version, applied_at=at))
         log.info("applied ClickHouse migration %d %s", migration.version, migration.name)
@@ -157,10 +266,14 @@ def _next_month(first: date) -> date:
 
 
 def drop_expired_partitions(engine: ClickHouse, retention_days: int, now: datetime) -> list[tuple[str, str]]:
-    """Drop monthly partitions lying wholly before ``now - retention_days``; returns (table, partition)."""
+    """Drop monthly partitions lying wholly before ``now - retention_days``.
+
+    Returns the (table, partition) pairs dropped from RETAINED_TABLES; the DERIVED_TABLES lose the same
+    months and are not listed.
+    """
     cutoff = (now.astimezone(UTC) if now.tzinfo else now).date() - timedelta(days=retention_days)
     dropped: list[tuple[str, str]] = []
-    for table in RETAINED_TABLES:
+    for table, listed in [(t, True) for t in RETAINED_TABLES] + [(t, False) for t in DERIVED_TABLES]:
         rows = engine.execute(
             "SELECT DISTINCT partition_id FROM system.parts "
             f"WHERE database = currentDatabase() AND table = '{table.name}' AND active"
@@ -172,5 +285,6 @@ def drop_expired_partitions(engine: ClickHouse, retention_days: int, now: dateti
             # PARTITION ID '...' is understood by 18.16 and by current releases alike.
             engine.execute(f"ALTER TABLE {table.name} DROP PARTITION ID '{partition_id}'")
             log.info("dropped expired partition %s of %s", partition_id, table.name)
-            dropped.append((table.name, str(partition_id)))
+            if listed:
+                dropped.append((table.name, str(partition_id)))
     return dropped

@@ -1,8 +1,9 @@
 """Activity queries over ClickHouse: per account, active users, lifecycle, inactivity, adoption.
 
-Activity is a row of `daily_activity`: a sign-in, a token issued or refreshed, or a usage event posted
-by a resource server. Account metrics filter an organization by membership (from the
-`AccountDirectory`); event metrics (`top_events`) filter on the organization recorded with each event.
+Activity is a day set in `account_activity` (per account and UTC month, a mask of active days): a
+sign-in, a token issued or refreshed, or a usage event posted by a resource server. Account metrics
+filter an organization by membership (from the `AccountDirectory`); event metrics (`top_events`) filter
+on the organization recorded with each event.
 Ranges are UTC dates `[start, end)`, at most 400 days. Bad inputs raise `QueryError(field, message)`.
 """
 

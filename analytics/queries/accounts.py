@@ -3,7 +3,8 @@
 Both read the `events` table, whose sort key starts with `account`. Duplicate rows of one event carry
 the same content, so counts use `uniqExact(event_id)` and the timeline keeps one row per event
 (`LIMIT 1 BY event_id`). "First seen" and "last seen" consider activity only: sign-ins, tokens issued
-or refreshed, and posted usage events. With an organization, the account must be one of its members.
+or refreshed, and posted usage events. Active days come from the account's monthly masks in
+`account_activity` (one key range). With an organization, the account must be one of its members.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from typing import Any
 
 from analytics.directory import AccountDirectory
 from analytics.queries import params
+from analytics.queries.days import MASK, MONTH, mask_days, month_filter
 from analytics.queries.errors import QueryError
 from analytics.queries.sql import (
     ACTIVITY_NAMES,
     Executor,
-    date_literal,
     day_start,
     epoch_seconds,
+    from_day_number,
     from_epoch,
     quote,
     run,
@@ -107,13 +109,16 @@ def account_summary(
             last_signin = int(last) if last_signin is None else max(last_signin, int(last))
         if source == "api":
             last_event = int(last) if last_event is None else max(last_event, int(last))
-    active = run(
+    since = today - timedelta(days=29)
+    days: set[date] = set()
+    rows = run(
         engine,
-        f"SELECT uniqExactIf(day, day >= {date_literal(today - timedelta(days=6))}), uniqExact(day)"
-        f" FROM daily_activity WHERE account = {quote(sub)}"
-        f" AND day >= {date_literal(today - timedelta(days=29))} AND day <= {date_literal(today)}",
+        f"SELECT {MONTH}, {MASK} FROM account_activity WHERE {month_filter(f'account = {quote(sub)}', since, today)}",
     )
-    days_7d, days_30d = (int(active[0][0]), int(active[0][1])) if active else (0, 0)
+    for month, mask in rows:
+        days.update(mask_days(from_day_number(month), int(mask)))
+    days_7d = sum(1 for day in days if today - timedelta(days=6) <= day <= today)
+    days_30d = sum(1 for day in days if since <= day <= today)
 
     def moment(value: int | None) -> datetime | None:
         return None if value is None else from_epoch(value)

@@ -1,12 +1,14 @@
 """DAU, WAU and MAU per day, and stickiness (DAU / MAU).
 
 For day `t`, DAU/WAU/MAU count distinct accounts with activity in the trailing 1, 7 and 30 days
-`[t - w + 1, t]`. Activity is a row of `daily_activity` (sign-in, token issued or refreshed, posted
+`[t - w + 1, t]`. Activity is a day set in `account_activity` (sign-in, token issued or refreshed, posted
 usage event). With an organization, accounts are its members per the directory.
 
-Instead of expanding every active day into the `w` days it covers, each account's sorted active days
-are turned into merged coverage intervals `[first, last + w)` in ClickHouse; the query returns, per
-window and day, how many intervals open (+1) or close (-1), and the series is their running sum.
+One pass over the monthly masks of the range and the two months before: per account, one 64-bit window
+word per month of the range (`analytics.queries.days.windows`) holds that month and the 32 days before
+it, so every trailing window of up to 30 days is a few shifts and ORs of one word. Accounts with the same
+WAU and MAU masks in a month are counted together, and per-day counts are summed position by position
+(`spread`), so the result is one row per month whatever the number of accounts.
 """
 
 from __future__ import annotations
@@ -16,7 +18,18 @@ from datetime import date, timedelta
 
 from analytics.directory import AccountDirectory
 from analytics.queries import params
-from analytics.queries.sql import Executor, account_chunks, date_literal, day_number, run
+from analytics.queries.days import (
+    WINDOW_OFFSET,
+    add_months,
+    coverage,
+    month_filter,
+    month_masks,
+    months_between,
+    spread,
+    unspread,
+    windows,
+)
+from analytics.queries.sql import Executor, member_chunks, member_condition, run
 
 WINDOWS = (1, 7, 30)
 
@@ -39,32 +52,22 @@ class ActiveUsers:
     days: list[ActiveUsersDay]
 
 
-def _edges(window: int) -> str:
-    # `gaps[i]` is the distance to the previous active day, `ahead[i]` to the next one; a sentinel far
-    # larger than any window stands for "none". Lambdas take these arrays as arguments rather than
-    # indexing `ds` inside, which would copy `ds` once per element.
-    opens = (
-        f"arrayMap(x -> (toUInt8({window}), toInt32(x), toInt8(1)), arrayFilter((x, gap) -> gap > {window}, ds, gaps))"
-    )
-    closes = (
-        f"arrayMap(x -> (toUInt8({window}), toInt32(x) + {window}, toInt8(-1)), "
-        f"arrayFilter((x, gap) -> gap > {window}, ds, ahead))"
-    )
-    return f"{opens}, {closes}"
+def _covered(width: int) -> str:
+    return f"bitAnd(bitShiftRight({coverage('v', width)}, {WINDOW_OFFSET}), month_mask)"
 
 
-def _statement(low: date, end: date, condition: str) -> str:
-    edges = ", ".join(_edges(window) for window in WINDOWS)
+def _statement(targets: list[date], condition: str) -> str:
+    rows = month_filter(condition, add_months(targets[0], -2), targets[-1])
     return (
-        "SELECT edge.1 AS w, edge.2 AS d, sum(edge.3) AS delta FROM ("
-        f" SELECT arrayJoin(arrayConcat({edges})) AS edge FROM ("
-        "  SELECT ds, arrayMap(d -> toInt32(d), arrayDifference(ds)) AS steps,"
-        "   arrayPushFront(arrayPopFront(steps), 100000) AS gaps,"
-        "   arrayPushBack(arrayPopFront(steps), 100000) AS ahead FROM ("
-        "  SELECT account, arraySort(groupUniqArray(toUInt16(day))) AS ds FROM daily_activity"
-        f"  WHERE day >= {date_literal(low)} AND day < {date_literal(end)} AND {condition}"
-        "  GROUP BY account)))"
-        " GROUP BY w, d"
+        "SELECT j, sumForEach(daily) AS dau, sumForEach(" + spread("c7", "n") + ") AS wau,"
+        " sumForEach(" + spread("c30", "n") + ") AS mau FROM ("
+        f" SELECT j, {_covered(7)} AS c7, {_covered(30)} AS c30, count() AS n,"
+        f"  sumForEach({spread(_covered(1))}) AS daily FROM ("
+        f"  SELECT {windows(targets)} AS vs FROM account_activity WHERE {rows} GROUP BY account)"
+        f" ARRAY JOIN vs AS v, arrayEnumerate(vs) AS j, {month_masks(targets)} AS month_mask"
+        " WHERE v != 0"
+        " GROUP BY j, c7, c30)"
+        " GROUP BY j"
     )
 
 
@@ -78,20 +81,19 @@ def active_users(
     span = params.date_range(start, end)
     org = params.organization(directory, organization)
     subs = None if org is None else [ref.sub for ref in directory.accounts(org)]
-    deltas: dict[int, dict[int, int]] = {window: {} for window in WINDOWS}
+    counts: dict[date, tuple[int, int, int]] = {}
     if span.start < span.end and subs != []:
-        low = span.start - timedelta(days=max(WINDOWS) - 1)
-        for condition in account_chunks(subs):
-            for window, day, delta in run(engine, _statement(low, span.end, condition)):
-                per_day = deltas[int(window)]
-                per_day[int(day)] = per_day.get(int(day), 0) + int(delta)
-    first = day_number(span.start)
-    running = {window: sum(d for n, d in deltas[window].items() if n < first) for window in WINDOWS}
-    series = []
+        targets = months_between(span.start, span.end - timedelta(days=1))
+        for chunk in member_chunks(subs):
+            for j, *series in run(engine, _statement(targets, member_condition(chunk))):
+                first = targets[int(j) - 1]
+                daily, weekly, monthly = (unspread(words) for words in series)
+                for offset in range((add_months(first, 1) - first).days):
+                    day = first + timedelta(days=offset)
+                    was = counts.get(day, (0, 0, 0))
+                    counts[day] = (was[0] + daily[offset], was[1] + weekly[offset], was[2] + monthly[offset])
+    days = []
     for day in span.days():
-        number = day_number(day)
-        for window in WINDOWS:
-            running[window] += deltas[window].get(number, 0)
-        dau, wau, mau = running[1], running[7], running[30]
-        series.append(ActiveUsersDay(day, dau, wau, mau, dau / mau if mau else 0.0))
-    return ActiveUsers(org, span.start, span.end, series)
+        dau, wau, mau = counts.get(day, (0, 0, 0))
+        days.append(ActiveUsersDay(day, dau, wau, mau, dau / mau if mau else 0.0))
+    return ActiveUsers(org, span.start, span.end, days)

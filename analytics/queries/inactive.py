@@ -1,21 +1,38 @@
 """Inactive accounts and organization health.
 
-An account is inactive for N days when its last activity (a `daily_activity` day, UTC) is at least N
-days before today, or when it was never active and was created at least N days ago. Days are whole UTC
-days: an account last active on day D becomes inactive for N days at 00:00 UTC on day D + N.
+An account is inactive for N days when its last activity (a day set in `account_activity`, UTC) is at
+least N days before today, or when it was never active and was created at least N days ago. Days are
+whole UTC days: an account last active on day D becomes inactive for N days at 00:00 UTC on day D + N.
 Organization filters use membership from the directory.
+
+Last activity is the highest day bit of an account's latest month in `account_activity` (sorted by
+account, a few bytes per account and month). The lists come back packed in one row (see
+`analytics.queries.sql`); organization health is counted in ClickHouse and comes back as one row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.queries import params
+from analytics.queries.days import MASK, MONTH, day_range_bits, highbit, month_filter, month_start
 from analytics.queries.errors import QueryError
-from analytics.queries.sql import Executor, account_chunks, date_literal, from_day_number, run
+from analytics.queries.sql import (
+    Executor,
+    day_number,
+    from_day_number,
+    in_list,
+    member_chunks,
+    member_condition,
+    packed_numbers,
+    packed_strings,
+    run,
+    unpack_numbers,
+    unpack_strings,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +45,28 @@ class InactiveAccount:
     last_seen: date | None
     """Last active day, None when never active."""
     inactive_days: int
+
+
+_INACTIVE_FIELDS = ("sub", "email", "name", "organizations", "created_at", "last_seen", "inactive_days")
+if tuple(field.name for field in fields(InactiveAccount)) != _INACTIVE_FIELDS:
+    raise ImportError("analytics.queries.inactive._inactive_account does not match the fields of InactiveAccount")
+_set_sub, _set_email, _set_name, _set_organizations, _set_created_at, _set_last_seen, _set_inactive_days = (
+    vars(InactiveAccount)[name].__set__ for name in _INACTIVE_FIELDS
+)
+
+
+def _inactive_account(sub: str, ref: AccountRef, last_seen: date | None, inactive_days: int) -> InactiveAccount:
+    """InactiveAccount(...) without the frozen dataclass's __init__, which costs twice as much: a report
+    over every account builds tens of thousands of them."""
+    account = object.__new__(InactiveAccount)
+    _set_sub(account, sub)
+    _set_email(account, ref.email)
+    _set_name(account, ref.name)
+    _set_organizations(account, ref.organizations)
+    _set_created_at(account, ref.created_at)
+    _set_last_seen(account, last_seen)
+    _set_inactive_days(account, inactive_days)
+    return account
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +92,25 @@ class LastActivity:
     """Last active day on or before the `before` day given to `last_activity`."""
 
 
+def _days_until(until: date) -> str:
+    """The mask without the days after `until` (rows of later months are not read)."""
+    return f"if({MONTH} = {day_number(month_start(until))}, bitAnd({MASK}, {(1 << until.day) - 1}), {MASK})"
+
+
+def _last_day(mask: str) -> str:
+    """The last day (a day number) of a non-zero `mask` of the row's month."""
+    return f"toUInt16({MONTH} + {highbit(mask)})"
+
+
+def _per_account(condition: str, until: date, columns: str) -> str:
+    """`account` and `last` (last active day up to `until`) per account, plus `columns`."""
+    capped = _days_until(until)
+    return (
+        f"SELECT account, max({_last_day(capped)}) AS last{columns} FROM account_activity"
+        f" WHERE {month_filter(condition, None, until)} AND {capped} != 0 GROUP BY account"
+    )
+
+
 def last_activity(
     engine: Executor, subs: Sequence[str] | None, until: date, before: date | None = None
 ) -> dict[str, LastActivity]:
@@ -60,24 +118,24 @@ def last_activity(
     if subs is not None and not subs:
         return {}
     cutoff = before or until
+    # `k` without the days after `cutoff`; the last of its days plus one, 0 when none is left.
+    capped = f"if({MONTH} > {day_number(cutoff)}, 0, {_days_until(cutoff)})"
+    before_column = f", max(if({capped} = 0, 0, {_last_day(capped)} + 1)) AS last_before"
     found: dict[str, LastActivity] = {}
-    for condition in account_chunks(subs):
+    for chunk in member_chunks(subs):
         statement = (
-            "SELECT account, toUInt16(max(day)), toUInt16(maxIf(day, day <= "
-            f"{date_literal(cutoff)})), countIf(day <= {date_literal(cutoff)}) FROM daily_activity"
-            f" WHERE day <= {date_literal(until)} AND {condition} GROUP BY account"
+            f"SELECT {packed_strings('groupArray(account)')}, {packed_numbers('groupArray(last)')},"
+            f" {packed_numbers('groupArray(last_before)')}"
+            f" FROM ({_per_account(member_condition(chunk), until, before_column)})"
         )
-        for account, last, last_before, count_before in run(engine, statement):
-            found[str(account)] = LastActivity(
-                from_day_number(last), from_day_number(last_before) if int(count_before) else None
-            )
+        for accounts, lasts, befores in run(engine, statement):
+            for account, last, last_before in zip(
+                unpack_strings(accounts), unpack_numbers(lasts), unpack_numbers(befores), strict=True
+            ):
+                found[account] = LastActivity(
+                    from_day_number(last), from_day_number(last_before - 1) if last_before else None
+                )
     return found
-
-
-def _inactive_days(ref: AccountRef, seen: LastActivity | None, today: date) -> int:
-    if seen is not None:
-        return (today - seen.last).days
-    return (today - params.created_day(ref)).days
 
 
 def inactive_accounts(
@@ -92,25 +150,39 @@ def inactive_accounts(
     org = params.organization(directory, organization)
     today = params.today(now)
     refs = directory.accounts(org)
-    seen = last_activity(engine, None if org is None else [ref.sub for ref in refs], today)
-    found = []
-    for ref in refs:
-        activity = seen.get(ref.sub)
-        idle = _inactive_days(ref, activity, today)
-        if idle >= days:
-            found.append(
-                InactiveAccount(
-                    ref.sub,
-                    ref.email,
-                    ref.name,
-                    ref.organizations,
-                    ref.created_at,
-                    None if activity is None else activity.last,
-                    idle,
-                )
-            )
-    found.sort(key=lambda account: (-account.inactive_days, account.sub))
-    return found
+    cutoff = day_number(today) - days
+    quiet: dict[str, int] = {}
+    recent: set[str] = set()
+    for chunk in member_chunks(None if org is None else [ref.sub for ref in refs]):
+        statement = (
+            f"SELECT {packed_strings(f'groupArrayIf(account, last <= {cutoff})')},"
+            f" {packed_numbers(f'groupArrayIf(last, last <= {cutoff})')},"
+            f" {packed_strings(f'groupArrayIf(account, last > {cutoff})')}"
+            f" FROM ({_per_account(member_condition(chunk), today, '')})"
+        )
+        for accounts, lasts, others in run(engine, statement):
+            quiet.update(zip(unpack_strings(accounts), unpack_numbers(lasts), strict=True))
+            recent.update(unpack_strings(others))
+    today_number = day_number(today)
+    created_cutoff = today - timedelta(days=days)
+    by_sub = dict(zip([ref.sub for ref in refs], refs, strict=True))
+    # The day inactivity counts from: the last active day, or the creation day of never active accounts.
+    since = {sub: last for sub, last in quiet.items() if sub in by_sub}
+    never = set()
+    for sub in by_sub.keys() - quiet.keys() - recent:
+        created = params.created_day(by_sub[sub])
+        if created <= created_cutoff:
+            since[sub] = day_number(created)
+            never.add(sub)
+    # Longest inactive first, then by sub. Sorting strings by plain keys allocates no tuples: a large
+    # list of them costs more in garbage collection passes than in sorting.
+    order = sorted(since)
+    order.sort(key=since.__getitem__)
+    seen_on = {day: from_day_number(day) for day in set(quiet.values())}
+    return [
+        _inactive_account(sub, by_sub[sub], None if sub in never else seen_on[since[sub]], today_number - since[sub])
+        for sub in order
+    ]
 
 
 def organization_health(
@@ -122,23 +194,37 @@ def organization_health(
     assert org is not None
     today = params.today(now)
     refs = directory.accounts(org)
-    previous_end = today - timedelta(days=30)
-    seen = last_activity(engine, [ref.sub for ref in refs], today, before=previous_end)
-    active_7d = active_30d = previous = inactive = 0
-    for ref in refs:
-        activity = seen.get(ref.sub)
-        if activity is not None:
-            active_7d += activity.last > today - timedelta(days=7)
-            active_30d += activity.last > previous_end
-            previous += activity.last_before is not None and activity.last_before > today - timedelta(days=60)
-        inactive += _inactive_days(ref, activity, today) >= 30
+    previous = day_range_bits(MONTH, today - timedelta(days=59), today - timedelta(days=30))
+    young = {ref.sub for ref in refs if params.created_day(ref) > today - timedelta(days=30)}
+    active_7d = active_30d = previous_30d = quiet = active = active_young = 0
+    for chunk in member_chunks([ref.sub for ref in refs]):
+        assert chunk is not None
+        chunk_young = [sub for sub in chunk if sub in young]
+        is_young = in_list("account", chunk_young) if chunk_young else "0"
+        was_active = f", max(bitAnd({MASK}, {previous}) != 0) AS was_active"
+        per_account = _per_account(member_condition(chunk), today, was_active)
+        statement = (
+            f"SELECT countIf(last > {day_number(today) - 7}), countIf(last > {day_number(today) - 30}),"
+            f" countIf(was_active), countIf(last <= {day_number(today) - 30}), count(), countIf({is_young})"
+            f" FROM ({per_account})"
+        )
+        for row in run(engine, statement):
+            counts = [int(value) for value in row]
+            active_7d += counts[0]
+            active_30d += counts[1]
+            previous_30d += counts[2]
+            quiet += counts[3]
+            active += counts[4]
+            active_young += counts[5]
+    # Never active members count as inactive once created 30 days ago.
+    inactive = quiet + (len(refs) - len(young)) - (active - active_young)
     return OrganizationHealth(
         org,
         len(refs),
         active_7d,
         active_30d,
         inactive,
-        previous,
-        active_30d - previous,
-        active_30d / previous - 1 if previous else None,
+        previous_30d,
+        active_30d - previous_30d,
+        active_30d / previous_30d - 1 if previous_30d else None,
     )

@@ -11,6 +11,13 @@ new + returning + resurrecting = the accounts active in P. Periods are whole cal
 report lists every period that overlaps `[start, end)`, and activity anywhere in such a period counts.
 With an organization, accounts are its members per the directory; "first activity ever" is the
 account's first activity anywhere.
+
+Counting needs, per period, the accounts active in it, those active in it and in the period before
+(returning), and those whose first activity falls in it (new): resurrecting = active - new - returning,
+dormant = active in the period before - returning. All three come from one pass over the monthly masks
+of `account_activity` (see `analytics.queries.days`): each period is marked on one day of a month's
+window word (the day itself, the Sunday ending the week, the first day of the month), so "active in the
+week" is the 7-day coverage on its Sunday and "the period before" is a shift of the same word.
 """
 
 from __future__ import annotations
@@ -21,16 +28,27 @@ from typing import Literal
 
 from analytics.directory import AccountDirectory
 from analytics.queries import params
+from analytics.queries.days import (
+    MASK,
+    MONTH,
+    WINDOW_OFFSET,
+    add_months,
+    coverage,
+    lowbit,
+    month_filter,
+    month_length,
+    month_masks,
+    months_between,
+    spread,
+    unspread,
+    windows,
+)
 from analytics.queries.errors import QueryError
-from analytics.queries.sql import Executor, account_chunks, date_literal, from_day_number, run
+from analytics.queries.sql import Executor, day_number, member_chunks, member_condition, run
 
 Granularity = Literal["day", "week", "month"]
 
-_PERIOD_SQL = {
-    "day": ("{column}", "p - 1", "p + 1"),
-    "week": ("toMonday({column})", "p - 7", "p + 7"),
-    "month": ("toStartOfMonth({column})", "subtractMonths(p, 1)", "addMonths(p, 1)"),
-}
+_GRANULARITIES = ("day", "week", "month")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,22 +85,68 @@ def shift(period: date, granularity: Granularity, count: int) -> date:
     return date(months // 12, months % 12 + 1, 1)
 
 
-def _statement(granularity: Granularity, low: date, high: date, condition: str) -> str:
-    period, previous, following = _PERIOD_SQL[granularity]
-    active_period = period.format(column="day")
+def _marked_day(period: date, granularity: Granularity) -> date:
+    """The day that stands for `period` in window words: the day, the Sunday ending the week, the 1st."""
+    return period + timedelta(days=6) if granularity == "week" else period
+
+
+def _marks(targets: list[date], granularity: Granularity) -> str:
+    """Per target month, the mask of its days that stand for a period."""
+    if granularity == "day":
+        return month_masks(targets)
+    if granularity == "month":
+        return f"[{', '.join('1' for _ in targets)}]"
+    masks = []
+    for first in targets:
+        sunday = (6 - first.weekday()) % 7
+        masks.append(sum(1 << bit for bit in range(sunday, month_length(first), 7)))
+    return f"[{', '.join(str(mask) for mask in masks)}]"
+
+
+def _previous_month_masks(targets: list[date]) -> str:
+    """Per target month, the bits of its window word holding the month before."""
+    masks = []
+    for first in targets:
+        days = month_length(add_months(first, -1))
+        masks.append(((1 << days) - 1) << (WINDOW_OFFSET - days))
+    return f"[{', '.join(str(mask) for mask in masks)}]"
+
+
+def _first_marked(granularity: Granularity) -> str:
+    """The day number that stands for the period of the account's first active day `f`."""
+    if granularity == "day":
+        return "f"
+    if granularity == "week":
+        return "toInt32(f) + 7 - toDayOfWeek(toDate(f))"
+    return "toInt32(toUInt16(toStartOfMonth(toDate(f))))"
+
+
+def _statement(granularity: Granularity, targets: list[date], condition: str) -> str:
+    own = f"bitShiftRight(v, {WINDOW_OFFSET})"
+    if granularity == "day":
+        active = f"bitAnd({own}, marks)"
+        returning = f"bitAnd({active}, bitShiftRight(v, {WINDOW_OFFSET - 1}))"
+    elif granularity == "week":
+        weeks = coverage("v", 7)
+        active = f"bitAnd(bitShiftRight({weeks}, {WINDOW_OFFSET}), marks)"
+        returning = f"bitAnd({active}, bitShiftRight({weeks}, {WINDOW_OFFSET - 7}))"
+    else:
+        active = f"toUInt64(bitAnd({own}, month_mask) != 0)"
+        returning = f"toUInt64(bitAnd({own}, month_mask) != 0 AND bitAnd(v, previous_mask) != 0)"
+    first = f"toInt32({_first_marked(granularity)})"
+    new = f"if({first} >= t AND {first} < t + 31, toUInt64(bitShiftLeft(toUInt64(1), toUInt8({first} - t))), 0)"
+    starts = f"[{', '.join(str(day_number(first)) for first in targets)}]"
     return (
-        "SELECT toUInt16(pair.1) AS period, pair.2 AS status, count() AS accounts FROM ("
-        " SELECT arrayJoin(arrayFilter(t -> t.2 != '', ["
-        f"  (p, if({period.format(column='first')} = p, 'new',"
-        f"       if(has(ps, {previous}), 'returning', 'resurrecting'))),"
-        f"  ({following}, if(has(ps, {following}), '', 'dormant'))])) AS pair"
-        " FROM ("
-        "  SELECT account, min(day) AS first,"
-        f"  groupUniqArrayIf({active_period}, day >= {date_literal(low)}) AS ps"
-        f"  FROM daily_activity WHERE day < {date_literal(high)} AND {condition}"
-        "  GROUP BY account HAVING notEmpty(ps))"
-        " ARRAY JOIN ps AS p)"
-        " GROUP BY period, status"
+        "SELECT j, sumForEach(" + spread("a", "n") + ") AS active, sumForEach(" + spread("r", "n") + ") AS returning,"
+        " sumForEach(" + spread("w", "n") + ") AS fresh FROM ("
+        f" SELECT j, {active} AS a, {returning} AS r, bitAnd({new}, marks) AS w, count() AS n FROM ("
+        f"  SELECT min(toUInt16({MONTH} + {lowbit(MASK)})) AS f, {windows(targets)} AS vs"
+        f"  FROM account_activity WHERE {month_filter(condition, None, targets[-1])} GROUP BY account)"
+        f" ARRAY JOIN vs AS v, arrayEnumerate(vs) AS j, {starts} AS t, {_marks(targets, granularity)} AS marks,"
+        f"  {month_masks(targets)} AS month_mask, {_previous_month_masks(targets)} AS previous_mask"
+        " WHERE v != 0"
+        " GROUP BY j, a, r, w)"
+        " GROUP BY j"
     )
 
 
@@ -95,7 +159,7 @@ def lifecycle(
     organization: str | None = None,
 ) -> Lifecycle:
     span = params.date_range(start, end)
-    if granularity not in _PERIOD_SQL:
+    if granularity not in _GRANULARITIES:
         raise QueryError("granularity", "must be day, week or month")
     org = params.organization(directory, organization)
     if span.start == span.end:
@@ -107,26 +171,25 @@ def lifecycle(
     while cursor <= last:
         periods.append(cursor)
         cursor = shift(cursor, granularity, 1)
-    counts = {period: {"new": 0, "returning": 0, "resurrecting": 0, "dormant": 0} for period in periods}
+    before = shift(first, granularity, -1)
+    active: dict[date, int] = {}
+    returning: dict[date, int] = {}
+    new: dict[date, int] = {}
     subs = None if org is None else [ref.sub for ref in directory.accounts(org)]
     if subs != []:
-        low, high = shift(first, granularity, -1), shift(last, granularity, 1)
-        for condition in account_chunks(subs):
-            for number, status, accounts in run(engine, _statement(granularity, low, high, condition)):
-                bucket = counts.get(from_day_number(number))
-                if bucket is not None:
-                    bucket[str(status)] += int(accounts)
-    return Lifecycle(
-        granularity,
-        org,
-        [
-            LifecyclePeriod(
-                period,
-                counts[period]["new"],
-                counts[period]["returning"],
-                counts[period]["resurrecting"],
-                -counts[period]["dormant"],
-            )
-            for period in periods
-        ],
-    )
+        targets = months_between(_marked_day(before, granularity), _marked_day(last, granularity))
+        for chunk in member_chunks(subs):
+            for j, *masks in run(engine, _statement(granularity, targets, member_condition(chunk))):
+                month = targets[int(j) - 1]
+                for counts, words in zip((active, returning, new), masks, strict=True):
+                    for offset, count in enumerate(unspread(words)):
+                        if count:
+                            period = period_of(month + timedelta(days=offset), granularity)
+                            counts[period] = counts.get(period, 0) + count
+    rows = []
+    for period in periods:
+        previous = shift(period, granularity, -1)
+        fresh, back = new.get(period, 0), returning.get(period, 0)
+        resurrecting = active.get(period, 0) - fresh - back
+        rows.append(LifecyclePeriod(period, fresh, back, resurrecting, -(active.get(previous, 0) - back)))
+    return Lifecycle(granularity, org, rows)

@@ -4,12 +4,16 @@ activity source, a directory, and a local webhook receiver."""
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from analytics.alerts.models import metadata
 from analytics.directory import AccountRef, InMemoryDirectory
-from analytics.queries.sql import day_number
+from analytics.engines import EmbeddedEngine
+from analytics.events import Event
+from analytics.schema import migrate
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TODAY = date(2024, 6, 1)
@@ -26,14 +32,42 @@ NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
 
 class FakeActivity:
-    """Answers the `daily_activity` last-activity query from a dict of last active days."""
+    """Activity from a dict of last active days: the queries run on chDB holding one sign-in per account on
+    its last active day. Changing `last` reloads what changed (from scratch when a day moves back)."""
 
     def __init__(self, last: dict[str, date] | None = None) -> None:
         self.last = dict(last or {})
+        self._loaded: dict[str, date] = {}
+        self._path = Path(tempfile.mkdtemp(prefix="canary-alerts-activity-"))
+        self._engine: EmbeddedEngine | None = None
+        weakref.finalize(self, FakeActivity._close, self.__dict__)
 
-    def execute(self, statement: str) -> list[tuple[Any, ...]]:
-        assert "FROM daily_activity" in statement and "max(day)" in statement, statement
-        return [(sub, day_number(day), day_number(day), 1) for sub, day in self.last.items()]
+    @staticmethod
+    def _close(state: dict[str, Any]) -> None:
+        if state["_engine"] is not None:
+            state["_engine"].close()
+        shutil.rmtree(state["_path"], ignore_errors=True)
+
+    def execute(self, statement: str) -> Any:
+        moved_back = any(sub not in self.last or self.last[sub] < day for sub, day in self._loaded.items())
+        if self._engine is None or moved_back:
+            if self._engine is not None:
+                self._engine.close()
+                shutil.rmtree(self._path, ignore_errors=True)
+            self._engine = EmbeddedEngine(self._path)
+            migrate(self._engine)
+            self._loaded = {}
+        changed = {sub: day for sub, day in self.last.items() if self._loaded.get(sub) != day}
+        if changed:
+            self._engine.insert_events(
+                [
+                    Event(uuid.uuid4(), sub, "", "web", "signin.succeeded", moment, moment, {}, "idp")
+                    for sub, day in changed.items()
+                    for moment in [datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=9)]
+                ]
+            )
+            self._loaded.update(changed)
+        return self._engine.execute(statement)
 
 
 @dataclass
