@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 from standardwebhooks.webhooks import Webhook
 
 from analytics.alerts import create_rule, create_webhook_endpoint
@@ -19,6 +20,7 @@ from analytics.api import Analytics, Event
 from idp.db import transaction
 from tests.alerts.test_email import Inbox, smtp  # noqa: F401  (fixture)
 from tests.analytics.conftest import clickhouse_server_url, server_url_for  # noqa: F401  (fixture)
+from tests.conftest import POSTGRES_ADMIN
 from tests.functional.conftest import Provider, start_provider
 from tests.functional.test_cli_analytics import Receiver, receiver  # noqa: F401  (fixture)
 
@@ -36,7 +38,20 @@ def wait_for(condition: Callable[[], bool], seconds: float) -> float:
 def world(tmp_path: Path, database_url: str, clickhouse_server_url: str,  # noqa: F811
           smtp: tuple[Inbox, int]) -> Iterator[dict[str, object]]:  # noqa: F811
     url = server_url_for(f"canary_quiet_{uuid.uuid4().hex[:10]}")
-    yield {"url": url, "tmp": tmp_path, "database_url": database_url, "smtp_port": smtp[1], "inbox": smtp[0]}
+    # A database of its own: other tests' providers (and their alert loops) share the session's database.
+    own = f"canary_quiet_{uuid.uuid4().hex[:10]}"
+    if database_url.startswith("sqlite"):
+        accounts_url = f"sqlite:///{tmp_path / 'accounts.db'}"
+    else:
+        admin_sql = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin_sql.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{own}"'))
+        accounts_url = f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{own}"
+    yield {"url": url, "tmp": tmp_path, "database_url": accounts_url, "smtp_port": smtp[1], "inbox": smtp[0]}
+    if not database_url.startswith("sqlite"):
+        with admin_sql.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)'))
+        admin_sql.dispose()
     from analytics.engines import ServerEngine
 
     admin = ServerEngine(server_url_for("default"))
