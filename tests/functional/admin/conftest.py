@@ -167,3 +167,24 @@ def admin(provider: Provider, spec: Spec) -> Iterator[Admin]:
 
 def unique() -> str:
     return secrets.token_hex(5)
+
+
+def validation_agreement(spec: Spec, samples: list[tuple[str, Any]]) -> dict[bool, int]:
+    """For each (component name, body): the server's own validator and jsonschema must agree.
+
+    Returns how many bodies both accepted (True) and both refused (False)."""
+    from idp.web.admin import schemas
+    from idp.web.admin.validation import Invalid, validate
+
+    agreed = {True: 0, False: 0}
+    for name, body in samples:
+        published = Draft202012Validator({"$ref": f"{DOCUMENT_URI}#/components/schemas/{name}"},
+                                         registry=spec.registry).is_valid(body)
+        try:
+            validate(schemas.COMPONENTS[name], body, schemas.resolve)
+            enforced = True
+        except Invalid:
+            enforced = False
+        assert enforced == published, (name, body)
+        agreed[enforced] += 1
+    return agreed
