@@ -15,6 +15,7 @@ from analytics import alerts, queries, schema
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.engines import ClickHouse, ClickHouseError, open_engine
 from analytics.events import Event, EventValidationError, parse_events
+from analytics.pending import PendingEvents
 from analytics.spool import Spool, SpoolFull
 from analytics.writer import Writer
 
@@ -53,6 +54,7 @@ class Analytics:
             spool, engine, batch_rows=batch_rows, interval=flush_interval, retention_days=retention_days
         )
         self.dropped_events = 0
+        self.pending = PendingEvents(self.accept, on_error=self._dropped)
 
     @classmethod
     def open(
@@ -91,6 +93,7 @@ class Analytics:
         self.writer.start()
 
     def close(self) -> None:
+        self.pending.close()
         self.writer.stop()
         self.spool.close()
         self._engine.close()
@@ -106,7 +109,18 @@ class Analytics:
         try:
             self.accept([event])
         except (SpoolFull, sqlite3.Error, OSError, RuntimeError) as exc:
-            self.dropped_events += 1
+            self._dropped([event], exc)
+
+    def record_soon(self, event: Event) -> None:
+        """Hand one of the provider's own events over without waiting for the spool (``analytics.pending``)."""
+        try:
+            self.pending.put(event)
+        except RuntimeError as exc:
+            self._dropped([event], exc)
+
+    def _dropped(self, events: list[Event], exc: Exception) -> None:
+        self.dropped_events += len(events)
+        for event in events[:10]:
             log.warning("analytics event %s %s dropped: %s", event.name, event.event_id, exc)
 
     def accept(self, events: list[Event]) -> int:
@@ -117,4 +131,6 @@ class Analytics:
         return len(events)
 
     def flush(self, timeout: float = 10.0) -> None:
+        """Everything recorded or accepted before this call is in ClickHouse afterwards (or TimeoutError)."""
+        self.pending.drain()
         self.writer.flush(timeout)

@@ -1,7 +1,9 @@
 """Usage events the provider records about itself: sign-ins, tokens, sign-outs.
 
-The provider calls these hooks; they build ``analytics`` events and hand them to the durable spool. Recording
-never breaks a sign-in: if the spool refuses (full disk), the failure is logged and the user goes on.
+The provider calls these hooks; they build ``analytics`` events and hand them over without waiting for the
+spool's fsync (``Analytics.record_soon``): a sign-in or a token response does not wait on analytics. Token events
+are reported after the token's transaction commits. Recording never breaks a sign-in: if the spool refuses
+(full disk), the failure is logged and the user goes on.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ log = logging.getLogger("canary.activity")
 
 
 class Recorder(Protocol):
-    def record(self, event: Any) -> None: ...
+    def record_soon(self, event: Any) -> None: ...
 
 
 def _organization(db: Session | None, user_id: str | None, client: Client | None) -> str:
@@ -43,7 +45,7 @@ class Activity:
         from analytics.api import Event
 
         try:
-            self.recorder.record(Event.for_idp(name, account, organization=organization, client_id=client_id,
+            self.recorder.record_soon(Event.for_idp(name, account, organization=organization, client_id=client_id,
                                                properties=properties or {}))
         except Exception:  # the event is lost, the sign-in is not
             log.exception("could not record %s for %s", name, account)

@@ -18,6 +18,7 @@ from starlette.templating import Jinja2Templates
 
 from idp.activity import Activity
 from idp.db import make_engine, make_session_factory
+from idp.oauth.client_cache import ClientCache
 from idp.oauth.errors import InvalidRequest
 from idp.oauth.keys import KeyStore
 from idp.oauth.server import BodyTooLarge, CanaryAuthorizationServer
@@ -87,7 +88,8 @@ def build_context(settings: Settings, analytics: Any = None) -> Canary:
     tokens = TokenService(keys, TokenPolicy(settings.issuer, settings.access_token_ttl, settings.id_token_ttl,
                                             settings.refresh_token_ttl, settings.signing_alg))
     activity = Activity(analytics)
-    server = CanaryAuthorizationServer(factory, tokens, settings.max_body_bytes, activity.token_issued)
+    server = CanaryAuthorizationServer(factory, tokens, settings.max_body_bytes, activity.token_issued,
+                                       ClientCache(settings.client_cache_seconds))
     return Canary(settings=settings, factory=factory, keys=keys, tokens=tokens, server=server, activity=activity,
                   templates=Jinja2Templates(directory=str(TEMPLATES)), analytics=analytics)
 

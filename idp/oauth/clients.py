@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from idp.oauth.client_cache import forget_client
 from idp.oauth.errors import ClientRegistrationError
 from idp.oauth.models import Client
 from idp.opaque import digest, new_secret
@@ -71,6 +72,7 @@ def rotate_secret(db: Session, client: Client) -> str:
         raise ClientRegistrationError("public clients have no secret")
     secret = new_secret()
     client.secret_hash = digest(secret)
+    forget_client(db, client.client_id)
     return secret
 
 
@@ -138,6 +140,7 @@ def update_client(
     client.admin = is_admin
     if first_party is not None:
         client.first_party = first_party
+    forget_client(db, client.client_id)
     db.flush()
 
 
@@ -149,6 +152,7 @@ def clients_page(db: Session, *, offset: int = 0, limit: int = 50) -> tuple[list
 
 def delete_client(db: Session, client: Client) -> None:
     """Its grants, codes, refresh tokens and consents go with it (the foreign keys cascade)."""
+    forget_client(db, client.client_id)
     db.delete(client)
     db.flush()
 
@@ -169,5 +173,6 @@ def ensure_dashboard_client(db: Session, issuer: str) -> Client:
     elif client.redirect_uris != [redirect]:
         client.redirect_uris = [redirect]
         client.post_logout_redirect_uris = [f"{issuer}/dashboard"]
+        forget_client(db, client.client_id)
     db.flush()
     return client

@@ -184,7 +184,8 @@ class OpenIDConnect:
 
 
 class ActivityHook:
-    """Reports each issued token to ``on_token(db, grant_type, client, user, scope)`` (usage analytics)."""
+    """Reports each issued token to ``on_token(db, grant_type, client, user, scope)`` (usage analytics), once
+    the token's transaction has committed: a token that was rolled back is not reported."""
 
     def __init__(self, on_token: Callable[[Any, str, Client, User | None, str], None]) -> None:
         self.on_token = on_token
@@ -194,4 +195,5 @@ class ActivityHook:
 
     def report(self, grant: Any, result: TokenResult) -> None:
         request = grant.request
-        self.on_token(request.db, grant.GRANT_TYPE, request.client, request.user, result[1].get("scope", ""))
+        db, client, user, scope = request.db, request.client, request.user, result[1].get("scope", "")
+        request.after_commit.append(lambda: self.on_token(db, grant.GRANT_TYPE, client, user, scope))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from idp.accounts.models import User
+from idp.oauth.client_cache import ClientCache
 from idp.oauth.errors import InvalidRequest
 from idp.oauth.grants import (
     PKCE,
@@ -39,6 +41,7 @@ from idp.oauth.models import Client
 from idp.oauth.tokens import TokenService
 
 FORM = "application/x-www-form-urlencoded"
+log = logging.getLogger("canary.oauth")
 
 # Descriptions for the errors Authlib raises without one (RFC 6749 §5.2 names).
 DESCRIPTIONS = {
@@ -116,6 +119,7 @@ class CanaryRequest(OAuth2Request):  # type: ignore[misc]
         self.credential = None
         self._scope = None
         self.db = db
+        self.after_commit: list[Callable[[], None]] = []  # run once the response's transaction is committed
 
     @property
     def form(self) -> dict[str, str]:
@@ -145,11 +149,12 @@ def authenticate_client_secret_basic(query_client: Callable[[str], Client | None
 
 class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, factory: sessionmaker[Session], tokens: TokenService, max_body: int,
-                 on_token: Callable[[Any, str, Client, User | None, str], None]) -> None:
+                 on_token: Callable[[Any, str, Client, User | None, str], None], clients: ClientCache) -> None:
         super().__init__(scopes_supported=None)
         self.factory = factory
         self.tokens = tokens
         self.max_body = max_body
+        self.clients = clients
         activity = ActivityHook(on_token)
         self.register_grant(AuthorizationCodeGrant, [PKCE(required=True), OpenIDConnect(), activity])
         self.register_grant(RefreshTokenGrant, [OpenIDConnect(), activity])
@@ -164,7 +169,7 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         request_db = _current_db()
         if not client_id or len(client_id) > 64:
             return None
-        return request_db.get(Client, client_id)
+        return self.clients.get(request_db, client_id)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """Tokens are persisted (or, for JWT access tokens, need nothing) when they are generated."""
@@ -203,11 +208,21 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                     result = self.create_endpoint_response(endpoint, request)
                 if 200 <= result[0] < 300:
                     db.commit()
+                    for callback in request.after_commit:
+                        _run_safely(callback)
                 else:
                     db.rollback()
                 return result
             finally:
                 _DB.set(None)
+
+
+def _run_safely(callback: Callable[[], None]) -> None:
+    """What runs after the commit (usage events) must not turn an issued token into an error."""
+    try:
+        callback()
+    except Exception:
+        log.exception("after-commit callback failed")
 
 
 # The session of the request being handled on this worker thread: Authlib's query_client gets no request.

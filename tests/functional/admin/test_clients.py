@@ -85,6 +85,8 @@ def test_patch(admin: Admin) -> None:
 
 def test_rotate_secret(admin: Admin, provider: Provider) -> None:
     created = admin.client(grant_types=["client_credentials"])
+    # The token endpoint has the client in its in-memory cache now: rotation must take effect at once anyway.
+    assert token_response(provider, created["client_id"], created["client_secret"]).status_code == 200
     rotated = admin.ok("POST", f"/clients/{created['client_id']}/secret")
     assert rotated["client_id"] == created["client_id"] and rotated["client_secret"] != created["client_secret"]
     assert token_response(provider, created["client_id"], created["client_secret"]).status_code == 401
@@ -93,6 +95,7 @@ def test_rotate_secret(admin: Admin, provider: Provider) -> None:
 
 def test_delete(admin: Admin, provider: Provider) -> None:
     created = admin.client(grant_types=["client_credentials"])
+    assert token_response(provider, created["client_id"], created["client_secret"]).status_code == 200
     admin.ok("DELETE", f"/clients/{created['client_id']}", 204)
     assert token_response(provider, created["client_id"], created["client_secret"]).status_code == 401
     for method, suffix in [("GET", ""), ("PATCH", ""), ("DELETE", ""), ("POST", "/secret")]:
