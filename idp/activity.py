@@ -51,18 +51,26 @@ class Activity:
             log.exception("could not record %s for %s", name, account)
 
     def signin_succeeded(self, db: Session, user: User, client_id: str) -> None:
+        if self.recorder is None:
+            return
         self._emit("signin.succeeded", user.id, organization=_organization(db, user.id, None), client_id=client_id,
                    properties={"method": "password"})
 
     def signin_failed(self, db: Session, user_id: str | None, reason: str, client_id: str) -> None:
+        if self.recorder is None:
+            return
         self._emit("signin.failed", user_id or "", organization=_organization(db, user_id, None),
                    client_id=client_id, properties={"reason": reason})
 
     def token_issued(self, db: Session | None, grant_type: str, client: Client, user: User | None,
                      scope: str) -> None:
+        if self.recorder is None:
+            return
         name = "token.refreshed" if grant_type == "refresh_token" else "token.issued"
         self._emit(name, user.id if user else "", organization=_organization(db, user.id if user else None, client),
                    client_id=client.client_id, properties={"grant_type": grant_type, "scope": scope})
 
     def signout(self, db: Session, user_id: str, client_id: str) -> None:
+        if self.recorder is None:
+            return
         self._emit("signout", user_id, organization=_organization(db, user_id, None), client_id=client_id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -52,12 +55,75 @@ class DatabaseUnavailable(RuntimeError):
     """The accounts database cannot be reached."""
 
 
+_WRITE = ("insert", "update", "delete", "replace")
+_GATES: dict[str, threading.Lock] = {}
+_GATES_LOCK = threading.Lock()
+
+
+class GatedConnection(sqlite3.Connection):
+    """A SQLite connection that holds its database's process-wide write gate from its first write statement
+    until its commit or rollback.
+
+    SQLite has one writer at a time; a second writer waits in SQLite's busy handler, which polls with sleeps of
+    up to 100 ms. Under concurrent refreshes that turned a 16 ms p99 into seconds. Queueing writers of the same
+    process on a lock instead hands the database over the moment the previous writer commits. Writers in other
+    processes still meet the busy handler.
+    """
+
+    gate: threading.Lock
+    holds_gate = False
+
+    def enter_write(self) -> None:
+        if not self.holds_gate:
+            if not self.gate.acquire(timeout=30):
+                raise sqlite3.OperationalError("database is locked (write gate not free within 30 s)")
+            self.holds_gate = True
+
+    def leave_write(self) -> None:
+        if self.holds_gate:
+            self.holds_gate = False
+            self.gate.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.leave_write()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.leave_write()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.leave_write()
+
+
+def _write_gate(database: str) -> threading.Lock:
+    if database in {"", ":memory:"}:
+        return threading.Lock()  # a private database: nobody else to queue with
+    with _GATES_LOCK:
+        return _GATES.setdefault(os.path.realpath(database), threading.Lock())
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30,
+                                                  "factory": GatedConnection}, pool_size=20)
+        gate = _write_gate(engine.url.database or "")
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _enter_write(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+            if statement.lstrip()[:7].lower().startswith(_WRITE):
+                conn.connection.dbapi_connection.enter_write()
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.gate = gate
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")

@@ -92,7 +92,8 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
         spent = db.execute(update(AuthorizationCode)
                            .where(AuthorizationCode.code_hash == authorization_code.code_hash,
                                   AuthorizationCode.used_at.is_(None))
-                           .values(used_at=utcnow()))
+                           .values(used_at=utcnow())
+                           .execution_options(synchronize_session=False))
         if spent.rowcount != 1:
             db.rollback()
             self.server.tokens.revoke_grant(db, authorization_code.grant_id)
@@ -143,7 +144,8 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
         spent = db.execute(update(RefreshToken)
                            .where(RefreshToken.token_hash == refresh_token.token_hash,
                                   RefreshToken.spent_at.is_(None))
-                           .values(spent_at=utcnow()))
+                           .values(spent_at=utcnow())
+                           .execution_options(synchronize_session=False))
         if spent.rowcount != 1:
             db.rollback()
             self.server.tokens.revoke_grant(db, refresh_token.grant_id)

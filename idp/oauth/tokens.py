@@ -176,8 +176,8 @@ class TokenService:
 
     @staticmethod
     def grant_active(db: Session, grant_id: str) -> bool:
-        revoked = db.scalar(select(Grant.revoked_at).where(Grant.id == grant_id))
-        return revoked is None and db.get(Grant, grant_id) is not None
+        grant = db.get(Grant, grant_id)
+        return grant is not None and grant.revoked_at is None
 
 
 def decode_id_token_hint(keys: KeyStore, issuer: str, hint: str) -> dict[str, Any]:
