@@ -149,6 +149,7 @@ def main() -> int:
                    help="before measuring wait up to SECONDS for the machine to be idle (shared machines)")
     p.add_argument("--argon2-only", action="store_true", help="only time argon2id verification")
     p.add_argument("--profile", metavar="PREFIX", help="record the server with py-spy to PREFIX.collapsed.txt")
+    p.add_argument("--profile-gil", action="store_true", help="py-spy --gil: only samples holding the GIL")
     p.add_argument("--json-out")
     args = p.parse_args()
     common.exit_on_signals()
@@ -181,7 +182,7 @@ def main() -> int:
             busy0 = common.machine_busy_seconds()
             self0 = resource.getrusage(resource.RUSAGE_SELF)
             t0 = time.perf_counter()
-            with common.Profiler(args.profile, server.proc.pid, args.duration, False):
+            with common.Profiler(args.profile, server.proc.pid, args.duration, args.profile_gil):
                 result = asyncio.run(sign_in_load(server.url, client, emails, duration=args.duration, warmup=0))
             wall = time.perf_counter() - t0
             self1 = resource.getrusage(resource.RUSAGE_SELF)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from idp.accounts.models import LoginSession
 from idp.db import utcnow
+from idp.oauth.client_cache import ClientCache
 from idp.oauth.keys import KeyStore
 from idp.oauth.models import AuthorizationCode, Client, Consent, Grant
 from idp.oauth.tokens import InvalidToken, audiences, decode_id_token_hint
@@ -102,17 +103,18 @@ def redirect_with(uri: str, params: Mapping[str, str | None]) -> str:
 class Validator:
     """Runs the checks in ``CHECKS`` order over one request's parameters."""
 
-    def __init__(self, db: Session, issuer: str, keys: KeyStore) -> None:
+    def __init__(self, db: Session, issuer: str, keys: KeyStore, clients: ClientCache | None = None) -> None:
         self.db = db
         self.issuer = issuer
         self.keys = keys
+        self.clients = clients
 
     def validate(self, params: Mapping[str, str]) -> AuthorizationRequest | ErrorPage:
         for name, value in params.items():
             if len(value) > MAX_PARAM:
                 return ErrorPage("invalid_request", f"parameter {name!r} is too long")
         client_id = params.get("client_id", "")
-        client = self.db.get(Client, client_id) if client_id and len(client_id) <= 64 else None
+        client = self._client(client_id) if client_id and len(client_id) <= 64 else None
         if client is None:
             return ErrorPage("invalid_client", "unknown client_id" if client_id else "client_id is missing")
         redirect_uri = params.get("redirect_uri")
@@ -142,6 +144,9 @@ class Validator:
             id_token_hint_sub=self._hint_subject(params.get("id_token_hint"), client, fail),
             params=dict(params),
         )
+
+    def _client(self, client_id: str) -> Client | None:
+        return self.clients.get(self.db, client_id) if self.clients is not None else self.db.get(Client, client_id)
 
     def _hint_subject(self, hint: str | None, client: Client, fail: Callable[[str, str], RedirectError]) -> str | None:
         if not hint:

@@ -68,7 +68,7 @@ def _flow(c: Canary, db: Session, req: authz.AuthorizationRequest, session: Logi
 
 def _validate(c: Canary, db: Session, params: dict[str, str]) -> authz.AuthorizationRequest | Outcome:
     try:
-        result = authz.Validator(db, c.settings.issuer, c.keys).validate(params)
+        result = authz.Validator(db, c.settings.issuer, c.keys, c.server.clients).validate(params)
     except authz.RedirectError as err:
         return Outcome("redirect", location=authz.error_redirect(err, c.settings.issuer))
     if isinstance(result, authz.ErrorPage):
@@ -99,9 +99,10 @@ def login_sync(c: Canary, params: dict[str, str], email: str, password: str) -> 
                        else "Wrong e-mail or password.")
             return Outcome("login", request=req, login_error=message)
         cookie, session = sessions.start_session(db, user, c.settings.session_ttl)
+        # The session, the user's sign-in time and (when no consent is needed) the code: one transaction.
+        outcome = _flow(c, db, req.without_prompt("login"), session)
         db.commit()
         c.activity.signin_succeeded(db, user, req.client.client_id)
-        outcome = _flow(c, db, req.without_prompt("login"), session)
         outcome.set_session = cookie
         return outcome
 
