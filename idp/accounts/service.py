@@ -63,8 +63,10 @@ def find_user_by_email(db: Session, email: str) -> User | None:
 def search_users(db: Session, query: str = "", *, offset: int = 0, limit: int = 50) -> tuple[list[User], int]:
     stmt = select(User)
     if query:
-        like = f"%{query.lower()}%"
-        stmt = stmt.where(or_(func.lower(User.email).like(like), func.lower(User.name).like(like)))
+        escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
+        stmt = stmt.where(or_(func.lower(User.email).like(like, escape="\\"),
+                              func.lower(User.name).like(like, escape="\\")))
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = db.scalars(stmt.order_by(User.created_at, User.id).offset(offset).limit(limit)).all()
     return list(rows), total

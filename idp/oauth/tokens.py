@@ -168,6 +168,11 @@ class TokenService:
                    .values(revoked_at=now or utcnow()))
 
     @staticmethod
+    def revoke_user_grants(db: Session, user_id: str, now: datetime | None = None) -> None:
+        db.execute(update(Grant).where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
+                   .values(revoked_at=now or utcnow()))
+
+    @staticmethod
     def revoke_access_token(db: Session, claims: dict[str, Any]) -> None:
         jti = str(claims.get("jti", ""))
         if jti and db.get(RevokedAccessToken, jti) is None:

@@ -10,6 +10,7 @@ from idp.accounts import service
 from idp.accounts.errors import AccountError, EmailTaken
 from idp.accounts.models import Membership, Organization, User
 from idp.db import utcnow
+from idp.oauth.tokens import TokenService
 from idp.web.admin import paging, schemas
 from idp.web.admin.errors import BadRequest, Conflict
 from idp.web.admin.routing import Call, Operation, Parameter
@@ -88,7 +89,7 @@ def update_account(call: Call) -> dict[str, Any]:
                         name=body.get("name"), email_verified=body.get("email_verified"),
                         password=body.get("password"))
     if body.get("disabled") is True:
-        service.disable_user(call.db, user)
+        _disable(call, user)
     elif body.get("disabled") is False:
         service.enable_user(user)
     return load(call.db, user)
@@ -96,8 +97,15 @@ def update_account(call: Call) -> dict[str, Any]:
 
 def disable_account(call: Call) -> dict[str, Any]:
     user = service.get_user(call.db, call.path["account_id"])
-    service.disable_user(call.db, user)
+    _disable(call, user)
     return load(call.db, user)
+
+
+def _disable(call: Call, user: User) -> None:
+    """Sign-in refused, login sessions ended, and every grant revoked: enabling the account later does not
+    bring its old access and refresh tokens back."""
+    service.disable_user(call.db, user)
+    TokenService.revoke_user_grants(call.db, user.id)
 
 
 def enable_account(call: Call) -> dict[str, Any]:

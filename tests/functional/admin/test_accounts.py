@@ -59,6 +59,9 @@ def test_search_and_paging(admin: Admin) -> None:
     assert admin.ok("GET", "/accounts", params={"q": f"nobody-{tag}"}) == {
         "items": [], "total": 0, "offset": 0, "limit": 50}
     assert admin.ok("GET", "/accounts", params={"limit": 200, "offset": 100000})["items"] == []
+    # LIKE wildcards in the query are matched literally.
+    assert admin.ok("GET", "/accounts", params={"q": f"p_-{tag}"})["total"] == 0
+    assert admin.ok("GET", "/accounts", params={"q": f"%-{tag}@"})["total"] == 0
 
 
 def test_patch_changes_only_what_is_given(admin: Admin, provider: Provider) -> None:
@@ -98,7 +101,8 @@ def test_disable_ends_sessions_and_tokens_and_enable_restores_sign_in(admin: Adm
     client_id, secret = provider.client(first_party=True)
     with httpx.Client(base_url=provider.url) as browser:
         back = sign_in(browser, authorize_params(client_id), account["email"])
-        token = exchange(provider, client_id, secret, back["code"]).json()["access_token"]
+        issued = exchange(provider, client_id, secret, back["code"]).json()
+        token = issued["access_token"]
         assert httpx.get(f"{provider.url}/userinfo", headers={"Authorization": f"Bearer {token}"}).status_code == 200
         disabled = admin.ok("POST", f"/accounts/{account['id']}/disable")
         assert disabled["disabled"] is True
@@ -111,6 +115,11 @@ def test_disable_ends_sessions_and_tokens_and_enable_restores_sign_in(admin: Adm
         assert 'name="password"' in login(browser, page, account["email"]).text  # and sign-in is refused
         enabled = admin.ok("POST", f"/accounts/{account['id']}/enable")
         assert enabled["disabled"] is False
+        # Enabling does not bring the old tokens back: their grant was revoked with the disabling.
+        assert httpx.get(f"{provider.url}/userinfo", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        refreshed = httpx.post(f"{provider.url}/token", auth=(client_id, secret), data={
+            "grant_type": "refresh_token", "refresh_token": issued["refresh_token"]})
+        assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
         assert "code" in sign_in(browser, authorize_params(client_id), account["email"])
 
 
