@@ -1,11 +1,11 @@
 """Events handed over without waiting for the spool: the provider's own events, recorded on its hot paths.
 
 A sign-in or a token response should not wait for an fsync of the spool. ``PendingEvents.put`` only appends to
-memory; a thread moves what has gathered into the spool in one append (one fsync for many events), a few
-milliseconds later. ``drain`` does the same at once, in the caller's thread: ``Analytics.flush`` and ``close``
-call it, so a flush covers every event put before it.
+memory; a thread moves what has gathered into the spool in one append (one fsync for many events), ``linger``
+(20 ms) later. ``drain`` does the same at once, in the caller's thread: ``Analytics.flush`` and ``close`` call
+it, so a flush covers every event put before it.
 
-The trade-off, stated: an event put in the last few milliseconds before a ``kill -9`` is lost. This applies to
+The trade-off, stated: events put in the last ``linger`` before a ``kill -9`` are lost. This applies to
 the provider's own ``signin.*``, ``token.*`` and ``signout`` events only; events posted to ``/v1/events`` are
 acknowledged after the spool's fsync, never before.
 """
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class PendingEvents:
-    def __init__(self, sink: Callable[[list[Event]], object], *, linger: float = 0.002,
+    def __init__(self, sink: Callable[[list[Event]], object], *, linger: float = 0.02,
                  on_error: Callable[[list[Event], Exception], None] | None = None) -> None:
         self._sink = sink
         self._linger = linger
@@ -33,6 +33,7 @@ class PendingEvents:
         self._sinking = threading.Lock()  # one batch at a time, so a drain sees everything put before it
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._idle = False  # the thread waits for the first event of the next batch
 
     def put(self, event: Event) -> None:
         with self._ready:
@@ -42,7 +43,9 @@ class PendingEvents:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="canary-pending-events", daemon=True)
                 self._thread.start()
-            self._ready.notify()
+            if self._idle:  # wake it once per batch, not once per event
+                self._idle = False
+                self._ready.notify()
 
     def drain(self) -> None:
         with self._sinking:
@@ -81,7 +84,9 @@ class PendingEvents:
         while True:
             with self._ready:
                 while not self._items and not self._closed:
+                    self._idle = True
                     self._ready.wait()
+                self._idle = False
                 if self._closed:
                     return
             if self._linger:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from analytics.api import Event
 from idp.accounts.models import User
 from idp.accounts.service import organization_ids
 from idp.oauth.models import Client
@@ -42,8 +43,6 @@ class Activity:
               properties: dict[str, Any] | None = None) -> None:
         if self.recorder is None:
             return
-        from analytics.api import Event
-
         try:
             self.recorder.record_soon(Event.for_idp(name, account, organization=organization, client_id=client_id,
                                                properties=properties or {}))

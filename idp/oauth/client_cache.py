@@ -65,6 +65,11 @@ class ClientCache:
                     self._entries.popitem(last=False)
         return copy
 
+    def has(self, client_id: str) -> bool:
+        """Whether ``get`` would answer from memory now."""
+        found = self._entries.get(client_id)
+        return found is not None and found[0] > self._clock()
+
     def forget(self, client_id: str) -> None:
         with self._lock:
             self._generation += 1

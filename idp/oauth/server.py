@@ -130,10 +130,9 @@ class CanaryRequest(OAuth2Request):  # type: ignore[misc]
         return {}
 
 
-def authenticate_client_secret_basic(query_client: Callable[[str], Client | None], request: Any) -> Client | None:
+def basic_credentials(authorization: str) -> tuple[str, str] | None:
     """RFC 6749 §2.3.1: id and secret are form-url-encoded before base64 (so '+' means a space)."""
-    auth = request.headers.get("authorization", "")
-    scheme, _, value = auth.partition(" ")
+    scheme, _, value = authorization.partition(" ")
     if scheme.lower() != "basic" or not value:
         return None
     try:
@@ -143,8 +142,15 @@ def authenticate_client_secret_basic(query_client: Callable[[str], Client | None
     client_id, sep, secret = decoded.partition(":")
     if not sep:
         return None
-    client: Client = _validate_client(query_client, unquote_plus(client_id), 401)
-    return client if client.check_client_secret(unquote_plus(secret)) else None
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def authenticate_client_secret_basic(query_client: Callable[[str], Client | None], request: Any) -> Client | None:
+    credentials = basic_credentials(request.headers.get("authorization", ""))
+    if credentials is None:
+        return None
+    client: Client = _validate_client(query_client, credentials[0], 401)
+    return client if client.check_client_secret(credentials[1]) else None
 
 
 class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
@@ -191,10 +197,24 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         form = await read_form(request, self.max_body)
         headers = {k.lower(): v for k, v in request.headers.items()}
         headers["Authorization"] = headers.get("authorization", "")
-        status, body, out_headers = await run_in_threadpool(self._run, endpoint, str(request.url), headers, form)
+        if endpoint is None and self._needs_no_database(form, headers["Authorization"]):
+            # Pure CPU work (Authlib, one signature): running it here saves the thread hand-off, which cost
+            # more than a third of such a request.
+            status, body, out_headers = self._run(endpoint, str(request.url), headers, form)
+        else:
+            status, body, out_headers = await run_in_threadpool(self._run, endpoint, str(request.url), headers,
+                                                                form)
         if status == 401 and "www-authenticate" not in {k.lower() for k in out_headers}:
             out_headers["WWW-Authenticate"] = 'Basic realm="canary"'
         return JSONResponse(body, status_code=status, headers=out_headers)
+
+    def _needs_no_database(self, form: dict[str, str], authorization: str) -> bool:
+        """A client_credentials request from a client in the cache touches no database."""
+        if form.get("grant_type") != "client_credentials":
+            return False
+        credentials = basic_credentials(authorization)
+        client_id = credentials[0] if credentials is not None else form.get("client_id", "")
+        return self.clients.has(client_id)
 
     def _run(self, endpoint: str | None, uri: str, headers: dict[str, str],
              form: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
@@ -207,7 +227,8 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 else:
                     result = self.create_endpoint_response(endpoint, request)
                 if 200 <= result[0] < 300:
-                    db.commit()
+                    if db.in_transaction():  # a client_credentials token from a cached client touched nothing
+                        db.commit()
                     for callback in request.after_commit:
                         _run_safely(callback)
                 else:

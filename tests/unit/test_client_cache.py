@@ -145,3 +145,15 @@ def test_forget_after_rollback_is_discarded(factory: sessionmaker[Session]) -> N
         assert db.info
         db.rollback()
         assert not db.info
+
+
+def test_has_tells_whether_get_would_answer_from_memory(factory: sessionmaker[Session]) -> None:
+    client_id, _ = new_client(factory)
+    clock = Clock()
+    cache = ClientCache(ttl=10, clock=clock)
+    assert not cache.has(client_id)
+    with factory() as db:
+        cache.get(db, client_id)
+    assert cache.has(client_id) and not cache.has("someone-else")
+    clock.now += 11
+    assert not cache.has(client_id)
