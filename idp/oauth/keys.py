@@ -87,14 +87,24 @@ class KeyStore:
         self._keys = keys
         self._loaded_at = time.monotonic()
 
+    # An unknown kid reloads the keys at most this often: tokens with made-up kids cannot turn every request
+    # into a database query and a key import.
+    FORCED_RELOAD_INTERVAL = 1.0
+
+    def _stale(self, force: bool) -> bool:
+        age = time.monotonic() - self._loaded_at
+        return age > self._refresh or (force and age > self.FORCED_RELOAD_INTERVAL)
+
     def _current(self, force: bool = False) -> list[LoadedKey]:
-        if force or time.monotonic() - self._loaded_at > self._refresh:
+        if self._stale(force):
             with self._lock:
-                self._load()
+                if self._stale(force):  # not reloaded by another thread meanwhile
+                    self._load()
         return self._keys
 
     def reload(self) -> None:
-        self._current(force=True)
+        with self._lock:
+            self._load()
 
     def signing_key(self, alg: str | None = None, now: datetime | None = None) -> LoadedKey:
         now = now or utcnow()
