@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from idp.settings import Settings, SettingsError
+from idp.settings import Settings, SettingsError, options_table
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 DEMO_EMAIL = "demo@example.com"
@@ -223,6 +223,11 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    print(options_table())
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="canary", description="OpenID Connect provider with usage analytics.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -276,6 +281,9 @@ def parser() -> argparse.ArgumentParser:
     kr.add_argument("--alg", choices=["RS256", "ES256"])
     kr.add_argument("--publish-delay", type=int, default=300)
     kr.set_defaults(handler=cmd_keys_rotate)
+
+    cfg = sub.add_parser("config", help="print every CANARY_* setting with its default and meaning (Markdown)")
+    cfg.set_defaults(handler=cmd_config)
 
     from idp.cli_analytics import register
 

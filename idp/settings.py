@@ -41,7 +41,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("CANARY_REFRESH_TOKEN_TTL", "2592000", "Refresh token lifetime, seconds (30 days)."),
     Option("CANARY_CODE_TTL", "60", "Authorization code lifetime, seconds (at most 60)."),
     Option("CANARY_SESSION_TTL", "1209600", "Login session lifetime, seconds (14 days)."),
-    Option("CANARY_SIGNING_ALG", "RS256", "Signs access tokens: RS256 or ES256 (4x cheaper). ID tokens use each "
+    Option("CANARY_SIGNING_ALG", "RS256", "Signs access tokens: RS256 or ES256 (cheaper to sign). ID tokens use each "
            "client's algorithm (RS256 unless registered otherwise)."),
     Option("CANARY_CLIENT_CACHE_SECONDS", "10", "How long a process keeps a client in memory for the token "
            "endpoint; changes made elsewhere (CLI, another worker) show within this. 0 = no cache."),
@@ -63,6 +63,13 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def options_table() -> str:
+    """The README's configuration table (``canary config``)."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    rows += [f"| `{o.env}` | {f'`{o.default}`' if o.default else '(empty)'} | {o.help} |" for o in OPTIONS]
+    return "\n".join(rows)
 
 
 def _int(env: Mapping[str, str], name: str, minimum: int = 0, maximum: int | None = None) -> int:

@@ -76,3 +76,11 @@ def test_migrations_have_unique_numbers_and_match_the_models(tmp_path: Path) -> 
         diffs = compare_metadata(context, [Base.metadata, alerts_metadata])  # type: ignore[arg-type]
     engine.dispose()
     assert diffs == []
+
+
+def test_readme_configuration_table_is_the_settings_list() -> None:
+    """Every CANARY_* option, its default and meaning, as `canary config` prints them."""
+    from idp.settings import options_table
+
+    readme = (ROOT / "README.md").read_text()
+    assert options_table() in readme, "README's configuration table is stale: paste `canary config` into it"
