@@ -11,7 +11,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-py=${PYTHON:-/work/venv/bin/python}
+py=${PYTHON:-$here/../.venv/bin/python}
 out=${1:-$(mktemp -d /tmp/canary-bench-XXXXXX)}
 clickhouse=${CANARY_BENCH_CLICKHOUSE:-clickhouse+native://default@127.0.0.1:19000/canary_bench}
 repeat=${REPEAT:-3}

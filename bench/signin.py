@@ -10,11 +10,11 @@ client is enough) sign in back to back for ``--duration`` seconds after ``--warm
 own user. Runs against `canary serve` on a free 127.0.0.1 port with a fresh data directory.
 
 Examples
-  /work/venv/bin/python bench/signin.py
-  /work/venv/bin/python bench/signin.py --concurrency 8 --duration 20
-  /work/venv/bin/python bench/signin.py --server-workers 2 --database postgres \
+  .venv/bin/python bench/signin.py
+  .venv/bin/python bench/signin.py --concurrency 8 --duration 20
+  .venv/bin/python bench/signin.py --server-workers 2 --database postgres \
       --analytics-url clickhouse+native://default@127.0.0.1:19000/canary_bench
-  /work/venv/bin/python bench/signin.py --argon2-only
+  .venv/bin/python bench/signin.py --argon2-only
 """
 
 from __future__ import annotations

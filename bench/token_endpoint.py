@@ -18,12 +18,12 @@ Targets
                       client_credentials only.
 
 Examples
-  /work/venv/bin/python bench/token_endpoint.py --mode client_credentials
-  /work/venv/bin/python bench/token_endpoint.py --mode refresh
-  /work/venv/bin/python bench/token_endpoint.py --workers 2 --database postgres \
+  .venv/bin/python bench/token_endpoint.py --mode client_credentials
+  .venv/bin/python bench/token_endpoint.py --mode refresh
+  .venv/bin/python bench/token_endpoint.py --workers 2 --database postgres \
       --analytics-url clickhouse+native://default@127.0.0.1:19000/canary_bench
-  /work/venv/bin/python bench/token_endpoint.py --signing-alg ES256
-  /work/venv/bin/python bench/token_endpoint.py --target node
+  .venv/bin/python bench/token_endpoint.py --signing-alg ES256
+  .venv/bin/python bench/token_endpoint.py --target node
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from idp.oauth.client_cache import ClientCache
 from idp.oauth.errors import InvalidRequest
 from idp.oauth.keys import KeyStore
 from idp.oauth.server import BodyTooLarge, CanaryAuthorizationServer
+from idp.oauth.token_cache import VerifiedTokens
 from idp.oauth.tokens import TokenPolicy, TokenService
 from idp.settings import Settings
 from idp.web import admin, authorize, dashboard, discovery, events, logout, token, userinfo
@@ -86,10 +87,11 @@ def build_context(settings: Settings, analytics: Any = None) -> Canary:
     factory = make_session_factory(engine)
     keys = KeyStore(factory, max_token_ttl=max(settings.access_token_ttl, settings.id_token_ttl))
     tokens = TokenService(keys, TokenPolicy(settings.issuer, settings.access_token_ttl, settings.id_token_ttl,
-                                            settings.refresh_token_ttl, settings.signing_alg))
+                                            settings.refresh_token_ttl, settings.signing_alg),
+                          VerifiedTokens(settings.cache_seconds))
     activity = Activity(analytics)
     server = CanaryAuthorizationServer(factory, tokens, settings.max_body_bytes, activity.token_issued,
-                                       ClientCache(settings.client_cache_seconds))
+                                       ClientCache(settings.cache_seconds))
     return Canary(settings=settings, factory=factory, keys=keys, tokens=tokens, server=server, activity=activity,
                   templates=Jinja2Templates(directory=str(TEMPLATES)), analytics=analytics)
 

@@ -43,8 +43,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("CANARY_SESSION_TTL", "1209600", "Login session lifetime, seconds (14 days)."),
     Option("CANARY_SIGNING_ALG", "RS256", "Signs access tokens: RS256 or ES256 (cheaper to sign). ID tokens use each "
            "client's algorithm (RS256 unless registered otherwise)."),
-    Option("CANARY_CLIENT_CACHE_SECONDS", "10", "How long a process keeps a client in memory for the token "
-           "endpoint; changes made elsewhere (CLI, another worker) show within this. 0 = no cache."),
+    Option("CANARY_CACHE_SECONDS", "5", "How long a process trusts clients and verified access tokens it has "
+           "read; a change made in the same process applies at once, one made by another (the CLI, another "
+           "worker) within this. 0 = no caching."),
     Option("CANARY_MAX_BODY_BYTES", "1048576", "Largest request body accepted, bytes."),
     Option("CANARY_LOGIN_MAX_FAILURES", "5", "Failed passwords before an account is locked."),
     Option("CANARY_LOGIN_LOCK_SECONDS", "900", "How long a locked account stays locked."),
@@ -110,7 +111,7 @@ class Settings:
     session_ttl: int = 14 * 86400
     signing_alg: str = "RS256"
     max_body_bytes: int = 1024 * 1024
-    client_cache_seconds: int = 10
+    cache_seconds: int = 5
     login_max_failures: int = 5
     login_lock_seconds: int = 900
     event_retention_days: int = 400
@@ -185,7 +186,7 @@ class Settings:
             "session_ttl": _int(env, "CANARY_SESSION_TTL", 60),
             "signing_alg": _get(env, "CANARY_SIGNING_ALG"),
             "max_body_bytes": _int(env, "CANARY_MAX_BODY_BYTES", 1024),
-            "client_cache_seconds": _int(env, "CANARY_CLIENT_CACHE_SECONDS", 0, 3600),
+            "cache_seconds": _int(env, "CANARY_CACHE_SECONDS", 0, 300),
             "login_max_failures": _int(env, "CANARY_LOGIN_MAX_FAILURES", 1),
             "login_lock_seconds": _int(env, "CANARY_LOGIN_LOCK_SECONDS", 1),
             "event_retention_days": _int(env, "CANARY_EVENT_RETENTION_DAYS", 1),

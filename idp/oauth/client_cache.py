@@ -7,7 +7,7 @@ from the database on every request was a sixth of a ``client_credentials`` reque
 Freshness: a change made through this process (admin API, ``idp.oauth.clients``) drops the entry at once and
 again after its commit, so this process never serves a stale client afterwards. A change made by another
 process (the ``canary clients`` CLI, another uvicorn worker) is seen within ``ttl`` seconds
-(``CANARY_CLIENT_CACHE_SECONDS``; 0 turns the cache off). Unknown client ids are not cached.
+(``CANARY_CACHE_SECONDS``; 0 turns the cache off). Unknown client ids are not cached.
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
+from idp.oauth.invalidation import forget_on_commit
 from idp.oauth.models import Client
 
 _COLUMNS = tuple(column.key for column in Client.__table__.columns)
-_INFO_KEY = "canary.forget_clients"
 
 
 def detached_copy(row: Client) -> Client:
@@ -84,20 +83,9 @@ _CACHES: weakref.WeakSet[ClientCache] = weakref.WeakSet()
 
 def forget_client(db: Session, client_id: str) -> None:
     """Drop ``client_id`` from every cache in this process now, and again once ``db`` commits."""
-    for cache in list(_CACHES):
-        cache.forget(client_id)
-    db.info.setdefault(_INFO_KEY, set()).add(client_id)
 
-
-@event.listens_for(Session, "after_commit")
-def _forget_after_commit(db: Session) -> None:
-    pending: set[str] | None = db.info.pop(_INFO_KEY, None)
-    for client_id in pending or ():
+    def forget() -> None:
         for cache in list(_CACHES):
             cache.forget(client_id)
 
-
-@event.listens_for(Session, "after_soft_rollback")
-def _discard_on_rollback(db: Session, previous_transaction: SessionTransaction) -> None:
-    if previous_transaction.parent is None:  # the whole transaction, not a savepoint
-        db.info.pop(_INFO_KEY, None)
+    forget_on_commit(db, forget)
