@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from idp.db import make_engine, make_session_factory
-from idp.migrate import migrate_sql
 from idp.oauth.client_cache import ClientCache, forget_client
 from idp.oauth.clients import create_client, rotate_secret, update_client
 from idp.oauth.models import Client
-from idp.settings import Settings
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture()
-def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    settings = Settings(data_dir=tmp_path)
-    migrate_sql(settings)
-    engine = make_engine(settings.database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
+from tests.unit.conftest import Clock
 
 
 def new_client(factory: sessionmaker[Session]) -> tuple[str, str]:

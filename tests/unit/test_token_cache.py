@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,34 +10,13 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.accounts.service import create_user
-from idp.db import make_engine, make_session_factory, transaction, utcnow
-from idp.migrate import migrate_sql
+from idp.db import transaction, utcnow
 from idp.oauth.clients import create_client
-from idp.oauth.keys import KeyStore, ensure_key
+from idp.oauth.keys import KeyStore
 from idp.oauth.models import Grant
 from idp.oauth.token_cache import VerifiedTokens
 from idp.oauth.tokens import InvalidToken, TokenPolicy, TokenService
-from idp.settings import Settings
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture()
-def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    settings = Settings(data_dir=tmp_path)
-    migrate_sql(settings)
-    engine = make_engine(settings.database_url)
-    factory = make_session_factory(engine)
-    with transaction(factory) as db:
-        ensure_key(db, "RS256")
-    yield factory
-    engine.dispose()
+from tests.unit.conftest import Clock
 
 
 def service(factory: sessionmaker[Session], cache: VerifiedTokens) -> TokenService:
