@@ -20,6 +20,7 @@ from idp.activity import Activity
 from idp.db import make_engine, make_session_factory
 from idp.oauth.client_cache import ClientCache
 from idp.oauth.errors import InvalidRequest
+from idp.oauth.key_cipher import cipher_from
 from idp.oauth.keys import KeyStore
 from idp.oauth.server import BodyTooLarge, CanaryAuthorizationServer
 from idp.oauth.token_cache import VerifiedTokens
@@ -85,7 +86,8 @@ async def unexpected(request: Request, exc: Exception) -> Response:
 def build_context(settings: Settings, analytics: Any = None) -> Canary:
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
-    keys = KeyStore(factory, max_token_ttl=max(settings.access_token_ttl, settings.id_token_ttl))
+    keys = KeyStore(factory, max_token_ttl=max(settings.access_token_ttl, settings.id_token_ttl),
+                    cipher=cipher_from(settings.key_encryption_key))
     tokens = TokenService(keys, TokenPolicy(settings.issuer, settings.access_token_ttl, settings.id_token_ttl,
                                             settings.refresh_token_ttl, settings.signing_alg),
                           VerifiedTokens(settings.cache_seconds))

@@ -58,12 +58,13 @@ def prepare(settings: Settings) -> None:
     from idp.db import transaction
     from idp.migrate import migrate_sql
     from idp.oauth.clients import ensure_dashboard_client
+    from idp.oauth.key_cipher import cipher_from
     from idp.oauth.keys import ensure_key
 
     if settings.embedded_database:
         migrate_sql(settings)
     with _factory(settings) as factory, transaction(factory) as db:
-        ensure_key(db, settings.signing_alg)
+        ensure_key(db, settings.signing_alg, cipher_from(settings.key_encryption_key))
         ensure_dashboard_client(db, settings.issuer)
 
 
@@ -214,10 +215,12 @@ def cmd_clients_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     from idp.db import transaction
+    from idp.oauth.key_cipher import cipher_from
     from idp.oauth.keys import rotate
 
+    cipher = cipher_from(settings.key_encryption_key)
     with _factory(settings) as factory, transaction(factory) as db:
-        row = rotate(db, args.alg or settings.signing_alg, args.publish_delay)
+        row = rotate(db, args.alg or settings.signing_alg, args.publish_delay, cipher)
         print(json.dumps({"kid": row.kid, "alg": row.alg, "published_at": row.created_at.isoformat(),
                           "signs_from": row.activates_at.isoformat()}))
     return 0
@@ -308,7 +311,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from analytics.queries import QueryError
         from idp.accounts.errors import AccountError
         from idp.oauth.errors import OAuthError
+        from idp.oauth.key_cipher import KeyEncryptionError
 
+        if isinstance(exc, KeyEncryptionError):
+            print(f"configuration error: {exc}", file=sys.stderr)
+            return 2
         if isinstance(exc, AccountError | OAuthError | QueryError | AlertConfigError):
             print(f"error: {exc}", file=sys.stderr)
             return 1

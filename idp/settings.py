@@ -46,6 +46,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("CANARY_CACHE_SECONDS", "5", "How long a process trusts clients and verified access tokens it has "
            "read; a change made in the same process applies at once, one made by another (the CLI, another "
            "worker) within this. 0 = no caching."),
+    Option("CANARY_KEY_ENCRYPTION_KEY", "", "Secret (32+ characters) that encrypts the private signing keys in "
+           "the database (AES-256-GCM); empty = stored unencrypted. Setting it encrypts existing keys at start."),
     Option("CANARY_MAX_BODY_BYTES", "1048576", "Largest request body accepted, bytes."),
     Option("CANARY_LOGIN_MAX_FAILURES", "5", "Failed passwords before an account is locked."),
     Option("CANARY_LOGIN_LOCK_SECONDS", "900", "How long a locked account stays locked."),
@@ -123,7 +125,8 @@ class Settings:
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_username: str = ""
-    smtp_password: str = ""
+    smtp_password: str = field(default="", repr=False)
+    key_encryption_key: str = field(default="", repr=False)
     smtp_tls: str = "starttls"
     smtp_from: str = "canary@localhost"
 
@@ -144,6 +147,8 @@ class Settings:
             raise SettingsError(f"CANARY_SIGNING_ALG must be RS256 or ES256, got {self.signing_alg!r}")
         if not 1 <= self.code_ttl <= 60:
             raise SettingsError("CANARY_CODE_TTL must be between 1 and 60 seconds")
+        if self.key_encryption_key and len(self.key_encryption_key) < 32:
+            raise SettingsError("CANARY_KEY_ENCRYPTION_KEY must have at least 32 characters")
         if self.smtp_tls not in {"starttls", "ssl", "none"}:
             raise SettingsError("CANARY_SMTP_TLS must be starttls, ssl or none")
         if not self.database_url:
@@ -164,6 +169,8 @@ class Settings:
                 f"issuer {self.issuer} is plain http: fine for local development only; "
                 "cookies are not marked Secure"
             )
+        if self.secure_cookies and not self.key_encryption_key:
+            found.append("private signing keys are stored unencrypted: set CANARY_KEY_ENCRYPTION_KEY")
         if self.demo:
             found.append("demo mode: a demo client and user with a printed password exist")
         return found
@@ -199,6 +206,7 @@ class Settings:
             "smtp_port": _int(env, "CANARY_SMTP_PORT", 1, 65535),
             "smtp_username": _get(env, "CANARY_SMTP_USERNAME"),
             "smtp_password": _get(env, "CANARY_SMTP_PASSWORD"),
+            "key_encryption_key": _get(env, "CANARY_KEY_ENCRYPTION_KEY"),
             "smtp_tls": _get(env, "CANARY_SMTP_TLS"),
             "smtp_from": _get(env, "CANARY_SMTP_FROM"),
         }

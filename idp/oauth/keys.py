@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.db import utcnow
+from idp.oauth.key_cipher import KeyCipher, KeyEncryptionError, is_sealed, read_stored
 from idp.oauth.models import SigningKey
 
 Key = RSAKey | ECKey
@@ -30,11 +31,14 @@ def generate_key(alg: str) -> Key:
     return key
 
 
-def add_key(db: Session, alg: str, activates_at: datetime | None = None) -> SigningKey:
+def add_key(db: Session, alg: str, activates_at: datetime | None = None, cipher: KeyCipher | None = None) -> SigningKey:
+    if cipher is None and any(is_sealed(s) for s in db.scalars(select(SigningKey.private_jwk))):
+        raise KeyEncryptionError("the stored signing keys are encrypted: set CANARY_KEY_ENCRYPTION_KEY")
     key = generate_key(alg)
     kid = key.thumbprint()
+    private = json.dumps(key.as_dict(private=True))
     row = SigningKey(
-        kid=kid, alg=alg, private_jwk=json.dumps(key.as_dict(private=True)),
+        kid=kid, alg=alg, private_jwk=cipher.seal(kid, private) if cipher else private,
         created_at=utcnow(), activates_at=activates_at or utcnow(),
     )
     db.add(row)
@@ -42,15 +46,21 @@ def add_key(db: Session, alg: str, activates_at: datetime | None = None) -> Sign
     return row
 
 
-def ensure_key(db: Session, alg: str) -> None:
-    """A key for the configured algorithm, and an RS256 key: OpenID Connect's default for ID tokens."""
+def ensure_key(db: Session, alg: str, cipher: KeyCipher | None = None) -> None:
+    """A key for the configured algorithm, and an RS256 key: OpenID Connect's default for ID tokens. With a
+    cipher, keys still stored in plain text are encrypted; without one, encrypted keys are an error."""
     for needed in dict.fromkeys([alg, "RS256"]):
         if db.scalar(select(SigningKey.kid).where(SigningKey.alg == needed).limit(1)) is None:
-            add_key(db, needed)
+            add_key(db, needed, cipher=cipher)
+    for row in db.scalars(select(SigningKey)):
+        plain = read_stored(cipher, row.kid, row.private_jwk)
+        if cipher is not None and not is_sealed(row.private_jwk):
+            row.private_jwk = cipher.seal(row.kid, plain)
+    db.flush()
 
 
-def rotate(db: Session, alg: str, publish_delay: int) -> SigningKey:
-    return add_key(db, alg, utcnow() + timedelta(seconds=publish_delay))
+def rotate(db: Session, alg: str, publish_delay: int, cipher: KeyCipher | None = None) -> SigningKey:
+    return add_key(db, alg, utcnow() + timedelta(seconds=publish_delay), cipher)
 
 
 @dataclass(frozen=True)
@@ -66,8 +76,10 @@ class LoadedKey:
 class KeyStore:
     """An in-memory view of the signing keys, reloaded from SQL every ``refresh`` seconds or on an unknown kid."""
 
-    def __init__(self, factory: sessionmaker[Session], max_token_ttl: int, refresh: float = 30.0) -> None:
+    def __init__(self, factory: sessionmaker[Session], max_token_ttl: int, refresh: float = 30.0,
+                 cipher: KeyCipher | None = None) -> None:
         self._factory = factory
+        self._cipher = cipher
         self._max_ttl = timedelta(seconds=max_token_ttl)
         self._refresh = refresh
         self._keys: list[LoadedKey] = []
@@ -79,7 +91,7 @@ class KeyStore:
             rows = db.scalars(select(SigningKey).order_by(SigningKey.activates_at)).all()
         keys: list[LoadedKey] = []
         for i, row in enumerate(rows):
-            data = json.loads(row.private_jwk)
+            data = json.loads(read_stored(self._cipher, row.kid, row.private_jwk))
             key: Key = RSAKey.import_key(data) if data["kty"] == "RSA" else ECKey.import_key(data)
             retires = rows[i + 1].activates_at if i + 1 < len(rows) else None
             keys.append(LoadedKey(row.kid, row.alg, key, row.activates_at, retires,
