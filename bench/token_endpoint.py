@@ -126,13 +126,13 @@ def refresh_script(authorization: str, tokens_in: str, tokens_out: str, threads:
 
 # --- targets ---------------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def node_server(workers: int) -> Iterator[tuple[str, dict[str, Any], list[int], subprocess.Popen[Any]]]:
+def node_server(workers: int, token_format: str = "jwt") -> Iterator[tuple[str, dict[str, Any], list[int], subprocess.Popen[Any]]]:
     if not (NODE_DIR / "node_modules" / "oidc-provider").exists():
         raise SystemExit(f"run `npm install` in {NODE_DIR} first")
     port = common.free_port()
     client = {"client_id": "bench", "client_secret": secrets.token_urlsafe(32)}
     env = dict(os.environ, PORT=str(port), CLIENT_ID=client["client_id"], CLIENT_SECRET=client["client_secret"],
-               WORKERS=str(workers), NODE_ENV="production")
+               WORKERS=str(workers), NODE_ENV="production", AT_FORMAT=token_format)
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen(["node", "server.js"], cwd=NODE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -463,6 +463,8 @@ def main() -> int:
     p.add_argument("--mode", choices=["client_credentials", "refresh"], default="client_credentials")
     p.add_argument("--target", choices=["canary", "node"], default="canary")
     p.add_argument("--workers", type=int, default=1, help="uvicorn workers (node: cluster workers)")
+    p.add_argument("--node-format", choices=["jwt", "opaque"], default="jwt",
+                   help="node target: RS256 JWT access tokens like Canary's, or opaque ones in its memory store")
     p.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     p.add_argument("--pg-admin-url", default=common.PG_ADMIN_URL, help="where the throwaway database is created")
     p.add_argument("--analytics-url", default=os.environ.get("CANARY_ANALYTICS_URL", ""),
@@ -520,8 +522,9 @@ def main() -> int:
             raise SystemExit("the node target runs client_credentials only")
         node_version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
         package = json.loads((NODE_DIR / "node_modules" / "oidc-provider" / "package.json").read_text())
-        report.update(node=node_version, oidc_provider=package["version"], access_token_format="jwt RS256")
-        with node_server(args.workers) as (url, client, _pids, proc):
+        report.update(node=node_version, oidc_provider=package["version"],
+                      access_token_format="jwt RS256" if args.node_format == "jwt" else "opaque, in memory")
+        with node_server(args.workers, args.node_format) as (url, client, _pids, proc):
             report["result"] = run_client_credentials(args, url, client, proc.pid)
     else:
         report.update(database=args.database, signing_alg=args.signing_alg,
