@@ -129,7 +129,7 @@ def main() -> None:
         migrate(engine)
         if not args.skip_load:
             load(engine, args.events, args.accounts)
-        rows = engine.execute("SELECT count(), uniqExact(event_id) FROM events")
+        rows = engine.execute("SELECT count(), uniqExact(toString(event_id)) FROM events")
         sys.stderr.write(f"events: {rows[0][1]:,} distinct, {rows[0][0]:,} rows\n")
         sizes = engine.execute(
             "SELECT table, sum(rows), sum(bytes_on_disk), count() FROM system.parts"

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.queries import params
+from analytics.queries.bulk import collector_paused
 from analytics.queries.days import MASK, MONTH, day_range_bits, highbit, month_filter, month_start
 from analytics.queries.errors import QueryError
 from analytics.queries.sql import (
@@ -146,6 +147,17 @@ def inactive_accounts(
     organization: str | None = None,
 ) -> list[InactiveAccount]:
     """Accounts with no activity for `days` or more, longest inactive first."""
+    with collector_paused():
+        return _inactive_accounts(engine, directory, days, now, organization)
+
+
+def _inactive_accounts(
+    engine: Executor,
+    directory: AccountDirectory,
+    days: int,
+    now: datetime,
+    organization: str | None,
+) -> list[InactiveAccount]:
     params.threshold("days", days)
     org = params.organization(directory, organization)
     today = params.today(now)
