@@ -107,7 +107,7 @@ def test_migration_5_rebuilds_daily_activity_from_stored_events(
         for e in simulation.rows
     ]
     insert(as_events[:half])
-    assert schema.migrate(engine) == [5]
+    assert schema.migrate(engine) == [m.version for m in schema.MIGRATIONS if m.version > 4]
     assert _events_type(engine) == "AggregateFunction(uniqExact, String)"
     # Running the replacement again (an interrupted migration resumes) changes nothing.
     for statement in next(m for m in schema.MIGRATIONS if m.version == 5).statements():
