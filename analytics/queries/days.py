@@ -6,7 +6,8 @@ Account metrics read these masks instead of a row per active day. The building b
   key in parts not yet merged are separate; every reader ORs them together, which is idempotent.
   `month_filter` selects the rows of an account condition and a range of months.
 - `windows`: per account, for each target month `t` of a report, a 64-bit word `v` whose bit `p` is the
-  day `t - 32 + p`: the 32 days before the month, then the month itself. Trailing windows of up to 32
+  day `t - 32 + p`: the 32 days before the month, then the month itself (the word `account_windows`
+  stores per account and month, which DAU/WAU/MAU read directly). Trailing windows of up to 32
   days and "the period before" of days, weeks and months can be read from that one word.
 - `coverage(v, w)`: bit `p` set when the account was active on any of the `w` days ending at bit `p`.
 - `spread`: a per-position count across accounts. A mask is cut into 16 words holding the bits `i` and
