@@ -25,6 +25,8 @@ from analytics.queries.days import (
     month_length,
     months_between,
     spread,
+    spread_sums,
+    summed,
     unspread,
 )
 from analytics.queries.sql import (
@@ -67,10 +69,10 @@ def _statement(targets: list[date], condition: str) -> str:
     numbers = ", ".join(str(day_number(t)) for t in targets)
     masks = ", ".join(str((1 << month_length(t)) - 1) for t in targets)
     return (
-        "SELECT m, sumForEach(daily) AS dau, sumForEach(" + spread("c7", "n") + ") AS wau,"
+        f"SELECT m, {summed('d')} AS dau, sumForEach(" + spread("c7", "n") + ") AS wau,"
         " sumForEach(" + spread("c30", "n") + ") AS mau FROM ("
         f" SELECT m, {_covered(7)} AS c7, {_covered(30)} AS c30, count() AS n,"
-        f"  sumForEach({spread(_covered(1))}) AS daily FROM ("
+        f"  {spread_sums(_covered(1), 'd')} FROM ("
         "  SELECT toUInt16(month) AS m, toUInt64(finalizeAggregation(days)) AS v,"
         f"   transform(m, [{numbers}], [{masks}], toUInt64(0)) AS month_mask"
         f"  FROM account_windows FINAL WHERE month IN ({months}) AND {condition})"

@@ -141,6 +141,25 @@ def coverage(v: str, width: int) -> str:
     return f"toUInt64({covered})"
 
 
+def spread_words(mask: str) -> list[str]:
+    """The 16 words of `spread` without a weight, spelled out."""
+    return [f"bitAnd(bitAnd(bitShiftRight({mask}, {i}), 65537) * 65537, 4294967297)" for i in range(16)]
+
+
+def spread_sums(mask: str, prefix: str) -> str:
+    """`sum` of each of the 16 words of `mask`, named `prefix0` to `prefix15`.
+
+    Over many rows, 16 plain sums cost less than `sumForEach` of an array of the words, which builds an
+    array per row.
+    """
+    return ", ".join(f"sum({word}) AS {prefix}{i}" for i, word in enumerate(spread_words(mask)))
+
+
+def summed(prefix: str) -> str:
+    """The array of the sums of the columns `prefix0` to `prefix15` (see `spread_sums`)."""
+    return f"[{', '.join(f'sum({prefix}{i})' for i in range(16))}]"
+
+
 def spread(mask: str, weight: str | None = None) -> str:
     """16 words whose sums over rows count, per bit 0..31 of `mask`, the rows having it (times `weight`).
 
@@ -150,8 +169,7 @@ def spread(mask: str, weight: str | None = None) -> str:
     array argument).
     """
     if weight is None:
-        words = (f"bitAnd(bitAnd(bitShiftRight({mask}, {i}), 65537) * 65537, 4294967297)" for i in range(16))
-        return f"[{', '.join(words)}]"
+        return f"[{', '.join(spread_words(mask))}]"
     return (
         "arrayMap((i, x, y) -> bitAnd(bitAnd(bitShiftRight(x, i), 65537) * 65537, 4294967297) * y,"
         f" range(16), arrayResize([{mask}], 16, {mask}), arrayResize([{weight}], 16, {weight}))"
