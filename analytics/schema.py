@@ -27,8 +27,8 @@ metadata = sa.MetaData()
 # sort key is fully determined by event_id: a retried delivery whose skew-corrected timestamp moved by a
 # second still collapses into one row. The account prefix keeps each account's rows contiguous for
 # per-account timelines; time filters prune by the monthly partition. Per-organization-per-day reads go to
-# daily_activity. Until a merge runs duplicates may be visible: readers count uniqExact(event_id) or read
-# with FINAL, never count(*).
+# daily_activity. Until a merge runs duplicates may be visible: readers count uniqExact(toString(event_id))
+# (the text: see daily_activity) or read with FINAL, never count(*).
 events = sa.Table(
     "events",
     metadata,
@@ -53,13 +53,16 @@ EVENT_COLUMNS: tuple[str, ...] = tuple(column.name for column in events.columns)
 # Activity per organization, day and account. Sorted by organization first because the readers are
 # organization health and DAU/WAU/MAU per organization over a range of days. The state is the set of
 # event ids, so a duplicate insert of the same event never counts twice: read uniqExactMerge(events).
+# The set holds the ids' text (`toString(event_id)`), which uniqExact hashes in full: over a UUID,
+# ClickHouse 18.16 hashes only half of the id, so ids crafted to share that half would make every insert
+# into the set, and every merge of two sets, slower with the size of the set (migration 5).
 daily_activity = sa.Table(
     "daily_activity",
     metadata,
     sa.Column("organization", types.String, nullable=False),
     sa.Column("day", types.Date, nullable=False),
     sa.Column("account", types.String, nullable=False),
-    sa.Column("events", types.AggregateFunction("uniqExact", types.UUID), nullable=False),
+    sa.Column("events", types.AggregateFunction("uniqExact", types.String), nullable=False),
     engines.AggregatingMergeTree(
         partition_by=sa.func.toYYYYMM(sa.text("day")),
         order_by=("organization", "day", "account"),
@@ -72,18 +75,50 @@ _ACTIVITY_CONDITION = "account != '' AND (source = 'api' OR name IN ({names}))".
     names=", ".join(f"'{name}'" for name in ACTIVITY_EVENT_NAMES)
 )
 
-# clickhouse-sqlalchemy cannot express a materialized view feeding an existing table.
-DAILY_ACTIVITY_MV_DDL = """
-CREATE MATERIALIZED VIEW IF NOT EXISTS daily_activity_mv TO daily_activity AS
+
+def _daily_activity_select(event_key: str, condition: str) -> str:
+    return f"""
 SELECT
     organization,
     toDate(timestamp) AS day,
     account,
-    uniqExactState(event_id) AS events
+    uniqExactState({event_key}) AS events
 FROM events
-WHERE account != '' AND (source = 'api' OR name IN ({names}))
+WHERE {condition}
 GROUP BY organization, day, account
-""".format(names=", ".join(f"'{name}'" for name in ACTIVITY_EVENT_NAMES))
+"""
+
+
+# clickhouse-sqlalchemy cannot express a materialized view feeding an existing table.
+# Migration 2's view, as first applied: a set of UUIDs (see daily_activity).
+DAILY_ACTIVITY_MV_DDL = "CREATE MATERIALIZED VIEW IF NOT EXISTS daily_activity_mv TO daily_activity AS" + (
+    _daily_activity_select("event_id", _ACTIVITY_CONDITION)
+)
+# The view since migration 5: a set of the ids' text.
+DAILY_ACTIVITY_TEXT_MV_DDL = "CREATE MATERIALIZED VIEW IF NOT EXISTS daily_activity_mv TO daily_activity AS" + (
+    _daily_activity_select("toString(event_id)", _ACTIVITY_CONDITION)
+)
+
+
+def _daily_activity_table(name: str, event_key: type[types.String] | type[types.UUID]) -> sa.Table:
+    return sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("organization", types.String, nullable=False),
+        sa.Column("day", types.Date, nullable=False),
+        sa.Column("account", types.String, nullable=False),
+        sa.Column("events", types.AggregateFunction("uniqExact", event_key), nullable=False),
+        engines.AggregatingMergeTree(
+            partition_by=sa.func.toYYYYMM(sa.text("day")),
+            order_by=("organization", "day", "account"),
+        ),
+    )
+
+
+# Migration 2 created daily_activity with a set of UUIDs; migration 5 builds its successor under this
+# name, fills it, and puts it in place.
+_daily_activity_uuid = _daily_activity_table("daily_activity", types.UUID)
+_daily_activity_next = _daily_activity_table("daily_activity_next", types.String)
 
 # The days each account was active, one row per account and UTC month: bit d - 1 of `days` is set when the
 # account was active on day d of the month. Sorted by account: every account question (last activity,
@@ -124,7 +159,7 @@ ACCOUNT_ACTIVITY_MV_DDL = "CREATE MATERIALIZED VIEW IF NOT EXISTS account_activi
 # Usage events posted by resource servers (source 'api'), one row per event with only what top events
 # need. Sorted by organization first: the per-organization report reads one key range, the report over
 # all organizations reads the days of the range and nothing of the other sources. Duplicates of an event
-# share the whole sort key and collapse when parts merge; readers count uniqExact(event_id).
+# share the whole sort key and collapse when parts merge; readers count uniqExact(toString(event_id)).
 usage_events = sa.Table(
     "usage_events",
     metadata,
@@ -152,6 +187,49 @@ USAGE_EVENTS_MV_DDL = "CREATE MATERIALIZED VIEW IF NOT EXISTS usage_events_mv TO
     _usage_events_select("source = 'api'")
 )
 
+# The days each account was active, seen from each UTC month: one row per account and month, bit p of
+# `days` is the day `month - 32 + p`, so a row holds the 32 days before its month (bits 0 to 31) and the
+# month itself (bits 32 to 62). An event sets its day's bit in the row of its month and in the rows of
+# the two months after, when it falls in their 32 days before. DAU/WAU/MAU over all accounts read one row
+# per account and month with FINAL, which merges the rows of unmerged parts on reading: no grouping by
+# account and no row of another month is needed for any trailing window of up to 32 days. OR-ing masks is
+# idempotent, so duplicate inserts of an event change nothing. A month's row lives in that month's
+# partition: when retention drops a month, the next months' rows keep the days of it that they hold.
+account_windows = sa.Table(
+    "account_windows",
+    metadata,
+    sa.Column("account", types.String, nullable=False),
+    sa.Column("month", types.Date, nullable=False),
+    sa.Column("days", types.AggregateFunction("groupBitOr", types.UInt64), nullable=False),
+    engines.AggregatingMergeTree(
+        partition_by=sa.func.toYYYYMM(sa.text("month")),
+        order_by=("account", "month"),
+    ),
+)
+
+WINDOW_DAYS_BEFORE = 32
+"""Days before its month held in a row of `account_windows`."""
+
+
+def _account_windows_select(condition: str) -> str:
+    own = "toStartOfMonth(timestamp, 'UTC')"
+    offset = "(toInt32(toUInt16(toDate(timestamp, 'UTC'))) - toInt32(toUInt16(month)))"
+    return f"""
+SELECT
+    account,
+    month,
+    groupBitOrState(toUInt64(bitShiftLeft(toUInt64(1), toUInt8({offset} + {WINDOW_DAYS_BEFORE})))) AS days
+FROM events
+ARRAY JOIN [{own}, addMonths({own}, 1), addMonths({own}, 2)] AS month
+WHERE {condition} AND {offset} >= -{WINDOW_DAYS_BEFORE}
+GROUP BY account, month
+"""
+
+
+ACCOUNT_WINDOWS_MV_DDL = "CREATE MATERIALIZED VIEW IF NOT EXISTS account_windows_mv TO account_windows AS" + (
+    _account_windows_select(f"({_ACTIVITY_CONDITION})")
+)
+
 schema_migrations = sa.Table(
     "schema_migrations",
     metadata,
@@ -162,7 +240,7 @@ schema_migrations = sa.Table(
 
 RETAINED_TABLES: tuple[sa.Table, ...] = (events, daily_activity)
 # Summaries of `events` with the same monthly partitions: they lose a month when `events` does.
-DERIVED_TABLES: tuple[sa.Table, ...] = (account_activity, usage_events)
+DERIVED_TABLES: tuple[sa.Table, ...] = (account_activity, usage_events, account_windows)
 
 
 def create_table_sql(table: sa.Table) -> str:
@@ -184,7 +262,7 @@ def _backfill(target: sa.Table, select: Callable[[str], str], condition: str) ->
     """Insert ``select(condition)`` over the stored events into ``target``, one month of events at a time.
 
     The materialized view exists before this runs, so an event inserted meanwhile may be counted by both;
-    the targets are idempotent (bitwise OR, rows collapsing on the event id), so that changes nothing,
+    the targets are idempotent (bitwise OR, sets of ids, rows collapsing on the event id), so that changes nothing,
     and neither does running the backfill again after an interruption.
     """
 
@@ -201,13 +279,47 @@ def _backfill(target: sa.Table, select: Callable[[str], str], condition: str) ->
     return run
 
 
+def _column_type(engine: ClickHouse, table: str, column: str) -> str | None:
+    rows = engine.execute(
+        "SELECT type FROM system.columns"
+        f" WHERE database = currentDatabase() AND table = '{table}' AND name = '{column}'"
+    )
+    return str(rows[0][0]) if rows else None
+
+
+def _replace_daily_activity(engine: ClickHouse) -> None:
+    """Put daily_activity with sets of id text in place of the one with sets of UUIDs, and refill it.
+
+    Each step checks what is there, so an interrupted run resumes. The old table's rows are all derived
+    from `events` (same monthly partitions and retention), so the refill loses nothing. Events inserted
+    while no view feeds the table are covered: the refill reads `events` after the new view exists, and
+    sets of ids make counting an event twice impossible.
+    """
+    current = _column_type(engine, "daily_activity", "events")
+    if current is not None and "UUID" in current:
+        engine.execute("DROP TABLE IF EXISTS daily_activity_mv")
+        engine.execute("DROP TABLE daily_activity")
+        current = None
+    if current is None:
+        engine.execute("RENAME TABLE daily_activity_next TO daily_activity")
+    else:
+        engine.execute("DROP TABLE IF EXISTS daily_activity_next")
+    engine.execute(DAILY_ACTIVITY_TEXT_MV_DDL.strip())
+    fill = _backfill(
+        daily_activity,
+        lambda condition: _daily_activity_select("toString(event_id)", condition),
+        f"({_ACTIVITY_CONDITION})",
+    )
+    fill(engine)
+
+
 # Forward-only. Append new migrations with the next number; never edit an applied one.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create_events", lambda: [create_table_sql(events)]),
     Migration(
         2,
         "count_daily_activity_per_organization",
-        lambda: [create_table_sql(daily_activity), DAILY_ACTIVITY_MV_DDL.strip()],
+        lambda: [create_table_sql(_daily_activity_uuid), DAILY_ACTIVITY_MV_DDL.strip()],
     ),
     Migration(
         3,
@@ -220,6 +332,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         "project_usage_events_by_organization",
         lambda: [create_table_sql(usage_events), USAGE_EVENTS_MV_DDL.strip()],
         _backfill(usage_events, _usage_events_select, "source = 'api'"),
+    ),
+    Migration(
+        5,
+        "count_daily_activity_by_full_event_id",
+        lambda: [create_table_sql(_daily_activity_next)],
+        lambda engine: _replace_daily_activity(engine),
+    ),
+    Migration(
+        6,
+        "record_activity_windows_per_account_and_month",
+        lambda: [create_table_sql(account_windows), ACCOUNT_WINDOWS_MV_DDL.strip()],
+        _backfill(account_windows, _account_windows_select, f"({_ACTIVITY_CONDITION})"),
     ),
 )
 

@@ -8,13 +8,15 @@ Events are generated inside ClickHouse (`INSERT ... SELECT FROM numbers`) with d
 each account is active between a start and an end day within the 180 days, half of the events are
 usage events posted by resource servers, 1 % are inserted twice. Accounts belong to one of 20
 organizations. The rows and disk size of every table are printed, then each query runs `--runs` times;
-the median is reported (targets: < 100 ms on a server, < 1 s on chDB). `--only` picks queries by a
-part of their name.
+the median is reported (targets: < 100 ms on a server, < 1 s on chDB), with the load averages before
+and after. `--only` picks queries by a part of their name; `--skip-load` reuses the events of an earlier
+run (the migrations still run, so new tables are filled from them).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -95,6 +97,11 @@ def directory(accounts: int) -> InMemoryDirectory:
     return InMemoryDirectory(refs)
 
 
+def load_averages() -> str:
+    """The machine's load averages: the figures depend on what else runs on its cores."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def timed(call: Callable[[], object], runs: int) -> float:
     call()  # warm up caches
     samples = []
@@ -129,7 +136,7 @@ def main() -> None:
         migrate(engine)
         if not args.skip_load:
             load(engine, args.events, args.accounts)
-        rows = engine.execute("SELECT count(), uniqExact(event_id) FROM events")
+        rows = engine.execute("SELECT count(), uniqExact(toString(event_id)) FROM events")
         sys.stderr.write(f"events: {rows[0][1]:,} distinct, {rows[0][0]:,} rows\n")
         sizes = engine.execute(
             "SELECT table, sum(rows), sum(bytes_on_disk), count() FROM system.parts"
@@ -166,6 +173,7 @@ def main() -> None:
             ("top_events 30 days, org", lambda: queries.top_events(engine, people, start30, end, "org-3")),
         ]
         target_ms = 100 if args.url else 1000
+        print(f"load average (1, 5, 15 min): {load_averages()}")
         print(f"{'query':32} {'median ms':>10}  (target < {target_ms} ms, {args.runs} runs)")
         for name, call in cases:
             if args.only and not any(part in name for part in args.only):
@@ -173,6 +181,7 @@ def main() -> None:
             median = timed(call, args.runs)
             flag = "" if median < target_ms else "  OVER"
             print(f"{name:32} {median:10.1f}{flag}", flush=True)
+        print(f"load average (1, 5, 15 min): {load_averages()}")
     finally:
         engine.close()
 

@@ -1,7 +1,8 @@
 """Activity queries over ClickHouse: per account, active users, lifecycle, inactivity, adoption.
 
 Activity is a day set in `account_activity` (per account and UTC month, a mask of active days): a
-sign-in, a token issued or refreshed, or a usage event posted by a resource server. Account metrics
+sign-in, a token issued or refreshed, or a usage event posted by a resource server. DAU/WAU/MAU read the
+same days from `account_windows` (per account and month, the month and the 32 days before it). Account metrics
 filter an organization by membership (from the `AccountDirectory`); event metrics (`top_events`) filter
 on the organization recorded with each event.
 Ranges are UTC dates `[start, end)`, at most 400 days. Bad inputs raise `QueryError(field, message)`.

@@ -1,7 +1,7 @@
 """One account: summary and cursor-paged timeline.
 
 Both read the `events` table, whose sort key starts with `account`. Duplicate rows of one event carry
-the same content, so counts use `uniqExact(event_id)` and the timeline keeps one row per event
+the same content, so counts use `uniqExact` of the id (`sql.EVENT_KEY`) and the timeline keeps one row per event
 (`LIMIT 1 BY event_id`). "First seen" and "last seen" consider activity only: sign-ins, tokens issued
 or refreshed, and posted usage events. Active days come from the account's monthly masks in
 `account_activity` (one key range). With an organization, the account must be one of its members.
@@ -23,6 +23,7 @@ from analytics.queries.days import MASK, MONTH, mask_days, month_filter
 from analytics.queries.errors import QueryError
 from analytics.queries.sql import (
     ACTIVITY_NAMES,
+    EVENT_KEY,
     Executor,
     day_start,
     epoch_seconds,
@@ -88,7 +89,7 @@ def account_summary(
     today = params.today(now)
     rows = run(
         engine,
-        "SELECT name, source, client_id, uniqExact(event_id), toUInt32(min(timestamp)),"
+        f"SELECT name, source, client_id, uniqExact({EVENT_KEY}), toUInt32(min(timestamp)),"
         f" toUInt32(max(timestamp)) FROM events WHERE account = {quote(sub)}"
         f" AND timestamp <= toDateTime({epoch_seconds(now)}) GROUP BY name, source, client_id",
     )

@@ -1,14 +1,14 @@
 """DAU, WAU and MAU per day, and stickiness (DAU / MAU).
 
 For day `t`, DAU/WAU/MAU count distinct accounts with activity in the trailing 1, 7 and 30 days
-`[t - w + 1, t]`. Activity is a day set in `account_activity` (sign-in, token issued or refreshed, posted
-usage event). With an organization, accounts are its members per the directory.
+`[t - w + 1, t]`. Activity is a day set (sign-in, token issued or refreshed, posted usage event). With an
+organization, accounts are its members per the directory.
 
-One pass over the monthly masks of the range and the two months before: per account, one 64-bit window
-word per month of the range (`analytics.queries.days.windows`) holds that month and the 32 days before
-it, so every trailing window of up to 30 days is a few shifts and ORs of one word. Accounts with the same
-WAU and MAU masks in a month are counted together, and per-day counts are summed position by position
-(`spread`), so the result is one row per month whatever the number of accounts.
+One pass over `account_windows`, read with FINAL: per account and month of the range, one 64-bit word
+holds that month and the 32 days before it, so every trailing window of up to 30 days is a few shifts and
+ORs of one row, with no grouping by account. Accounts with the same WAU and MAU masks in a month are counted
+together, and per-day counts are summed position by position (`spread`), so the result is one row per
+month whatever the number of accounts.
 """
 
 from __future__ import annotations
@@ -22,14 +22,22 @@ from analytics.queries.days import (
     WINDOW_OFFSET,
     add_months,
     coverage,
-    month_filter,
-    month_masks,
+    month_length,
     months_between,
     spread,
+    spread_sums,
+    summed,
     unspread,
-    windows,
 )
-from analytics.queries.sql import Executor, member_chunks, member_condition, run
+from analytics.queries.sql import (
+    Executor,
+    date_literal,
+    day_number,
+    from_day_number,
+    member_chunks,
+    member_condition,
+    run,
+)
 
 WINDOWS = (1, 7, 30)
 
@@ -57,17 +65,20 @@ def _covered(width: int) -> str:
 
 
 def _statement(targets: list[date], condition: str) -> str:
-    rows = month_filter(condition, add_months(targets[0], -2), targets[-1])
+    months = ", ".join(date_literal(t) for t in targets)
+    numbers = ", ".join(str(day_number(t)) for t in targets)
+    masks = ", ".join(str((1 << month_length(t)) - 1) for t in targets)
     return (
-        "SELECT j, sumForEach(daily) AS dau, sumForEach(" + spread("c7", "n") + ") AS wau,"
+        f"SELECT m, {summed('d')} AS dau, sumForEach(" + spread("c7", "n") + ") AS wau,"
         " sumForEach(" + spread("c30", "n") + ") AS mau FROM ("
-        f" SELECT j, {_covered(7)} AS c7, {_covered(30)} AS c30, count() AS n,"
-        f"  sumForEach({spread(_covered(1))}) AS daily FROM ("
-        f"  SELECT {windows(targets)} AS vs FROM account_activity WHERE {rows} GROUP BY account)"
-        f" ARRAY JOIN vs AS v, arrayEnumerate(vs) AS j, {month_masks(targets)} AS month_mask"
+        f" SELECT m, {_covered(7)} AS c7, {_covered(30)} AS c30, count() AS n,"
+        f"  {spread_sums(_covered(1), 'd')} FROM ("
+        "  SELECT toUInt16(month) AS m, toUInt64(finalizeAggregation(days)) AS v,"
+        f"   transform(m, [{numbers}], [{masks}], toUInt64(0)) AS month_mask"
+        f"  FROM account_windows FINAL WHERE month IN ({months}) AND {condition})"
         " WHERE v != 0"
-        " GROUP BY j, c7, c30)"
-        " GROUP BY j"
+        " GROUP BY m, c7, c30)"
+        " GROUP BY m"
     )
 
 
@@ -85,8 +96,8 @@ def active_users(
     if span.start < span.end and subs != []:
         targets = months_between(span.start, span.end - timedelta(days=1))
         for chunk in member_chunks(subs):
-            for j, *series in run(engine, _statement(targets, member_condition(chunk))):
-                first = targets[int(j) - 1]
+            for m, *series in run(engine, _statement(targets, member_condition(chunk))):
+                first = from_day_number(m)
                 daily, weekly, monthly = (unspread(words) for words in series)
                 for offset in range((add_months(first, 1) - first).days):
                     day = first + timedelta(days=offset)

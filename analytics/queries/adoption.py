@@ -5,9 +5,10 @@ organization the event was recorded for, not to the account's memberships. `adop
 the accounts that posted any usage event in the same range and organization.
 
 They read `usage_events`, the usage events alone sorted by organization and day. Events and accounts are
-counted exactly (`uniqExact`: duplicate deliveries of an event share its id), in one pass. Events are
-counted per organization and name, then summed: the duplicates of an event share its organization and
-name, and small per-organization sets are much cheaper to fill than one set per name. Accounts are kept
+counted exactly, in one pass: events by `uniqExact` of the id's text (`sql.EVENT_KEY`; duplicate deliveries
+of an event share its id). Events are counted per organization and name, then summed: the duplicates of an
+event share its organization and name, and small per-organization sets are much cheaper to fill than one
+set per name. Accounts are kept
 as sets (states) per organization and name and merged per name, then for the total.
 """
 
@@ -19,7 +20,7 @@ from datetime import date
 from analytics.directory import AccountDirectory
 from analytics.queries import params
 from analytics.queries.errors import QueryError
-from analytics.queries.sql import Executor, date_literal, quote, run
+from analytics.queries.sql import EVENT_KEY, Executor, date_literal, quote, run
 
 MAX_NAMES = 1000
 
@@ -63,7 +64,7 @@ def top_events(
         engine,
         "SELECT groupArray((name, events, finalizeAggregation(accounts))), uniqExactMerge(accounts) FROM ("
         " SELECT name, sum(n) AS events, uniqExactMergeState(a) AS accounts FROM ("
-        "  SELECT organization, name, uniqExact(event_id) AS n, uniqExactState(account) AS a"
+        f"  SELECT organization, name, uniqExact({EVENT_KEY}) AS n, uniqExactState(account) AS a"
         f"  FROM usage_events WHERE {where} GROUP BY organization, name)"
         " GROUP BY name)",
     )

@@ -6,7 +6,8 @@ Account metrics read these masks instead of a row per active day. The building b
   key in parts not yet merged are separate; every reader ORs them together, which is idempotent.
   `month_filter` selects the rows of an account condition and a range of months.
 - `windows`: per account, for each target month `t` of a report, a 64-bit word `v` whose bit `p` is the
-  day `t - 32 + p`: the 32 days before the month, then the month itself. Trailing windows of up to 32
+  day `t - 32 + p`: the 32 days before the month, then the month itself (the word `account_windows`
+  stores per account and month, which DAU/WAU/MAU read directly). Trailing windows of up to 32
   days and "the period before" of days, weeks and months can be read from that one word.
 - `coverage(v, w)`: bit `p` set when the account was active on any of the `w` days ending at bit `p`.
 - `spread`: a per-position count across accounts. A mask is cut into 16 words holding the bits `i` and
@@ -140,6 +141,25 @@ def coverage(v: str, width: int) -> str:
     return f"toUInt64({covered})"
 
 
+def spread_words(mask: str) -> list[str]:
+    """The 16 words of `spread` without a weight, spelled out."""
+    return [f"bitAnd(bitAnd(bitShiftRight({mask}, {i}), 65537) * 65537, 4294967297)" for i in range(16)]
+
+
+def spread_sums(mask: str, prefix: str) -> str:
+    """`sum` of each of the 16 words of `mask`, named `prefix0` to `prefix15`.
+
+    Over many rows, 16 plain sums cost less than `sumForEach` of an array of the words, which builds an
+    array per row.
+    """
+    return ", ".join(f"sum({word}) AS {prefix}{i}" for i, word in enumerate(spread_words(mask)))
+
+
+def summed(prefix: str) -> str:
+    """The array of the sums of the columns `prefix0` to `prefix15` (see `spread_sums`)."""
+    return f"[{', '.join(f'sum({prefix}{i})' for i in range(16))}]"
+
+
 def spread(mask: str, weight: str | None = None) -> str:
     """16 words whose sums over rows count, per bit 0..31 of `mask`, the rows having it (times `weight`).
 
@@ -149,8 +169,7 @@ def spread(mask: str, weight: str | None = None) -> str:
     array argument).
     """
     if weight is None:
-        words = (f"bitAnd(bitAnd(bitShiftRight({mask}, {i}), 65537) * 65537, 4294967297)" for i in range(16))
-        return f"[{', '.join(words)}]"
+        return f"[{', '.join(spread_words(mask))}]"
     return (
         "arrayMap((i, x, y) -> bitAnd(bitAnd(bitShiftRight(x, i), 65537) * 65537, 4294967297) * y,"
         f" range(16), arrayResize([{mask}], 16, {mask}), arrayResize([{weight}], 16, {weight}))"

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.queries import params
+from analytics.queries.bulk import collector_paused
 from analytics.queries.days import MASK, MONTH, day_range_bits, highbit, month_filter, month_start
 from analytics.queries.errors import QueryError
 from analytics.queries.sql import (
@@ -146,6 +147,17 @@ def inactive_accounts(
     organization: str | None = None,
 ) -> list[InactiveAccount]:
     """Accounts with no activity for `days` or more, longest inactive first."""
+    with collector_paused():
+        return _inactive_accounts(engine, directory, days, now, organization)
+
+
+def _inactive_accounts(
+    engine: Executor,
+    directory: AccountDirectory,
+    days: int,
+    now: datetime,
+    organization: str | None,
+) -> list[InactiveAccount]:
     params.threshold("days", days)
     org = params.organization(directory, organization)
     today = params.today(now)
@@ -165,24 +177,27 @@ def inactive_accounts(
             recent.update(unpack_strings(others))
     today_number = day_number(today)
     created_cutoff = today - timedelta(days=days)
-    by_sub = dict(zip([ref.sub for ref in refs], refs, strict=True))
-    # The day inactivity counts from: the last active day, or the creation day of never active accounts.
-    since = {sub: last for sub, last in quiet.items() if sub in by_sub}
-    never = set()
-    for sub in by_sub.keys() - quiet.keys() - recent:
-        created = params.created_day(by_sub[sub])
-        if created <= created_cutoff:
-            since[sub] = day_number(created)
-            never.add(sub)
+    seen_on = {day: from_day_number(day) for day in set(quiet.values())}
+    # One pass over the directory: the day inactivity counts from (the last active day, or the creation
+    # day of never active accounts) and the account, keyed by sub (a sub listed twice counts once).
+    since: dict[str, int] = {}
+    found: dict[str, tuple[AccountRef, date | None]] = {}
+    for ref in refs:
+        sub = ref.sub
+        last = quiet.get(sub)
+        if last is not None:
+            since[sub] = last
+            found[sub] = (ref, seen_on[last])
+        elif sub not in recent:
+            created = params.created_day(ref)
+            if created <= created_cutoff:
+                since[sub] = day_number(created)
+                found[sub] = (ref, None)
     # Longest inactive first, then by sub. Sorting strings by plain keys allocates no tuples: a large
     # list of them costs more in garbage collection passes than in sorting.
     order = sorted(since)
     order.sort(key=since.__getitem__)
-    seen_on = {day: from_day_number(day) for day in set(quiet.values())}
-    return [
-        _inactive_account(sub, by_sub[sub], None if sub in never else seen_on[since[sub]], today_number - since[sub])
-        for sub in order
-    ]
+    return [_inactive_account(sub, *found[sub], today_number - since[sub]) for sub in order]
 
 
 def organization_health(

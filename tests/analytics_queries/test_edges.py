@@ -282,3 +282,9 @@ def test_new_tables_follow_retention(tmp_path: Path) -> None:
             assert [row[0] for row in rows] == ["202503"]
     finally:
         engine.close()
+
+
+def test_window_words_match_the_stored_windows() -> None:
+    from analytics.queries.days import WINDOW_OFFSET
+
+    assert schema.WINDOW_DAYS_BEFORE == WINDOW_OFFSET
