@@ -27,8 +27,8 @@ metadata = sa.MetaData()
 # sort key is fully determined by event_id: a retried delivery whose skew-corrected timestamp moved by a
 # second still collapses into one row. The account prefix keeps each account's rows contiguous for
 # per-account timelines; time filters prune by the monthly partition. Per-organization-per-day reads go to
-# daily_activity. Until a merge runs duplicates may be visible: readers count uniqExact(toString(event_id))
-# (the text: see daily_activity) or read with FINAL, never count(*).
+# daily_activity. Until a merge runs duplicates may be visible: readers count uniqExact of the id's 64-bit
+# hash (`analytics.queries.sql.EVENT_KEY`, see daily_activity) or read with FINAL, never count(*).
 events = sa.Table(
     "events",
     metadata,
@@ -53,16 +53,16 @@ EVENT_COLUMNS: tuple[str, ...] = tuple(column.name for column in events.columns)
 # Activity per organization, day and account. Sorted by organization first because the readers are
 # organization health and DAU/WAU/MAU per organization over a range of days. The state is the set of
 # event ids, so a duplicate insert of the same event never counts twice: read uniqExactMerge(events).
-# The set holds the ids' text (`toString(event_id)`), which uniqExact hashes in full: over a UUID,
-# ClickHouse 18.16 hashes only half of the id, so ids crafted to share that half would make every insert
-# into the set, and every merge of two sets, slower with the size of the set (migration 5).
+# The set holds a 64-bit hash of all 16 bytes of each id (`cityHash64(reinterpretAsString(event_id))`): over
+# a UUID, ClickHouse 18.16 hashes only half of the id, so ids crafted to share that half would make every
+# insert into the set, and every merge of two sets, slower with the size of the set (migration 5).
 daily_activity = sa.Table(
     "daily_activity",
     metadata,
     sa.Column("organization", types.String, nullable=False),
     sa.Column("day", types.Date, nullable=False),
     sa.Column("account", types.String, nullable=False),
-    sa.Column("events", types.AggregateFunction("uniqExact", types.String), nullable=False),
+    sa.Column("events", types.AggregateFunction("uniqExact", types.UInt64), nullable=False),
     engines.AggregatingMergeTree(
         partition_by=sa.func.toYYYYMM(sa.text("day")),
         order_by=("organization", "day", "account"),
@@ -94,13 +94,14 @@ GROUP BY organization, day, account
 DAILY_ACTIVITY_MV_DDL = "CREATE MATERIALIZED VIEW IF NOT EXISTS daily_activity_mv TO daily_activity AS" + (
     _daily_activity_select("event_id", _ACTIVITY_CONDITION)
 )
-# The view since migration 5: a set of the ids' text.
+# The view since migration 5: a set of the ids' full 64-bit hashes.
+EVENT_ID_HASH = "cityHash64(reinterpretAsString(event_id))"
 DAILY_ACTIVITY_TEXT_MV_DDL = "CREATE MATERIALIZED VIEW IF NOT EXISTS daily_activity_mv TO daily_activity AS" + (
-    _daily_activity_select("toString(event_id)", _ACTIVITY_CONDITION)
+    _daily_activity_select(EVENT_ID_HASH, _ACTIVITY_CONDITION)
 )
 
 
-def _daily_activity_table(name: str, event_key: type[types.String] | type[types.UUID]) -> sa.Table:
+def _daily_activity_table(name: str, event_key: type[types.UInt64] | type[types.UUID]) -> sa.Table:
     return sa.Table(
         name,
         sa.MetaData(),
@@ -118,7 +119,7 @@ def _daily_activity_table(name: str, event_key: type[types.String] | type[types.
 # Migration 2 created daily_activity with a set of UUIDs; migration 5 builds its successor under this
 # name, fills it, and puts it in place.
 _daily_activity_uuid = _daily_activity_table("daily_activity", types.UUID)
-_daily_activity_next = _daily_activity_table("daily_activity_next", types.String)
+_daily_activity_next = _daily_activity_table("daily_activity_next", types.UInt64)
 
 # The days each account was active, one row per account and UTC month: bit d - 1 of `days` is set when the
 # account was active on day d of the month. Sorted by account: every account question (last activity,
@@ -159,7 +160,7 @@ ACCOUNT_ACTIVITY_MV_DDL = "CREATE MATERIALIZED VIEW IF NOT EXISTS account_activi
 # Usage events posted by resource servers (source 'api'), one row per event with only what top events
 # need. Sorted by organization first: the per-organization report reads one key range, the report over
 # all organizations reads the days of the range and nothing of the other sources. Duplicates of an event
-# share the whole sort key and collapse when parts merge; readers count uniqExact(toString(event_id)).
+# share the whole sort key and collapse when parts merge; readers count uniqExact of the full id hash.
 usage_events = sa.Table(
     "usage_events",
     metadata,
@@ -288,7 +289,7 @@ def _column_type(engine: ClickHouse, table: str, column: str) -> str | None:
 
 
 def _replace_daily_activity(engine: ClickHouse) -> None:
-    """Put daily_activity with sets of id text in place of the one with sets of UUIDs, and refill it.
+    """Put daily_activity with sets of full id hashes in place of the one with sets of UUIDs, and refill it.
 
     Each step checks what is there, so an interrupted run resumes. The old table's rows are all derived
     from `events` (same monthly partitions and retention), so the refill loses nothing. Events inserted
@@ -307,7 +308,7 @@ def _replace_daily_activity(engine: ClickHouse) -> None:
     engine.execute(DAILY_ACTIVITY_TEXT_MV_DDL.strip())
     fill = _backfill(
         daily_activity,
-        lambda condition: _daily_activity_select("toString(event_id)", condition),
+        lambda condition: _daily_activity_select(EVENT_ID_HASH, condition),
         f"({_ACTIVITY_CONDITION})",
     )
     fill(engine)

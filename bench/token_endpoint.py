@@ -126,7 +126,8 @@ def refresh_script(authorization: str, tokens_in: str, tokens_out: str, threads:
 
 # --- targets ---------------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def node_server(workers: int, token_format: str = "jwt") -> Iterator[tuple[str, dict[str, Any], list[int], subprocess.Popen[Any]]]:
+def node_server(workers: int, token_format: str = "jwt"
+                ) -> Iterator[tuple[str, dict[str, Any], list[int], subprocess.Popen[Any]]]:
     if not (NODE_DIR / "node_modules" / "oidc-provider").exists():
         raise SystemExit(f"run `npm install` in {NODE_DIR} first")
     port = common.free_port()

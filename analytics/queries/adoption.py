@@ -5,7 +5,7 @@ organization the event was recorded for, not to the account's memberships. `adop
 the accounts that posted any usage event in the same range and organization.
 
 They read `usage_events`, the usage events alone sorted by organization and day. Events and accounts are
-counted exactly, in one pass: events by `uniqExact` of the id's text (`sql.EVENT_KEY`; duplicate deliveries
+counted in one pass: events by `uniqExact` of the id's full 64-bit hash (`sql.EVENT_KEY`; duplicate deliveries
 of an event share its id). Events are counted per organization and name, then summed: the duplicates of an
 event share its organization and name, and small per-organization sets are much cheaper to fill than one
 set per name. Accounts are kept

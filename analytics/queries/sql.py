@@ -28,9 +28,11 @@ from typing import Any, Protocol
 EPOCH = date(1970, 1, 1)
 ACTIVITY_NAMES = ("signin.succeeded", "token.issued", "token.refreshed")
 CHUNK_BYTES = 200_000
-EVENT_KEY = "toString(event_id)"
-"""What exact counts of events count: `uniqExact` over a UUID hashes only half of it on ClickHouse 18.16
-(ids crafted to share that half make counting quadratic); over the text it hashes the whole id."""
+EVENT_KEY = "cityHash64(reinterpretAsString(event_id))"
+"""What counts of events count: a 64-bit hash of all 16 bytes of the id. `uniqExact` over a UUID hashes only
+half of it on ClickHouse 18.16 (ids crafted to share that half make counting quadratic); over the id's text it
+is exact but 3x slower. Two distinct ids share a hash with probability 2^-64: among a million events of one
+count, a miscount has odds of about 3 in 100 million."""
 
 Rows = Sequence[Sequence[Any]]
 

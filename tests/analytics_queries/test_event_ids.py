@@ -1,4 +1,4 @@
-"""Exact event counts hash the whole event id, and daily_activity keeps sets of the ids' text (migration 5).
+"""Exact event counts hash the whole event id, and daily_activity keeps sets of the ids' full 64-bit hashes (migration 5).
 
 Ids crafted to share one 64-bit half are distinct events: every count sees them all. daily_activity,
 first created with sets of UUIDs, is rebuilt from the stored events by migration 5 and fed by its view
@@ -52,7 +52,7 @@ def _events_type(engine: ClickHouse) -> str:
 
 def test_daily_activity_counts_every_event_once(loaded: Loaded) -> None:
     assert _daily_activity(loaded.engine) == _expected_daily(loaded.sim)
-    assert _events_type(loaded.engine) == "AggregateFunction(uniqExact, String)"
+    assert _events_type(loaded.engine) == "AggregateFunction(uniqExact, UInt64)"
 
 
 @pytest.fixture(params=["chdb", pytest.param("server", marks=pytest.mark.clickhouse_server)])
@@ -108,7 +108,7 @@ def test_migration_5_rebuilds_daily_activity_from_stored_events(
     ]
     insert(as_events[:half])
     assert schema.migrate(engine) == [m.version for m in schema.MIGRATIONS if m.version > 4]
-    assert _events_type(engine) == "AggregateFunction(uniqExact, String)"
+    assert _events_type(engine) == "AggregateFunction(uniqExact, UInt64)"
     # Running the replacement again (an interrupted migration resumes) changes nothing.
     for statement in next(m for m in schema.MIGRATIONS if m.version == 5).statements():
         engine.execute(statement)
