@@ -14,7 +14,7 @@ from pathlib import Path
 from analytics import alerts, queries, schema
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.engines import ClickHouse, ClickHouseError, open_engine
-from analytics.events import Event, EventValidationError, parse_events
+from analytics.events import Event, EventValidationError, Posted, parse_body, parse_events
 from analytics.spool import Spool, SpoolFull
 from analytics.writer import Writer
 
@@ -27,8 +27,10 @@ __all__ = [
     "ClickHouseError",
     "Event",
     "EventValidationError",
+    "Posted",
     "SpoolFull",
     "alerts",
+    "parse_body",
     "parse_events",
     "queries",
 ]
@@ -112,9 +114,18 @@ class Analytics:
     def accept(self, events: list[Event]) -> int:
         """Durably spool a validated batch (all or nothing); returns how many. Raises SpoolFull."""
         self.spool.append(events)
+        self._maybe_wake()
+        return len(events)
+
+    def accept_posted(self, posted: Posted, organizations: list[str]) -> int:
+        """``accept`` for events validated by ``parse_body``, stored with the given organizations."""
+        self.spool.append_encoded(posted.encode(organizations), len(posted))
+        self._maybe_wake()
+        return len(posted)
+
+    def _maybe_wake(self) -> None:
         if self.spool.pending_rows >= self.writer.batch_rows:
             self.writer.wake()
-        return len(events)
 
     def flush(self, timeout: float = 10.0) -> None:
         self.writer.flush(timeout)

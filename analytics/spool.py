@@ -97,10 +97,14 @@ class Spool:
 
     def append(self, events: Sequence[Event]) -> None:
         """Make ``events`` durable as one batch; returns once they are on disk."""
-        if not events:
+        if events:
+            self.append_encoded(encode_events(events), len(events))
+
+    def append_encoded(self, data: bytes, rows: int) -> None:
+        """Make one batch of ``rows`` events, encoded as ``analytics.blocks`` describes, durable."""
+        if not rows:
             return
-        data = encode_events(events)
-        pending = _Pending(data, len(events))
+        pending = _Pending(data, rows)
         with self._cond:
             if self._closed:
                 raise RuntimeError("spool is closed")

@@ -255,4 +255,4 @@ def test_encoding_round_trips() -> None:
         }
     )
     assert decode_events([encode_events(events)]) == events
-    assert b"\n" not in encode_events(events[:1])
+    assert decode_events([encode_events(events[:1]), b"", encode_events(events[1:])]) == events
