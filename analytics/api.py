@@ -46,7 +46,7 @@ class Analytics:
         spool: Spool,
         retention_days: int = 400,
         flush_interval: float = 1.0,
-        batch_rows: int = 5000,
+        batch_rows: int = 50_000,
     ) -> None:
         self.retention_days = retention_days
         self._engine = engine
@@ -65,7 +65,7 @@ class Analytics:
         retention_days: int = 400,
         spool_max_bytes: int = 512 * 1024 * 1024,
         flush_interval: float = 1.0,
-        batch_rows: int = 5000,
+        batch_rows: int = 50_000,
     ) -> Analytics:
         """Events spool under ``data_dir / "spool.sqlite3"``; ClickHouse is the server at ``url`` or chDB."""
         spool = Spool(data_dir / "spool.sqlite3", spool_max_bytes)

@@ -58,7 +58,7 @@ def _piece(data: bytes) -> bytes:
 def string_column(values: Iterable[str]) -> bytes:
     """A Native String column. Repeated values (accounts, names) are encoded once per call."""
     pieces: dict[str, bytes] = {}
-    out = []
+    out: list[bytes] = []
     append = out.append
     for value in values:
         piece = pieces.get(value)
@@ -71,7 +71,7 @@ def string_column(values: Iterable[str]) -> bytes:
 def bytes_column(values: Iterable[bytes]) -> bytes:
     """A Native String column of values that are UTF-8 already."""
     short = _SHORT
-    out = []
+    out: list[bytes] = []
     append = out.append
     for value in values:
         n = len(value)
@@ -139,7 +139,7 @@ def combine(blobs: Iterable[bytes]) -> Block:
             continue
         if blob[:4] != MAGIC:
             blob = from_json_lines(blob)
-        magic, count, *sizes = _HEADER.unpack_from(blob)
+        _magic, count, *sizes = _HEADER.unpack_from(blob)
         view = memoryview(blob)
         offset = _HEADER.size
         for column, size in enumerate(sizes):

@@ -8,10 +8,13 @@ and commits every batch queued so far in one transaction, one fsync covering all
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import math
+import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +80,9 @@ class Spool:
         self._write_lock = threading.Lock()  # the one connection that writes
         self._drained_bytes_per_second = 0.0
         self._closed = False
+        # Drains are exclusive across processes (`canary serve --workers N` share the file): two writers
+        # reading the same batches would insert them twice. The OS drops the lock with a killed process.
+        self._drain_fd = os.open(f"{path}.drain-lock", os.O_RDWR | os.O_CREAT, 0o600)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -158,6 +164,22 @@ class Spool:
             return 5
         return max(1, min(300, math.ceil(needed / rate) + 1))
 
+    @contextlib.contextmanager
+    def draining(self, *, wait: bool) -> Iterator[bool]:
+        """Hold the spool's drain lock (shared by every process using the file) while the block runs.
+
+        Yields False, holding nothing, when ``wait`` is false and another drain is under way.
+        """
+        try:
+            fcntl.flock(self._drain_fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(self._drain_fd, fcntl.LOCK_UN)
+
     def read(self, max_rows: int) -> Chunk | None:
         """The oldest spooled batches, up to ``max_rows`` events (at least one batch), or None when empty."""
         cursor = self._reader.execute("SELECT id, rows, data FROM batches ORDER BY id")
@@ -213,6 +235,7 @@ class Spool:
         with self._write_lock:
             self._db.close()
         self._reader.close()
+        os.close(self._drain_fd)
 
     def __enter__(self) -> Spool:
         return self

@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analytics import schema  # noqa: E402
-from analytics.api import Analytics, parse_events  # noqa: E402
+from analytics.api import Analytics, parse_body  # noqa: E402
 from analytics.engines import ClickHouse, EmbeddedEngine, ServerEngine  # noqa: E402
-from analytics.events import encode_events  # noqa: E402
+from analytics.events import loads, validate  # noqa: E402
 from idp.accounts.service import add_member, create_organization, create_user  # noqa: E402
 from idp.app import build_context  # noqa: E402
 from idp.cli import prepare  # noqa: E402
@@ -43,7 +43,7 @@ from idp.migrate import migrate_sql  # noqa: E402
 from idp.oauth.clients import create_client  # noqa: E402
 from idp.settings import Settings  # noqa: E402
 from idp.web import bearer  # noqa: E402
-from idp.web.events import SCOPE, authorise, ingest  # noqa: E402
+from idp.web.events import SCOPE, _look_up, authorise, ingest, verified_claims  # noqa: E402
 
 
 def body(accounts: list[str], batch: int, seq: int) -> bytes:
@@ -95,9 +95,9 @@ def writer_cost(engine: ClickHouse, accounts: list[str], rows: int, inserts: int
     for n in range(inserts + 1):
         chunk = []
         for b in range(rows // 100):
-            payload = json.loads(body(accounts, 100, n * rows + b))
-            events = parse_events(payload, default_account=None, client_id="bench", now=now, retention_days=400)
-            chunk.append(encode_events(events))
+            posted = parse_body(body(accounts, 100, n * rows + b), default_account=None, client_id="bench",
+                                now=now, retention_days=400)
+            chunk.append(posted.encode())
         chunks.append(chunk)
     engine.insert_encoded(chunks[0])
     server0 = process_cpu(server_pid) if server_pid else 0.0
@@ -141,24 +141,33 @@ def main() -> None:
             token, _ = c.tokens.access_token(client=client, subject=client.client_id, scope=SCOPE)
         claims = bearer.verify(c, token, SCOPE)
         bodies = [body(accounts, args.batch, n) for n in range(args.iterations + 1)]
-        payloads = [json.loads(b) for b in bodies]
+        payloads = [loads(b)[0] for b in bodies]
         now = utcnow()
 
         def parse(i: int) -> Any:
-            return parse_events(payloads[i], default_account=None, client_id=claims["client_id"], now=now,
-                                retention_days=400)
+            return validate(payloads[i], default_account=None, client_id=claims["client_id"], now=now,
+                            retention_days=400, orjson_payload=True)
 
         parsed = [parse(i) for i in range(len(bodies))]
-        authorised = [authorise(c, claims, events) for events in parsed]
+        looked_up = [_look_up(c, claims, list(dict.fromkeys(p.accounts))) for p in parsed]
+        organizations = [authorise(claims, looked_up[i], p.accounts, p.organizations) for i, p in enumerate(parsed)]
+        encoded = [p.encode(organizations[i]) for i, p in enumerate(parsed)]
         results: dict[str, float] = {
-            "bearer.verify (JWT + revocation look-up)": cpu_us(lambda i: bearer.verify(c, token, SCOPE),
-                                                               args.iterations),
-            "json.loads of the body": cpu_us(lambda i: json.loads(bodies[i]), args.iterations),
-            "parse_events (validation)": cpu_us(parse, args.iterations),
-            "authorise (memberships, SQL)": cpu_us(lambda i: authorise(c, claims, parsed[i]), args.iterations),
-            "encode_events (spool form)": cpu_us(lambda i: encode_events(authorised[i]), args.iterations),
-            "spool append, alone (fsync not counted)": cpu_us(lambda i: analytics.spool.append(authorised[i]),
-                                                              args.iterations),
+            "token: signature check (cache miss)": cpu_us(lambda i: c.tokens.decode(token), args.iterations),
+            "token: cached claims": cpu_us(lambda i: verified_claims(c, token), args.iterations),
+            "bearer.verify (JWT + revocation, old path)": cpu_us(lambda i: bearer.verify(c, token, SCOPE),
+                                                                 args.iterations),
+            "json.loads of the body (stdlib)": cpu_us(lambda i: json.loads(bodies[i]), args.iterations),
+            "orjson decoding of the body": cpu_us(lambda i: loads(bodies[i]), args.iterations),
+            "validation to columns": cpu_us(parse, args.iterations),
+            "SQL: token state + memberships": cpu_us(
+                lambda i: _look_up(c, claims, list(dict.fromkeys(parsed[i].accounts))), args.iterations),
+            "authorise (organizations)": cpu_us(
+                lambda i: authorise(claims, looked_up[i], parsed[i].accounts, parsed[i].organizations),
+                args.iterations),
+            "encode (Native columns)": cpu_us(lambda i: parsed[i].encode(organizations[i]), args.iterations),
+            "spool append, alone (fsync not counted)": cpu_us(
+                lambda i: analytics.spool.append_encoded(encoded[i], args.batch), args.iterations),
             "ingest() whole: decode..append + response": cpu_us(lambda i: ingest(c, claims, bodies[i]),
                                                                 args.iterations),
         }
@@ -168,7 +177,8 @@ def main() -> None:
 
         for name, make in (
             ("chdb", lambda: EmbeddedEngine(tmp / "chdb")),
-            ("server", lambda: ServerEngine(f"{args.clickhouse.rstrip('/')}/canary_breakdown_{random.randrange(1 << 30)}")),
+            ("server", lambda: ServerEngine(
+                f"{args.clickhouse.rstrip('/')}/canary_breakdown_{random.randrange(1 << 30)}")),
         ):
             engine = make()
             pid = None
