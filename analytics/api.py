@@ -117,9 +117,10 @@ class Analytics:
         self._maybe_wake()
         return len(events)
 
-    def accept_posted(self, posted: Posted, organizations: list[str]) -> int:
-        """``accept`` for events validated by ``parse_body``, stored with the given organizations."""
-        self.spool.append_encoded(posted.encode(organizations), len(posted))
+    async def accept_posted(self, posted: Posted, organizations: list[str]) -> int:
+        """``accept`` for events validated by ``parse_body``, stored with the given organizations; awaits the
+        commit on the event loop. Raises SpoolFull."""
+        await self.spool.append_encoded_async(posted.encode(organizations), len(posted))
         self._maybe_wake()
         return len(posted)
 

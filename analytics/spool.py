@@ -2,12 +2,14 @@
 
 The spool is an SQLite database in WAL mode with ``synchronous=FULL``: a commit returns only after the
 write-ahead log is fsynced, so an acknowledged batch survives kill -9 and power loss. Each appended batch is
-one row (all or nothing). Appenders use group commit: whoever finds no commit in progress becomes the leader
-and commits every batch queued so far in one transaction, one fsync covering all of their waiters.
+one row (all or nothing). Appends use group commit: a committer thread writes every batch queued while the
+previous commit ran in one transaction, one fsync covering all of their waiters — threads blocked in
+``append_encoded``, or requests awaiting ``append_encoded_async`` on the event loop without a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import math
@@ -44,14 +46,27 @@ class Chunk:
     data: list[bytes]
 
 
-class _Pending:
-    __slots__ = ("data", "done", "error", "rows")
+_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 
-    def __init__(self, data: bytes, rows: int) -> None:
+
+class _Pending:
+    __slots__ = ("data", "done", "error", "rows", "waiter")
+
+    def __init__(self, data: bytes, rows: int, waiter: _Waiter | None) -> None:
         self.data = data
         self.rows = rows
+        self.waiter = waiter
         self.done = False
         self.error: BaseException | None = None
+
+
+def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        if not future.done():  # the request may have been cancelled meanwhile; its batch is stored anyway
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
 
 
 _SCHEMA = """
@@ -73,7 +88,10 @@ class Spool:
         self._reader = self._connect()
         row = self._db.execute("SELECT COALESCE(SUM(LENGTH(data)), 0), COALESCE(SUM(rows), 0) FROM batches")
         self._bytes, self._rows = (int(value) for value in row.fetchone())
-        self._cond = threading.Condition(threading.Lock())
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # waiters of a commit
+        self._work = threading.Condition(lock)  # the committer thread
+        self._committer: threading.Thread | None = None
         self._queue: list[_Pending] = []
         self._queued_bytes = 0
         self._committing = False
@@ -110,53 +128,85 @@ class Spool:
         """Make one batch of ``rows`` events, encoded as ``analytics.blocks`` describes, durable."""
         if not rows:
             return
-        pending = _Pending(data, rows)
         with self._cond:
-            if self._closed:
-                raise RuntimeError("spool is closed")
-            if self._bytes + self._queued_bytes + len(data) > self.max_bytes:
-                raise SpoolFull(self._retry_after(len(data)))
-            self._queue.append(pending)
-            self._queued_bytes += len(data)
+            pending = self._enqueue(data, rows, None)
             while not pending.done:
-                if not self._committing:
-                    self._lead()
-                else:
-                    self._cond.wait()
+                self._cond.wait()
         if pending.error is not None:
             raise pending.error
 
-    def _lead(self) -> None:
-        """Commit everything queued; called with the condition held, returns with it held."""
-        group, self._queue = self._queue, []
-        self._committing = True
-        self._cond.release()
-        error: BaseException | None = None
-        try:
-            with self._write_lock:
-                self._db.execute("BEGIN IMMEDIATE")
+    async def append_encoded_async(self, data: bytes, rows: int) -> None:
+        """``append_encoded`` for the event loop: waits for the commit without holding a thread."""
+        if not rows:
+            return
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._cond:
+            self._enqueue(data, rows, (loop, future))
+        await future
+
+    def _enqueue(self, data: bytes, rows: int, waiter: _Waiter | None) -> _Pending:
+        """Queue a batch for the next commit (called with the condition held). Raises SpoolFull."""
+        if self._closed:
+            raise RuntimeError("spool is closed")
+        if self._bytes + self._queued_bytes + len(data) > self.max_bytes:
+            raise SpoolFull(self._retry_after(len(data)))
+        pending = _Pending(data, rows, waiter)
+        self._queue.append(pending)
+        self._queued_bytes += len(data)
+        if self._committer is None:
+            self._committer = threading.Thread(target=self._commit_loop, name="spool-commit", daemon=True)
+            self._committer.start()
+        self._work.notify()
+        return pending
+
+    def _commit_loop(self) -> None:
+        """Group commit: every batch queued while the previous commit ran goes into the next one, so one
+        fsync covers all of their waiters."""
+        with self._cond:
+            while True:
+                while not self._queue and not self._closed:
+                    self._work.wait()
+                if not self._queue:
+                    return
+                group, self._queue = self._queue, []
+                self._committing = True
+                self._cond.release()
+                error: BaseException | None = None
                 try:
-                    self._db.executemany(
-                        "INSERT INTO batches (rows, data) VALUES (?, ?)", [(p.rows, p.data) for p in group]
-                    )
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-        except BaseException as exc:
-            error = exc
-        finally:
-            self._cond.acquire()
-        size = sum(len(p.data) for p in group)
-        self._queued_bytes -= size
-        if error is None:
-            self._bytes += size
-            self._rows += sum(p.rows for p in group)
-        for p in group:
-            p.error = error
-            p.done = True
-        self._committing = False
-        self._cond.notify_all()
+                    self._commit(group)
+                except BaseException as exc:
+                    error = exc
+                finally:
+                    self._cond.acquire()
+                size = sum(len(p.data) for p in group)
+                self._queued_bytes -= size
+                if error is None:
+                    self._bytes += size
+                    self._rows += sum(p.rows for p in group)
+                loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+                for p in group:
+                    p.error = error
+                    p.done = True
+                    if p.waiter is not None:
+                        loops.setdefault(p.waiter[0], []).append(p.waiter[1])
+                self._committing = False
+                self._cond.notify_all()
+                for loop, futures in loops.items():
+                    with contextlib.suppress(RuntimeError):  # a loop that has closed has no one waiting
+                        loop.call_soon_threadsafe(_settle, futures, error)
+
+    def _commit(self, group: list[_Pending]) -> None:
+        with self._write_lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO batches (rows, data) VALUES (?, ?)", [(p.rows, p.data) for p in group]
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def _retry_after(self, needed: int) -> int:
         rate = self._drained_bytes_per_second
@@ -230,8 +280,10 @@ class Spool:
     def close(self) -> None:
         with self._cond:
             self._closed = True
-            while self._committing:
-                self._cond.wait()
+            self._work.notify()
+            committer = self._committer
+        if committer is not None:
+            committer.join()  # it commits what is queued, then stops
         with self._write_lock:
             self._db.close()
         self._reader.close()
