@@ -6,6 +6,7 @@ problem in the body before rejecting it as a whole, so a client can fix all of t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -30,9 +31,6 @@ MAX_PROPERTIES_BYTES = 8 * 1024
 MAX_FUTURE = timedelta(hours=1)
 
 _NAME = re.compile(r"[A-Za-z0-9_.:-]+")
-# Every digit becomes "0" and everything else " ": a run of 19 digits is then a plain substring search.
-_DIGITS_ONLY = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
-_LONG_RUN = b"0" * 19
 _EVENT_FIELDS = frozenset({"event_id", "name", "account", "organization", "timestamp", "sent_at", "properties"})
 _ENVELOPE_FIELDS = frozenset({"batch", "sent_at"})
 # DateTime in ClickHouse is an unsigned 32-bit count of seconds.
@@ -171,7 +169,15 @@ def _new_event(
 
 
 def valid_name(name: object) -> bool:
-    return isinstance(name, str) and 0 < len(name) <= MAX_NAME_LENGTH and _name_characters_ok(name)
+    if isinstance(name, str) and 0 < len(name) <= MAX_NAME_LENGTH and _name_characters_ok(name):
+        if len(_GOOD_NAMES) < 4096 and type(name) is str:
+            _GOOD_NAMES.add(name)
+        return True
+    return False
+
+
+# Names already found valid: clients post the same few over and over, and a set look-up is the cheapest check.
+_GOOD_NAMES: set[str] = set()
 
 
 @functools.lru_cache(maxsize=1024)
@@ -254,14 +260,12 @@ def loads(body: bytes) -> tuple[Any, bool]:
 
     orjson is several times faster than the standard library; what it refuses and the standard library
     accepts (NaN, infinities, lone surrogates, very deep nesting) is decoded the old way, so exactly the same
-    bodies are accepted and validation reports the same problems. orjson reads integers beyond 64 bits as
-    floats: a body with a run of 19 digits anywhere is decoded by the standard library too.
+    bodies are accepted and validation reports the same problems.
     """
-    if _LONG_RUN not in body.translate(_DIGITS_ONLY):
-        try:
-            return orjson.loads(body), True
-        except orjson.JSONDecodeError:
-            pass
+    try:
+        return orjson.loads(body), True
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(body), False
     except RecursionError as exc:
@@ -278,8 +282,14 @@ def parse_body(
 ) -> Posted:
     """Decode and validate a request body (ValueError when it is not JSON, else as ``parse_events``)."""
     payload, native = loads(body)
-    return validate(payload, default_account=default_account, client_id=client_id, now=now,
-                    retention_days=retention_days, orjson_payload=native)
+    try:
+        return validate(payload, default_account=default_account, client_id=client_id, now=now,
+                        retention_days=retention_days, orjson_payload=native)
+    except _OutOfRange:
+        # orjson reads integers beyond 64 bits as floats (which print as 1.2e+19 and up): such bodies are
+        # decoded again by the standard library, which keeps them exact.
+        return validate(json.loads(body), default_account=default_account, client_id=client_id, now=now,
+                        retention_days=retention_days)
 
 
 def parse_events(
@@ -346,6 +356,8 @@ def validate(
     timestamps, properties_texts, objects = posted.timestamps, posted.properties, posted.objects
     event_fields = _EVENT_FIELDS
     error_list = errors.errors
+    good_names = _GOOD_NAMES
+    fromhex = bytes.fromhex
     # Runs for every posted event: the common case (string fields in ASCII, no timestamps) takes the shortest
     # way through each check; the errors, and their order, are those of the plain checks.
     for index, item in enumerate(items):
@@ -359,18 +371,24 @@ def validate(
                     errors.add(index, str(key), "unknown field")
 
         raw_id = item.get("event_id", _MISSING)
-        event_id: bytes | None
+        event_id: bytes | None = None
         if raw_id is _MISSING:
             event_id = _uuid4_bytes()
         else:
-            event_id = _uuid_bytes(raw_id)
+            if type(raw_id) is str and len(raw_id) == 36:  # the canonical form, inline: see _uuid_bytes
+                with contextlib.suppress(ValueError):
+                    event_id = fromhex(raw_id.replace("-", ""))
+                    if len(event_id) != 16:
+                        event_id = None
             if event_id is None:
-                errors.add(index, "event_id", "must be a UUID string")
+                event_id = _uuid_bytes(raw_id)
+                if event_id is None:
+                    errors.add(index, "event_id", "must be a UUID string")
 
         name = item.get("name", _MISSING)
         if name is _MISSING:
             errors.add(index, "name", "is required")
-        elif not valid_name(name):
+        elif not (type(name) is str and name in good_names) and not valid_name(name):
             errors.add(index, "name", f"must be 1 to {MAX_NAME_LENGTH} characters of letters, digits and _ . : -")
 
         account = default_account
@@ -443,11 +461,18 @@ def validate(
 _EMPTY: dict[str, Any] = {}
 
 
+class _OutOfRange(Exception):
+    """Properties decoded by orjson hold a float of 1e16 or more, which may have been an integer."""
+
+
 def _orjson_dump(properties: dict[str, Any]) -> bytes | None:
     try:
-        return orjson.dumps(properties, option=orjson.OPT_SORT_KEYS)
+        text = orjson.dumps(properties, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
         return _serialize_bytes(properties)
+    if b"e+" in text:
+        raise _OutOfRange
+    return text
 
 
 _ORJSON_DUMP = _orjson_dump

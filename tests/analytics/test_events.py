@@ -307,3 +307,18 @@ def test_bodies_only_the_standard_library_decodes_are_accepted_alike() -> None:
     assert event.properties_json() == '{"big":123456789012345678901234567890}'
     with pytest.raises(ValueError):
         parse_body(b"{not json", default_account="u", client_id="c", now=NOW, retention_days=400)
+
+
+def test_big_numbers_outside_properties_are_refused_alike() -> None:
+    body = b'{"name": "x", "timestamp": 123456789012345678901234567890}'
+    with pytest.raises(EventValidationError) as fast:
+        parse_body(body, default_account="u", client_id="c", now=NOW, retention_days=400)
+    with pytest.raises(EventValidationError) as plain:
+        parse({"name": "x", "timestamp": 123456789012345678901234567890}, default_account="u")
+    assert fast.value.errors == plain.value.errors
+
+
+def test_floats_keep_their_value_in_properties() -> None:
+    body = b'{"name": "x", "properties": {"a": 1e20, "b": 0.1, "c": -2.5e-300, "d": 18446744073709551615}}'
+    [event] = parse_body(body, default_account="u", client_id="c", now=NOW, retention_days=400).events()
+    assert json.loads(event.properties_json()) == {"a": 1e20, "b": 0.1, "c": -2.5e-300, "d": 18446744073709551615}
