@@ -406,7 +406,7 @@ def raw_inserts(clickhouse: str, seconds: float) -> float:
     finally:
         drop_database(url)
     print(out.stdout.strip(), flush=True)
-    match = re.search(r"([\d,]+) rows/s", out.stdout)
+    match = re.search(r"\[server raw, clickhouse-driver[^\]]*\][^\n]*?([\d,]+) rows/s", out.stdout)
     if match is None:
         raise RuntimeError(f"bench/ingest_raw.py failed:\n{out.stdout}\n{out.stderr}")
     return float(match.group(1).replace(",", ""))
