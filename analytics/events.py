@@ -220,7 +220,7 @@ class Posted:
         self.names: list[str] = []
         self.timestamps: list[int] = []
         self.properties: list[bytes] = []
-        self.objects: list[dict[str, Any]] = []
+        self.objects: list[dict[str, Any]] = []  # the posted properties; _EMPTY for none
 
     def __len__(self) -> int:
         return len(self.names)
@@ -248,7 +248,7 @@ class Posted:
         return [
             _new_event(_uuid_from_int(int.from_bytes(event_id, "big")), account, organization, self.client_id, name,
                        received_at if timestamp == self.received_at else datetime.fromtimestamp(timestamp, UTC),
-                       received_at, properties, "api", text.decode("utf-8"))
+                       received_at, properties if properties is not _EMPTY else {}, "api", text.decode("utf-8"))
             for event_id, account, organization, name, timestamp, properties, text in zip(
                 self.ids, self.accounts, self.organizations if organizations is None else organizations,
                 self.names, self.timestamps, self.objects, self.properties, strict=True)
@@ -445,14 +445,14 @@ def validate(
 
         if len(error_list) > before:
             continue
-        assert event_id is not None and isinstance(name, str) and account is not None
-        ids.append(event_id)
-        accounts.append(account)
+        # No errors: event_id, name and account are set (a bytes, a str and a str).
+        ids.append(event_id)  # type: ignore[arg-type]
+        accounts.append(account)  # type: ignore[arg-type]
         organizations.append(organization)
         names.append(name)
         timestamps.append(seconds)
         properties_texts.append(text)
-        objects.append(properties if properties is not _EMPTY else {})
+        objects.append(properties)
     if error_list:
         raise EventValidationError(error_list)
     return posted

@@ -287,7 +287,10 @@ class Spool:
         with self._write_lock:
             self._db.close()
         self._reader.close()
-        os.close(self._drain_fd)
+        with self._write_lock:  # close() may run twice (the app's shutdown, then its owner)
+            if self._drain_fd >= 0:
+                os.close(self._drain_fd)
+                self._drain_fd = -1
 
     def __enter__(self) -> Spool:
         return self

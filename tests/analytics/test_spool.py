@@ -156,3 +156,12 @@ def test_encoded_batches_and_event_batches_read_back_alike(tmp_path: Path) -> No
         chunk = spool.read(100)
         assert chunk is not None and chunk.rows == 3
         assert decode_events(chunk.data) == events
+
+
+def test_close_twice(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s", 1 << 20)
+    spool.append([make_event()])
+    spool.close()
+    spool.close()
+    with pytest.raises(RuntimeError):
+        spool.append([make_event()])
