@@ -14,7 +14,7 @@ from pathlib import Path
 from analytics import alerts, queries, schema
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.engines import ClickHouse, ClickHouseError, open_engine
-from analytics.events import Event, EventValidationError, parse_events
+from analytics.events import Event, EventValidationError, Posted, parse_body, parse_events
 from analytics.pending import PendingEvents
 from analytics.spool import Spool, SpoolFull
 from analytics.writer import Writer
@@ -28,8 +28,10 @@ __all__ = [
     "ClickHouseError",
     "Event",
     "EventValidationError",
+    "Posted",
     "SpoolFull",
     "alerts",
+    "parse_body",
     "parse_events",
     "queries",
 ]
@@ -45,7 +47,7 @@ class Analytics:
         spool: Spool,
         retention_days: int = 400,
         flush_interval: float = 1.0,
-        batch_rows: int = 5000,
+        batch_rows: int = 50_000,
     ) -> None:
         self.retention_days = retention_days
         self._engine = engine
@@ -65,7 +67,7 @@ class Analytics:
         retention_days: int = 400,
         spool_max_bytes: int = 512 * 1024 * 1024,
         flush_interval: float = 1.0,
-        batch_rows: int = 5000,
+        batch_rows: int = 50_000,
     ) -> Analytics:
         """Events spool under ``data_dir / "spool.sqlite3"``; ClickHouse is the server at ``url`` or chDB."""
         spool = Spool(data_dir / "spool.sqlite3", spool_max_bytes)
@@ -126,9 +128,19 @@ class Analytics:
     def accept(self, events: list[Event]) -> int:
         """Durably spool a validated batch (all or nothing); returns how many. Raises SpoolFull."""
         self.spool.append(events)
+        self._maybe_wake()
+        return len(events)
+
+    async def accept_posted(self, posted: Posted, organizations: list[str]) -> int:
+        """``accept`` for events validated by ``parse_body``, stored with the given organizations; awaits the
+        commit on the event loop. Raises SpoolFull."""
+        await self.spool.append_encoded_async(posted.encode(organizations), len(posted))
+        self._maybe_wake()
+        return len(posted)
+
+    def _maybe_wake(self) -> None:
         if self.spool.pending_rows >= self.writer.batch_rows:
             self.writer.wake()
-        return len(events)
 
     def flush(self, timeout: float = 10.0) -> None:
         """Everything recorded or accepted before this call is in ClickHouse afterwards (or TimeoutError)."""

@@ -6,6 +6,7 @@ problem in the body before rejecting it as a whole, so a client can fix all of t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -16,6 +17,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+
+import orjson
+
+from analytics import blocks
 
 Source = Literal["idp", "api"]
 
@@ -31,6 +36,7 @@ _ENVELOPE_FIELDS = frozenset({"batch", "sent_at"})
 # DateTime in ClickHouse is an unsigned 32-bit count of seconds.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DATETIME_MAX = datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
+_UINT32_MAX = 0xFFFFFFFF
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
@@ -163,7 +169,15 @@ def _new_event(
 
 
 def valid_name(name: object) -> bool:
-    return isinstance(name, str) and 0 < len(name) <= MAX_NAME_LENGTH and _name_characters_ok(name)
+    if isinstance(name, str) and 0 < len(name) <= MAX_NAME_LENGTH and _name_characters_ok(name):
+        if len(_GOOD_NAMES) < 4096 and type(name) is str:
+            _GOOD_NAMES.add(name)
+        return True
+    return False
+
+
+# Names already found valid: clients post the same few over and over, and a set look-up is the cheapest check.
+_GOOD_NAMES: set[str] = set()
 
 
 @functools.lru_cache(maxsize=1024)
@@ -187,6 +201,97 @@ class _Collector:
         self.errors.append({"index": index, "field": field_name, "message": message})
 
 
+class Posted:
+    """The validated events of one request, column by column, ready to be spooled.
+
+    ``organizations`` are as posted (possibly empty); the provider decides the stored ones and passes them to
+    ``encode``. Event ids are 16-byte big-endian UUIDs, timestamps unix seconds, properties compact JSON text.
+    """
+
+    __slots__ = ("accounts", "client_id", "ids", "names", "objects", "organizations", "properties", "received_at",
+                 "timestamps")
+
+    def __init__(self, client_id: str, received_at: int) -> None:
+        self.client_id = client_id
+        self.received_at = received_at
+        self.ids: list[bytes] = []
+        self.accounts: list[str] = []
+        self.organizations: list[str] = []
+        self.names: list[str] = []
+        self.timestamps: list[int] = []
+        self.properties: list[bytes] = []
+        self.objects: list[dict[str, Any]] = []  # the posted properties; _EMPTY for none
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def encode(self, organizations: list[str] | None = None) -> bytes:
+        """The spool blob of these events, stored with ``organizations`` (default: as posted)."""
+        n = len(self.names)
+        timestamps = self.timestamps
+        received_at = self.received_at
+        return blocks.pack(n, [
+            blocks.uuid_column(b"".join(self.ids)),
+            blocks.string_column(self.accounts),
+            blocks.string_column(self.organizations if organizations is None else organizations),
+            blocks.constant_string_column(self.client_id, n),
+            blocks.string_column(self.names),
+            (blocks.constant_datetime_column(received_at, n) if timestamps.count(received_at) == n
+             else blocks.datetime_column(timestamps)),
+            blocks.constant_datetime_column(received_at, n),
+            blocks.bytes_column(self.properties),
+            blocks.constant_string_column("api", n),
+        ])
+
+    def events(self, organizations: list[str] | None = None) -> list[Event]:
+        received_at = datetime.fromtimestamp(self.received_at, UTC)
+        return [
+            _new_event(_uuid_from_int(int.from_bytes(event_id, "big")), account, organization, self.client_id, name,
+                       received_at if timestamp == self.received_at else datetime.fromtimestamp(timestamp, UTC),
+                       received_at, properties if properties is not _EMPTY else {}, "api", text.decode("utf-8"))
+            for event_id, account, organization, name, timestamp, properties, text in zip(
+                self.ids, self.accounts, self.organizations if organizations is None else organizations,
+                self.names, self.timestamps, self.objects, self.properties, strict=True)
+        ]
+
+
+def loads(body: bytes) -> tuple[Any, bool]:
+    """A request body decoded as JSON, and whether orjson decoded it (ValueError when it is not JSON).
+
+    orjson is several times faster than the standard library; what it refuses and the standard library
+    accepts (NaN, infinities, lone surrogates, very deep nesting) is decoded the old way, so exactly the same
+    bodies are accepted and validation reports the same problems.
+    """
+    try:
+        return orjson.loads(body), True
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(body), False
+    except RecursionError as exc:
+        raise ValueError("too deeply nested") from exc
+
+
+def parse_body(
+    body: bytes,
+    *,
+    default_account: str | None,
+    client_id: str,
+    now: datetime,
+    retention_days: int,
+) -> Posted:
+    """Decode and validate a request body (ValueError when it is not JSON, else as ``parse_events``)."""
+    payload, native = loads(body)
+    try:
+        return validate(payload, default_account=default_account, client_id=client_id, now=now,
+                        retention_days=retention_days, orjson_payload=native)
+    except _OutOfRange:
+        # orjson reads integers beyond 64 bits as floats (which print as 1.2e+19 and up): such bodies are
+        # decoded again by the standard library, which keeps them exact.
+        return validate(json.loads(body), default_account=default_account, client_id=client_id, now=now,
+                        retention_days=retention_days)
+
+
 def parse_events(
     payload: object,
     *,
@@ -200,6 +305,21 @@ def parse_events(
     ``default_account`` is the token's subject when the caller posts with a user's token; with a
     client-credentials token it is None and each event must name its account.
     """
+    return validate(payload, default_account=default_account, client_id=client_id, now=now,
+                    retention_days=retention_days).events()
+
+
+def validate(
+    payload: object,
+    *,
+    default_account: str | None,
+    client_id: str,
+    now: datetime,
+    retention_days: int,
+    orjson_payload: bool = False,
+) -> Posted:
+    """``parse_events`` without building Event objects. ``orjson_payload``: decoded by orjson (JSON types only,
+    no NaN, no lone surrogates), so properties may be serialized by orjson as well."""
     now = whole_seconds(now)
     errors = _Collector()
     if not isinstance(payload, dict):
@@ -228,123 +348,161 @@ def parse_events(
     try:
         oldest: datetime | None = now - timedelta(days=retention_days)
     except OverflowError:
-        oldest = None  # _parse_one fails the same way the first time it needs the limit
-    events: list[Event] = []
-    for index, item in enumerate(items):
-        event = _parse_one(
-            item,
-            index,
-            errors,
-            default_account=default_account,
-            client_id=client_id,
-            now=now,
-            oldest=oldest,
-            retention_days=retention_days,
-            batch_sent_at=batch_sent_at,
-        )
-        if event is not None:
-            events.append(event)
-    if errors.errors:
-        raise EventValidationError(errors.errors)
-    return events
-
-
-def _parse_one(
-    item: object,
-    index: int,
-    errors: _Collector,
-    *,
-    default_account: str | None,
-    client_id: str,
-    now: datetime,
-    oldest: datetime | None,
-    retention_days: int,
-    batch_sent_at: datetime | None,
-) -> Event | None:
+        oldest = None  # the first event that needs the limit fails the same way
+    now_seconds = int(now.timestamp())
+    dump = _ORJSON_DUMP if orjson_payload else _serialize_bytes
+    posted = Posted(client_id, now_seconds)
+    ids, accounts, organizations, names = posted.ids, posted.accounts, posted.organizations, posted.names
+    timestamps, properties_texts, objects = posted.timestamps, posted.properties, posted.objects
+    event_fields = _EVENT_FIELDS
+    error_list = errors.errors
+    good_names = _GOOD_NAMES
+    fromhex = bytes.fromhex
     # Runs for every posted event: the common case (string fields in ASCII, no timestamps) takes the shortest
     # way through each check; the errors, and their order, are those of the plain checks.
-    if not isinstance(item, dict):
-        errors.add(index, "event", "must be a JSON object")
-        return None
-    before = len(errors.errors)
-    if not _EVENT_FIELDS.issuperset(item):
-        for key in item:
-            if key not in _EVENT_FIELDS:
-                errors.add(index, str(key), "unknown field")
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.add(index, "event", "must be a JSON object")
+            continue
+        before = len(error_list)
+        if not event_fields.issuperset(item):
+            for key in item:
+                if key not in event_fields:
+                    errors.add(index, str(key), "unknown field")
 
-    raw_id = item.get("event_id", _MISSING)
-    event_id: uuid.UUID | None
-    if raw_id is _MISSING:
-        event_id = _uuid4()
-    else:
-        event_id = _parse_uuid(raw_id)
-        if event_id is None:
-            errors.add(index, "event_id", "must be a UUID string")
-
-    name = item.get("name", _MISSING)
-    if name is _MISSING:
-        errors.add(index, "name", "is required")
-    elif not valid_name(name):
-        errors.add(index, "name", f"must be 1 to {MAX_NAME_LENGTH} characters of letters, digits and _ . : -")
-
-    account = default_account
-    if "account" in item:
-        account = item["account"]
-        if not (type(account) is str and 0 < len(account) <= MAX_IDENTIFIER_LENGTH and account.isascii()):
-            account = _identifier(account, index, "account", errors, required=True)
-    elif default_account is None:
-        errors.add(index, "account", "is required when the token does not identify a user")
-
-    organization = ""
-    if "organization" in item:
-        organization = item["organization"]
-        if not (type(organization) is str and len(organization) <= MAX_IDENTIFIER_LENGTH and organization.isascii()):
-            organization = _identifier(organization, index, "organization", errors, required=False)
-
-    properties: dict[str, Any] = {}
-    properties_text = "{}"
-    if "properties" in item:
-        raw_properties = item["properties"]
-        if not isinstance(raw_properties, dict):
-            errors.add(index, "properties", "must be a JSON object")
+        raw_id = item.get("event_id", _MISSING)
+        event_id: bytes | None = None
+        if raw_id is _MISSING:
+            event_id = _uuid4_bytes()
         else:
-            text = _serialize(raw_properties)
-            if text is None:
-                errors.add(index, "properties", "must be JSON with valid Unicode strings")
-            elif (len(text) if text.isascii() else len(text.encode("utf-8"))) > MAX_PROPERTIES_BYTES:
-                errors.add(index, "properties", f"must serialize to at most {MAX_PROPERTIES_BYTES} bytes")
+            if type(raw_id) is str and len(raw_id) == 36:  # the canonical form, inline: see _uuid_bytes
+                with contextlib.suppress(ValueError):
+                    event_id = fromhex(raw_id.replace("-", ""))
+                    if len(event_id) != 16:
+                        event_id = None
+            if event_id is None:
+                event_id = _uuid_bytes(raw_id)
+                if event_id is None:
+                    errors.add(index, "event_id", "must be a UUID string")
+
+        name = item.get("name", _MISSING)
+        if name is _MISSING:
+            errors.add(index, "name", "is required")
+        elif not (type(name) is str and name in good_names) and not valid_name(name):
+            errors.add(index, "name", f"must be 1 to {MAX_NAME_LENGTH} characters of letters, digits and _ . : -")
+
+        account = default_account
+        if "account" in item:
+            account = item["account"]
+            if not (type(account) is str and 0 < len(account) <= MAX_IDENTIFIER_LENGTH and account.isascii()):
+                account = _identifier(account, index, "account", errors, required=True)
+        elif default_account is None:
+            errors.add(index, "account", "is required when the token does not identify a user")
+
+        organization = ""
+        if "organization" in item:
+            organization = item["organization"]
+            if not (type(organization) is str and len(organization) <= MAX_IDENTIFIER_LENGTH
+                    and organization.isascii()):
+                organization = _identifier(organization, index, "organization", errors, required=False)
+
+        properties: dict[str, Any] = _EMPTY
+        text = b"{}"
+        if "properties" in item:
+            raw_properties = item["properties"]
+            if not isinstance(raw_properties, dict):
+                errors.add(index, "properties", "must be a JSON object")
             else:
-                properties, properties_text = raw_properties, text
+                serialized = dump(raw_properties)
+                if serialized is None:
+                    errors.add(index, "properties", "must be JSON with valid Unicode strings")
+                elif len(serialized) > MAX_PROPERTIES_BYTES:
+                    errors.add(index, "properties", f"must serialize to at most {MAX_PROPERTIES_BYTES} bytes")
+                else:
+                    properties, text = raw_properties, serialized
 
-    sent_at = batch_sent_at
-    if "sent_at" in item:
-        sent_at = _moment(item["sent_at"], index, "sent_at", errors)
-    timestamp: datetime | None = now
-    if "timestamp" in item:
-        timestamp = _moment(item["timestamp"], index, "timestamp", errors)
+        seconds = now_seconds
+        if batch_sent_at is not None or "timestamp" in item or "sent_at" in item:
+            sent_at = batch_sent_at
+            if "sent_at" in item:
+                sent_at = _moment(item["sent_at"], index, "sent_at", errors)
+            timestamp: datetime | None = now
+            if "timestamp" in item:
+                timestamp = _moment(item["timestamp"], index, "timestamp", errors)
+            if timestamp is not None:
+                if timestamp is not now or sent_at is not None:  # `now` is whole seconds, not in the future
+                    if sent_at is not None:
+                        # The client's clock is off by (sent_at - now); shift its timestamps by the same amount.
+                        timestamp = timestamp - (sent_at - now)
+                    timestamp = whole_seconds(timestamp)
+                    if timestamp > now + MAX_FUTURE:
+                        timestamp = now
+                if timestamp < (oldest if oldest is not None else now - timedelta(days=retention_days)):
+                    errors.add(index, "timestamp", f"is older than the {retention_days}-day retention window")
+                seconds = int(timestamp.timestamp())
+        elif oldest is None:
+            _ = now - timedelta(days=retention_days)  # raises OverflowError, as the plain check does
 
-    if timestamp is not None:
-        if timestamp is not now or sent_at is not None:  # `now` itself is whole seconds, not in the future
-            if sent_at is not None:
-                # The client's clock is off by (sent_at - now); shift its timestamps by the same amount.
-                timestamp = timestamp - (sent_at - now)
-            timestamp = whole_seconds(timestamp)
-            if timestamp > now + MAX_FUTURE:
-                timestamp = now
-        if timestamp < (oldest if oldest is not None else now - timedelta(days=retention_days)):
-            errors.add(index, "timestamp", f"is older than the {retention_days}-day retention window")
-
-    if len(errors.errors) > before:
-        return None
-    assert event_id is not None and isinstance(name, str) and account is not None and timestamp is not None
-    return _new_event(event_id, account, organization, client_id, name, timestamp, now, properties, "api",
-                      properties_text)
+        if len(error_list) > before:
+            continue
+        # No errors: event_id, name and account are set (a bytes, a str and a str).
+        ids.append(event_id)  # type: ignore[arg-type]
+        accounts.append(account)  # type: ignore[arg-type]
+        organizations.append(organization)
+        names.append(name)
+        timestamps.append(seconds)
+        properties_texts.append(text)
+        objects.append(properties)
+    if error_list:
+        raise EventValidationError(error_list)
+    return posted
 
 
-def _uuid4() -> uuid.UUID:
-    """uuid.uuid4() without UUID.__init__'s argument handling."""
-    value = int.from_bytes(os.urandom(16), "big")
-    return _uuid_from_int((value & ~(0xC000 << 48 | 0xF000 << 64)) | 0x8000 << 48 | 4 << 76)
+_EMPTY: dict[str, Any] = {}
+
+
+class _OutOfRange(Exception):
+    """Properties decoded by orjson hold a float of 1e16 or more, which may have been an integer."""
+
+
+def _orjson_dump(properties: dict[str, Any]) -> bytes | None:
+    try:
+        text = orjson.dumps(properties, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return _serialize_bytes(properties)
+    if b"e+" in text:
+        raise _OutOfRange
+    return text
+
+
+_ORJSON_DUMP = _orjson_dump
+
+
+def _serialize_bytes(properties: dict[str, Any]) -> bytes | None:
+    text = _serialize(properties)
+    return None if text is None else text.encode("utf-8")
+
+
+def _uuid4_bytes() -> bytes:
+    value = bytearray(os.urandom(16))
+    value[6] = (value[6] & 0x0F) | 0x40
+    value[8] = (value[8] & 0x3F) | 0x80
+    return bytes(value)
+
+
+def _uuid_bytes(raw: object) -> bytes | None:
+    """The 16 bytes of the UUID ``raw`` names, or None: uuid.UUID(raw)'s rules, fast for the canonical form."""
+    if type(raw) is str and len(raw) == 36:
+        digits = raw.replace("-", "")
+        if len(digits) == 32:
+            try:
+                value = bytes.fromhex(digits)
+            except ValueError:
+                value = b""
+            if len(value) == 16:
+                return value
+    parsed = _parse_uuid(raw)
+    return None if parsed is None else parsed.bytes
 
 
 def _uuid_from_int(value: int) -> uuid.UUID:
@@ -441,78 +599,43 @@ def _encodable(text: str) -> bool:
 
 
 # --- storage form -----------------------------------------------------------------------------------------
-# Events travel from the spool to ClickHouse as JSONEachRow lines of the `events` table: chDB ingests them
-# as they are and the server path decodes them into columns. DateTime values are unix seconds.
-
-# The C string encoder behind json.dumps(ensure_ascii=False); formatting lines by hand with it is several
-# times faster than dumping a dict per event, and appends are on the request path.
-_QUOTE: Any = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
-_LINE = (
-    '{"event_id":"%s","account":%s,"organization":%s,"client_id":%s,"name":%s,'
-    '"timestamp":%d,"received_at":%d,"properties":%s,"source":%s}'
-)
+# Events travel from the spool to ClickHouse as the Native columns of the `events` table (analytics.blocks).
 
 
 def encode_events(events: Iterable[Event]) -> bytes:
-    """JSONEachRow lines for ``events``; never raises on odd strings (lone surrogates become '?')."""
-    quote = _QUOTE
-    lines: list[str] = []
-    append = lines.append
-    # The events of one batch share their received_at, client_id and source, and mostly their timestamp and
-    # organization: each is converted again only when it is not the very object the previous event had.
-    timestamp: Any = _MISSING
-    received_at: Any = _MISSING
-    client_id: Any = _MISSING
-    organization: Any = _MISSING
-    source: Any = _MISSING
-    timestamp_s = received_at_s = 0.0
-    client_id_q = organization_q = source_q = ""
-    for event in events:
-        if event.timestamp is not timestamp:
-            timestamp = event.timestamp
-            timestamp_s = timestamp.timestamp()
-        if event.received_at is not received_at:
-            received_at = event.received_at
-            received_at_s = received_at.timestamp()
-        if event.client_id is not client_id:
-            client_id = event.client_id
-            client_id_q = quote(client_id)
-        if event.organization is not organization:
-            organization = event.organization
-            organization_q = quote(organization)
-        if event.source is not source:
-            source = event.source
-            source_q = quote(source)
-        append(
-            _LINE
-            % (
-                event.event_id.hex,
-                quote(event.account),
-                organization_q,
-                client_id_q,
-                quote(event.name),
-                timestamp_s,
-                received_at_s,
-                quote(event.properties_text),
-                source_q,
-            )
-        )
-    return "\n".join(lines).encode("utf-8", "replace")
+    """The spool blob of ``events``; never raises on odd strings (lone surrogates become '?')."""
+    rows = list(events)
+    n = len(rows)
+
+    def seconds(moment: datetime) -> int:
+        return min(max(int(moment.timestamp()), 0), _UINT32_MAX)
+
+    return blocks.pack(n, [
+        blocks.uuid_column(b"".join(e.event_id.bytes for e in rows)),
+        blocks.string_column(e.account for e in rows),
+        blocks.string_column(e.organization for e in rows),
+        blocks.string_column(e.client_id for e in rows),
+        blocks.string_column(e.name for e in rows),
+        blocks.datetime_column([seconds(e.timestamp) for e in rows]),
+        blocks.datetime_column([seconds(e.received_at) for e in rows]),
+        blocks.string_column(e.properties_text for e in rows),
+        blocks.string_column(e.source for e in rows),
+    ])
 
 
 def decode_rows(chunks: Iterable[bytes]) -> list[dict[str, Any]]:
-    """The rows of encoded chunks as dicts (DateTime columns stay unix seconds)."""
+    """The rows of spool blobs as dicts (event_id as uuid.UUID, DateTime columns as unix seconds)."""
     rows: list[dict[str, Any]] = []
     for chunk in chunks:
         if chunk:
-            rows.extend(json.loads(b"[" + chunk.replace(b"\n", b",") + b"]"))
+            rows.extend(blocks.rows_of(chunk))
     return rows
 
 
 def decode_events(chunks: Iterable[bytes]) -> list[Event]:
     return [
         Event(
-            event_id=uuid.UUID(row["event_id"]),
+            event_id=row["event_id"],
             account=row["account"],
             organization=row["organization"],
             client_id=row["client_id"],

@@ -2,16 +2,22 @@
 
 The spool is an SQLite database in WAL mode with ``synchronous=FULL``: a commit returns only after the
 write-ahead log is fsynced, so an acknowledged batch survives kill -9 and power loss. Each appended batch is
-one row (all or nothing). Appenders use group commit: whoever finds no commit in progress becomes the leader
-and commits every batch queued so far in one transaction, one fsync covering all of their waiters.
+one row (all or nothing). Appends use group commit: a committer thread writes every batch queued while the
+previous commit ran in one transaction, one fsync covering all of their waiters — threads blocked in
+``append_encoded``, or requests awaiting ``append_encoded_async`` on the event loop without a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import math
+import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,14 +47,27 @@ class Chunk:
     data: list[bytes]
 
 
-class _Pending:
-    __slots__ = ("data", "done", "error", "rows")
+_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 
-    def __init__(self, data: bytes, rows: int) -> None:
+
+class _Pending:
+    __slots__ = ("data", "done", "error", "rows", "waiter")
+
+    def __init__(self, data: bytes, rows: int, waiter: _Waiter | None) -> None:
         self.data = data
         self.rows = rows
+        self.waiter = waiter
         self.done = False
         self.error: BaseException | None = None
+
+
+def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        if not future.done():  # the request may have been cancelled meanwhile; its batch is stored anyway
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
 
 
 _SCHEMA = """
@@ -61,22 +80,32 @@ CREATE TABLE IF NOT EXISTS batches (
 
 
 class Spool:
-    def __init__(self, path: Path, max_bytes: int) -> None:
+    def __init__(self, path: Path, max_bytes: int, *, gather_seconds: float = 0.002,
+                 gather_batches: int = 8) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_bytes = max_bytes
+        # A commit of fewer than gather_batches waits up to gather_seconds for more.
+        self.gather_seconds = gather_seconds
+        self.gather_batches = gather_batches
         self._db = self._connect()
         self._db.execute(_SCHEMA)
         self._reader = self._connect()
         row = self._db.execute("SELECT COALESCE(SUM(LENGTH(data)), 0), COALESCE(SUM(rows), 0) FROM batches")
         self._bytes, self._rows = (int(value) for value in row.fetchone())
-        self._cond = threading.Condition(threading.Lock())
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # waiters of a commit
+        self._work = threading.Condition(lock)  # the committer thread
+        self._committer: threading.Thread | None = None
         self._queue: list[_Pending] = []
         self._queued_bytes = 0
         self._committing = False
         self._write_lock = threading.Lock()  # the one connection that writes
         self._drained_bytes_per_second = 0.0
         self._closed = False
+        # Drains are exclusive across processes (`canary serve --workers N` share the file): two writers
+        # reading the same batches would insert them twice. The OS drops the lock with a killed process.
+        self._drain_fd = os.open(f"{path}.drain-lock", os.O_RDWR | os.O_CREAT, 0o600)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -97,62 +126,120 @@ class Spool:
 
     def append(self, events: Sequence[Event]) -> None:
         """Make ``events`` durable as one batch; returns once they are on disk."""
-        if not events:
+        if events:
+            self.append_encoded(encode_events(events), len(events))
+
+    def append_encoded(self, data: bytes, rows: int) -> None:
+        """Make one batch of ``rows`` events, encoded as ``analytics.blocks`` describes, durable."""
+        if not rows:
             return
-        data = encode_events(events)
-        pending = _Pending(data, len(events))
         with self._cond:
-            if self._closed:
-                raise RuntimeError("spool is closed")
-            if self._bytes + self._queued_bytes + len(data) > self.max_bytes:
-                raise SpoolFull(self._retry_after(len(data)))
-            self._queue.append(pending)
-            self._queued_bytes += len(data)
+            pending = self._enqueue(data, rows, None)
             while not pending.done:
-                if not self._committing:
-                    self._lead()
-                else:
-                    self._cond.wait()
+                self._cond.wait()
         if pending.error is not None:
             raise pending.error
 
-    def _lead(self) -> None:
-        """Commit everything queued; called with the condition held, returns with it held."""
-        group, self._queue = self._queue, []
-        self._committing = True
-        self._cond.release()
-        error: BaseException | None = None
-        try:
-            with self._write_lock:
-                self._db.execute("BEGIN IMMEDIATE")
+    async def append_encoded_async(self, data: bytes, rows: int) -> None:
+        """``append_encoded`` for the event loop: waits for the commit without holding a thread."""
+        if not rows:
+            return
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._cond:
+            self._enqueue(data, rows, (loop, future))
+        await future
+
+    def _enqueue(self, data: bytes, rows: int, waiter: _Waiter | None) -> _Pending:
+        """Queue a batch for the next commit (called with the condition held). Raises SpoolFull."""
+        if self._closed:
+            raise RuntimeError("spool is closed")
+        if self._bytes + self._queued_bytes + len(data) > self.max_bytes:
+            raise SpoolFull(self._retry_after(len(data)))
+        pending = _Pending(data, rows, waiter)
+        self._queue.append(pending)
+        self._queued_bytes += len(data)
+        if self._committer is None:
+            self._committer = threading.Thread(target=self._commit_loop, name="spool-commit", daemon=True)
+            self._committer.start()
+        self._work.notify()
+        return pending
+
+    def _commit_loop(self) -> None:
+        """Group commit: every batch queued while the previous commit ran goes into the next one, so one
+        fsync covers all of their waiters."""
+        with self._cond:
+            while True:
+                while not self._queue and not self._closed:
+                    self._work.wait()
+                if not self._queue:
+                    return
+                if self.gather_seconds and len(self._queue) < self.gather_batches and not self._closed:
+                    # A commit costs the same for one batch as for many (its fsync most of all): waiting a
+                    # moment for more spends less CPU per batch than committing each on its own.
+                    self._cond.release()
+                    time.sleep(self.gather_seconds)
+                    self._cond.acquire()
+                group, self._queue = self._queue, []
+                self._committing = True
+                self._cond.release()
+                error: BaseException | None = None
                 try:
-                    self._db.executemany(
-                        "INSERT INTO batches (rows, data) VALUES (?, ?)", [(p.rows, p.data) for p in group]
-                    )
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-        except BaseException as exc:
-            error = exc
-        finally:
-            self._cond.acquire()
-        size = sum(len(p.data) for p in group)
-        self._queued_bytes -= size
-        if error is None:
-            self._bytes += size
-            self._rows += sum(p.rows for p in group)
-        for p in group:
-            p.error = error
-            p.done = True
-        self._committing = False
-        self._cond.notify_all()
+                    self._commit(group)
+                except BaseException as exc:
+                    error = exc
+                finally:
+                    self._cond.acquire()
+                size = sum(len(p.data) for p in group)
+                self._queued_bytes -= size
+                if error is None:
+                    self._bytes += size
+                    self._rows += sum(p.rows for p in group)
+                loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+                for p in group:
+                    p.error = error
+                    p.done = True
+                    if p.waiter is not None:
+                        loops.setdefault(p.waiter[0], []).append(p.waiter[1])
+                self._committing = False
+                self._cond.notify_all()
+                for loop, futures in loops.items():
+                    with contextlib.suppress(RuntimeError):  # a loop that has closed has no one waiting
+                        loop.call_soon_threadsafe(_settle, futures, error)
+
+    def _commit(self, group: list[_Pending]) -> None:
+        with self._write_lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO batches (rows, data) VALUES (?, ?)", [(p.rows, p.data) for p in group]
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def _retry_after(self, needed: int) -> int:
         rate = self._drained_bytes_per_second
         if rate <= 0:
             return 5
         return max(1, min(300, math.ceil(needed / rate) + 1))
+
+    @contextlib.contextmanager
+    def draining(self, *, wait: bool) -> Iterator[bool]:
+        """Hold the spool's drain lock (shared by every process using the file) while the block runs.
+
+        Yields False, holding nothing, when ``wait`` is false and another drain is under way.
+        """
+        try:
+            fcntl.flock(self._drain_fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(self._drain_fd, fcntl.LOCK_UN)
 
     def read(self, max_rows: int) -> Chunk | None:
         """The oldest spooled batches, up to ``max_rows`` events (at least one batch), or None when empty."""
@@ -204,11 +291,17 @@ class Spool:
     def close(self) -> None:
         with self._cond:
             self._closed = True
-            while self._committing:
-                self._cond.wait()
+            self._work.notify()
+            committer = self._committer
+        if committer is not None:
+            committer.join()  # it commits what is queued, then stops
         with self._write_lock:
             self._db.close()
         self._reader.close()
+        with self._write_lock:  # close() may run twice (the app's shutdown, then its owner)
+            if self._drain_fd >= 0:
+                os.close(self._drain_fd)
+                self._drain_fd = -1
 
     def __enter__(self) -> Spool:
         return self

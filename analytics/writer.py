@@ -28,7 +28,7 @@ class Writer:
         spool: Spool,
         engine: ClickHouse,
         *,
-        batch_rows: int = 5000,
+        batch_rows: int = 50_000,
         interval: float = 1.0,
         retention_days: int | None = None,
         retention_interval: float = 3600.0,
@@ -68,14 +68,15 @@ class Writer:
     def wake(self) -> None:
         self._wake.set()
 
-    def drain_once(self) -> int:
+    def drain_once(self, *, wait: bool = True) -> int:
         """Insert everything spooled now (in chunks of ``batch_rows``); returns the rows inserted.
 
-        Raises the ClickHouse error that stopped it; what was inserted before stays acknowledged.
+        Raises the ClickHouse error that stopped it; what was inserted before stays acknowledged. Another
+        process's writer draining the same spool file is waited for, or with ``wait=False`` left to it (0).
         """
         total = 0
-        with self._drain_lock:
-            while True:
+        with self._drain_lock, self.spool.draining(wait=wait) as mine:
+            while mine:
                 chunk = self.spool.read(self.batch_rows)
                 if chunk is None:
                     return total
@@ -84,6 +85,7 @@ class Writer:
                 self.spool.ack(chunk, time.monotonic() - started)
                 total += chunk.rows
                 self.inserted_rows += chunk.rows
+            return total
 
     def flush(self, timeout: float = 10.0) -> None:
         """Drain the spool now, retrying until it is empty or ``timeout`` passes (then TimeoutError)."""
@@ -107,7 +109,7 @@ class Writer:
         while True:
             stopping = self._stop.is_set()
             try:
-                self.drain_once()
+                self.drain_once(wait=stopping)
             except Exception as exc:
                 self.failures += 1
                 backoff = min(MAX_BACKOFF_SECONDS, max(self.interval, backoff * 2 or 0.5))

@@ -13,7 +13,8 @@ default (``chdb``). A first-party client_credentials client with the events:writ
 CONNECTIONS connections, first for the warm-up, then for the measured run. Every event id is unique.
 
 Reported: accepted events/s (202 answers of the measured run), p50/p99 request latency, errors, the server's
-CPU use (and events per server CPU-second, which other load on the machine disturbs less); then the time until
+CPU use (and events per server CPU-second, which other load on the machine disturbs less), the ClickHouse
+server's CPU use when it runs on this machine (found by its port); then the time until
 the spool is empty and a check of ClickHouse against what was answered 202: ``uniqExact(event_id)`` of the
 posted events, counted per request so that a batch is either whole or absent.
 Requests still in flight when wrk stops got no answer; the server may have accepted them, so they are
@@ -82,6 +83,21 @@ def cpu_seconds(pid: int) -> float:
         total += times.get(current, 0.0)
         todo.extend(parents.get(current, []))
     return total
+
+
+def clickhouse_pid(url: str) -> int | None:
+    """The clickhouse-server process serving ``url``'s port on this machine (config.d/canary.xml names it)."""
+    port = f"<tcp_port>{url.rsplit(':', 1)[1].split('/')[0]}</tcp_port>"
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                config = next((a[len(b"--config-file="):] for a in argv if a.startswith(b"--config-file=")), None)
+                if argv[0].endswith(b"clickhouse-server") and config:
+                    extra = Path(config.decode()).parent / "config.d" / "canary.xml"
+                    if extra.exists() and port in extra.read_text():
+                        return int(entry.name)
+    return None
 
 
 def machine_busy_seconds() -> float:
@@ -233,6 +249,7 @@ class WrkRun:
     mean_ms: float
     max_ms: float
     server_cpu: float = 0.0
+    clickhouse_cpu: float = 0.0
     machine_cpu: float = 0.0
     wrk_cpu: float = 0.0
 
@@ -335,22 +352,22 @@ def stored(server: Server) -> dict[str, int]:
 
 # --- profiling ---------------------------------------------------------------------------------------------
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("post_events (whole handler, request threads + loop)", ("post_events (idp/web/events.py",)),
-    ("  bearer.verify (token)", ("verify (idp/web/bearer.py",)),
-    ("    signature/claims decode", ("decode (idp/oauth/tokens.py",)),
+    ("post_events (whole handler)", ("post_events (idp/web/events.py",)),
+    ("  token: signature (cached claims)", ("verified_claims (idp/web/events.py",)),
     ("  read_body", ("read_body (idp/oauth/server.py",)),
-    ("  json.loads of the body", ("loads (json/__init__.py",)),
-    ("  parse_events", ("parse_events (analytics/events.py",)),
-    ("  authorise (membership SQL)", ("authorise (idp/web/events.py",)),
-    ("  spool append", ("append (analytics/spool.py",)),
-    ("    encode_events", ("encode_events (analytics/events.py",)),
-    ("    group commit (_lead: insert + fsync)", ("_lead (analytics/spool.py",)),
+    ("  JSON decoding (orjson)", ("loads (analytics/events.py",)),
+    ("  validation to columns", ("validate (analytics/events.py",)),
+    ("  look-up: token state + memberships (SQL)", ("_look_up (idp/web/events.py",)),
+    ("  authorise (organizations)", ("authorise (idp/web/events.py",)),
+    ("  encode (Native columns)", ("encode (analytics/events.py",)),
+    ("  spool append (enqueue, await commit)", ("append_encoded_async (analytics/spool.py",)),
+    ("spool committer (insert + fsync)", ("_commit_loop (analytics/spool.py",)),
     ("writer (drain_once)", ("drain_once (analytics/writer.py",)),
     ("  spool read", ("read (analytics/spool.py",)),
     ("  insert_encoded", ("insert_encoded (analytics/engines.py",)),
-    ("    decode_rows (JSON lines -> dicts)", ("decode_rows (analytics/events.py",)),
+    ("    combine (join Native columns)", ("combine (analytics/blocks.py",)),
     ("  spool ack (delete)", ("ack (analytics/spool.py",)),
-    ("uvicorn/h11/httptools protocol", ("uvicorn/protocols",)),
+    ("uvicorn/httptools protocol", ("uvicorn/protocols",)),
     ("starlette routing/middleware", ("starlette/",)),
     ("SQLAlchemy (anywhere)", ("sqlalchemy/",)),
 )
@@ -406,7 +423,7 @@ def raw_inserts(clickhouse: str, seconds: float) -> float:
     finally:
         drop_database(url)
     print(out.stdout.strip(), flush=True)
-    match = re.search(r"([\d,]+) rows/s", out.stdout)
+    match = re.search(r"\[server raw, clickhouse-driver[^\]]*\][^\n]*?([\d,]+) rows/s", out.stdout)
     if match is None:
         raise RuntimeError(f"bench/ingest_raw.py failed:\n{out.stdout}\n{out.stderr}")
     return float(match.group(1).replace(",", ""))
@@ -435,6 +452,7 @@ class Result:
             "server_cpu_cores": round(m.server_cpu / m.duration, 2),
             # Robust to other load on the machine: what one CPU-second of the server process accepts.
             "events_per_server_cpu_s": round(m.accepted_requests * batch / m.server_cpu) if m.server_cpu else 0,
+            "clickhouse_server_cpu_cores": round(m.clickhouse_cpu / m.duration, 2),
             "machine_cpu_cores": round(m.machine_cpu / m.duration, 2),
             "wrk_cpu_cores": round(m.wrk_cpu / m.duration, 2),
             "backlog_at_stop_events": self.backlog_at_stop,
@@ -453,11 +471,14 @@ def run_target(target: str, args: argparse.Namespace) -> Result:
         warmup = run_wrk(server.url, token, accounts, run=1, seconds=args.warmup, **common)
         wait_drained(server.data_dir / "spool.sqlite3", 600)
         pid = server.proc.pid
+        clickhouse = clickhouse_pid(args.clickhouse) if target == "server" else None
         cpu0, busy0 = cpu_seconds(pid), machine_busy_seconds()
+        clickhouse0 = cpu_seconds(clickhouse) if clickhouse else 0.0
         with profiled(args.profile and f"{args.profile}-{target}", pid, args.seconds - 1, args.gil,
                       args.workers > 1) as profile:
             measured = run_wrk(server.url, token, accounts, run=2, seconds=args.seconds, **common)
         measured.server_cpu = cpu_seconds(pid) - cpu0
+        measured.clickhouse_cpu = cpu_seconds(clickhouse) - clickhouse0 if clickhouse else 0.0
         measured.machine_cpu = machine_busy_seconds() - busy0
         spool = server.data_dir / "spool.sqlite3"
         backlog = spool_rows(spool)
@@ -519,7 +540,8 @@ def main() -> None:
             f"({summary['requests_per_s']:,} req/s of {args.batch}), p50 {m.p50_ms:.1f} ms, p99 {m.p99_ms:.1f} ms, "
             f"max {m.max_ms:.0f} ms, errors {m.errors} {m.statuses} {m.socket_errors}; server CPU "
             f"{summary['server_cpu_cores']} cores ({summary['events_per_server_cpu_s']:,} events per CPU-s), "
-            f"wrk {summary['wrk_cpu_cores']}, machine {summary['machine_cpu_cores']} of {os.cpu_count()}; "
+            f"ClickHouse server {summary['clickhouse_server_cpu_cores']}, wrk {summary['wrk_cpu_cores']}, "
+            f"machine {summary['machine_cpu_cores']} of {os.cpu_count()}; "
             f"spool backlog at stop {result.backlog_at_stop} events, drained in {result.drain_seconds:.1f} s; "
             f"ClickHouse {result.check['uniq_event_ids']} ids vs {result.check['accepted_events_202']} answered 202 "
             f"+ up to {result.check['unanswered_requests']} unanswered requests "

@@ -3,28 +3,43 @@
 A client_credentials token posts for accounts of the client's organization (any account for a first-party
 client); a user's token, forwarded by a resource server, posts for that user only. 202 is answered only after
 the events are in the durable local spool.
+
+This is the busiest endpoint, so a request costs one SQL statement and no trip to a worker thread: the token's
+signature and claims are checked on the event loop (a verified token's claims are kept for up to a minute, its
+expiry checked on every use), and everything that needs the database — is the token revoked, its grant revoked
+or its user disabled (``TokenService.verify_access_token``'s checks), does the client still exist, which
+organizations the posting accounts belong to — is one statement after the body is validated. The answers keep
+the order of the plain checks: a token problem (401/403) before a body problem (413/400) before a refusal (403).
 """
 
 from __future__ import annotations
 
-import json
+import functools
+import threading
+import time
+import weakref
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, select
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from idp.accounts.models import Membership
+from idp.accounts.models import Membership, User
 from idp.db import utcnow
-from idp.oauth.errors import InsufficientScope, InvalidRequest, OAuthError
-from idp.oauth.models import Client
+from idp.oauth.errors import InsufficientScope, InvalidRequest, InvalidTokenError, OAuthError
+from idp.oauth.models import Client, Grant, RevokedAccessToken
 from idp.oauth.server import BodyTooLarge, read_body
+from idp.oauth.tokens import InvalidToken, TokenService
 from idp.web import bearer
 from idp.web.context import Canary, canary
 from idp.web.responses import bearer_error, json_error
 
 SCOPE = "events:write"
 MAX_BATCH_BYTES = 1024 * 1024
+CLAIMS_CACHE_SECONDS = 60.0
+CLAIMS_CACHE_SIZE = 4096
 
 
 class Forbidden(OAuthError):
@@ -32,110 +47,226 @@ class Forbidden(OAuthError):
     status = 403
 
 
-# The client and the posting accounts' memberships in one plain statement on a connection: a Session, loading a
-# Client through the ORM and a second statement each cost more than the look-up itself (this runs per batch).
-# One row per membership, or a single row with NULL membership columns; no row at all: the client is gone.
-_AUTHORISATION = (
-    select(Client.first_party, Client.organization_id.label("client_organization"), Membership.user_id,
-           Membership.organization_id)
-    .select_from(Client)
-    .outerjoin(Membership, Membership.user_id.in_(bindparam("accounts", expanding=True)))
-    .where(Client.client_id == bindparam("client_id"))
-)
+# --- the token ---------------------------------------------------------------------------------------------
+# Verified claims per token string, per TokenService (one per provider in this process): the signature check
+# costs more than the rest of a small request. Entries live CLAIMS_CACHE_SECONDS at most, so a signing key
+# removed from the key store stops verifying within that time; expiry is checked on every use.
+_claims: weakref.WeakKeyDictionary[TokenService, dict[str, tuple[dict[str, Any], float]]] = (
+    weakref.WeakKeyDictionary())
+_claims_lock = threading.Lock()
 
 
-def authorise(c: Canary, claims: dict[str, Any], events: list[Any]) -> list[Any]:
-    """Check who may post for whom; fill in each event's organization from memberships."""
-    accounts = list({e.account for e in events})
-    with c.factory.kw["bind"].connect() as db:
-        rows = db.execute(_AUTHORISATION, {"client_id": claims["client_id"], "accounts": accounts}).all()
-    if not rows:
+def verified_claims(c: Canary, token: str | None) -> dict[str, Any]:
+    """The claims of a well-signed, unexpired access token with the events:write scope (no database look-up)."""
+    if not token:
+        raise InvalidTokenError("an access token is required")
+    with _claims_lock:
+        cache = _claims.setdefault(c.tokens, {})
+    now = time.time()
+    entry = cache.get(token)
+    if entry is not None and entry[1] > now and entry[0]["exp"] > now:
+        claims = entry[0]
+    else:
+        try:
+            claims = c.tokens.decode(token)
+        except InvalidToken as exc:
+            cache.pop(token, None)
+            raise InvalidTokenError(f"the access token is invalid: {exc}") from exc
+        if len(cache) >= CLAIMS_CACHE_SIZE:
+            cache.clear()
+        cache[token] = (claims, now + CLAIMS_CACHE_SECONDS)
+    if SCOPE not in str(claims.get("scope", "")).split():
+        raise InsufficientScope(f"the access token lacks the {SCOPE!r} scope")
+    return claims
+
+
+# --- the one statement ---------------------------------------------------------------------------------------
+def _table(model: type[Any]) -> sa.Table:
+    table = model.__table__
+    assert isinstance(table, sa.Table)
+    return table
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(paramstyle: str, accounts: int, user_token: bool) -> str:
+    """Token state, the client and the accounts' memberships in one row per membership (at least one row).
+
+    Written for the DB-API directly: SQLAlchemy's expanding IN is compiled anew on every call, which cost more
+    than the query itself.
+    """
+    p = "?" if paramstyle == "qmark" else "%s"
+    clients, members, revoked, grants, users = (
+        _table(model) for model in (Client, Membership, RevokedAccessToken, Grant, User))
+    token_state = f"(SELECT COUNT(*) FROM {revoked.name} WHERE {revoked.c.jti.name} = {p})"
+    if user_token:
+        token_state += (
+            f", (SELECT COUNT(*) FROM {grants.name} WHERE {grants.c.id.name} = {p}"
+            f" AND {grants.c.revoked_at.name} IS NULL)"
+            f", (SELECT COUNT(*) FROM {users.name} WHERE {users.c.id.name} = {p} AND NOT {users.c.disabled.name})"
+        )
+    else:
+        token_state += ", 1, 1"
+    on_accounts = f"m.{members.c.user_id.name} IN ({', '.join([p] * accounts)})" if accounts else "1 = 0"
+    return (
+        f"SELECT {token_state}, c.{clients.c.client_id.name}, c.{clients.c.first_party.name}, "
+        f"c.{clients.c.organization_id.name}, m.{members.c.user_id.name}, m.{members.c.organization_id.name} "
+        f"FROM (SELECT 1 AS one) AS base "
+        f"LEFT JOIN {clients.name} AS c ON c.{clients.c.client_id.name} = {p} "
+        f"LEFT JOIN {members.name} AS m ON {on_accounts}"
+    )
+
+
+def _look_up(c: Canary, claims: dict[str, Any], accounts: Sequence[str]) -> list[Any]:
+    engine = c.factory.kw["bind"]
+    user_token = "gid" in claims
+    params: list[Any] = [str(claims.get("jti", ""))]
+    if user_token:
+        params += [claims["gid"], claims["sub"]]
+    params.append(claims["client_id"])
+    params += accounts
+    sql = _statement(engine.dialect.paramstyle, len(accounts), user_token)
+    # A pooled DB-API connection: SQLAlchemy's result processing cost more than the query on SQLite.
+    db = engine.raw_connection()
+    try:
+        cursor = db.cursor()
+        try:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+    except engine.dialect.loaded_dbapi.Error as exc:
+        db.invalidate()
+        raise DBAPIError.instance(sql, params, exc, engine.dialect.loaded_dbapi.Error) from exc
+    finally:
+        db.close()
+    return list(rows)
+
+
+def _token_problem(row: Any) -> str | None:
+    revoked, grant_active, user_enabled = row[0], row[1], row[2]
+    if revoked or not grant_active:
+        return "token revoked"
+    if not user_enabled:
+        return "account disabled"
+    return None
+
+
+# --- who may post for whom -----------------------------------------------------------------------------------
+def authorise(claims: dict[str, Any], rows: list[Any], accounts: list[str],
+              organizations: list[str]) -> list[str]:
+    """The organization to store with each event (given its account and posted organization), or Forbidden."""
+    if rows[0][3] is None:
         raise Forbidden("the token's client no longer exists")
-    first_party, client_org = rows[0][0], rows[0][1]
+    first_party, client_org = bool(rows[0][4]), rows[0][5]
     orgs: dict[str, set[str]] = {}
-    for _, _, user_id, org_id in rows:
-        if user_id is not None:
-            orgs.setdefault(user_id, set()).add(org_id)
+    for row in rows:
+        if row[6] is not None:
+            orgs.setdefault(row[6], set()).add(row[7])
     user_token = "gid" in claims
     sub = claims["sub"] if user_token else None
     # The outcome depends only on the account and the organization an event names: decided once per pair, at
     # the first event that has it (so a refusal names the same event as checking every event would).
     decided: dict[tuple[str, str], str] = {}
     out = []
-    for index, event in enumerate(events):
-        key = (event.account, event.organization)
+    for index, key in enumerate(zip(accounts, organizations, strict=True)):
         organization = decided.get(key)
         if organization is None:
-            organization = decided[key] = _organization(index, event, orgs, user_token, sub, first_party,
+            organization = decided[key] = _organization(index, key[0], key[1], orgs, user_token, sub, first_party,
                                                         client_org)
-        out.append(event.with_organization(organization))
+        out.append(organization)
     return out
 
 
-def _organization(index: int, event: Any, orgs: dict[str, set[str]], user_token: bool, sub: str | None,
-                  first_party: bool, client_org: str | None) -> str:
-    """The organization to store with ``event`` (the ``index``-th), or Forbidden."""
-    if user_token and event.account != sub:
+def _organization(index: int, account: str, posted: str, orgs: dict[str, set[str]], user_token: bool,
+                  sub: str | None, first_party: bool, client_org: str | None) -> str:
+    """The organization to store with the ``index``-th event, or Forbidden."""
+    if user_token and account != sub:
         raise Forbidden(f"event {index}: a user's token may only post events about that user")
-    member_of = orgs.get(event.account, set())
+    member_of = orgs.get(account, set())
     if not user_token and not first_party and (client_org is None or client_org not in member_of):
-        raise Forbidden(f"event {index}: account {event.account!r} is not in this client's organization")
-    organization: str = event.organization
+        raise Forbidden(f"event {index}: account {account!r} is not in this client's organization")
+    organization = posted
     if organization:
         if organization not in member_of:
-            raise Forbidden(f"event {index}: account {event.account!r} is not a member of {organization!r}")
+            raise Forbidden(f"event {index}: account {account!r} is not a member of {organization!r}")
     elif not user_token and client_org in member_of:
         organization = client_org or ""
     elif len(member_of) == 1:
         organization = next(iter(member_of))
     if not user_token and not first_party and not member_of:
-        raise Forbidden(f"event {index}: unknown account {event.account!r}")
+        raise Forbidden(f"event {index}: unknown account {account!r}")
     return organization
 
 
+# --- the endpoint --------------------------------------------------------------------------------------------
 async def post_events(request: Request) -> Response:
     c = canary(request)
     if c.analytics is None:
         return json_error("temporarily_unavailable", "event ingest is not configured", 503)
     try:
-        claims = await c.run(bearer.verify, c, bearer.header_token(request), SCOPE)
-    except InvalidRequest as err:
-        return bearer_error("invalid_request", err.description, 400)
-    except InsufficientScope as err:
-        return bearer_error(err.error, err.description, 403, scope=SCOPE)
+        token = bearer.header_token(request)
+        claims = verified_claims(c, token)
     except OAuthError as err:
-        return bearer_error(err.error, err.description, err.status)
+        return _token_error(err)
     try:
         body = await read_body(request, MAX_BATCH_BYTES)
     except BodyTooLarge:
+        try:  # a revoked token is still answered 401 first
+            await c.run(bearer.verify, c, token, SCOPE)
+        except OAuthError as err:
+            return _token_error(err)
         return json_error("payload_too_large", f"a request may carry at most {MAX_BATCH_BYTES} bytes", 413)
-    # Decoding, validation, authorisation and the spool append in one trip to a worker thread.
-    return await c.run(ingest, c, claims, body)
+    return await ingest(c, claims, body)
 
 
-def ingest(c: Canary, claims: dict[str, Any], body: bytes) -> Response:
-    """The rest of POST /v1/events once the token is checked and the body read (blocking: SQL, fsync)."""
-    from analytics.api import EventValidationError, SpoolFull, parse_events
+def _token_error(err: OAuthError) -> Response:
+    if isinstance(err, InvalidRequest):
+        return bearer_error("invalid_request", err.description, 400)
+    if isinstance(err, InsufficientScope):
+        return bearer_error(err.error, err.description, 403, scope=SCOPE)
+    return bearer_error(err.error, err.description, err.status)
+
+
+async def ingest(c: Canary, claims: dict[str, Any], body: bytes) -> Response:
+    """The rest of POST /v1/events once the token's signature is checked and the body read.
+
+    It runs on the event loop: decoding and validation are CPU work that a worker thread would only do under
+    the same interpreter lock, and the spool append awaits its group commit without a thread. The look-up
+    goes to a worker thread unless the accounts database is the embedded SQLite file (a local read that
+    costs less than the trip).
+    """
+    from analytics.api import EventValidationError, SpoolFull, parse_body
 
     analytics = c.analytics
     assert analytics is not None
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return json_error("invalid_request", "the body must be a JSON object")
     default_account = claims["sub"] if "gid" in claims else None
+    problem: Response | None = None
+    posted = None
     try:
-        events = parse_events(payload, default_account=default_account, client_id=claims["client_id"],
-                              now=utcnow(), retention_days=c.settings.event_retention_days)
+        posted = parse_body(body, default_account=default_account, client_id=claims["client_id"], now=utcnow(),
+                            retention_days=c.settings.event_retention_days)
     except EventValidationError as err:
-        return JSONResponse({"error": "invalid_request", "error_description": "some events are invalid; none "
-                             "were accepted", "errors": err.errors}, status_code=400)
+        problem = JSONResponse({"error": "invalid_request", "error_description": "some events are invalid; none "
+                                "were accepted", "errors": err.errors}, status_code=400)
+    except (ValueError, UnicodeDecodeError):
+        problem = json_error("invalid_request", "the body must be a JSON object")
+    accounts = list(dict.fromkeys(posted.accounts)) if posted is not None else []
+    if c.settings.embedded_database:
+        rows = _look_up(c, claims, accounts)
+    else:
+        rows = await c.run(_look_up, c, claims, accounts)
+    revoked = _token_problem(rows[0])
+    if revoked is not None:
+        return _token_error(InvalidTokenError(f"the access token is invalid: {revoked}"))
+    if problem is not None or posted is None:
+        assert problem is not None
+        return problem
     try:
-        events = authorise(c, claims, events)
+        organizations = authorise(claims, rows, posted.accounts, posted.organizations)
     except Forbidden as err:
         return json_error("forbidden", err.description, 403)
     try:
-        accepted = analytics.accept(events)
+        accepted = await analytics.accept_posted(posted, organizations)
     except SpoolFull as full:
         return json_error("temporarily_unavailable", "the event buffer is full; retry later", 503,
                           {"Retry-After": str(int(getattr(full, "retry_after", 5)))})

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime
 
@@ -8,6 +9,7 @@ import sqlalchemy as sa
 
 from analytics import schema
 from analytics.engines import ClickHouse, ClickHouseError, ServerEngine, literal, render
+from analytics.events import encode_events
 from tests.analytics.conftest import NOW, make_event
 
 TRICKY = [
@@ -108,3 +110,29 @@ def test_errors_are_clickhouse_errors(clickhouse: ClickHouse) -> None:
 
 def test_now_constant_is_utc() -> None:
     assert NOW.tzinfo is UTC
+
+
+def test_batches_spooled_as_json_lines_by_earlier_versions_are_still_inserted(migrated: ClickHouse) -> None:
+    """A spool left by a version that stored JSONEachRow lines drains after an upgrade."""
+    ids = [uuid.uuid4() for _ in range(2)]
+    ts = int(NOW.timestamp())
+    legacy = "\n".join(
+        json.dumps({"event_id": i.hex, "account": f"old-{n}", "organization": "o", "client_id": "c",
+                    "name": "legacy.event", "timestamp": ts, "received_at": ts, "properties": '{"n":1}',
+                    "source": "api"}, ensure_ascii=False)
+        for n, i in enumerate(ids)
+    ).encode()
+    migrated.insert_encoded([legacy, encode_events([make_event(name="new.event")])])
+    rows = migrated.execute("SELECT event_id, account, name, properties, timestamp FROM events ORDER BY account")
+    assert [(r[0], r[1], r[2], r[3], r[4]) for r in rows if r[2] == "legacy.event"] == [
+        (ids[0], "old-0", "legacy.event", '{"n":1}', NOW), (ids[1], "old-1", "legacy.event", '{"n":1}', NOW)]
+    assert [r[2] for r in rows].count("new.event") == 1
+
+
+def test_one_insert_of_many_batches_keeps_every_row(migrated: ClickHouse) -> None:
+    batches = [[make_event(account=f"acct-{b}", name=f"n.{i}", properties={"b": b, "i": i}) for i in range(b + 1)]
+               for b in range(30)]
+    migrated.insert_encoded([encode_events(batch) for batch in batches])
+    rows = migrated.execute("SELECT event_id, account, name, properties FROM events")
+    expected = {(e.event_id, e.account, e.name, e.properties_json()) for batch in batches for e in batch}
+    assert {tuple(r) for r in rows} == expected and len(rows) == len(expected)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +13,7 @@ from analytics.events import (
     EventValidationError,
     decode_events,
     encode_events,
+    parse_body,
     parse_events,
 )
 
@@ -255,4 +258,67 @@ def test_encoding_round_trips() -> None:
         }
     )
     assert decode_events([encode_events(events)]) == events
-    assert b"\n" not in encode_events(events[:1])
+    assert decode_events([encode_events(events[:1]), b"", encode_events(events[1:])]) == events
+
+
+FAST_PATH_PAYLOADS: list[object] = [
+    {"name": "report.viewed"},
+    {"event_id": GOOD_ID.upper(), "name": "a", "account": "ü-user", "organization": "örg",
+     "properties": {"z": [1, {"b": None, "a": True}], "a": "é😀\u2028\n\t\x01", "m": -9223372036854775808}},
+    {"batch": [{"event_id": f"{{{GOOD_ID}}}", "name": "x", "timestamp": "2026-03-15T11:00:00+01:00"},
+               {"event_id": f"urn:uuid:{GOOD_ID}", "name": "y", "timestamp": 1773570000, "sent_at": 1773576000}],
+     "sent_at": "2026-03-15T12:00:30Z"},
+    {"event_id": GOOD_ID.replace("-", ""), "name": "y", "properties": {}},
+]
+
+
+@pytest.mark.parametrize("payload", FAST_PATH_PAYLOADS)
+def test_a_posted_body_encodes_as_its_events_do(payload: object) -> None:
+    """parse_body (orjson, columns) and parse_events (objects) store the same bytes."""
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    posted = parse_body(body, default_account="user-1", client_id="rs-1", now=NOW, retention_days=400)
+    events = parse(payload)
+    assert isinstance(payload, dict)
+    if any("event_id" not in e for e in payload.get("batch", [payload])):
+        events = [dataclasses.replace(e, event_id=g.event_id) for e, g in zip(events, posted.events(), strict=True)]
+    assert posted.events() == events
+    assert posted.encode() == encode_events(events)
+    assert decode_events([posted.encode()]) == events
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"name": "x", "properties": {"v": NaN}}', "properties"),
+        (b'{"name": "x", "properties": {"v": "\\ud800"}}', "properties"),
+        (b'{"name": "x", "account": "\\udfff"}', "account"),
+    ],
+)
+def test_bodies_orjson_refuses_get_the_plain_checks(body: bytes, field: str) -> None:
+    with pytest.raises(EventValidationError) as info:
+        parse_body(body, default_account="user-1", client_id="rs-1", now=NOW, retention_days=400)
+    assert [e["field"] for e in info.value.errors] == [field]
+
+
+def test_bodies_only_the_standard_library_decodes_are_accepted_alike() -> None:
+    body = b'{"name": "x", "properties": {"big": 123456789012345678901234567890}}'
+    [event] = parse_body(body, default_account="u", client_id="c", now=NOW, retention_days=400).events()
+    assert event.properties == {"big": 123456789012345678901234567890}
+    assert event.properties_json() == '{"big":123456789012345678901234567890}'
+    with pytest.raises(ValueError):
+        parse_body(b"{not json", default_account="u", client_id="c", now=NOW, retention_days=400)
+
+
+def test_big_numbers_outside_properties_are_refused_alike() -> None:
+    body = b'{"name": "x", "timestamp": 123456789012345678901234567890}'
+    with pytest.raises(EventValidationError) as fast:
+        parse_body(body, default_account="u", client_id="c", now=NOW, retention_days=400)
+    with pytest.raises(EventValidationError) as plain:
+        parse({"name": "x", "timestamp": 123456789012345678901234567890}, default_account="u")
+    assert fast.value.errors == plain.value.errors
+
+
+def test_floats_keep_their_value_in_properties() -> None:
+    body = b'{"name": "x", "properties": {"a": 1e20, "b": 0.1, "c": -2.5e-300, "d": 18446744073709551615}}'
+    [event] = parse_body(body, default_account="u", client_id="c", now=NOW, retention_days=400).events()
+    assert json.loads(event.properties_json()) == {"a": 1e20, "b": 0.1, "c": -2.5e-300, "d": 18446744073709551615}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics.events import decode_events
+from analytics.events import decode_events, encode_events
 from analytics.spool import Spool, SpoolFull
 from tests.analytics.conftest import make_event
 
@@ -130,3 +130,38 @@ def test_two_processes_sharing_a_spool_keep_exact_counts(tmp_path: Path) -> None
     finally:
         a.close()
         b.close()
+
+
+def test_one_drain_at_a_time_across_handles_of_one_file(tmp_path: Path) -> None:
+    """Writers of two processes sharing a spool never read the same batches at once (no double insert)."""
+    a = Spool(tmp_path / "shared.sqlite3", max_bytes=10_000_000)
+    b = Spool(tmp_path / "shared.sqlite3", max_bytes=10_000_000)
+    try:
+        with a.draining(wait=False) as mine:
+            assert mine
+            with b.draining(wait=False) as theirs:
+                assert not theirs
+        with b.draining(wait=False) as theirs:
+            assert theirs
+    finally:
+        a.close()
+        b.close()
+
+
+def test_encoded_batches_and_event_batches_read_back_alike(tmp_path: Path) -> None:
+    events = [make_event(name=f"e{i}", properties={"i": i}) for i in range(3)]
+    with Spool(tmp_path / "s", 1 << 20) as spool:
+        spool.append(events[:1])
+        spool.append_encoded(encode_events(events[1:]), 2)
+        chunk = spool.read(100)
+        assert chunk is not None and chunk.rows == 3
+        assert decode_events(chunk.data) == events
+
+
+def test_close_twice(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s", 1 << 20)
+    spool.append([make_event()])
+    spool.close()
+    spool.close()
+    with pytest.raises(RuntimeError):
+        spool.append([make_event()])

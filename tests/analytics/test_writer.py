@@ -156,3 +156,18 @@ def test_writer_runs_retention(clickhouse: ClickHouse, tmp_path: Path) -> None:
             time.sleep(0.05)
         writer.stop()
     assert count_events(clickhouse) == (1, 1)
+
+
+def test_a_second_writer_on_the_same_file_waits_its_turn(tmp_path: Path) -> None:
+    """`canary serve --workers 2`: each worker's writer drains the shared spool; a batch is inserted once."""
+    engine_a, engine_b = RecordingEngine(), RecordingEngine()
+    path = tmp_path / "shared.sqlite3"
+    with Spool(path, 1 << 30) as a, Spool(path, 1 << 30) as b:
+        for n in range(20):
+            (a if n % 2 else b).append([make_event(name=f"b{n}.e{i}") for i in range(50)])
+        writer_a, writer_b = Writer(a, engine_a, batch_rows=100), Writer(b, engine_b, batch_rows=100)
+        with a.draining(wait=True):
+            assert writer_b.drain_once(wait=False) == 0  # a's drain is under way
+        assert writer_a.drain_once() + writer_b.drain_once() == 1000
+    names = [e.name for rows in engine_a.inserts + engine_b.inserts for e in rows]
+    assert len(names) == len(set(names)) == 1000

@@ -185,3 +185,26 @@ def test_client_credentials_issuance_is_recorded(ingest: Provider) -> None:
     rows = stored(ingest, f"client_id = '{client_id}' AND name = 'token.issued'")
     assert len(rows) == 1 and rows[0]["account"] == ""
     assert json.loads(rows[0]["properties"])["grant_type"] == "client_credentials"
+
+
+def test_while_clickhouse_is_away_events_spool_then_503_with_retry_after(
+        database_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    tmp = tmp_path_factory.mktemp("away")
+    analytics = Analytics.open(url="clickhouse+native://default@127.0.0.1:1/nowhere", data_dir=tmp,
+                               spool_max_bytes=64 * 1024, flush_interval=0.05)
+    prov, server = start_provider(tmp, database_url, analytics)
+    try:
+        user = prov.user()
+        _, token = cc_token(prov, first_party=True)
+        batch = {"batch": [{"account": user.id, "name": "x", "properties": {"pad": "p" * 200}}] * 50}
+        statuses = [post(prov, token, batch) for _ in range(12)]
+        codes = [r.status_code for r in statuses]
+        assert codes[0] == 202 and codes[-1] == 503, codes
+        assert codes == sorted(codes), codes  # once full, it stays full while ClickHouse is away
+        full = statuses[-1]
+        assert full.json()["error"] == "temporarily_unavailable" and int(full.headers["Retry-After"]) >= 1
+        accepted = sum(r.json()["accepted"] for r in statuses if r.status_code == 202)
+        assert analytics.spool.pending_rows >= accepted  # every 202 is in the spool (plus the token.issued event)
+        assert analytics.writer.failures > 0
+    finally:
+        server.stop()
