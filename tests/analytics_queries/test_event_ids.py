@@ -1,4 +1,4 @@
-"""Exact event counts hash the whole event id, and daily_activity keeps sets of the ids' full 64-bit hashes (migration 5).
+"""Event counts hash the whole event id; daily_activity keeps sets of the ids' full 64-bit hashes (migration 5).
 
 Ids crafted to share one 64-bit half are distinct events: every count sees them all. daily_activity,
 first created with sets of UUIDs, is rebuilt from the stored events by migration 5 and fed by its view
