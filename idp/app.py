@@ -23,7 +23,6 @@ from idp.oauth.errors import InvalidRequest
 from idp.oauth.key_cipher import cipher_from
 from idp.oauth.keys import KeyStore
 from idp.oauth.server import BodyTooLarge, CanaryAuthorizationServer
-from idp.oauth.token_cache import VerifiedTokens
 from idp.oauth.tokens import TokenPolicy, TokenService
 from idp.settings import Settings
 from idp.web import admin, authorize, dashboard, discovery, events, logout, token, userinfo
@@ -89,8 +88,7 @@ def build_context(settings: Settings, analytics: Any = None) -> Canary:
     keys = KeyStore(factory, max_token_ttl=max(settings.access_token_ttl, settings.id_token_ttl),
                     cipher=cipher_from(settings.key_encryption_key))
     tokens = TokenService(keys, TokenPolicy(settings.issuer, settings.access_token_ttl, settings.id_token_ttl,
-                                            settings.refresh_token_ttl, settings.signing_alg),
-                          VerifiedTokens(settings.cache_seconds))
+                                            settings.refresh_token_ttl, settings.signing_alg))
     activity = Activity(analytics)
     server = CanaryAuthorizationServer(factory, tokens, settings.max_body_bytes, activity.token_issued,
                                        ClientCache(settings.cache_seconds))

@@ -45,9 +45,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("CANARY_SESSION_TTL", "1209600", "Login session lifetime, seconds (14 days)."),
     Option("CANARY_SIGNING_ALG", "RS256", "Signs access tokens: RS256 or ES256 (cheaper to sign). ID tokens use each "
            "client's algorithm (RS256 unless registered otherwise)."),
-    Option("CANARY_CACHE_SECONDS", "5", "How long a process trusts clients and verified access tokens it has "
-           "read; a change made in the same process applies at once, one made by another (the CLI, another "
-           "worker) within this. 0 = no caching."),
+    Option("CANARY_CACHE_SECONDS", "5", "How long a process trusts the clients it has read for the token and "
+           "authorization endpoints; a change made in the same process applies at once, one made by another "
+           "(the CLI, another worker) within this. 0 = no caching."),
     Option("CANARY_KEY_ENCRYPTION_KEY", "", "Secret (32+ characters) that encrypts the private signing keys in "
            "the database (AES-256-GCM); empty = stored unencrypted. Setting it encrypts existing keys at start."),
     Option("CANARY_MAX_BODY_BYTES", "1048576", "Largest request body accepted, bytes."),

@@ -25,7 +25,6 @@ from idp.accounts.models import User
 from idp.db import utcnow
 from idp.oauth.keys import KeyStore
 from idp.oauth.models import Client, Grant, RefreshToken, RevokedAccessToken
-from idp.oauth.token_cache import VerifiedTokens, forget_verified_tokens
 from idp.opaque import digest, new_secret
 
 ACCESS_TOKEN_TYP = "at+jwt"
@@ -51,10 +50,9 @@ def half_hash(value: str, alg: str) -> str:
 
 
 class TokenService:
-    def __init__(self, keys: KeyStore, policy: TokenPolicy, verified: VerifiedTokens | None = None) -> None:
+    def __init__(self, keys: KeyStore, policy: TokenPolicy) -> None:
         self.keys = keys
         self.policy = policy
-        self.verified = verified if verified is not None else VerifiedTokens(ttl=0)
 
     # --- issuing -------------------------------------------------------------------------------------
     def access_token(
@@ -141,24 +139,8 @@ class TokenService:
             raise InvalidToken("expired or foreign token")
         return claims
 
-    def verify_access_token(self, db: Session, token: str, now: datetime | None = None, *,
-                            cached: bool = False) -> dict[str, Any]:
-        """A usable access token's claims: valid signature, not expired, not revoked, user still enabled.
-
-        ``cached``: a token found usable in the last few seconds is accepted again without a check
-        (``idp.oauth.token_cache``); for high-volume resource endpoints, not for introspection.
-        """
-        if cached and now is None:
-            remembered = self.verified.get(token)
-            if remembered is not None:
-                return remembered
-            generation = self.verified.generation()
-            claims = self._verify(db, token, now)
-            self.verified.put(token, claims, generation)
-            return claims
-        return self._verify(db, token, now)
-
-    def _verify(self, db: Session, token: str, now: datetime | None) -> dict[str, Any]:
+    def verify_access_token(self, db: Session, token: str, now: datetime | None = None) -> dict[str, Any]:
+        """A usable access token's claims: valid signature, not expired, not revoked, user still enabled."""
         claims = self.decode(token, now)
         # A plain SELECT: cheaper than an ORM identity-map look-up on this hot path.
         revoked = db.execute(select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == str(claims.get("jti", ""))))
@@ -182,20 +164,17 @@ class TokenService:
     # --- revoking ------------------------------------------------------------------------------------
     @staticmethod
     def revoke_grant(db: Session, grant_id: str, now: datetime | None = None) -> None:
-        forget_verified_tokens(db)
         db.execute(update(Grant).where(Grant.id == grant_id, Grant.revoked_at.is_(None))
                    .values(revoked_at=now or utcnow()))
 
     @staticmethod
     def revoke_user_grants(db: Session, user_id: str, now: datetime | None = None) -> None:
-        forget_verified_tokens(db)
         db.execute(update(Grant).where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
                    .values(revoked_at=now or utcnow()))
 
     @staticmethod
     def revoke_access_token(db: Session, claims: dict[str, Any]) -> None:
         jti = str(claims.get("jti", ""))
-        forget_verified_tokens(db)
         if jti and db.get(RevokedAccessToken, jti) is None:
             exp = datetime.fromtimestamp(int(claims["exp"]), tz=utcnow().tzinfo)
             db.add(RevokedAccessToken(jti=jti, expires_at=exp))

@@ -21,13 +21,12 @@ def header_token(request: Request) -> str | None:
     return value.strip()
 
 
-def verify(c: Canary, token: str | None, scope: str | None, *, cached: bool = False) -> dict[str, Any]:
-    """``cached``: accept a token found usable in the last few seconds again (``idp.oauth.token_cache``)."""
+def verify(c: Canary, token: str | None, scope: str | None) -> dict[str, Any]:
     if not token:
         raise InvalidTokenError("an access token is required")
     with c.factory() as db:
         try:
-            claims = c.tokens.verify_access_token(db, token, cached=cached)
+            claims = c.tokens.verify_access_token(db, token)
         except InvalidToken as exc:
             raise InvalidTokenError(f"the access token is invalid: {exc}") from exc
     if scope is not None and scope not in str(claims.get("scope", "")).split():
