@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole benchmark matrix behind bench/README.md, one run after the other (about 15 minutes).
+# The token and sign-in benchmark matrix behind bench/README.md, one run after the other (about 25 minutes).
 #
 #   bash bench/run_token_bench.sh [OUT_DIR]
 #
@@ -13,7 +13,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 py=${PYTHON:-$here/../.venv/bin/python}
 out=${1:-$(mktemp -d /tmp/canary-bench-XXXXXX)}
-clickhouse=${CANARY_BENCH_CLICKHOUSE:-clickhouse+native://default@127.0.0.1:19000/canary_bench}
+clickhouse=${CANARY_BENCH_CLICKHOUSE:-clickhouse+native://default@127.0.0.1:19000/canary_token_bench}
 repeat=${REPEAT:-3}
 quiet=${WAIT_QUIET:-0}
 mkdir -p "$out"
@@ -34,6 +34,7 @@ te="$here/token_endpoint.py"
 run cc-sqlite-1w "$te" --repeat "$repeat"
 run cc-sqlite-1w-noevents "$te" --no-events --repeat "$repeat"
 run cc-sqlite-1w-es256 "$te" --signing-alg ES256 --repeat "$repeat"
+run cc-sqlite-2w-server "$te" --analytics-url "$clickhouse" --workers 2 --repeat "$repeat"
 run cc-postgres-1w "$te" --database postgres --analytics-url "$clickhouse" --repeat "$repeat"
 run cc-postgres-2w "$te" --database postgres --analytics-url "$clickhouse" --workers 2 --repeat "$repeat"
 run cc-postgres-2w-es256 "$te" --database postgres --analytics-url "$clickhouse" --workers 2 \
@@ -41,6 +42,8 @@ run cc-postgres-2w-es256 "$te" --database postgres --analytics-url "$clickhouse"
 run healthz-1w "$te" --path /healthz --repeat "$repeat"
 run node-1w "$te" --target node --repeat "$repeat"
 run node-2w "$te" --target node --workers 2 --repeat "$repeat"
+run node-1w-opaque "$te" --target node --node-format opaque --repeat "$repeat"
+run node-2w-opaque "$te" --target node --node-format opaque --workers 2 --repeat "$repeat"
 run refresh-sqlite-1w "$te" --mode refresh
 run refresh-postgres-1w "$te" --mode refresh --database postgres --analytics-url "$clickhouse"
 run refresh-postgres-2w "$te" --mode refresh --database postgres --analytics-url "$clickhouse" --workers 2
