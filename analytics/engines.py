@@ -17,11 +17,11 @@ import re
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -32,6 +32,7 @@ from analytics.events import Event, encode_events
 from analytics.schema import EVENT_COLUMNS
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 Statement = str | ClauseElement
 
@@ -184,7 +185,8 @@ class ServerEngine(ClickHouse):
                     self._database_ready = True
         return Client(database=self.database, **self._params)
 
-    def _run(self, sql: str, data: Any = None, **kwargs: Any) -> Any:
+    def _with_client(self, work: Callable[[Any], _T]) -> _T:
+        """``work(client)`` on an idle pooled connection (or a new one); a connection that failed is dropped."""
         if self._closed:
             raise ClickHouseError("engine is closed")
         from clickhouse_driver import errors
@@ -196,8 +198,7 @@ class ServerEngine(ClickHouse):
         try:
             if client is None:
                 client = self._new_client()
-            args = (sql,) if data is None else (sql, data)
-            result = client.execute(*args, **kwargs)
+            result = work(client)
         except (errors.Error, OSError, EOFError) as exc:
             if client is not None:
                 client.disconnect()
@@ -208,6 +209,10 @@ class ServerEngine(ClickHouse):
             raise
         self._idle.put(client)
         return result
+
+    def _run(self, sql: str, data: Any = None, **kwargs: Any) -> Any:
+        args = (sql,) if data is None else (sql, data)
+        return self._with_client(lambda client: client.execute(*args, **kwargs))
 
     def execute(self, statement: Statement) -> Rows:
         if isinstance(statement, sa.Insert) and statement.select is None:
@@ -234,27 +239,7 @@ class ServerEngine(ClickHouse):
         holds the columns in Native form already, so the packet is written from them as they are. Query,
         sample block, end-of-data and the replies are the driver's own steps of an insert.
         """
-        if self._closed:
-            raise ClickHouseError("engine is closed")
-        from clickhouse_driver import errors
-
-        try:
-            client = self._idle.get_nowait()
-        except queue.Empty:
-            client = None
-        try:
-            if client is None:
-                client = self._new_client()
-            _send_native_insert(client, sql, block)
-        except (errors.Error, OSError, EOFError) as exc:
-            if client is not None:
-                client.disconnect()
-            raise ClickHouseError(str(exc)) from exc
-        except BaseException:
-            if client is not None:
-                client.disconnect()
-            raise
-        self._idle.put(client)
+        self._with_client(lambda client: _send_native_insert(client, sql, block))
 
     def ping(self) -> bool:
         try:
