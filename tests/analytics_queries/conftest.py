@@ -3,7 +3,6 @@ a temporary directory, and a database of their own on the test server."""
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -14,9 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from analytics.engines import ClickHouse, open_engine
-from analytics.events import Event
 from analytics.schema import migrate
-from tests.analytics_queries.factory import Simulation, simulate
+from tests.analytics_queries.factory import Simulation, insert_rows, simulate
 
 SERVER_URL = os.environ.get("CANARY_TEST_CLICKHOUSE_URL", "clickhouse+native://default@127.0.0.1:19000/canary_test")
 
@@ -50,22 +48,7 @@ def loaded(
     database = f"canary_queries_{uuid.uuid4().hex[:10]}"
     engine = open_engine(None, tmp_path_factory.mktemp("chdb")) if request.param == "chdb" else _server(database)
     migrate(engine)
-    rows = [
-        Event(
-            e.event_id,
-            e.account,
-            e.organization,
-            e.client_id,
-            e.name,
-            e.timestamp,
-            e.received_at,
-            json.loads(e.properties),
-            e.source,  # type: ignore[arg-type]
-        )
-        for e in simulation.rows
-    ]
-    for index in range(0, len(rows), 2000):
-        engine.insert_events(rows[index : index + 2000])
+    insert_rows(engine, simulation.rows)
     yield Loaded(engine, simulation)
     if request.param == "server":
         engine.execute(f"DROP DATABASE IF EXISTS {database}")

@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from analytics.directory import AccountRef, InMemoryDirectory
+from analytics.engines import ClickHouse
+from analytics.events import Event
 
 ORGANIZATIONS = ("org-acme", "org-globex", "org-initech")
 IDP_NAMES = ("signin.succeeded", "token.issued", "token.refreshed", "signin.failed", "consent.granted")
@@ -32,6 +34,16 @@ class SimEvent:
     @property
     def is_activity(self) -> bool:
         return self.account != "" and (self.source == "api" or self.name in ACTIVITY_NAMES)
+
+    def event(self) -> Event:
+        return Event(self.event_id, self.account, self.organization, self.client_id, self.name, self.timestamp,
+                     self.received_at, json.loads(self.properties), self.source)  # type: ignore[arg-type]
+
+
+def insert_rows(engine: ClickHouse, rows: list[SimEvent], batch: int = 2000) -> None:
+    """Store simulated rows (duplicates included) as the writer would, ``batch`` rows per insert."""
+    for index in range(0, len(rows), batch):
+        engine.insert_events([row.event() for row in rows[index : index + batch]])
 
 
 @dataclass

@@ -21,7 +21,7 @@ from analytics.queries import sql
 from analytics.queries.days import highbit, lowbit
 from tests.analytics_queries import reference
 from tests.analytics_queries.conftest import Loaded, _server
-from tests.analytics_queries.factory import SimEvent, Simulation
+from tests.analytics_queries.factory import SimEvent, Simulation, insert_rows
 
 TODAY = date(2024, 3, 15)
 NOW = datetime(2024, 3, 15, 12, 0, tzinfo=UTC)
@@ -102,23 +102,7 @@ def _edge_simulation() -> Simulation:
 
 
 def _insert(engine: ClickHouse, rows: list[SimEvent], batch: int) -> None:
-    for index in range(0, len(rows), batch):
-        engine.insert_events(
-            [
-                Event(
-                    e.event_id,
-                    e.account,
-                    e.organization,
-                    e.client_id,
-                    e.name,
-                    e.timestamp,
-                    e.received_at,
-                    json.loads(e.properties),
-                    e.source,  # type: ignore[arg-type]
-                )
-                for e in rows[index : index + batch]
-            ]
-        )
+    insert_rows(engine, rows, batch)
 
 
 def _open(kind: str, factory: pytest.TempPathFactory) -> tuple[ClickHouse, str | None]:
