@@ -7,7 +7,7 @@ passes it in. `InMemoryDirectory` is a plain implementation for embedding and te
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -28,10 +28,36 @@ class AccountRef:
     organizations: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """The subs of all accounts (or of an organization's members), split by creation time.
+
+    Reports over every account need only this much of each; the details of the accounts they list
+    come from `AccountDirectory.lookup`, a page at a time.
+    """
+
+    subs: list[str]
+    """Every account in scope."""
+    newer: list[str]
+    """Those created at or after the given time."""
+
+
 @runtime_checkable
 class AccountDirectory(Protocol):
     def accounts(self, organization: str | None = None) -> list[AccountRef]:
-        """All accounts, or the members of `organization`."""
+        """All accounts, or the members of `organization`, with their details."""
+        ...
+
+    def members(self, organization: str) -> list[str]:
+        """The subs of the members of `organization`."""
+        ...
+
+    def roster(self, organization: str | None, created_before: datetime) -> Roster:
+        """The subs of all accounts, or of the members of `organization`, split at `created_before`."""
+        ...
+
+    def lookup(self, subs: Sequence[str]) -> dict[str, AccountRef]:
+        """The details of the accounts among `subs`, by sub (unknown subs are left out)."""
         ...
 
     def organization_exists(self, organization: str) -> bool: ...
@@ -52,6 +78,17 @@ class InMemoryDirectory:
         if organization is None:
             return list(self.refs)
         return [ref for ref in self.refs if organization in ref.organizations]
+
+    def members(self, organization: str) -> list[str]:
+        return [ref.sub for ref in self.accounts(organization)]
+
+    def roster(self, organization: str | None, created_before: datetime) -> Roster:
+        refs = self.accounts(organization)
+        return Roster([ref.sub for ref in refs], [ref.sub for ref in refs if ref.created_at >= created_before])
+
+    def lookup(self, subs: Sequence[str]) -> dict[str, AccountRef]:
+        wanted = set(subs)
+        return {ref.sub: ref for ref in self.refs if ref.sub in wanted}
 
     def organization_exists(self, organization: str) -> bool:
         return organization in self.extra_organizations or any(organization in ref.organizations for ref in self.refs)

@@ -64,8 +64,8 @@ def cmd_inactive(args: argparse.Namespace, settings: Settings) -> int:
     from analytics.queries import inactive_accounts
 
     with _world(settings) as (factory, analytics, directory):
-        rows = inactive_accounts(analytics.clickhouse, directory, args.days, datetime.now(UTC),
-                                 organization=_organization(factory, args.org))
+        rows = list(inactive_accounts(analytics.clickhouse, directory, args.days, datetime.now(UTC),
+                                      organization=_organization(factory, args.org)))
     if args.json:
         print(json.dumps(_jsonable(rows), indent=2))
         return 0

@@ -132,26 +132,34 @@ def _mark(session: Session, rule_id: int, account: str, state: str, known: bool,
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
+def account_ref(account: InactiveAccount) -> AccountRef:
+    return AccountRef(account.sub, account.email, account.name, account.created_at, account.organizations)
+
+
 def _detect_rule(
     session: Session, engine: Executor, directory: AccountDirectory, rule: AlertRule, now: datetime
 ) -> list[Transition]:
-    inactive: dict[str, InactiveAccount] = {
-        account.sub: account
-        for account in inactive_accounts(engine, directory, rule.threshold_days, now, rule.organization)
-    }
+    inactive = inactive_accounts(engine, directory, rule.threshold_days, now, rule.organization)
     states = {
         state.account: state.state
         for state in session.scalars(select(AccountAlertState).where(AccountAlertState.rule_id == rule.id))
     }
-    refs = {ref.sub: ref for ref in directory.accounts(rule.organization)}
     transitions: list[Transition] = []
-    for sub, account in inactive.items():
-        if states.get(sub, "active") == "active" and _mark(session, rule.id, sub, "inactive", sub in states, now):
+    crossing = [sub for sub in inactive.subs() if states.get(sub, "active") == "active"]
+    for account in inactive.select(crossing):
+        sub = account.sub
+        if _mark(session, rule.id, sub, "inactive", sub in states, now):
             last_seen = None if account.last_seen is None else account.last_seen.isoformat()
-            body = payload("account.inactive", now, rule, refs[sub], last_seen, account.inactive_days)
+            body = payload("account.inactive", now, rule, account_ref(account), last_seen, account.inactive_days)
             count = _enqueue(session, rule, "account.inactive", sub, body, now)
             transitions.append(Transition(rule.id, sub, "account.inactive", account.inactive_days, count))
-    back = [sub for sub, state in states.items() if state == "inactive" and sub in refs and sub not in inactive]
+    quiet = set(inactive.subs())
+    returning = [sub for sub, state in states.items() if state == "inactive" and sub not in quiet]
+    if rule.organization is not None and returning:
+        members = set(directory.members(rule.organization))
+        returning = [sub for sub in returning if sub in members]
+    refs = directory.lookup(returning) if returning else {}
+    back = [sub for sub in returning if sub in refs]
     if back:
         seen = last_activity(engine, back, today(now))
         for sub in back:

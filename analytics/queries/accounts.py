@@ -69,11 +69,16 @@ class TimelinePage:
     """Pass back to get the next (older) page; None on the last page."""
 
 
+def _organizations_of(directory: AccountDirectory, sub: str) -> tuple[str, ...]:
+    ref = directory.lookup([sub]).get(sub)
+    return () if ref is None else ref.organizations
+
+
 def _check_account(directory: AccountDirectory, sub: str, organization: str | None) -> str | None:
     if not isinstance(sub, str) or not sub:
         raise QueryError("sub", "must be a non-empty string")
     org = params.organization(directory, organization)
-    if org is not None and all(ref.sub != sub for ref in directory.accounts(org)):
+    if org is not None and org not in _organizations_of(directory, sub):
         raise QueryError("sub", "not a member of the organization")
     return org
 

@@ -91,7 +91,7 @@ def active_users(
 ) -> ActiveUsers:
     span = params.date_range(start, end)
     org = params.organization(directory, organization)
-    subs = None if org is None else [ref.sub for ref in directory.accounts(org)]
+    subs = None if org is None else directory.members(org)
     counts: dict[date, tuple[int, int, int]] = {}
     if span.start < span.end and subs != []:
         targets = months_between(span.start, span.end - timedelta(days=1))

@@ -12,9 +12,11 @@ account, a few bytes per account and month). The lists come back packed in one r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import overload
 
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.queries import params
@@ -139,13 +141,80 @@ def last_activity(
     return found
 
 
+class InactiveAccounts(Sequence[InactiveAccount]):
+    """The inactive accounts, longest inactive first, with their details read from the directory as the
+    items are: a page of a report over every account reads the details of that page only.
+    """
+
+    def __init__(
+        self,
+        directory: AccountDirectory,
+        order: list[str],
+        since: dict[str, int],
+        seen: dict[str, int],
+        today_number: int,
+        known: dict[str, AccountRef],
+    ) -> None:
+        self._directory = directory
+        self._order = order
+        self._since = since
+        self._seen = seen
+        self._today = today_number
+        self._known = known
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, index: int) -> InactiveAccount: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[InactiveAccount]: ...
+
+    def __getitem__(self, index: int | slice) -> InactiveAccount | list[InactiveAccount]:
+        if isinstance(index, slice):
+            return self._build(self._order[index])
+        found = self._build([self._order[index]])
+        if not found:
+            raise LookupError(f"account {self._order[index]!r} is no longer in the directory")
+        return found[0]
+
+    def __iter__(self) -> Iterator[InactiveAccount]:
+        for start in range(0, len(self._order), ITERATION_CHUNK):
+            yield from self._build(self._order[start:start + ITERATION_CHUNK])
+
+    def subs(self) -> list[str]:
+        """The subs, in order, without reading any details."""
+        return list(self._order)
+
+    def select(self, subs: Sequence[str]) -> list[InactiveAccount]:
+        """The accounts among these subs (in this order) that are in the list."""
+        return self._build([sub for sub in subs if sub in self._since])
+
+    def _build(self, subs: list[str]) -> list[InactiveAccount]:
+        missing = [sub for sub in subs if sub not in self._known]
+        refs = self._directory.lookup(missing) if missing else {}
+        accounts = []
+        for sub in subs:
+            ref = self._known.get(sub) or refs.get(sub)
+            if ref is None:  # gone from the directory since the report was made
+                continue
+            seen = self._seen.get(sub)
+            last_seen = None if seen is None else from_day_number(seen)
+            accounts.append(_inactive_account(sub, ref, last_seen, self._today - self._since[sub]))
+        return accounts
+
+
+ITERATION_CHUNK = 1000
+
+
 def inactive_accounts(
     engine: Executor,
     directory: AccountDirectory,
     days: int,
     now: datetime,
     organization: str | None = None,
-) -> list[InactiveAccount]:
+) -> InactiveAccounts:
     """Accounts with no activity for `days` or more, longest inactive first."""
     with collector_paused():
         return _inactive_accounts(engine, directory, days, now, organization)
@@ -157,47 +226,53 @@ def _inactive_accounts(
     days: int,
     now: datetime,
     organization: str | None,
-) -> list[InactiveAccount]:
+) -> InactiveAccounts:
     params.threshold("days", days)
     org = params.organization(directory, organization)
     today = params.today(now)
-    refs = directory.accounts(org)
+    # Never active accounts count once created on or before this day.
+    created_cutoff = today - timedelta(days=days)
+    split = datetime.combine(created_cutoff + timedelta(days=1), time.min, UTC)
     cutoff = day_number(today) - days
     quiet: dict[str, int] = {}
     recent: set[str] = set()
-    for chunk in member_chunks(None if org is None else [ref.sub for ref in refs]):
-        statement = (
-            f"SELECT {packed_strings(f'groupArrayIf(account, last <= {cutoff})')},"
-            f" {packed_numbers(f'groupArrayIf(last, last <= {cutoff})')},"
-            f" {packed_strings(f'groupArrayIf(account, last > {cutoff})')}"
-            f" FROM ({_per_account(member_condition(chunk), today, '')})"
-        )
-        for accounts, lasts, others in run(engine, statement):
-            quiet.update(zip(unpack_strings(accounts), unpack_numbers(lasts), strict=True))
-            recent.update(unpack_strings(others))
-    today_number = day_number(today)
-    created_cutoff = today - timedelta(days=days)
-    seen_on = {day: from_day_number(day) for day in set(quiet.values())}
-    # One pass over the directory: the day inactivity counts from (the last active day, or the creation
-    # day of never active accounts) and the account, keyed by sub (a sub listed twice counts once).
-    since: dict[str, int] = {}
-    found: dict[str, tuple[AccountRef, date | None]] = {}
-    for ref in refs:
-        sub = ref.sub
-        last = quiet.get(sub)
-        if last is not None:
-            since[sub] = last
-            found[sub] = (ref, seen_on[last])
-        elif sub not in recent:
-            created = params.created_day(ref)
-            if created <= created_cutoff:
-                since[sub] = day_number(created)
-                found[sub] = (ref, None)
+
+    def read(subs: Sequence[str] | None) -> None:
+        for chunk in member_chunks(subs):
+            statement = (
+                f"SELECT {packed_strings(f'groupArrayIf(account, last <= {cutoff})')},"
+                f" {packed_numbers(f'groupArrayIf(last, last <= {cutoff})')},"
+                f" {packed_strings(f'groupArrayIf(account, last > {cutoff})')}"
+                f" FROM ({_per_account(member_condition(chunk), today, '')})"
+            )
+            for accounts, lasts, others in run(engine, statement):
+                quiet.update(zip(unpack_strings(accounts), unpack_numbers(lasts), strict=True))
+                recent.update(unpack_strings(others))
+
+    if org is None:
+        # Every account's activity does not depend on the directory: both are read at once.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            reading = pool.submit(read, None)
+            roster = directory.roster(None, split)
+            reading.result()
+    else:
+        roster = directory.roster(org, split)
+        read(roster.subs)
+    # The day inactivity counts from: the last active day, or the creation day of never active accounts.
+    # Activity of accounts the directory does not hold is left out.
+    scope = set(roster.subs)
+    since = dict(quiet) if scope.issuperset(quiet) else {sub: last for sub, last in quiet.items() if sub in scope}
+    recent.update(quiet)
+    recent.update(roster.newer)
+    never = scope.difference(recent)
+    known = directory.lookup(sorted(never)) if never else {}
+    for sub, ref in known.items():
+        since[sub] = day_number(params.created_day(ref))
     # Longest inactive first, then by sub. Sorting strings by plain keys allocates no tuples: a large
     # list of them costs more in garbage collection passes than in sorting.
     order = sorted(since)
     order.sort(key=since.__getitem__)
-    return [_inactive_account(sub, *found[sub], today_number - since[sub]) for sub in order]
+    return InactiveAccounts(directory, order, since, quiet, day_number(today), known)
 
 
 def organization_health(
@@ -208,11 +283,13 @@ def organization_health(
     org = params.organization(directory, organization)
     assert org is not None
     today = params.today(now)
-    refs = directory.accounts(org)
+    # Members created in the last 30 days (UTC days) are young: never active, they are not inactive yet.
+    roster = directory.roster(org, datetime.combine(today - timedelta(days=29), time.min, UTC))
+    members = roster.subs
+    young = set(roster.newer)
     previous = day_range_bits(MONTH, today - timedelta(days=59), today - timedelta(days=30))
-    young = {ref.sub for ref in refs if params.created_day(ref) > today - timedelta(days=30)}
     active_7d = active_30d = previous_30d = quiet = active = active_young = 0
-    for chunk in member_chunks([ref.sub for ref in refs]):
+    for chunk in member_chunks(members):
         assert chunk is not None
         chunk_young = [sub for sub in chunk if sub in young]
         is_young = in_list("account", chunk_young) if chunk_young else "0"
@@ -232,10 +309,10 @@ def organization_health(
             active += counts[4]
             active_young += counts[5]
     # Never active members count as inactive once created 30 days ago.
-    inactive = quiet + (len(refs) - len(young)) - (active - active_young)
+    inactive = quiet + (len(members) - len(young)) - (active - active_young)
     return OrganizationHealth(
         org,
-        len(refs),
+        len(members),
         active_7d,
         active_30d,
         inactive,

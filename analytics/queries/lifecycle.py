@@ -175,7 +175,7 @@ def lifecycle(
     active: dict[date, int] = {}
     returning: dict[date, int] = {}
     new: dict[date, int] = {}
-    subs = None if org is None else [ref.sub for ref in directory.accounts(org)]
+    subs = None if org is None else directory.members(org)
     if subs != []:
         targets = months_between(_marked_day(before, granularity), _marked_day(last, granularity))
         for chunk in member_chunks(subs):

@@ -57,9 +57,5 @@ def organization(directory: AccountDirectory, value: str | None) -> str | None:
     return value
 
 
-def members(directory: AccountDirectory, org: str | None) -> list[AccountRef]:
-    return directory.accounts(org)
-
-
 def created_day(ref: AccountRef) -> date:
     return today(ref.created_at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from analytics import queries
 from analytics.alerts import create_rule, metadata, run_detection
+from analytics.directory import AccountRef, InMemoryDirectory
 from analytics.queries import QueryError
 from tests.analytics_queries import reference
 from tests.analytics_queries.conftest import Loaded
@@ -51,6 +53,34 @@ def test_inactive_accounts(loaded: Loaded, days: int, organization: str | None) 
     assert {a.sub: (a.last_seen, a.inactive_days) for a in found} == reference.inactive(sim, days, organization)
     assert any(a.last_seen is None for a in found)
     assert [a.inactive_days for a in found] == sorted((a.inactive_days for a in found), reverse=True)
+
+
+class CountingDirectory(InMemoryDirectory):
+    """Counts the accounts whose details are read."""
+
+    looked_up: int = 0
+
+    def lookup(self, subs: Sequence[str]) -> dict[str, AccountRef]:
+        self.looked_up += len(subs)
+        return super().lookup(subs)
+
+
+def test_inactive_accounts_read_details_page_by_page(loaded: Loaded) -> None:
+    sim = loaded.sim
+    directory = CountingDirectory(sim.directory.refs, sim.directory.extra_organizations)
+    found = queries.inactive_accounts(loaded.engine, directory, 14, sim.now)
+    everything = list(queries.inactive_accounts(loaded.engine, sim.directory, 14, sim.now))
+    never_active = sum(1 for a in everything if a.last_seen is None)
+    assert len(found) == len(everything) > 20
+    assert directory.looked_up == never_active  # their creation day orders them
+    before = directory.looked_up
+    pages = [found[offset:offset + 7] for offset in range(0, len(found), 7)]
+    assert [a for page in pages for a in page] == everything
+    assert directory.looked_up - before == len(found) - never_active  # each page reads its own details
+    assert found[3] == everything[3] and found[-1] == everything[-1]
+    subs = found.subs()
+    assert subs == [a.sub for a in everything]
+    assert found.select([subs[5], "nobody", subs[1]]) == [everything[5], everything[1]]
 
 
 @pytest.mark.parametrize("organization", ["org-acme", "org-globex", "org-initech"])

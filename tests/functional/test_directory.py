@@ -1,0 +1,103 @@
+"""The provider's account directory (SQLite and PostgreSQL) answers like the in-memory one analytics'
+query tests use, for every method of `AccountDirectory`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from analytics.directory import AccountDirectory, AccountRef, InMemoryDirectory
+from idp.accounts.models import Membership, Organization, User
+from idp.db import make_engine, make_session_factory
+from idp.directory import LOOKUP_CHUNK, SqlAccountDirectory
+from idp.migrate import migrate_sql
+from idp.settings import Settings
+from tests.conftest import POSTGRES_ADMIN
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+ORGS = ("org-a", "org-b", "org-c")
+
+
+def _refs(count: int) -> list[AccountRef]:
+    refs = []
+    for n in range(count):
+        # org-c has no members; some accounts belong to none, some to two.
+        organizations = () if n % 7 == 0 else ("org-a", "org-b") if n % 5 == 0 else (ORGS[n % 2],)
+        refs.append(AccountRef(f"sub-{n:04d}", f"user{n}@example.com", f"User {n}", T0 + timedelta(hours=n),
+                               organizations))
+    return refs
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def directories(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+        tuple[SqlAccountDirectory, InMemoryDirectory]]:
+    """A database of its own (its accounts are the only ones), and the same accounts in memory."""
+    data_dir = Path(tmp_path_factory.mktemp("data"))
+    name = f"canary_directory_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    if request.param == "sqlite":
+        database_url = f"sqlite:///{data_dir / 'canary.db'}"
+    else:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        database_url = f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}"
+    migrate_sql(Settings.from_env({}, database_url=database_url, data_dir=data_dir))
+    engine = make_engine(database_url)
+    factory = make_session_factory(engine)
+    refs = _refs(LOOKUP_CHUNK + 150)  # lookups cross a chunk boundary
+    with factory.begin() as db:
+        db.add_all(Organization(id=org, slug=org, name=org) for org in ORGS)
+        db.flush()
+        db.add_all(User(id=ref.sub, email=ref.email, name=ref.name, created_at=ref.created_at) for ref in refs)
+        db.flush()
+        db.add_all(Membership(user_id=ref.sub, organization_id=org) for ref in refs for org in ref.organizations)
+    yield SqlAccountDirectory(factory), InMemoryDirectory(refs, {"org-c"})
+    engine.dispose()
+    if request.param == "postgresql":
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.mark.parametrize("organization", [None, "org-a", "org-b", "org-c"])
+def test_accounts_and_members(directories: tuple[AccountDirectory, AccountDirectory], organization: str | None) -> None:
+    sql, memory = directories
+    assert sorted(sql.accounts(organization), key=lambda ref: ref.sub) == memory.accounts(organization)
+    if organization is not None:
+        assert sorted(sql.members(organization)) == memory.members(organization)
+        assert sql.organization_exists(organization)
+    assert not sql.organization_exists("org-z")
+
+
+@pytest.mark.parametrize("organization", [None, "org-a", "org-c"])
+@pytest.mark.parametrize("hours", [0, 1, 333, 10_000])
+def test_roster_splits_at_the_creation_time(
+    directories: tuple[AccountDirectory, AccountDirectory], organization: str | None, hours: int
+) -> None:
+    sql, memory = directories
+    at = T0 + timedelta(hours=hours)
+    got, expected = sql.roster(organization, at), memory.roster(organization, at)
+    assert sorted(got.subs) == sorted(expected.subs)
+    assert sorted(got.newer) == sorted(expected.newer)
+    assert set(got.newer) <= set(got.subs)
+    # Created exactly at the split: newer; an hour before: not.
+    if organization is None and 0 < hours < LOOKUP_CHUNK:
+        assert f"sub-{hours:04d}" in got.newer and f"sub-{hours - 1:04d}" not in got.newer
+
+
+def test_lookup_keeps_the_order_asked_and_leaves_unknown_subs_out(
+    directories: tuple[AccountDirectory, AccountDirectory],
+) -> None:
+    sql, memory = directories
+    asked = [f"sub-{n:04d}" for n in range(LOOKUP_CHUNK + 149, -1, -3)] + ["nobody"]
+    found = sql.lookup(asked)
+    assert list(found) == [sub for sub in asked if sub != "nobody"]
+    assert found == memory.lookup(asked)
+    assert found["sub-0010"].organizations == ("org-a", "org-b")
+    assert found["sub-0010"].created_at == T0 + timedelta(hours=10)
+    assert sql.lookup([]) == {}
