@@ -9,7 +9,9 @@ Events are counted exactly, once per event id, by `uniqExact` of the id's full 6
 of a month live costs more than the query may take, so the days that are clean (`analytics.rollup`: rolled
 up after their last change) come from the stored exact counts of `usage_daily`, a few rows per day, and
 only the other days (usually today, and a day that just received late events) are counted live from
-`usage_events`, per organization and name, then summed per name.
+`usage_events`, per organization and name, then summed per name. One case differs from counting the ids of
+the whole range at once: an event whose retried copies carry timestamps on two different UTC days of the range
+(a retry of an event without a timestamp, or with a clock-corrected one, around midnight) counts once per day.
 
 Accounts are counted from `usage_accounts` (per organization, name, account and month, a mask of the days
 with an event): an account counts for a name when one of its rows has a day of the range, so no rollup is
