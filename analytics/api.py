@@ -48,12 +48,18 @@ class Analytics:
         retention_days: int = 400,
         flush_interval: float = 1.0,
         batch_rows: int = 50_000,
+        rollup_interval: float | None = 300.0,
     ) -> None:
         self.retention_days = retention_days
         self._engine = engine
         self.spool = spool
         self.writer = Writer(
-            spool, engine, batch_rows=batch_rows, interval=flush_interval, retention_days=retention_days
+            spool,
+            engine,
+            batch_rows=batch_rows,
+            interval=flush_interval,
+            retention_days=retention_days,
+            rollup_interval=rollup_interval,
         )
         self.dropped_events = 0
         self.pending = PendingEvents(self.accept, on_error=self._dropped)
@@ -68,6 +74,7 @@ class Analytics:
         spool_max_bytes: int = 512 * 1024 * 1024,
         flush_interval: float = 1.0,
         batch_rows: int = 50_000,
+        rollup_interval: float | None = 300.0,
     ) -> Analytics:
         """Events spool under ``data_dir / "spool.sqlite3"``; ClickHouse is the server at ``url`` or chDB."""
         spool = Spool(data_dir / "spool.sqlite3", spool_max_bytes)
@@ -82,6 +89,7 @@ class Analytics:
             retention_days=retention_days,
             flush_interval=flush_interval,
             batch_rows=batch_rows,
+            rollup_interval=rollup_interval,
         )
 
     @property

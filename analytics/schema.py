@@ -231,6 +231,129 @@ ACCOUNT_WINDOWS_MV_DDL = "CREATE MATERIALIZED VIEW IF NOT EXISTS account_windows
     _account_windows_select(f"({_ACTIVITY_CONDITION})")
 )
 
+# Migration 7: what lets top events read a few thousand rows instead of counting every event id of the
+# range (see `analytics.rollup` for the protocol and `analytics.queries.adoption` for the reader).
+#
+# The UTC days that received usage events, and when: every block inserted into `events` adds one row per
+# distinct day of its usage events with the server's `now()`. Only the latest change of a day matters, so
+# rows of one day collapse to the newest when parts merge (ReplacingMergeTree(changed_at) ORDER BY day):
+# the table stays at about one row per day and part however many inserts there were, and readers take
+# max(changed_at) per day. Monthly partitions follow the events' retention.
+usage_changes = sa.Table(
+    "usage_changes",
+    metadata,
+    sa.Column("day", types.Date, nullable=False),
+    sa.Column("changed_at", types.DateTime, nullable=False),
+    engines.ReplacingMergeTree(
+        version="changed_at",
+        partition_by=sa.func.toYYYYMM(sa.text("day")),
+        order_by=("day",),
+    ),
+)
+
+
+def _usage_changes_select(condition: str) -> str:
+    return f"""
+SELECT toDate(timestamp, 'UTC') AS day, now() AS changed_at
+FROM events
+WHERE {condition}
+GROUP BY day
+"""
+
+
+USAGE_CHANGES_MV_DDL = "CREATE MATERIALIZED VIEW IF NOT EXISTS usage_changes_mv TO usage_changes AS" + (
+    _usage_changes_select("source = 'api'")
+)
+
+# Exact distinct usage events per UTC day, organization and name, written by the rollup
+# (`analytics.rollup`) from `usage_events` with the rollup's start time as `version`. A day is rolled up
+# again when it changes; the newest row of each key wins (ReplacingMergeTree(version), and readers take
+# argMax(events, version) until the parts merge). Sorted by day: readers take the days of a range.
+usage_daily = sa.Table(
+    "usage_daily",
+    metadata,
+    sa.Column("day", types.Date, nullable=False),
+    sa.Column("organization", types.String, nullable=False),
+    sa.Column("name", types.String, nullable=False),
+    sa.Column("events", types.UInt64, nullable=False),
+    sa.Column("version", types.DateTime, nullable=False),
+    engines.ReplacingMergeTree(
+        version="version",
+        partition_by=sa.func.toYYYYMM(sa.text("day")),
+        order_by=("day", "organization", "name"),
+    ),
+)
+
+# When each day was last rolled up: `rolled_at` is the rollup's start (ClickHouse `now()`), and
+# `counted_before` the moment before which every change of the day is certainly in its counts
+# (`rolled_at` less a safety margin, see `analytics.rollup`). The newest row per day wins.
+usage_rollups = sa.Table(
+    "usage_rollups",
+    metadata,
+    sa.Column("day", types.Date, nullable=False),
+    sa.Column("rolled_at", types.DateTime, nullable=False),
+    sa.Column("counted_before", types.DateTime, nullable=False),
+    engines.ReplacingMergeTree(
+        version="rolled_at",
+        partition_by=sa.func.toYYYYMM(sa.text("day")),
+        order_by=("day",),
+    ),
+)
+
+# The accounts that posted usage events, per organization, event name and UTC month: bit d - 1 of `days`
+# is set when the account posted an event of that name on day d of the month (as in account_activity).
+# Adoption (distinct accounts per name over a range, and over all names) reads one row per account, name
+# and month instead of one per event, and OR-ing masks is idempotent: a duplicate insert of an event never
+# counts twice. Each partition holds one month, so the sort key is in effect (organization, name,
+# account): the report of one organization reads one key range, and rows of one name and account sit
+# together. A month wholly inside the range needs no look at the mask (every stored row has a bit set).
+usage_accounts = sa.Table(
+    "usage_accounts",
+    metadata,
+    sa.Column("organization", types.String, nullable=False),
+    sa.Column("name", types.String, nullable=False),
+    sa.Column("account", types.String, nullable=False),
+    sa.Column("month", types.Date, nullable=False),
+    sa.Column("days", types.AggregateFunction("groupBitOr", types.UInt32), nullable=False),
+    engines.AggregatingMergeTree(
+        partition_by=sa.func.toYYYYMM(sa.text("month")),
+        order_by=("organization", "name", "account", "month"),
+    ),
+)
+
+
+def _usage_accounts_select(condition: str) -> str:
+    return f"""
+SELECT
+    organization,
+    name,
+    account,
+    toStartOfMonth(timestamp, 'UTC') AS month,
+    groupBitOrState(toUInt32(bitShiftLeft(toUInt32(1), toDayOfMonth(timestamp, 'UTC') - 1))) AS days
+FROM events
+WHERE {condition}
+GROUP BY organization, name, account, month
+"""
+
+
+USAGE_ACCOUNTS_MV_DDL = "CREATE MATERIALIZED VIEW IF NOT EXISTS usage_accounts_mv TO usage_accounts AS" + (
+    _usage_accounts_select("source = 'api'")
+)
+
+
+def _record_stored_usage_days(engine: ClickHouse) -> None:
+    """One change now for every day already in `usage_events`, so that the rollup finds those days too.
+
+    Runs after usage_changes_mv exists: a day that gets events meanwhile has a change either way.
+    """
+    engine.execute("INSERT INTO usage_changes (day, changed_at) SELECT DISTINCT day, now() FROM usage_events")
+
+
+def _fill_usage_tables(engine: ClickHouse) -> None:
+    _backfill(usage_accounts, _usage_accounts_select, "source = 'api'")(engine)
+    _record_stored_usage_days(engine)
+
+
 schema_migrations = sa.Table(
     "schema_migrations",
     metadata,
@@ -241,7 +364,15 @@ schema_migrations = sa.Table(
 
 RETAINED_TABLES: tuple[sa.Table, ...] = (events, daily_activity)
 # Summaries of `events` with the same monthly partitions: they lose a month when `events` does.
-DERIVED_TABLES: tuple[sa.Table, ...] = (account_activity, usage_events, account_windows)
+DERIVED_TABLES: tuple[sa.Table, ...] = (
+    account_activity,
+    usage_events,
+    account_windows,
+    usage_changes,
+    usage_daily,
+    usage_rollups,
+    usage_accounts,
+)
 
 
 def create_table_sql(table: sa.Table) -> str:
@@ -345,6 +476,19 @@ MIGRATIONS: tuple[Migration, ...] = (
         "record_activity_windows_per_account_and_month",
         lambda: [create_table_sql(account_windows), ACCOUNT_WINDOWS_MV_DDL.strip()],
         _backfill(account_windows, _account_windows_select, f"({_ACTIVITY_CONDITION})"),
+    ),
+    Migration(
+        7,
+        "roll_up_usage_per_day_and_record_usage_accounts",
+        lambda: [
+            create_table_sql(usage_changes),
+            USAGE_CHANGES_MV_DDL.strip(),
+            create_table_sql(usage_daily),
+            create_table_sql(usage_rollups),
+            create_table_sql(usage_accounts),
+            USAGE_ACCOUNTS_MV_DDL.strip(),
+        ],
+        _fill_usage_tables,
     ),
 )
 

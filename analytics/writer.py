@@ -3,6 +3,10 @@
 Delivery is at least once: a chunk is deleted from the spool only after its insert succeeded, so a crash
 between the two inserts it again on restart. ``events`` collapses rows by event_id and ``daily_activity``
 counts distinct event ids, so readers see every event exactly once.
+
+Between drains it also drops expired partitions (hourly) and rolls up the daily usage counts that top
+events read (``analytics.rollup``, every ``rollup_interval`` seconds). Neither is needed for correctness
+of the readers: a day not rolled up is counted live.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from analytics import rollup
 from analytics.engines import ClickHouse
 from analytics.schema import drop_expired_partitions
 from analytics.spool import Spool
@@ -32,6 +37,7 @@ class Writer:
         interval: float = 1.0,
         retention_days: int | None = None,
         retention_interval: float = 3600.0,
+        rollup_interval: float | None = 300.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.spool = spool
@@ -40,12 +46,14 @@ class Writer:
         self.interval = interval
         self.retention_days = retention_days
         self.retention_interval = retention_interval
+        self.rollup_interval = rollup_interval
         self._clock = clock
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._drain_lock = threading.Lock()
         self._next_retention = 0.0
+        self._next_rollup = 0.0
         self.failures = 0  # consecutive failed inserts
         self.inserted_rows = 0
 
@@ -126,6 +134,7 @@ class Writer:
                 self.failures = 0
                 backoff = 0.0
                 self._maybe_run_retention()
+                self._maybe_run_rollup()
             if stopping:
                 return
             self._wake.wait(backoff or self.interval)
@@ -139,3 +148,12 @@ class Writer:
         except Exception as exc:
             log.warning("dropping expired ClickHouse partitions failed: %s", exc)
         self._next_retention = time.monotonic() + self.retention_interval
+
+    def _maybe_run_rollup(self) -> None:
+        if self.rollup_interval is None or time.monotonic() < self._next_rollup:
+            return
+        try:
+            rollup.roll_up(self.engine)
+        except Exception as exc:
+            log.warning("rolling up daily usage counts failed: %s", exc)
+        self._next_rollup = time.monotonic() + self.rollup_interval

@@ -35,7 +35,8 @@ def open_analytics(settings: Settings) -> Any:
     from analytics.api import Analytics
 
     return Analytics.open(url=settings.analytics_url, data_dir=settings.data_dir,
-                          retention_days=settings.event_retention_days, spool_max_bytes=settings.spool_max_bytes)
+                          retention_days=settings.event_retention_days, spool_max_bytes=settings.spool_max_bytes,
+                          rollup_interval=settings.usage_rollup_interval)
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -54,6 +54,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("CANARY_LOGIN_MAX_FAILURES", "5", "Failed passwords before an account is locked."),
     Option("CANARY_LOGIN_LOCK_SECONDS", "900", "How long a locked account stays locked."),
     Option("CANARY_EVENT_RETENTION_DAYS", "400", "Events older than this are rejected and their partitions dropped."),
+    Option("CANARY_USAGE_ROLLUP_INTERVAL", "300", "Seconds between rollups of the daily usage counts that top "
+           "events read; days changed since are counted live, so this trades query time for ClickHouse work."),
     Option("CANARY_SPOOL_MAX_BYTES", "536870912", "Unflushed events kept locally while ClickHouse is away."),
     Option("CANARY_DEMO", "0", "1 = `canary serve` creates a demo client and user and prints them."),
     Option("CANARY_ALLOW_INSECURE_HTTP", "0", "1 = allow a plain-http issuer on a non-localhost host (never do)."),
@@ -120,6 +122,7 @@ class Settings:
     login_lock_seconds: int = 900
     event_retention_days: int = 400
     spool_max_bytes: int = 512 * 1024 * 1024
+    usage_rollup_interval: int = 300
     demo: bool = False
     allow_insecure_http: bool = False
     log_level: str = "info"
@@ -200,6 +203,7 @@ class Settings:
             "login_lock_seconds": _int(env, "CANARY_LOGIN_LOCK_SECONDS", 1),
             "event_retention_days": _int(env, "CANARY_EVENT_RETENTION_DAYS", 1),
             "spool_max_bytes": _int(env, "CANARY_SPOOL_MAX_BYTES", 1024 * 1024),
+            "usage_rollup_interval": _int(env, "CANARY_USAGE_ROLLUP_INTERVAL", 10),
             "demo": _flag(env, "CANARY_DEMO"),
             "allow_insecure_http": _flag(env, "CANARY_ALLOW_INSECURE_HTTP"),
             "log_level": _get(env, "CANARY_LOG_LEVEL"),
