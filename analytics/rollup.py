@@ -32,8 +32,13 @@ table at once.
 
 Events are counted by `uniqExact` of the id's 64-bit hash (`queries.sql.EVENT_KEY`), per day,
 organization and name: duplicates of an event share its id, organization and name. An event whose
-retried copies carry timestamps on two different UTC days (a retry of an event without a timestamp, or
-with a clock-corrected one, around midnight) is counted on each of its days in the range.
+retried copies carry timestamps on different UTC days (a retry of an event without a timestamp, or with a
+clock-corrected one, around midnight) is in the counts of each of its days. The rollup therefore also
+records, in `usage_repeats`, every day of each event of the days it counts that has copies on other days
+(one pass over the ids of `usage_events`), before it marks the days counted; top events subtract, per
+event, the clean days of the range it is on beyond one (and all of them when it is on a live day too).
+Until the day of a new copy is rolled up, such an event counts once more in ranges holding both days:
+the reader cannot tell without reading every id of the clean days, which is what the rollup avoids.
 """
 
 from __future__ import annotations
@@ -113,7 +118,17 @@ def roll_up(engine: Executor, *, margin: timedelta = MARGIN) -> Rollup:
             f" SELECT day, organization, name, uniqExact({EVENT_KEY}), toDateTime({rolled_at})"
             f" FROM usage_events WHERE {days_in(chunk)} GROUP BY day, organization, name"
         )
-        # Recorded only once the counts are stored: a day is never clean without them.
+        # Events with copies on other days: every copy's day, whichever day the copy that made it one
+        # arrived on (top events subtract these from the daily counts).
+        engine.execute(
+            "INSERT INTO usage_repeats (day, organization, name, event)"
+            " SELECT tupleElement(copy, 1), tupleElement(copy, 2), tupleElement(copy, 3), key FROM ("
+            f"  SELECT {EVENT_KEY} AS key, groupUniqArray((day, organization, name)) AS copies"
+            f"  FROM usage_events WHERE {EVENT_KEY} IN (SELECT {EVENT_KEY} FROM usage_events WHERE {days_in(chunk)})"
+            "  GROUP BY key HAVING uniqExact(day) > 1)"
+            " ARRAY JOIN copies AS copy"
+        )
+        # Recorded only once the counts and repeats are stored: a day is never clean without them.
         listed = ", ".join(date_literal(day) for day in chunk)
         engine.execute(
             "INSERT INTO usage_rollups (day, rolled_at, counted_before)"

@@ -300,6 +300,24 @@ usage_rollups = sa.Table(
     ),
 )
 
+# Events whose copies fall on more than one UTC day (a retry of an event without a timestamp, or with a
+# clock-corrected one, can land on the next day): one row per copy's day, organization, name and the id's
+# 64-bit hash (`analytics.queries.sql.EVENT_KEY`), found by the rollup. Daily counts count such an event on
+# each of its days; top events subtract the repeats of a range from what they read of `usage_daily`. Rows
+# are few (retries across midnight); rows found twice are the same row, so readers count distinct days.
+usage_repeats = sa.Table(
+    "usage_repeats",
+    metadata,
+    sa.Column("day", types.Date, nullable=False),
+    sa.Column("organization", types.String, nullable=False),
+    sa.Column("name", types.String, nullable=False),
+    sa.Column("event", types.UInt64, nullable=False),
+    engines.ReplacingMergeTree(
+        partition_by=sa.func.toYYYYMM(sa.text("day")),
+        order_by=("day", "organization", "name", "event"),
+    ),
+)
+
 # The accounts that posted usage events, per organization, event name and UTC month: bit d - 1 of `days`
 # is set when the account posted an event of that name on day d of the month (as in account_activity).
 # Adoption (distinct accounts per name over a range, and over all names) reads one row per account, name
@@ -371,6 +389,7 @@ DERIVED_TABLES: tuple[sa.Table, ...] = (
     usage_changes,
     usage_daily,
     usage_rollups,
+    usage_repeats,
     usage_accounts,
 )
 
@@ -485,6 +504,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             USAGE_CHANGES_MV_DDL.strip(),
             create_table_sql(usage_daily),
             create_table_sql(usage_rollups),
+            create_table_sql(usage_repeats),
             create_table_sql(usage_accounts),
             USAGE_ACCOUNTS_MV_DDL.strip(),
         ],

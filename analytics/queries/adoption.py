@@ -9,9 +9,10 @@ Events are counted exactly, once per event id, by `uniqExact` of the id's full 6
 of a month live costs more than the query may take, so the days that are clean (`analytics.rollup`: rolled
 up after their last change) come from the stored exact counts of `usage_daily`, a few rows per day, and
 only the other days (usually today, and a day that just received late events) are counted live from
-`usage_events`, per organization and name, then summed per name. One case differs from counting the ids of
-the whole range at once: an event whose retried copies carry timestamps on two different UTC days of the range
-(a retry of an event without a timestamp, or with a clock-corrected one, around midnight) counts once per day.
+`usage_events`, per organization and name, then summed per name. An event whose retried copies carry
+timestamps on different UTC days (a retry around midnight) is in the counts of each day; the rollup records
+such events (`usage_repeats`) and the extra days are subtracted, so the count equals counting the ids of the
+whole range at once, except for a copy on a day not rolled up since it arrived (see `analytics.rollup`).
 
 Accounts are counted from `usage_accounts` (per organization, name, account and month, a mask of the days
 with an event): an account counts for a name when one of its rows has a day of the range, so no rollup is
@@ -88,15 +89,25 @@ def _event_counts(engine: Executor, span: params.DateRange, org_filter: str) -> 
     if clean:
         # The newest row of each key (see `analytics.rollup` on why not only the latest rollup's rows).
         parts.append(
-            "SELECT name, argMax(events, version) AS n FROM usage_daily"
+            "SELECT name, toInt64(argMax(events, version)) AS n FROM usage_daily"
             f" WHERE {rollup.days_in(clean)}{org_filter} GROUP BY day, organization, name"
         )
     live = sorted(set(span.days()) - set(clean))
     if live:
         # The days listed: `usage_events` is sorted by organization and day, so only they are read.
         parts.append(
-            f"SELECT name, uniqExact({EVENT_KEY}) AS n FROM usage_events"
+            f"SELECT name, toInt64(uniqExact({EVENT_KEY})) AS n FROM usage_events"
             f" WHERE {rollup.days_in(live)}{org_filter} GROUP BY organization, name"
+        )
+    if clean:
+        # An event with copies on several days of the range counts once: less its clean days beyond one,
+        # or all of them when the live days count it.
+        on_live = f"countIf({rollup.days_in(live)}) > 0" if live else "0"
+        parts.append(
+            "SELECT name, -extra AS n FROM ("
+            f" SELECT event, any(name) AS name, toInt64(uniqExactIf(day, {rollup.days_in(clean)})) + {on_live} - 1"
+            f" AS extra FROM usage_repeats WHERE day >= {date_literal(span.start)} AND day < {date_literal(span.end)}"
+            f"{org_filter} GROUP BY event) WHERE extra > 0"
         )
     if not parts:
         return {}

@@ -235,7 +235,7 @@ def _inactive_accounts(
     split = datetime.combine(created_cutoff + timedelta(days=1), time.min, UTC)
     cutoff = day_number(today) - days
     quiet: dict[str, int] = {}
-    recent: set[str] = set()
+    recent: list[str] = []
 
     def read(subs: Sequence[str] | None) -> None:
         for chunk in member_chunks(subs):
@@ -247,24 +247,23 @@ def _inactive_accounts(
             )
             for accounts, lasts, others in run(engine, statement):
                 quiet.update(zip(unpack_strings(accounts), unpack_numbers(lasts), strict=True))
-                recent.update(unpack_strings(others))
+                recent.extend(unpack_strings(others))
 
     if org is None:
         # Every account's activity does not depend on the directory: both are read at once.
         with ThreadPoolExecutor(max_workers=1) as pool:
             reading = pool.submit(read, None)
             roster = directory.roster(None, split)
+            scope = set(roster.subs)
             reading.result()
     else:
         roster = directory.roster(org, split)
+        scope = set(roster.subs)
         read(roster.subs)
     # The day inactivity counts from: the last active day, or the creation day of never active accounts.
     # Activity of accounts the directory does not hold is left out.
-    scope = set(roster.subs)
     since = dict(quiet) if scope.issuperset(quiet) else {sub: last for sub, last in quiet.items() if sub in scope}
-    recent.update(quiet)
-    recent.update(roster.newer)
-    never = scope.difference(recent)
+    never = scope.difference(quiet, recent, roster.newer)
     known = directory.lookup(sorted(never)) if never else {}
     for sub, ref in known.items():
         since[sub] = day_number(params.created_day(ref))

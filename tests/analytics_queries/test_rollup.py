@@ -202,3 +202,54 @@ def test_the_writer_rolls_up(engine: ClickHouse, tmp_path: Path) -> None:
     # Rolled up, but still dirty: the change is within the writer's safety margin.
     assert engine.execute("SELECT toString(day), events FROM usage_daily") == [("2025-03-10", 1)]
     assert rollup.dirty_days(engine) == [date(2025, 3, 10)]
+
+
+def test_an_event_with_copies_on_two_days_counts_once(engine: ClickHouse, sim: Simulation) -> None:
+    """A retry that lands on the next UTC day: counted once live, once its day is rolled up, and in ranges
+    holding one of its days only, once there."""
+    schema.migrate(engine)
+    insert_rows(engine, sim.rows, 500)
+    _roll(engine)
+    window = (sim.today - timedelta(days=60), sim.today + timedelta(days=1))
+    middle = sim.today - timedelta(days=30)
+    originals = [e for e in sim.events if e.source == "api" and e.timestamp.date() == middle][:4]
+    assert len(originals) == 4
+    # The copies are a day later (and one of them twice, with yet another receipt time).
+    copies = [replace(e, timestamp=e.timestamp + timedelta(days=1), received_at=e.received_at + timedelta(days=1))
+              for e in originals]
+    copies.append(replace(copies[0], received_at=copies[0].received_at + timedelta(hours=2)))
+    insert_rows(engine, copies, 50)
+    sim = replace(sim, rows=sim.rows + copies)
+
+    def counts(start: date, end: date) -> dict[str, int]:
+        return {u.name: u.events for u in queries.top_events(engine, sim.directory, start, end).events}
+
+    def expected(start: date, end: date) -> dict[str, int]:
+        return {name: n for name, (n, _) in reference.top_events(sim, start, end, None)[1].items()}
+
+    # Until the copies' day is rolled up: counted once more in a range holding both days (documented)...
+    both = counts(*window)
+    extra = {name: sum(1 for e in originals if e.name == name) for name in {e.name for e in originals}}
+    assert both == {name: n + extra.get(name, 0) for name, n in expected(*window).items()}
+    # ...and once in a range holding the copies' day only (it is live: the ids of the day, counted once).
+    next_day = (middle + timedelta(days=1), middle + timedelta(days=2))
+    assert counts(*next_day) == {
+        name: n + extra.get(name, 0) for name, n in expected(*next_day).items()
+    } | {name: extra[name] for name in extra if name not in expected(*next_day)}
+
+    assert _roll(engine).days == [middle + timedelta(days=1)]
+    stored = engine.execute("SELECT count(), uniqExact(event) FROM usage_repeats")[0]
+    assert (int(stored[0]), int(stored[1])) == (8, 4)
+    assert counts(*window) == expected(*window)
+    assert counts(middle, middle + timedelta(days=1)) == expected(middle, middle + timedelta(days=1))
+    # The copies' day alone holds each copied event once.
+    assert counts(*next_day) == {
+        name: n + extra.get(name, 0) for name, n in expected(*next_day).items()
+    } | {name: extra[name] for name in extra if name not in expected(*next_day)}
+    # Another copy on a third day, which is then live: the clean days' repeats are subtracted in full.
+    third = replace(originals[1], timestamp=originals[1].timestamp + timedelta(days=2),
+                    received_at=originals[1].received_at + timedelta(days=2))
+    insert_rows(engine, [third], 50)
+    sim = replace(sim, rows=[*sim.rows, third])
+    _roll(engine)
+    assert counts(*window) == expected(*window)
