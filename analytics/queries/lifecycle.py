@@ -163,15 +163,23 @@ def _statement(granularity: Granularity, targets: list[date], condition: str) ->
         " GROUP BY m, a, r)"
         " GROUP BY m"
     )
-    stored = _kept(f"toUInt64({MASK})", MONTH)
+    if condition == "1":
+        stored = _kept(f"toUInt64({MASK})", MONTH)
+        accounts = (
+            f"SELECT {_FIRST} AS f FROM account_windows WHERE {month_filter(condition, None, targets[-1])}"
+            f" AND bitAnd(({stored}) AS w, {(1 << WINDOW_OFFSET) - 1}) = 0"
+            f" AND (bitShiftRight(w, {WINDOW_OFFSET}) AS own) != 0"
+        )
+    else:
+        # Members only: checking the condition costs more per row than the mask, and account_activity has
+        # fewer rows; its months hold only what retention kept, the first stored activity by definition.
+        accounts = (
+            f"SELECT {_FIRST} AS f FROM account_activity"
+            f" WHERE {month_filter(condition, None, targets[-1])} AND (toUInt64({MASK}) AS own) != 0"
+        )
     firsts = (
         "SELECT toUInt8(1) AS part, toUInt64(0) AS key, groupArray(f) AS xs, groupArray(n) AS ys FROM ("
-        " SELECT f, count() AS n FROM ("
-        f"  SELECT {_FIRST} AS f FROM account_windows"
-        f"  WHERE {month_filter(condition, None, targets[-1])}"
-        f"   AND bitAnd(({stored}) AS w, {(1 << WINDOW_OFFSET) - 1}) = 0"
-        f"   AND (bitShiftRight(w, {WINDOW_OFFSET}) AS own) != 0"
-        "  GROUP BY account)"
+        f" SELECT f, count() AS n FROM ({accounts} GROUP BY account)"
         " GROUP BY f)"
     )
     return f"{windows} UNION ALL {firsts}"
