@@ -4,11 +4,12 @@ For day `t`, DAU/WAU/MAU count distinct accounts with activity in the trailing 1
 `[t - w + 1, t]`. Activity is a day set (sign-in, token issued or refreshed, posted usage event). With an
 organization, accounts are its members per the directory.
 
-One pass over `account_windows`, read with FINAL: per account and month of the range, one 64-bit word
-holds that month and the 32 days before it, so every trailing window of up to 30 days is a few shifts and
-ORs of one row, with no grouping by account. Accounts with the same WAU and MAU masks in a month are counted
-together, and per-day counts are summed position by position (`spread`), so the result is one row per
-month whatever the number of accounts.
+One pass over `account_windows`, read with FINAL one month at a time (`analytics.queries.days.window_rows`):
+per account and month of the range, one 64-bit word holds that month and the 32 days before it, so every
+trailing window of up to 30 days is a few shifts and ORs of one row, with no grouping by account. Accounts
+with the same WAU and MAU masks in a month are counted together, and per-day counts are summed position by
+position (`spread`), so the result is one row per month whatever the number of accounts. The organization's
+condition applies to the rows of the months, so its member list is written once.
 """
 
 from __future__ import annotations
@@ -28,16 +29,9 @@ from analytics.queries.days import (
     spread_sums,
     summed,
     unspread,
+    window_rows,
 )
-from analytics.queries.sql import (
-    Executor,
-    date_literal,
-    day_number,
-    from_day_number,
-    member_chunks,
-    member_condition,
-    run,
-)
+from analytics.queries.sql import Executor, from_day_number, member_chunks, member_condition, run
 
 WINDOWS = (1, 7, 30)
 
@@ -65,18 +59,13 @@ def _covered(width: int) -> str:
 
 
 def _statement(targets: list[date], condition: str) -> str:
-    months = ", ".join(date_literal(t) for t in targets)
-    numbers = ", ".join(str(day_number(t)) for t in targets)
-    masks = ", ".join(str((1 << month_length(t)) - 1) for t in targets)
+    rows = window_rows(targets, lambda t: f", toUInt64({(1 << month_length(t)) - 1}) AS month_mask")
     return (
         f"SELECT m, {summed('d')} AS dau, sumForEach(" + spread("c7", "n") + ") AS wau,"
         " sumForEach(" + spread("c30", "n") + ") AS mau FROM ("
         f" SELECT m, {_covered(7)} AS c7, {_covered(30)} AS c30, count() AS n,"
-        f"  {spread_sums(_covered(1), 'd')} FROM ("
-        "  SELECT toUInt16(month) AS m, toUInt64(finalizeAggregation(days)) AS v,"
-        f"   transform(m, [{numbers}], [{masks}], toUInt64(0)) AS month_mask"
-        f"  FROM account_windows FINAL WHERE month IN ({months}) AND {condition})"
-        " WHERE v != 0"
+        f"  {spread_sums(_covered(1), 'd')} FROM ({rows})"
+        f" WHERE v != 0 AND {condition}"
         " GROUP BY m, c7, c30)"
         " GROUP BY m"
     )

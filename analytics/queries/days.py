@@ -5,10 +5,10 @@ Account metrics read these masks instead of a row per active day. The building b
 - `MONTH` and `MASK`: per stored row, the month's first day as a day number and the mask. Rows of one
   key in parts not yet merged are separate; every reader ORs them together, which is idempotent.
   `month_filter` selects the rows of an account condition and a range of months.
-- `windows`: per account, for each target month `t` of a report, a 64-bit word `v` whose bit `p` is the
-  day `t - 32 + p`: the 32 days before the month, then the month itself (the word `account_windows`
-  stores per account and month, which DAU/WAU/MAU read directly). Trailing windows of up to 32
-  days and "the period before" of days, weeks and months can be read from that one word.
+- `window_rows`: the rows of `account_windows` of some months, one per account and month: a 64-bit word
+  `v` whose bit `p` is the day `m - 32 + p` (`m` the month's first day): the 32 days before the month,
+  then the month itself. Trailing windows of up to 32 days and "the period before" of days, weeks and
+  months can be read from that one word.
 - `coverage(v, w)`: bit `p` set when the account was active on any of the `w` days ending at bit `p`.
 - `spread`: a per-position count across accounts. A mask is cut into 16 words holding the bits `i` and
   `i + 16` in their low and high 32 bits; summing the words of many rows sums each position in its own
@@ -23,7 +23,7 @@ rather than name them in extra subqueries (identical expressions are computed on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
 from analytics.queries.sql import date_literal, day_number
@@ -96,31 +96,20 @@ def day_range_bits(m: str, low: date, high: date) -> str:
     )
 
 
-def _shifted(t: date) -> str:
-    """A row's mask moved into the window word of target month `t`."""
-    offset = f"(toInt32({MONTH}) - {day_number(t) - WINDOW_OFFSET})"
-    return (
-        f"toUInt64(if({offset} >= 0, bitShiftLeft(toUInt64({MASK}), toUInt8(least({offset}, 63))),"
-        f" bitShiftRight(toUInt64({MASK}), toUInt8(least(-{offset}, 63)))))"
-    )
+def window_rows(targets: Sequence[date], columns: Callable[[date], str]) -> str:
+    """The rows of `account_windows` of the target months, read with FINAL one month at a time.
 
-
-def windows(targets: Sequence[date]) -> str:
-    """Aggregates over `account_activity` grouped by account: one window word per target month.
-
-    A target's word holds its own month and the one or two months before (31 + 31 days reach back past
-    its 32 earlier days); rows of other months add nothing.
+    Each SELECT of the UNION ALL reads one monthly partition, with `account`, `m` (the month's day number),
+    `v` (the window word) and the columns `columns(t)` adds (constants of its month: masks). FINAL over
+    several partitions merges all of their rows into one sorted stream, compared on the whole key, and
+    everything after it runs in one thread; one partition per SELECT merges only the rows that can share
+    a key, and the SELECTs run in parallel.
     """
-    words = []
-    for t in targets:
-        low = day_number(add_months(t, -2))
-        words.append(f"groupBitOrIf({_shifted(t)}, {MONTH} >= {low} AND {MONTH} <= {day_number(t)})")
-    return f"[{', '.join(words)}]"
-
-
-def month_masks(targets: Sequence[date]) -> str:
-    """Per target, the mask of the bits of its days (after shifting a window word right by 32)."""
-    return f"[{', '.join(str((1 << month_length(t)) - 1) for t in targets)}]"
+    return " UNION ALL ".join(
+        f"SELECT account, toUInt16(month) AS m, toUInt64({MASK}) AS v{columns(t)}"
+        f" FROM account_windows FINAL WHERE month = {date_literal(t)}"
+        for t in targets
+    )
 
 
 def coverage(v: str, width: int) -> str:

@@ -14,14 +14,20 @@ account's first activity anywhere.
 
 Counting needs, per period, the accounts active in it, those active in it and in the period before
 (returning), and those whose first activity falls in it (new): resurrecting = active - new - returning,
-dormant = active in the period before - returning. All three come from one pass over the monthly masks
-of `account_activity` (see `analytics.queries.days`): each period is marked on one day of a month's
-window word (the day itself, the Sunday ending the week, the first day of the month), so "active in the
-week" is the 7-day coverage on its Sunday and "the period before" is a shift of the same word.
+dormant = active in the period before - returning. One statement of two parts:
+
+- active and returning from the window words of `account_windows` (see `analytics.queries.days`), one
+  row per account and month of the report, read with FINAL one month at a time: each period is marked on
+  one day of a month's word (the day itself, the Sunday ending the week, the first day of the month), so
+  "active in the week" is the 7-day coverage on its Sunday and "the period before" is a shift of the same
+  word. Accounts with the same marks in a month are counted together.
+- new from the first active day of every account: a histogram of first days, one value per distinct
+  day, mapped to periods in Python.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
@@ -34,17 +40,15 @@ from analytics.queries.days import (
     WINDOW_OFFSET,
     add_months,
     coverage,
-    lowbit,
     month_filter,
     month_length,
-    month_masks,
     months_between,
     spread,
     unspread,
-    windows,
+    window_rows,
 )
 from analytics.queries.errors import QueryError
-from analytics.queries.sql import Executor, day_number, member_chunks, member_condition, run
+from analytics.queries.sql import Executor, from_day_number, member_chunks, member_condition, run
 
 Granularity = Literal["day", "week", "month"]
 
@@ -90,64 +94,101 @@ def _marked_day(period: date, granularity: Granularity) -> date:
     return period + timedelta(days=6) if granularity == "week" else period
 
 
-def _marks(targets: list[date], granularity: Granularity) -> str:
-    """Per target month, the mask of its days that stand for a period."""
+def _marks(first: date, granularity: Granularity) -> int:
+    """The mask of the days of the month starting `first` that stand for a period."""
     if granularity == "day":
-        return month_masks(targets)
+        return (1 << month_length(first)) - 1
     if granularity == "month":
-        return f"[{', '.join('1' for _ in targets)}]"
-    masks = []
-    for first in targets:
-        sunday = (6 - first.weekday()) % 7
-        masks.append(sum(1 << bit for bit in range(sunday, month_length(first), 7)))
-    return f"[{', '.join(str(mask) for mask in masks)}]"
+        return 1
+    sunday = (6 - first.weekday()) % 7
+    return sum(1 << bit for bit in range(sunday, month_length(first), 7))
 
 
-def _previous_month_masks(targets: list[date]) -> str:
-    """Per target month, the bits of its window word holding the month before."""
-    masks = []
-    for first in targets:
+def _month_constants(granularity: Granularity) -> Callable[[date], str]:
+    """The columns `window_rows` adds per target month: its marks and, per month, the masks of its own
+    days and of the days of the month before in the window word."""
+
+    def columns(first: date) -> str:
+        marks = f", toUInt64({_marks(first, granularity)}) AS marks"
+        if granularity != "month":
+            return marks
         days = month_length(add_months(first, -1))
-        masks.append(((1 << days) - 1) << (WINDOW_OFFSET - days))
-    return f"[{', '.join(str(mask) for mask in masks)}]"
+        before = ((1 << days) - 1) << (WINDOW_OFFSET - days)
+        return f"{marks}, toUInt64({(1 << month_length(first)) - 1}) AS month_mask, toUInt64({before}) AS previous_mask"
+
+    return columns
 
 
-def _first_marked(granularity: Granularity) -> str:
-    """The day number that stands for the period of the account's first active day `f`."""
-    if granularity == "day":
-        return "f"
-    if granularity == "week":
-        return "toInt32(f) + 7 - toDayOfWeek(toDate(f))"
-    return "toInt32(toUInt16(toStartOfMonth(toDate(f))))"
+# The first day for which `account_activity` holds activity. A window word of `account_windows` also holds
+# days of months that retention dropped from `account_activity` (see `analytics.schema`): lifecycle clears
+# them, so that a first activity is the first one still stored, as everywhere else. Empty table: 0.
+_RETAINED = "(SELECT toInt32(toUInt16(min(month))) FROM account_activity)"
+
+
+def _kept(word: str, month: str) -> str:
+    """The window word `word` of the row of day number `month`, without the days before `_RETAINED`."""
+    keep = (
+        f"bitNot(toUInt64(bitShiftLeft(toUInt64(1), toUInt8(greatest(0, least(63, {_RETAINED} - toInt32({month})"
+        f" + {WINDOW_OFFSET})))) - 1))"
+    )
+    return f"bitAnd({word}, {keep})"
+
+
+# An account's first activity is in a month whose window word has no day in the 32 days before it, and
+# it is the earliest such month: per account, the smallest `month << 32 | lowest set bit of the month's own
+# days` over those rows only (about one per account and stretch of activity). Taking a minimum needs no
+# FINAL: a row split over unmerged parts holds subsets of the bits, and the part with the first day passes.
+# Two operations per row; the bit's index is found once per distinct value, in Python (`_first_day`).
+_FIRST = "min(bitOr(bitShiftLeft(toUInt64(toUInt16(month)), 32), bitAnd(own, bitNot(own) + 1)))"
 
 
 def _statement(granularity: Granularity, targets: list[date], condition: str) -> str:
-    own = f"bitShiftRight(v, {WINDOW_OFFSET})"
+    own = f"bitShiftRight(u, {WINDOW_OFFSET})"
     if granularity == "day":
         active = f"bitAnd({own}, marks)"
-        returning = f"bitAnd({active}, bitShiftRight(v, {WINDOW_OFFSET - 1}))"
+        returning = f"bitAnd({active}, bitShiftRight(u, {WINDOW_OFFSET - 1}))"
     elif granularity == "week":
-        weeks = coverage("v", 7)
+        weeks = coverage("u", 7)
         active = f"bitAnd(bitShiftRight({weeks}, {WINDOW_OFFSET}), marks)"
         returning = f"bitAnd({active}, bitShiftRight({weeks}, {WINDOW_OFFSET - 7}))"
     else:
         active = f"toUInt64(bitAnd({own}, month_mask) != 0)"
-        returning = f"toUInt64(bitAnd({own}, month_mask) != 0 AND bitAnd(v, previous_mask) != 0)"
-    first = f"toInt32({_first_marked(granularity)})"
-    new = f"if({first} >= t AND {first} < t + 31, toUInt64(bitShiftLeft(toUInt64(1), toUInt8({first} - t))), 0)"
-    starts = f"[{', '.join(str(day_number(first)) for first in targets)}]"
-    return (
-        "SELECT j, sumForEach(" + spread("a", "n") + ") AS active, sumForEach(" + spread("r", "n") + ") AS returning,"
-        " sumForEach(" + spread("w", "n") + ") AS fresh FROM ("
-        f" SELECT j, {active} AS a, {returning} AS r, bitAnd({new}, marks) AS w, count() AS n FROM ("
-        f"  SELECT min(toUInt16({MONTH} + {lowbit(MASK)})) AS f, {windows(targets)} AS vs"
-        f"  FROM account_activity WHERE {month_filter(condition, None, targets[-1])} GROUP BY account)"
-        f" ARRAY JOIN vs AS v, arrayEnumerate(vs) AS j, {starts} AS t, {_marks(targets, granularity)} AS marks,"
-        f"  {month_masks(targets)} AS month_mask, {_previous_month_masks(targets)} AS previous_mask"
-        " WHERE v != 0"
-        " GROUP BY j, a, r, w)"
-        " GROUP BY j"
+        returning = f"toUInt64(bitAnd({own}, month_mask) != 0 AND bitAnd(u, previous_mask) != 0)"
+    windows = (
+        "SELECT toUInt8(0) AS part, toUInt64(m) AS key, sumForEach(" + spread("a", "n") + ") AS xs,"
+        " sumForEach(" + spread("r", "n") + ") AS ys FROM ("
+        f" SELECT m, {active} AS a, {returning} AS r, count() AS n"
+        f" FROM ({window_rows(targets, _month_constants(granularity))})"
+        f" WHERE ({_kept('v', 'm')} AS u) != 0 AND {condition}"
+        " GROUP BY m, a, r)"
+        " GROUP BY m"
     )
+    if condition == "1":
+        stored = _kept(f"toUInt64({MASK})", MONTH)
+        accounts = (
+            f"SELECT {_FIRST} AS f FROM account_windows WHERE {month_filter(condition, None, targets[-1])}"
+            f" AND bitAnd(({stored}) AS w, {(1 << WINDOW_OFFSET) - 1}) = 0"
+            f" AND (bitShiftRight(w, {WINDOW_OFFSET}) AS own) != 0"
+        )
+    else:
+        # Members only: checking the condition costs more per row than the mask, and account_activity has
+        # fewer rows; its months hold only what retention kept, the first stored activity by definition.
+        accounts = (
+            f"SELECT {_FIRST} AS f FROM account_activity"
+            f" WHERE {month_filter(condition, None, targets[-1])} AND (toUInt64({MASK}) AS own) != 0"
+        )
+    firsts = (
+        "SELECT toUInt8(1) AS part, toUInt64(0) AS key, groupArray(f) AS xs, groupArray(n) AS ys FROM ("
+        f" SELECT f, count() AS n FROM ({accounts} GROUP BY account)"
+        " GROUP BY f)"
+    )
+    return f"{windows} UNION ALL {firsts}"
+
+
+def _first_day(value: int) -> date | None:
+    """The day of a `_FIRST` value: its month's day number above bit 32, the day's bit below."""
+    bit = value & 0xFFFFFFFF
+    return None if bit == 0 else from_day_number((value >> 32) + bit.bit_length() - 1)
 
 
 def lifecycle(
@@ -179,9 +220,16 @@ def lifecycle(
     if subs != []:
         targets = months_between(_marked_day(before, granularity), _marked_day(last, granularity))
         for chunk in member_chunks(subs):
-            for j, *masks in run(engine, _statement(granularity, targets, member_condition(chunk))):
-                month = targets[int(j) - 1]
-                for counts, words in zip((active, returning, new), masks, strict=True):
+            for part, key, xs, ys in run(engine, _statement(granularity, targets, member_condition(chunk))):
+                if part:
+                    for first_day, count in zip(xs, ys, strict=True):
+                        day = _first_day(int(first_day))
+                        if day is not None:
+                            period = period_of(day, granularity)
+                            new[period] = new.get(period, 0) + int(count)
+                    continue
+                month = from_day_number(key)
+                for counts, words in ((active, xs), (returning, ys)):
                     for offset, count in enumerate(unspread(words)):
                         if count:
                             period = period_of(month + timedelta(days=offset), granularity)

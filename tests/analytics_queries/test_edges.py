@@ -272,3 +272,46 @@ def test_window_words_match_the_stored_windows() -> None:
     from analytics.queries.days import WINDOW_OFFSET
 
     assert schema.WINDOW_DAYS_BEFORE == WINDOW_OFFSET
+
+
+@pytest.mark.parametrize("kind", ["chdb", pytest.param("server", marks=pytest.mark.clickhouse_server)])
+def test_lifecycle_after_retention_drops_months(kind: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Rows of `account_windows` keep days of months that retention dropped; lifecycle counts only what
+    `account_activity` still holds: a first activity is the first one stored."""
+    activity = {
+        "edge": ["2025-01-30", "2025-02-03"],  # the week of 2025-01-27 was active, in a dropped month
+        "gone": ["2025-01-31"],
+        "back": ["2025-01-15", "2025-02-20"],
+        "first-day": ["2025-02-01", "2025-03-05"],
+        "old": ["2024-12-20", "2025-03-01", "2025-03-02"],
+        "late": ["2025-03-04"],
+    }
+    refs = [AccountRef(sub, None, None, CREATED, ("org-a" if len(sub) % 2 else "org-b",)) for sub in activity]
+    events = [
+        SimEvent(uuid.uuid4(), sub, "org-a", "web", "signin.succeeded", _day(day), _day(day), "{}", "idp")
+        for sub, days in activity.items()
+        for day in days
+    ]
+    now = datetime(2025, 3, 15, 12, tzinfo=UTC)
+    engine, database = _open(kind, tmp_path_factory)
+    try:
+        schema.migrate(engine)
+        _insert(engine, events, 3)
+        dropped = schema.drop_expired_partitions(engine, 40, now)
+        assert sorted(dropped) == [(t, m) for t in ("daily_activity", "events") for m in ("202412", "202501")]
+        kept = [e for e in events if e.timestamp >= datetime(2025, 2, 1, tzinfo=UTC)]
+        sim = Simulation(now.date(), now, InMemoryDirectory(refs), kept, kept)
+        for organization in (None, "org-a"):
+            for start, end in [
+                (date(2025, 1, 20), date(2025, 3, 16)),
+                (date(2025, 2, 1), date(2025, 3, 16)),
+                (date(2025, 2, 10), date(2025, 3, 5)),
+            ]:
+                for granularity in ("day", "week", "month"):
+                    result = queries.lifecycle(engine, sim.directory, start, end, granularity, organization)
+                    got = [(p.period_start, p.new, p.returning, p.resurrecting, p.dormant) for p in result.periods]
+                    assert got == reference.lifecycle(sim, start, end, granularity, organization), granularity
+    finally:
+        if database is not None:
+            engine.execute(f"DROP DATABASE IF EXISTS {database}")
+        engine.close()
