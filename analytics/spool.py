@@ -241,9 +241,18 @@ class Spool:
         finally:
             fcntl.flock(self._drain_fd, fcntl.LOCK_UN)
 
-    def read(self, max_rows: int) -> Chunk | None:
-        """The oldest spooled batches, up to ``max_rows`` events (at least one batch), or None when empty."""
-        cursor = self._reader.execute("SELECT id, rows, data FROM batches ORDER BY id")
+    def last_id(self) -> int:
+        """The id of the newest spooled batch (0 when none): a bound for `read`."""
+        row = self._reader.execute("SELECT COALESCE(MAX(id), 0) FROM batches").fetchone()
+        return int(row[0]) if row else 0
+
+    def read(self, max_rows: int, up_to: int | None = None) -> Chunk | None:
+        """The oldest spooled batches, up to ``max_rows`` events (at least one batch) and, when given, no
+        batch after ``up_to``; None when there is none."""
+        if up_to is None:
+            cursor = self._reader.execute("SELECT id, rows, data FROM batches ORDER BY id")
+        else:
+            cursor = self._reader.execute("SELECT id, rows, data FROM batches WHERE id <= ? ORDER BY id", (up_to,))
         first_id = last_id = 0
         rows = size = 0
         data: list[bytes] = []

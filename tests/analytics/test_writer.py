@@ -53,6 +53,34 @@ def test_writer_drains_in_batches(tmp_path: Path) -> None:
         assert writer.drain_once() == 0
 
 
+class TricklingEngine(RecordingEngine):
+    """Records inserts; each insert sees a new batch spooled meanwhile, as under a steady trickle of events."""
+
+    def __init__(self, spool: Spool) -> None:
+        super().__init__()
+        self.spool = spool
+
+    def insert_encoded(self, chunks: Sequence[bytes]) -> None:
+        super().insert_encoded(chunks)
+        self.spool.append([make_event(name=f"late{len(self.inserts)}")])
+
+
+def test_a_drain_inserts_what_was_spooled_when_it_began(tmp_path: Path) -> None:
+    """Batches spooled during a drain wait for the next one: a steady trickle makes one insert per interval,
+    not one per batch."""
+    with Spool(tmp_path / "s", 1 << 30) as spool:
+        engine = TricklingEngine(spool)
+        for b in range(3):
+            spool.append([make_event(name=f"b{b}.e{i}") for i in range(100)])
+        writer = Writer(spool, engine, batch_rows=250, interval=60)
+        assert writer.drain_once() == 300
+        assert [len(rows) for rows in engine.inserts] == [200, 100]
+        assert spool.pending_rows == 2  # spooled during the two inserts
+        assert writer.drain_once() == 2
+        assert [e.name for e in engine.inserts[-1]] == ["late1", "late2"]
+        assert spool.pending_rows == 1
+
+
 def test_writer_thread_backs_off_and_recovers(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     engine = RecordingEngine(failures=3)
     with Spool(tmp_path / "s", 1 << 30) as spool:
