@@ -53,3 +53,14 @@ def loaded(
     if request.param == "server":
         engine.execute(f"DROP DATABASE IF EXISTS {database}")
     engine.close()
+
+
+@pytest.fixture(params=["chdb", pytest.param("server", marks=pytest.mark.clickhouse_server)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClickHouse]:
+    """An empty engine of the test's own: chDB in a temporary directory, or a new database on the server."""
+    database = f"canary_queries_{uuid.uuid4().hex[:10]}"
+    opened = open_engine(None, tmp_path / "chdb") if request.param == "chdb" else _server(database)
+    yield opened
+    if request.param == "server":
+        opened.execute(f"DROP DATABASE IF EXISTS {database}")
+    opened.close()

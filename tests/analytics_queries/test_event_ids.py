@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from analytics import queries, schema
 from analytics.directory import AccountRef, InMemoryDirectory
-from analytics.engines import ClickHouse, open_engine
+from analytics.engines import ClickHouse
 from analytics.events import Event
-from tests.analytics_queries.conftest import Loaded, _server
+from tests.analytics_queries.conftest import Loaded
 from tests.analytics_queries.factory import Simulation
 
 NOW = datetime(2024, 5, 20, 12, 0, tzinfo=UTC)
@@ -53,16 +51,6 @@ def _events_type(engine: ClickHouse) -> str:
 def test_daily_activity_counts_every_event_once(loaded: Loaded) -> None:
     assert _daily_activity(loaded.engine) == _expected_daily(loaded.sim)
     assert _events_type(loaded.engine) == "AggregateFunction(uniqExact, UInt64)"
-
-
-@pytest.fixture(params=["chdb", pytest.param("server", marks=pytest.mark.clickhouse_server)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClickHouse]:
-    database = f"canary_queries_{uuid.uuid4().hex[:10]}"
-    opened = open_engine(None, tmp_path / "chdb") if request.param == "chdb" else _server(database)
-    yield opened
-    if request.param == "server":
-        opened.execute(f"DROP DATABASE IF EXISTS {database}")
-    opened.close()
 
 
 def _crafted(count: int) -> list[uuid.UUID]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,26 +17,15 @@ from pathlib import Path
 import pytest
 
 from analytics import queries, rollup, schema
-from analytics.engines import ClickHouse, open_engine
+from analytics.engines import ClickHouse
 from analytics.events import Event
 from analytics.spool import Spool
 from analytics.writer import Writer
 from tests.analytics_queries import reference
-from tests.analytics_queries.conftest import _server
 from tests.analytics_queries.factory import API_NAMES, SimEvent, Simulation, insert_rows, simulate
 
 RANGES = [(60, 1), (75, 30), (7, 0)]
 """(days before today of the start, of the end) for the ranges checked."""
-
-
-@pytest.fixture(params=["chdb", pytest.param("server", marks=pytest.mark.clickhouse_server)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClickHouse]:
-    database = f"canary_queries_{uuid.uuid4().hex[:10]}"
-    opened = open_engine(None, tmp_path / "chdb") if request.param == "chdb" else _server(database)
-    yield opened
-    if request.param == "server":
-        opened.execute(f"DROP DATABASE IF EXISTS {database}")
-    opened.close()
 
 
 @pytest.fixture(scope="module")
