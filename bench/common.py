@@ -44,10 +44,12 @@ _SERVE_WITHOUT_EVENTS = """
 import sys, uvicorn
 from idp.app import create_app
 from idp.cli import prepare
+from idp.http_protocol import CanaryHttpProtocol
 from idp.settings import Settings
 settings = Settings.from_env()
 prepare(settings)
-uvicorn.run(create_app(settings, None), host=settings.host, port=settings.port, log_level=settings.log_level)
+uvicorn.run(create_app(settings, None), host=settings.host, port=settings.port, log_level=settings.log_level,
+            http=CanaryHttpProtocol)
 """
 
 

@@ -112,6 +112,8 @@ def demo(settings: Settings) -> dict[str, Any]:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from idp.http_protocol import CanaryHttpProtocol
+
     prepare(settings)
     if args.demo or settings.demo:
         info = demo(settings)
@@ -126,12 +128,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             raise SettingsError("more than one worker needs CANARY_ANALYTICS_URL (embedded ClickHouse is "
                                 "single-process)")
         uvicorn.run("idp.asgi:app", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level=settings.log_level, access_log=args.access_log)
+                    workers=settings.workers, log_level=settings.log_level, access_log=args.access_log,
+                    http=CanaryHttpProtocol)
         return 0
     from idp.asgi import app
 
     uvicorn.run(app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
-                access_log=args.access_log)
+                access_log=args.access_log, http=CanaryHttpProtocol)
     return 0
 
 

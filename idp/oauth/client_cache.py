@@ -64,10 +64,14 @@ class ClientCache:
                     self._entries.popitem(last=False)
         return copy
 
+    def peek(self, client_id: str) -> Client | None:
+        """The cached client if ``get`` would answer from memory now, else None (no database needed)."""
+        found = self._entries.get(client_id)
+        return found[1] if found is not None and found[0] > self._clock() else None
+
     def has(self, client_id: str) -> bool:
         """Whether ``get`` would answer from memory now."""
-        found = self._entries.get(client_id)
-        return found is not None and found[0] > self._clock()
+        return self.peek(client_id) is not None
 
     def forget(self, client_id: str) -> None:
         with self._lock:

@@ -197,5 +197,6 @@ class ActivityHook:
 
     def report(self, grant: Any, result: TokenResult) -> None:
         request = grant.request
-        db, client, user, scope = request.db, request.client, request.user, result[1].get("scope", "")
+        client, user, scope = request.client, request.user, result[1].get("scope", "")
+        db = request.db if user is not None else None  # a client's own token needs no organization look-up
         request.after_commit.append(lambda: self.on_token(db, grant.GRANT_TYPE, client, user, scope))

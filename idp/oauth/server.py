@@ -3,7 +3,7 @@
 An incoming Starlette request is read asynchronously (size-limited, url-encoded form, repeated parameters
 refused), turned into an Authlib ``OAuth2Request`` that carries a synchronous SQLAlchemy session, and the
 synchronous grant code runs in Starlette's threadpool. Authlib's ``(status, body, headers)`` result becomes a
-Starlette ``JSONResponse``.
+Starlette JSON response (rendered by orjson).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
+import orjson
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.authenticate_client import _validate_client
@@ -53,6 +54,17 @@ DESCRIPTIONS = {
     "invalid_scope": "the requested scope is invalid or exceeds what was granted",
     "unsupported_token_type": "token_type_hint is not supported",
 }
+
+
+class OAuthJSONResponse(JSONResponse):
+    """Starlette's JSON response, rendered by orjson: the standard library's encoder was a twentieth of a
+    ``client_credentials`` request. Bodies here are Authlib's plain dicts of strings and numbers."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return orjson.dumps(content)
+        except TypeError:  # what orjson refuses (integers beyond 64 bits, non-string keys), the standard way
+            return super().render(content)
 
 
 class BodyTooLarge(Exception):
@@ -98,13 +110,16 @@ async def read_form(request: Request, limit: int, *, require_type: bool = True) 
 
 
 class CanaryRequest(OAuth2Request):  # type: ignore[misc]
-    """Authlib's request with its form and a database session.
+    """Authlib's request with its form and the request's database session, opened on first use.
 
     Authlib's own constructor refuses plain-http URIs outside its error handling (a 500); transport security
-    is Canary's settings' job (plain http only for a localhost issuer), so it is not called.
+    is Canary's settings' job (plain http only for a localhost issuer), so it is not called. A
+    ``client_credentials`` request from a cached client never opens a session: creating and closing one was a
+    twentieth of such a request.
     """
 
-    def __init__(self, method: str, uri: str, headers: dict[str, str], form: dict[str, str], db: Session) -> None:
+    def __init__(self, method: str, uri: str, headers: dict[str, str], form: dict[str, str],
+                 sessions: Callable[[], Session]) -> None:
         self.method = method
         self.uri = uri
         self.headers = headers
@@ -118,8 +133,20 @@ class CanaryRequest(OAuth2Request):  # type: ignore[misc]
         self.refresh_token = None
         self.credential = None
         self._scope = None
-        self.db = db
+        self._sessions = sessions
+        self._db: Session | None = None
         self.after_commit: list[Callable[[], None]] = []  # run once the response's transaction is committed
+
+    @property
+    def db(self) -> Session:
+        if self._db is None:
+            self._db = self._sessions()
+        return self._db
+
+    @property
+    def opened_db(self) -> Session | None:
+        """The session if this request has opened one."""
+        return self._db
 
     @property
     def form(self) -> dict[str, str]:
@@ -172,10 +199,10 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     # --- Authlib's framework hooks ----------------------------------------------------------------------
     def query_client(self, client_id: str) -> Client | None:
-        request_db = _current_db()
         if not client_id or len(client_id) > 64:
             return None
-        return self.clients.get(request_db, client_id)
+        cached = self.clients.peek(client_id)
+        return cached if cached is not None else self.clients.get(_current_request().db, client_id)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """Tokens are persisted (or, for JWT access tokens, need nothing) when they are generated."""
@@ -192,7 +219,7 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         return status, body, dict(headers)
 
     # --- the Starlette side ------------------------------------------------------------------------------
-    async def respond(self, request: Request, endpoint: str | None) -> JSONResponse:
+    async def respond(self, request: Request, endpoint: str | None) -> OAuthJSONResponse:
         """``endpoint`` None is the token endpoint; otherwise "introspection" or "revocation"."""
         form = await read_form(request, self.max_body)
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -200,13 +227,13 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         if endpoint is None and self._needs_no_database(form, headers["Authorization"]):
             # Pure CPU work (Authlib, one signature): running it here saves the thread hand-off, which cost
             # more than a third of such a request.
-            status, body, out_headers = self._run(endpoint, str(request.url), headers, form)
+            status, body, out_headers = self._run(endpoint, request.scope["path"], headers, form)
         else:
-            status, body, out_headers = await run_in_threadpool(self._run, endpoint, str(request.url), headers,
+            status, body, out_headers = await run_in_threadpool(self._run, endpoint, request.scope["path"], headers,
                                                                 form)
         if status == 401 and "www-authenticate" not in {k.lower() for k in out_headers}:
             out_headers["WWW-Authenticate"] = 'Basic realm="canary"'
-        return JSONResponse(body, status_code=status, headers=out_headers)
+        return OAuthJSONResponse(body, status_code=status, headers=out_headers)
 
     def _needs_no_database(self, form: dict[str, str], authorization: str) -> bool:
         """A client_credentials request from a client in the cache touches no database."""
@@ -218,24 +245,26 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     def _run(self, endpoint: str | None, uri: str, headers: dict[str, str],
              form: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
-        with self.factory() as db:
-            _DB.set(db)
-            try:
-                request = CanaryRequest("POST", uri, headers, form, db)
-                if endpoint is None:
-                    result: tuple[int, Any, dict[str, str]] = self.create_token_response(request)
-                else:
-                    result = self.create_endpoint_response(endpoint, request)
-                if 200 <= result[0] < 300:
-                    if db.in_transaction():  # a client_credentials token from a cached client touched nothing
-                        db.commit()
-                    for callback in request.after_commit:
-                        _run_safely(callback)
-                else:
-                    db.rollback()
-                return result
-            finally:
-                _DB.set(None)
+        request = CanaryRequest("POST", uri, headers, form, self.factory)
+        _local.request = request
+        try:
+            if endpoint is None:
+                result: tuple[int, Any, dict[str, str]] = self.create_token_response(request)
+            else:
+                result = self.create_endpoint_response(endpoint, request)
+            db = request.opened_db
+            if 200 <= result[0] < 300:
+                if db is not None and db.in_transaction():
+                    db.commit()
+                for callback in request.after_commit:
+                    _run_safely(callback)
+            elif db is not None:
+                db.rollback()
+            return result
+        finally:
+            _local.request = None
+            if request.opened_db is not None:
+                request.opened_db.close()
 
 
 def _run_safely(callback: Callable[[], None]) -> None:
@@ -246,18 +275,12 @@ def _run_safely(callback: Callable[[], None]) -> None:
         log.exception("after-commit callback failed")
 
 
-# The session of the request being handled on this worker thread: Authlib's query_client gets no request.
+# The request being handled on this thread: Authlib's query_client gets no request.
 _local = threading.local()
 
 
-class _DB:
-    @staticmethod
-    def set(db: Session | None) -> None:
-        _local.db = db
-
-
-def _current_db() -> Session:
-    db: Session | None = getattr(_local, "db", None)
-    if db is None:
-        raise RuntimeError("no database session bound to this thread")
-    return db
+def _current_request() -> CanaryRequest:
+    request: CanaryRequest | None = getattr(_local, "request", None)
+    if request is None:
+        raise RuntimeError("no token request is being handled on this thread")
+    return request
