@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import uuid
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,7 +67,7 @@ class TokenService:
             "aud": self.policy.issuer,
             "iat": iat,
             "exp": iat + self.policy.access_ttl,
-            "jti": uuid.uuid4().hex,
+            "jti": os.urandom(16).hex(),  # 128 random bits, as uuid4().hex but without building a UUID
             "client_id": client.client_id,
             "scope": scope,
         }
