@@ -1,7 +1,7 @@
 """The one place where Starlette meets Authlib.
 
 An incoming Starlette request is read asynchronously (size-limited, url-encoded form, repeated parameters
-refused), turned into an Authlib ``OAuth2Request`` that carries a synchronous SQLAlchemy session, and the
+refused), turned into an Authlib ``OAuth2Request`` that opens a synchronous SQLAlchemy session when first asked, and the
 synchronous grant code runs in Starlette's threadpool. Authlib's ``(status, body, headers)`` result becomes a
 Starlette JSON response (rendered by orjson).
 """
@@ -220,7 +220,11 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     # --- the Starlette side ------------------------------------------------------------------------------
     async def respond(self, request: Request, endpoint: str | None) -> OAuthJSONResponse:
-        """``endpoint`` None is the token endpoint; otherwise "introspection" or "revocation"."""
+        """``endpoint`` None is the token endpoint; otherwise "introspection" or "revocation".
+
+        The request's URI is its path: nothing here reads the full URL (it would be the audience of JWT client
+        authentication, which Canary does not offer), and building it was a sixtieth of a token request.
+        """
         form = await read_form(request, self.max_body)
         headers = {k.lower(): v for k, v in request.headers.items()}
         headers["Authorization"] = headers.get("authorization", "")
