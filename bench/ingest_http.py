@@ -295,22 +295,18 @@ def run_wrk(url: str, token: str, accounts: list[str], *, run: int, seconds: flo
     )
 
 
-def spool_rows(data_dir: Path) -> int:
-    """Events still in the server's spool files, one per worker (read-only; SQLite WAL readers do not block
-    the writer)."""
-    total = 0
-    for path in sorted(data_dir.glob("spool*.sqlite3")):
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        try:
-            total += int(db.execute("SELECT COALESCE(SUM(rows), 0) FROM batches").fetchone()[0])
-        finally:
-            db.close()
-    return total
+def spool_rows(path: Path) -> int:
+    """Events still in the server's spool (read-only; SQLite WAL readers do not block the writer)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        return int(db.execute("SELECT COALESCE(SUM(rows), 0) FROM batches").fetchone()[0])
+    finally:
+        db.close()
 
 
-def wait_drained(data_dir: Path, timeout: float) -> float:
+def wait_drained(path: Path, timeout: float) -> float:
     started = time.perf_counter()
-    while spool_rows(data_dir) > 0:
+    while spool_rows(path) > 0:
         if time.perf_counter() - started > timeout:
             raise RuntimeError(f"the spool was not drained within {timeout} s")
         time.sleep(0.05)
@@ -473,7 +469,7 @@ def run_target(target: str, args: argparse.Namespace) -> Result:
         token = client_token(server)
         common = {"connections": args.connections, "threads": args.wrk_threads, "batch": args.batch}
         warmup = run_wrk(server.url, token, accounts, run=1, seconds=args.warmup, **common)
-        wait_drained(server.data_dir, 600)
+        wait_drained(server.data_dir / "spool.sqlite3", 600)
         pid = server.proc.pid
         clickhouse = clickhouse_pid(args.clickhouse) if target == "server" else None
         cpu0, busy0 = cpu_seconds(pid), machine_busy_seconds()
@@ -484,7 +480,7 @@ def run_target(target: str, args: argparse.Namespace) -> Result:
         measured.server_cpu = cpu_seconds(pid) - cpu0
         measured.clickhouse_cpu = cpu_seconds(clickhouse) - clickhouse0 if clickhouse else 0.0
         measured.machine_cpu = machine_busy_seconds() - busy0
-        spool = server.data_dir
+        spool = server.data_dir / "spool.sqlite3"
         backlog = spool_rows(spool)
         drain = wait_drained(spool, args.drain_timeout)
         result = Result(target, measured, warmup, backlog, drain)
