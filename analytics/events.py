@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -115,18 +116,12 @@ class Event:
         """An event the provider records about itself (sign-ins, tokens); ``account`` may be ''."""
         if not valid_name(name):
             raise ValueError(f"invalid event name {name!r}")
-        at = whole_seconds(now if now is not None else datetime.now(UTC))
-        return cls(
-            event_id=uuid.uuid4(),
-            account=account,
-            organization=organization,
-            client_id=client_id,
-            name=name,
-            timestamp=at,
-            received_at=at,
-            properties=dict(properties or {}),
-            source="idp",
-        )
+        # One per token the provider issues: built through the slots (see _new_event), not the dataclass's
+        # generated __init__.
+        at = whole_seconds(now) if now is not None else datetime.fromtimestamp(int(time.time()), UTC)
+        copied = dict(properties) if properties else {}
+        return _new_event(uuid.UUID(bytes=os.urandom(16), version=4), account, organization, client_id, name, at,
+                          at, copied, "idp", _ENCODER.encode(copied) if copied else "{}")
 
     def properties_json(self) -> str:
         return self.properties_text

@@ -39,11 +39,16 @@ run cc-postgres-1w "$te" --database postgres --analytics-url "$clickhouse" --rep
 run cc-postgres-2w "$te" --database postgres --analytics-url "$clickhouse" --workers 2 --repeat "$repeat"
 run cc-postgres-2w-es256 "$te" --database postgres --analytics-url "$clickhouse" --workers 2 \
     --signing-alg ES256 --repeat "$repeat"
+run cc-sqlite-1w-opaque "$te" --access-token-format opaque --repeat "$repeat"
+run cc-sqlite-2w-server-opaque "$te" --analytics-url "$clickhouse" --workers 2 --access-token-format opaque \
+    --repeat "$repeat"
+run cc-postgres-2w-opaque "$te" --database postgres --analytics-url "$clickhouse" --workers 2 \
+    --access-token-format opaque --repeat "$repeat"
 run healthz-1w "$te" --path /healthz --repeat "$repeat"
 run node-1w "$te" --target node --repeat "$repeat"
 run node-2w "$te" --target node --workers 2 --repeat "$repeat"
-run node-1w-opaque "$te" --target node --node-format opaque --repeat "$repeat"
-run node-2w-opaque "$te" --target node --node-format opaque --workers 2 --repeat "$repeat"
+run node-1w-opaque "$te" --target node --access-token-format opaque --repeat "$repeat"
+run node-2w-opaque "$te" --target node --access-token-format opaque --workers 2 --repeat "$repeat"
 run refresh-sqlite-1w "$te" --mode refresh
 run refresh-postgres-1w "$te" --mode refresh --database postgres --analytics-url "$clickhouse"
 run refresh-postgres-2w "$te" --mode refresh --database postgres --analytics-url "$clickhouse" --workers 2

@@ -13,9 +13,10 @@ Modes
 
 Targets
   canary              `canary serve` (SQLite in the data dir, or --database postgres: a database created and
-                      dropped for the run), --workers N, --signing-alg RS256|ES256.
+                      dropped for the run), --workers N, --signing-alg RS256|ES256,
+                      --access-token-format jwt|opaque (the client's registered format).
   node                node-oidc-provider (bench/node_oidc_provider, `npm install` there first), same wrk load,
-                      client_credentials only.
+                      client_credentials only; --access-token-format jwt (RS256) or opaque.
 
 Examples
   .venv/bin/python bench/token_endpoint.py --mode client_credentials
@@ -384,6 +385,17 @@ def breakdown(signing_alg: str, database_url: str = "", calls: int = 400) -> dic
     def sign() -> None:
         ctx.tokens.access_token(client=client, subject=client_id, scope="events:write")
 
+    with transaction(ctx.factory) as db:
+        opaque_client, _ = create_client(db, name="breakdown opaque", grant_types=["client_credentials"],
+                                         scope="events:write", access_token_format="opaque")
+        db.expunge(opaque_client)
+
+    def seal() -> None:
+        ctx.tokens.access_token(client=opaque_client, subject=client_id, scope="events:write")
+
+    def signing_key() -> None:
+        ctx.keys.signing_key(signing_alg)
+
     def lookup() -> None:
         with ctx.factory() as db:
             db.get(Client, client_id)
@@ -445,6 +457,8 @@ def breakdown(signing_alg: str, database_url: str = "", calls: int = 400) -> dic
     result = {
         "grant, whole (server._run: factory(), Authlib, lookup, signing, commit)": _per_call_ms(grant, calls),
         f"  access token JWT ({signing_alg}, TokenService.access_token)": _per_call_ms(sign, calls),
+        "  opaque access token (TokenService.access_token, sealed)": _per_call_ms(seal, calls),
+        "    of which finding the signing key in force (KeyStore.signing_key)": _per_call_ms(signing_key, calls),
         "  client look-up without the cache (factory(), get(Client), rollback, close)": _per_call_ms(lookup, calls),
         "  client look-up with the cache (factory(), ClientCache.get hit, close)": _per_call_ms(cached_lookup, calls),
         "  client secret check (SHA-256 + compare_digest)": _per_call_ms(secret_check, calls),
@@ -464,8 +478,9 @@ def main() -> int:
     p.add_argument("--mode", choices=["client_credentials", "refresh"], default="client_credentials")
     p.add_argument("--target", choices=["canary", "node"], default="canary")
     p.add_argument("--workers", type=int, default=1, help="uvicorn workers (node: cluster workers)")
-    p.add_argument("--node-format", choices=["jwt", "opaque"], default="jwt",
-                   help="node target: RS256 JWT access tokens like Canary's, or opaque ones in its memory store")
+    p.add_argument("--access-token-format", choices=["jwt", "opaque"], default="jwt",
+                   help="canary: the client's access_token_format (opaque: encrypted claims, nothing stored); "
+                        "node: RS256 JWTs, or opaque tokens in its memory store")
     p.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     p.add_argument("--pg-admin-url", default=common.PG_ADMIN_URL, help="where the throwaway database is created")
     p.add_argument("--analytics-url", default=os.environ.get("CANARY_ANALYTICS_URL", ""),
@@ -524,11 +539,12 @@ def main() -> int:
         node_version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
         package = json.loads((NODE_DIR / "node_modules" / "oidc-provider" / "package.json").read_text())
         report.update(node=node_version, oidc_provider=package["version"],
-                      access_token_format="jwt RS256" if args.node_format == "jwt" else "opaque, in memory")
-        with node_server(args.workers, args.node_format) as (url, client, _pids, proc):
+                      access_token_format="jwt RS256" if args.access_token_format == "jwt" else "opaque, in memory")
+        with node_server(args.workers, args.access_token_format) as (url, client, _pids, proc):
             report["result"] = run_client_credentials(args, url, client, proc.pid)
     else:
         report.update(database=args.database, signing_alg=args.signing_alg,
+                      access_token_format=args.access_token_format,
                       events="off" if args.no_events else ("server" if args.analytics_url else "embedded chDB"))
         with contextlib.ExitStack() as stack:
             database_url = ""
@@ -541,7 +557,8 @@ def main() -> int:
             assert server.proc is not None
             if args.mode == "client_credentials":
                 client = server.create_client("bench resource server", "--grant-type", "client_credentials",
-                                              "--scope", "events:write")
+                                              "--scope", "events:write",
+                                              "--access-token-format", args.access_token_format)
                 report["result"] = run_client_credentials(args, server.url, client, server.proc.pid)
             else:
                 report["result"] = run_refresh(args, server)
@@ -553,7 +570,7 @@ def main() -> int:
     r = report["result"]
     label = f"{args.target} {args.mode if args.path == '/token' else 'GET ' + args.path} workers={args.workers}"
     if args.target == "canary":
-        label += f" {args.database} {args.signing_alg} events={report['events']}"
+        label += f" {args.database} {args.signing_alg} {args.access_token_format} events={report['events']}"
     r.pop("wrk_stdout", None)
     print(json.dumps(report, indent=2, default=str))
     print(f"\n{label}: {r['requests_per_s']:,.0f} req/s  p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  "

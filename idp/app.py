@@ -39,18 +39,19 @@ async def health(request: Request) -> Response:
 
 
 ROUTES = [
+    # Starlette tries routes in order: the busiest endpoints come first (no two paths here overlap).
+    Route("/token", token.token, methods=["POST"]),
+    Route("/v1/events", events.post_events, methods=["POST"]),
+    Route("/introspect", token.introspect, methods=["POST"]),
+    Route("/userinfo", userinfo.userinfo, methods=["GET", "POST"]),
     Route("/.well-known/openid-configuration", discovery.openid_configuration, methods=["GET"]),
     Route("/.well-known/oauth-authorization-server", discovery.openid_configuration, methods=["GET"]),
     Route("/jwks", discovery.jwks, methods=["GET"]),
     Route("/authorize", authorize.authorize, methods=["GET", "POST"]),
     Route("/login", authorize.login, methods=["POST"], name="login"),
     Route("/consent", authorize.consent, methods=["POST"], name="consent"),
-    Route("/token", token.token, methods=["POST"]),
-    Route("/introspect", token.introspect, methods=["POST"]),
     Route("/revoke", token.revoke, methods=["POST"]),
-    Route("/userinfo", userinfo.userinfo, methods=["GET", "POST"]),
     Route("/logout", logout.logout, methods=["GET", "POST"], name="logout"),
-    Route("/v1/events", events.post_events, methods=["POST"]),
     Route("/healthz", health, methods=["GET"]),
     Route("/dashboard", dashboard.overview, methods=["GET"]),
     Route("/dashboard/callback", dashboard.callback, methods=["GET"]),

@@ -194,7 +194,8 @@ def cmd_clients_create(args: argparse.Namespace, settings: Settings) -> int:
         client, secret = create_client(
             db, name=args.name, redirect_uris=args.redirect_uri, grant_types=grants, scope=scope,
             public=args.public, first_party=args.first_party, admin=args.admin,
-            post_logout_redirect_uris=args.post_logout_redirect_uri, organization_id=org_id)
+            post_logout_redirect_uris=args.post_logout_redirect_uri, organization_id=org_id,
+            access_token_format=args.access_token_format)
         out = client.public_dict()
         if secret:
             out["client_secret"] = secret
@@ -278,6 +279,8 @@ def parser() -> argparse.ArgumentParser:
     cc.add_argument("--first-party", action="store_true", help="skip the consent page")
     cc.add_argument("--admin", action="store_true", help="may use the admin API")
     cc.add_argument("--organization", help="organization the client belongs to (event ingest scope)")
+    cc.add_argument("--access-token-format", choices=["jwt", "opaque"], default="jwt",
+                    help="jwt (default): RFC 9068 tokens verifiable with the JWKS; opaque: encrypted, introspected")
     cc.set_defaults(handler=cmd_clients_create)
     cl = clients.add_parser("list")
     cl.add_argument("--json", action="store_true")

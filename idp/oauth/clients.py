@@ -14,6 +14,7 @@ from idp.oauth.models import Client
 from idp.opaque import digest, new_secret
 
 GRANT_TYPES = {"authorization_code", "refresh_token", "client_credentials"}
+ACCESS_TOKEN_FORMATS = ("jwt", "opaque")
 BASE_SCOPES = {"openid", "profile", "email", "offline_access", "events:write", "admin"}
 _LOCAL = {"localhost", "127.0.0.1", "::1"}
 
@@ -35,7 +36,7 @@ def create_client(
     db: Session, *, name: str, redirect_uris: Iterable[str] = (), grant_types: Iterable[str] = ("authorization_code",
     "refresh_token"), scope: str = "openid profile email offline_access", public: bool = False,
     first_party: bool = False, admin: bool = False, post_logout_redirect_uris: Iterable[str] = (),
-    organization_id: str | None = None, id_token_alg: str = "RS256",  # noqa: S107
+    organization_id: str | None = None, id_token_alg: str = "RS256", access_token_format: str = "jwt",  # noqa: S107
 ) -> tuple[Client, str | None]:
     grants = list(dict.fromkeys(grant_types))
     unknown = set(grants) - GRANT_TYPES
@@ -50,6 +51,8 @@ def create_client(
         raise ClientRegistrationError("public clients cannot use client_credentials")
     if id_token_alg not in {"RS256", "ES256"}:
         raise ClientRegistrationError("id_token_signed_response_alg must be RS256 or ES256")
+    if access_token_format not in ACCESS_TOKEN_FORMATS:
+        raise ClientRegistrationError("access_token_format must be jwt or opaque")
     scopes = scope.split()
     if admin and "admin" not in scopes:
         scopes.append("admin")
@@ -60,7 +63,7 @@ def create_client(
         grant_types=grants, scope=" ".join(dict.fromkeys(scopes)),
         token_endpoint_auth_method="none" if public else "client_secret_basic",
         first_party=first_party, admin=admin, organization_id=organization_id,
-        id_token_signed_response_alg=id_token_alg,
+        id_token_signed_response_alg=id_token_alg, access_token_format=access_token_format,
     )
     db.add(client)
     db.flush()
@@ -90,7 +93,7 @@ class InvalidClientField(ClientRegistrationError):
 
 def check_metadata(
     *, grant_types: list[str], redirect_uris: list[str], post_logout_redirect_uris: list[str], public: bool,
-    id_token_alg: str = "RS256",  # noqa: S107
+    id_token_alg: str = "RS256", access_token_format: str = "jwt",  # noqa: S107
 ) -> None:
     """The checks ``create_client`` makes, raising ``InvalidClientField`` with the field at fault."""
     unknown = set(grant_types) - GRANT_TYPES
@@ -110,12 +113,15 @@ def check_metadata(
         raise InvalidClientField("grant_types", "public clients cannot use client_credentials")
     if id_token_alg not in {"RS256", "ES256"}:
         raise InvalidClientField("id_token_signed_response_alg", "id_token_signed_response_alg must be RS256 or ES256")
+    if access_token_format not in ACCESS_TOKEN_FORMATS:
+        raise InvalidClientField("access_token_format", "access_token_format must be jwt or opaque")
 
 
 def update_client(
     db: Session, client: Client, *, name: str | None = None, redirect_uris: Iterable[str] | None = None,
     post_logout_redirect_uris: Iterable[str] | None = None, grant_types: Iterable[str] | None = None,
     scope: str | None = None, first_party: bool | None = None, admin: bool | None = None,
+    access_token_format: str | None = None,
 ) -> None:
     """Change what is given, checked as at registration. An admin client always has the ``admin`` scope;
     taking ``admin`` away takes the scope away too."""
@@ -124,7 +130,8 @@ def update_client(
     logout = (list(post_logout_redirect_uris) if post_logout_redirect_uris is not None
               else list(client.post_logout_redirect_uris))
     check_metadata(grant_types=grants, redirect_uris=uris, post_logout_redirect_uris=logout,
-                   public=client.is_public, id_token_alg=client.id_token_signed_response_alg)
+                   public=client.is_public, id_token_alg=client.id_token_signed_response_alg,
+                   access_token_format=access_token_format or client.access_token_format)
     scopes = (scope if scope is not None else client.scope).split()
     is_admin = client.admin if admin is None else admin
     if is_admin and "admin" not in scopes:
@@ -140,6 +147,8 @@ def update_client(
     client.admin = is_admin
     if first_party is not None:
         client.first_party = first_party
+    if access_token_format is not None:
+        client.access_token_format = access_token_format
     forget_client(db, client.client_id)
     db.flush()
 

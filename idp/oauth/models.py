@@ -28,6 +28,8 @@ class Client(Base):
     first_party: Mapped[bool] = mapped_column(Boolean, default=False)
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
+    # "jwt" (RFC 9068) or "opaque" (idp.oauth.sealed): what its access tokens look like to their holders.
+    access_token_format: Mapped[str] = mapped_column(String(10), default="jwt", server_default="jwt")
     organization_id: Mapped[str | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="SET NULL"), nullable=True
     )
@@ -88,6 +90,7 @@ class Client(Base):
             "public": self.is_public,
             "first_party": self.first_party,
             "admin": self.admin,
+            "access_token_format": self.access_token_format,
             "organization_id": self.organization_id,
             "created_at": self.created_at.isoformat() if self.created_at else None,
         }

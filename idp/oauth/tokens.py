@@ -1,9 +1,10 @@
-"""Access tokens (RFC 9068 JWTs), refresh tokens (opaque, rotated), ID tokens, and their revocation.
+"""Access tokens (RFC 9068 JWTs, or opaque), refresh tokens (opaque, rotated), ID tokens, and their revocation.
 
-Access tokens are self-contained JWTs so resource servers can verify them with the JWKS. They are also
-revocable: a revoked token's ``jti`` goes on a deny-list, and tokens that came from a user's grant carry the
-grant id (``gid``) so that revoking the grant (code reuse, refresh token reuse, revocation of a refresh token)
-stops all of them at once. ``client_credentials`` tokens write nothing to the database.
+Access tokens are self-contained JWTs so resource servers can verify them with the JWKS, unless the client is
+registered for opaque ones (``idp.oauth.sealed``: the same claims, encrypted; resource servers introspect
+them). Both formats are revocable: a revoked token's ``jti`` goes on a deny-list, and tokens that came from a
+user's grant carry the grant id (``gid``) so that revoking the grant (code reuse, refresh token reuse,
+revocation of a refresh token) stops all of them at once. ``client_credentials`` tokens write nothing to the database.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from idp.accounts.models import User
 from idp.db import utcnow
 from idp.oauth.keys import KeyStore
 from idp.oauth.models import Client, Grant, RefreshToken, RevokedAccessToken
+from idp.oauth.sealed import Sealer, Unsealable, is_sealed
 from idp.opaque import digest, new_secret
 
 ACCESS_TOKEN_TYP = "at+jwt"
@@ -53,6 +55,7 @@ class TokenService:
     def __init__(self, keys: KeyStore, policy: TokenPolicy) -> None:
         self.keys = keys
         self.policy = policy
+        self.sealer = Sealer(keys)
 
     # --- issuing -------------------------------------------------------------------------------------
     def access_token(
@@ -76,6 +79,8 @@ class TokenService:
         if grant_id is not None:
             claims["gid"] = grant_id
         key = self.keys.signing_key(self.policy.access_alg, now=now)
+        if client.access_token_format == "opaque":
+            return self.sealer.seal(claims, key), self.policy.access_ttl
         header = {"alg": key.alg, "typ": ACCESS_TOKEN_TYP, "kid": key.kid}
         return jwt.encode(header, claims, key.key, algorithms=[key.alg]), self.policy.access_ttl
 
@@ -115,7 +120,12 @@ class TokenService:
 
     # --- verifying -----------------------------------------------------------------------------------
     def decode(self, token: str, now: datetime | None = None) -> dict[str, Any]:
-        """Signature, type, issuer and expiry of an access token — no database look-up."""
+        """Signature (or seal), type, issuer and expiry of an access token — no database look-up."""
+        if token and is_sealed(token):
+            try:
+                return self._check_claims(self.sealer.unseal(token), now)
+            except Unsealable as exc:
+                raise InvalidToken(str(exc)) from exc
         if not token or len(token) > 8192 or token.count(".") != 2:
             raise InvalidToken("not a JWT access token")
         try:
@@ -132,7 +142,9 @@ class TokenService:
             raise InvalidToken("bad signature") from exc
         if decoded.header.get("typ") != ACCESS_TOKEN_TYP:
             raise InvalidToken("not an access token")
-        claims = decoded.claims
+        return self._check_claims(decoded.claims, now)
+
+    def _check_claims(self, claims: dict[str, Any], now: datetime | None) -> dict[str, Any]:
         now_ts = int((now or utcnow()).timestamp())
         exp = claims.get("exp")
         if claims.get("iss") != self.policy.issuer or not isinstance(exp, int) or exp <= now_ts:

@@ -55,6 +55,18 @@ def test_clients_create_prints_secret_once_and_list_hides_it(data: Path) -> None
     assert created["client_id"] in table.stdout and "confidential" in table.stdout
 
 
+def test_clients_create_with_opaque_access_tokens(data: Path) -> None:
+    result = canary(data, "clients", "create", "API", "--grant-type", "client_credentials", "--scope", "events:write",
+                    "--access-token-format", "opaque")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["access_token_format"] == "opaque"
+    default = json.loads(canary(data, "clients", "create", "Web", "--redirect-uri", "https://app.example.com/cb").stdout)
+    assert default["access_token_format"] == "jwt"
+    refused = canary(data, "clients", "create", "Bad", "--grant-type", "client_credentials",
+                     "--access-token-format", "paseto")
+    assert refused.returncode == 2 and "access-token-format" in refused.stderr
+
+
 def test_public_client_has_no_secret(data: Path) -> None:
     result = canary(data, "clients", "create", "SPA", "--public", "--redirect-uri", "http://localhost:3000/cb")
     created = json.loads(result.stdout)

@@ -133,6 +133,25 @@ def test_token_problems(ingest: Provider) -> None:
     assert post(ingest, token, {"account": "a", "name": "x"}).status_code == 401
 
 
+def test_opaque_access_tokens_post_events_until_revoked(ingest: Provider) -> None:
+    user = ingest.user()
+    client_id, secret = ingest.client(grant_types=["client_credentials"], scope="events:write", first_party=True,
+                                      access_token_format="opaque")
+    auth = (client_id, secret or "")
+    token = httpx.post(f"{ingest.url}/token", data={"grant_type": "client_credentials"}, auth=auth).json()[
+        "access_token"]
+    assert token.startswith("cat1~")
+    assert post(ingest, token, {"account": user.id, "name": "opaque.posted"}).json() == {"accepted": 1}
+    rows = stored(ingest, f"account = '{user.id}' AND source = 'api'")
+    assert [(r["name"], r["client_id"]) for r in rows] == [("opaque.posted", client_id)]
+    altered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    response = post(ingest, altered, {"account": user.id, "name": "x"})
+    assert response.status_code == 401 and "invalid_token" in response.headers["www-authenticate"]
+    httpx.post(f"{ingest.url}/revoke", data={"token": token}, auth=auth)
+    response = post(ingest, token, {"account": user.id, "name": "x"})
+    assert response.status_code == 401 and "revoked" in response.json()["error_description"]
+
+
 def test_bad_batch_is_rejected_whole_naming_index_and_field(ingest: Provider) -> None:
     user = ingest.user()
     _, token = cc_token(ingest, first_party=True)

@@ -142,6 +142,7 @@ _CLIENT = {
     "public": boolean("public clients (native apps, SPAs) have no secret"),
     "first_party": boolean("first-party clients skip consent and may post events for any account"),
     "admin": boolean("admin clients may call this API with their client_credentials tokens"),
+    "access_token_format": string(enum=["jwt", "opaque"]),
     "organization_id": {"type": ["string", "null"]},
     "created_at": OPTIONAL_TIMESTAMP,
 }
@@ -157,6 +158,9 @@ GRANT_TYPES_INPUT = {"type": "array", "minItems": 1, "uniqueItems": True,
                      "items": string(enum=sorted(GRANT_TYPES))}
 SCOPE_INPUT = string("space-separated scope tokens", maxLength=1000, pattern=SCOPE_PATTERN)
 CLIENT_NAME_INPUT = string(minLength=1, maxLength=200)
+ACCESS_TOKEN_FORMAT_INPUT = string("`jwt`: RFC 9068 tokens resource servers verify with the JWKS; `opaque`: "
+                                   "encrypted tokens resource servers introspect", enum=["jwt", "opaque"],
+                                   default="jwt")
 CLIENT_CREATE = define("ClientCreate", obj({
     "name": CLIENT_NAME_INPUT,
     "redirect_uris": URI_INPUT,
@@ -170,6 +174,7 @@ CLIENT_CREATE = define("ClientCreate", obj({
     "admin": {"type": "boolean", "default": False},
     "organization": {**ORGANIZATION_REF, "description": "the organization (id or slug) the client belongs to"},
     "id_token_signed_response_alg": string(enum=["RS256", "ES256"], default="RS256"),
+    "access_token_format": ACCESS_TOKEN_FORMAT_INPUT,
 }, required=("name",)))
 CLIENT_UPDATE = define("ClientUpdate", obj({
     "name": CLIENT_NAME_INPUT,
@@ -179,4 +184,5 @@ CLIENT_UPDATE = define("ClientUpdate", obj({
     "scope": SCOPE_INPUT,
     "first_party": boolean(),
     "admin": boolean("true adds the `admin` scope, false removes it"),
+    "access_token_format": ACCESS_TOKEN_FORMAT_INPUT,
 }, required=()))

@@ -44,6 +44,18 @@ def test_public_client_has_no_secret_and_cannot_rotate(admin: Admin) -> None:
     admin.error("POST", f"/clients/{created['client_id']}/secret", 400, "invalid_request")
 
 
+def test_access_token_format_is_chosen_per_client(admin: Admin, provider: Provider) -> None:
+    plain = admin.client(grant_types=["client_credentials"], scope="events:write")
+    assert plain["access_token_format"] == "jwt"
+    created = admin.client(grant_types=["client_credentials"], scope="events:write", access_token_format="opaque")
+    assert created["access_token_format"] == "opaque"
+    token = client_credentials_token(provider, created["client_id"], created["client_secret"])
+    assert token.startswith("cat1~")
+    changed = admin.ok("PATCH", f"/clients/{created['client_id']}", json={"access_token_format": "jwt"})
+    assert changed["access_token_format"] == "jwt"
+    assert client_credentials_token(provider, created["client_id"], created["client_secret"]).count(".") == 2
+
+
 def test_organization_by_id_or_slug(admin: Admin) -> None:
     org = admin.organization()
     by_slug = admin.client(grant_types=["client_credentials"], organization=org["slug"])
@@ -123,6 +135,8 @@ def test_bad_client_fields_are_400_naming_the_field(admin: Admin) -> None:
         ({"name": "x", "grant_types": ["client_credentials"], "organization": "no-such-org"}, "organization"),
         ({"name": "x", "grant_types": ["client_credentials"], "id_token_signed_response_alg": "HS256"},
          "id_token_signed_response_alg"),
+        ({"name": "x", "grant_types": ["client_credentials"], "access_token_format": "paseto"},
+         "access_token_format"),
         ({"name": "x", "grant_types": ["client_credentials"], "client_id": "mine"}, "client_id"),
         ({"name": "x", "grant_types": ["client_credentials"], "admin": "yes"}, "admin"),
     ]
@@ -132,6 +146,7 @@ def test_bad_client_fields_are_400_naming_the_field(admin: Admin) -> None:
     path = f"/clients/{created['client_id']}"
     for patch, field in [({"redirect_uris": []}, "redirect_uris"), ({"grant_types": ["implicit"]}, "grant_types[0]"),
                          ({"redirect_uris": ["http://example.com/x"]}, "redirect_uris[0]"),
-                         ({"public": True}, "public"), ({"name": None}, "name"), ({"scope": ""}, "scope")]:
+                         ({"public": True}, "public"), ({"name": None}, "name"), ({"scope": ""}, "scope"),
+                         ({"access_token_format": "JWT"}, "access_token_format")]:
         admin.error("PATCH", path, 400, "invalid_request", field, json=patch)
     assert admin.ok("GET", path) == {k: v for k, v in created.items() if k != "client_secret"}
