@@ -49,7 +49,7 @@ from idp.settings import Settings
 settings = Settings.from_env()
 prepare(settings)
 uvicorn.run(create_app(settings, None), host=settings.host, port=settings.port, log_level=settings.log_level,
-            http=CanaryHttpProtocol)
+            http=CanaryHttpProtocol, proxy_headers=False)
 """
 
 

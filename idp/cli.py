@@ -112,8 +112,6 @@ def demo(settings: Settings) -> dict[str, Any]:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from idp.http_protocol import CanaryHttpProtocol
-
     prepare(settings)
     if args.demo or settings.demo:
         info = demo(settings)
@@ -127,15 +125,23 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if settings.analytics_url is None:
             raise SettingsError("more than one worker needs CANARY_ANALYTICS_URL (embedded ClickHouse is "
                                 "single-process)")
-        uvicorn.run("idp.asgi:app", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level=settings.log_level, access_log=args.access_log,
-                    http=CanaryHttpProtocol)
+        uvicorn.run("idp.asgi:app", factory=True, workers=settings.workers, **server_options(settings, args))
         return 0
     from idp.asgi import app
 
-    uvicorn.run(app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
-                access_log=args.access_log, http=CanaryHttpProtocol)
+    uvicorn.run(app(settings), **server_options(settings, args))
     return 0
+
+
+def server_options(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    """uvicorn's options. Proxy headers are read only from CANARY_FORWARDED_ALLOW_IPS: uvicorn's own default
+    trusts them from 127.0.0.1, a middleware on every request that nothing here needs unless a proxy is set."""
+    from idp.http_protocol import CanaryHttpProtocol
+
+    return {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
+            "access_log": args.access_log, "http": CanaryHttpProtocol,
+            "proxy_headers": bool(settings.forwarded_allow_ips),
+            "forwarded_allow_ips": settings.forwarded_allow_ips or None}
 
 
 def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:

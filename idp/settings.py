@@ -50,6 +50,9 @@ OPTIONS: tuple[Option, ...] = (
            "(the CLI, another worker) within this. 0 = no caching."),
     Option("CANARY_KEY_ENCRYPTION_KEY", "", "Secret (32+ characters) that encrypts the private signing keys in "
            "the database (AES-256-GCM); empty = stored unencrypted. Setting it encrypts existing keys at start."),
+    Option("CANARY_FORWARDED_ALLOW_IPS", "", "Comma-separated addresses of reverse proxies whose X-Forwarded-For "
+           "and X-Forwarded-Proto headers `canary serve` trusts (`*` = any); empty = those headers are ignored. "
+           "They only change the client address in the access log: URLs come from CANARY_ISSUER."),
     Option("CANARY_MAX_BODY_BYTES", "1048576", "Largest request body accepted, bytes."),
     Option("CANARY_LOGIN_MAX_FAILURES", "5", "Failed passwords before an account is locked."),
     Option("CANARY_LOGIN_LOCK_SECONDS", "900", "How long a locked account stays locked."),
@@ -117,6 +120,7 @@ class Settings:
     session_ttl: int = 14 * 86400
     signing_alg: str = "RS256"
     max_body_bytes: int = 1024 * 1024
+    forwarded_allow_ips: str = ""
     cache_seconds: int = 5
     login_max_failures: int = 5
     login_lock_seconds: int = 900
@@ -198,6 +202,7 @@ class Settings:
             "session_ttl": _int(env, "CANARY_SESSION_TTL", 60),
             "signing_alg": _get(env, "CANARY_SIGNING_ALG"),
             "max_body_bytes": _int(env, "CANARY_MAX_BODY_BYTES", 1024),
+            "forwarded_allow_ips": _get(env, "CANARY_FORWARDED_ALLOW_IPS").strip(),
             "cache_seconds": _int(env, "CANARY_CACHE_SECONDS", 0, 300),
             "login_max_failures": _int(env, "CANARY_LOGIN_MAX_FAILURES", 1),
             "login_lock_seconds": _int(env, "CANARY_LOGIN_LOCK_SECONDS", 1),

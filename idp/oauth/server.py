@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 import orjson
 from authlib.oauth2 import AuthorizationServer
@@ -42,6 +42,7 @@ from idp.oauth.models import Client
 from idp.oauth.tokens import TokenService
 
 FORM = "application/x-www-form-urlencoded"
+MAX_FORM_FIELDS = 200
 log = logging.getLogger("canary.oauth")
 
 # Descriptions for the errors Authlib raises without one (RFC 6749 §5.2 names).
@@ -86,14 +87,27 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def parse_form(body: bytes) -> dict[str, str]:
-    """application/x-www-form-urlencoded; RFC 6749 §3.1: parameters must not repeat."""
+    """application/x-www-form-urlencoded; RFC 6749 §3.1: parameters must not repeat.
+
+    ``urllib.parse.parse_qsl(text, keep_blank_values=True, max_num_fields=200)``, written out: the same pairs
+    (a name without ``=`` has the value ""; bad percent-escapes decode to U+FFFD), and names and values
+    without ``%`` or ``+`` are taken as they are.
+    """
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
-                          max_num_fields=200)
-    except (UnicodeDecodeError, ValueError) as exc:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise InvalidRequest("the form body is not valid UTF-8 url-encoded data") from exc
+    if text.count("&") >= MAX_FORM_FIELDS:
+        raise InvalidRequest("the form body is not valid UTF-8 url-encoded data")
     form: dict[str, str] = {}
-    for key, value in pairs:
+    for field in text.split("&"):
+        if not field:
+            continue
+        key, _, value = field.partition("=")
+        if "%" in key or "+" in key:
+            key = unquote(key.replace("+", " "))
+        if "%" in value or "+" in value:
+            value = unquote(value.replace("+", " "))
         if key in form:
             raise InvalidRequest(f"parameter {key!r} is repeated")
         if "\x00" in value:
