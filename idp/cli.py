@@ -125,6 +125,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if settings.analytics_url is None:
             raise SettingsError("more than one worker needs CANARY_ANALYTICS_URL (embedded ClickHouse is "
                                 "single-process)")
+        from idp.workers import Supervisor, balanced
+
+        if balanced():
+            return Supervisor(settings.workers, server_options(settings, args)).run()
         uvicorn.run("idp.asgi:app", factory=True, workers=settings.workers, **server_options(settings, args))
         return 0
     from idp.asgi import app

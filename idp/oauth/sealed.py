@@ -1,4 +1,4 @@
-"""Opaque access tokens: the token's claims, encrypted and authenticated with AES-256-GCM.
+"""Opaque access tokens: the token's claims, encrypted and authenticated with AES-256-GCM-SIV (RFC 8452).
 
 A client registered with ``access_token_format = "opaque"`` gets access tokens that tell their holder nothing:
 a resource server learns what one stands for from ``/introspect`` (RFC 7662), as with any opaque token. Canary
@@ -12,6 +12,11 @@ so revocation works the same for both formats.
 ``info``): sealing keys come and go with ``canary keys rotate`` and are never stored. The prefix and kid are
 the cipher's associated data, so neither can be swapped. ``~`` is a token character (RFC 6750 §2.1) that no
 JWT contains: nothing mistakes one format for the other.
+
+GCM-SIV rather than GCM: nonces are random and one key seals every token issued while it is in force. A GCM
+nonce repeated under one key gives away the authentication key (and so forged tokens); random 96-bit nonces
+keep that unlikely only up to about 2^32 tokens per key, a few days at full speed. GCM-SIV stays safe when a
+nonce repeats (RFC 8452 §9) at the same cost (2.5 µs a token here).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from idp.oauth.keys import KeyStore, LoadedKey
@@ -53,20 +58,20 @@ def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def derive(key: LoadedKey) -> AESGCM:
+def derive(key: LoadedKey) -> AESGCMSIV:
     """The sealing cipher of a signing key: HKDF over its private key in DER."""
     secret = key.key.as_der(private=True)
     material = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret)
-    return AESGCM(material)
+    return AESGCMSIV(material)
 
 
 class Sealer:
     def __init__(self, keys: KeyStore) -> None:
         self.keys = keys
-        self._ciphers: dict[str, AESGCM] = {}
+        self._ciphers: dict[str, AESGCMSIV] = {}
         self._lock = threading.Lock()
 
-    def _cipher(self, key: LoadedKey) -> AESGCM:
+    def _cipher(self, key: LoadedKey) -> AESGCMSIV:
         cipher = self._ciphers.get(key.kid)
         if cipher is None:
             with self._lock:

@@ -1,0 +1,173 @@
+"""`canary serve --workers 2` as a real process tree: connections reach every worker, a worker that dies is
+replaced, and SIGTERM stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from idp.workers import balanced
+from tests.analytics.conftest import clickhouse_server_url, server_url_for  # noqa: F401  (fixture)
+from tests.functional.conftest import free_port
+
+pytestmark = pytest.mark.skipif(not balanced(), reason="one socket per worker needs Linux's SO_REUSEPORT")
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def workers_of(pid: int) -> list[int]:
+    """The serving processes: children of the supervisor that hold a listening socket (not the resource
+    tracker that multiprocessing may start)."""
+    return [child for child in children(pid) if "canary-worker" in _cmdline(child) or _listens(child)]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    try:
+        for fd in (Path("/proc") / str(pid) / "fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        pass
+    return inodes
+
+
+def _tcp(port: int, state: str) -> set[str]:
+    """Inodes of loopback TCP sockets on ``port`` in ``state`` (0A listening, 01 established)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if int(parts[1].rsplit(":", 1)[1], 16) == port and parts[3] == state:
+                found.add(parts[9])
+    return found
+
+
+def _listens(pid: int) -> bool:
+    return bool(_socket_inodes(pid))
+
+
+@pytest.fixture
+def server(tmp_path: Path, clickhouse_server_url: str) -> Iterator[tuple[subprocess.Popen[str], int]]:  # noqa: F811
+    port = free_port()
+    database = f"canary_workers_{uuid.uuid4().hex[:10]}"
+    env = {**os.environ, "CANARY_DATA_DIR": str(tmp_path), "CANARY_PORT": str(port),
+           "CANARY_ISSUER": f"http://127.0.0.1:{port}", "CANARY_LOG_LEVEL": "warning",
+           "CANARY_ANALYTICS_URL": server_url_for(database)}
+    subprocess.run([sys.executable, "-m", "idp.cli", "migrate"], env=env, check=True, capture_output=True,
+                   timeout=120)
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "idp.cli", "serve", "--workers", "2"], env=env, text=True,
+                               stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while len(_tcp(port, "0A")) < 2:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "the workers did not start listening"
+            time.sleep(0.2)
+        yield process, port
+    finally:
+        log.close()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        from analytics.engines import ServerEngine
+
+        admin = ServerEngine(server_url_for("default"))
+        admin.execute(f"DROP DATABASE IF EXISTS `{database}`")
+        admin.close()
+
+
+def connections_per_worker(supervisor: int, port: int) -> dict[int, int]:
+    established = _tcp(port, "01")
+    return {pid: len(_socket_inodes(pid) & established) for pid in children(supervisor)}
+
+
+def test_connections_reach_every_worker_and_a_dead_worker_is_replaced(
+        server: tuple[subprocess.Popen[str], int]) -> None:
+    process, port = server
+    clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}") for _ in range(16)]
+    try:
+        for client in clients:  # 16 keep-alive connections opened at once, as a proxy's pool would
+            assert client.get("/healthz").status_code == 200
+        spread = {pid: n for pid, n in connections_per_worker(process.pid, port).items() if n}
+        assert len(spread) == 2 and sum(spread.values()) == 16, spread
+    finally:
+        for client in clients:
+            client.close()
+
+    victim = next(iter(spread))
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while victim in children(process.pid) or len(_tcp(port, "0A")) < 2:
+        assert time.monotonic() < deadline, (f"the dead worker was not replaced: {victim} "
+                                             f"{children(process.pid)} {_tcp(port, '0A')}")
+        time.sleep(0.2)
+    for attempt in range(20):
+        try:
+            status = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code
+        except httpx.HTTPError as exc:
+            raise AssertionError(f"attempt {attempt}: {exc!r}") from exc
+        assert status == 200
+    assert process.poll() is None
+
+
+def test_sigterm_stops_every_worker(server: tuple[subprocess.Popen[str], int]) -> None:
+    process, port = server
+    workers = children(process.pid)
+    assert workers
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(60) == 0
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()
+                and "Z" not in (Path(f"/proc/{pid}") / "stat").read_text().split()[2]]
+    assert not _tcp(port, "0A")
+
+
+def test_a_worker_that_cannot_start_stops_the_supervisor(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "CANARY_DATA_DIR": str(tmp_path), "CANARY_PORT": str(port),
+           "CANARY_ISSUER": f"http://127.0.0.1:{port}", "CANARY_LOG_LEVEL": "warning",
+           "CANARY_ANALYTICS_URL": "clickhouse+native://default@127.0.0.1:9/x",
+           "CANARY_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/none"}
+    result = subprocess.run([sys.executable, "-m", "idp.cli", "serve", "--workers", "2"], env=env, text=True,
+                            capture_output=True, timeout=120)
+    assert result.returncode != 0
