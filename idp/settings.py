@@ -32,9 +32,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("CANARY_ISSUER", "http://localhost:8000", "Public base URL; the `iss` of every token. https in production."),
     Option("CANARY_HOST", "127.0.0.1", "Address `canary serve` listens on."),
     Option("CANARY_PORT", "8000", "Port `canary serve` listens on."),
-    Option("CANARY_WORKERS", "1", "uvicorn worker processes; more than 1 needs a ClickHouse server "
-           "(CANARY_ANALYTICS_URL), and PostgreSQL is advised (SQLite writers of different processes wait "
-           "on each other's locks)."),
+    Option("CANARY_WORKERS", "1", "Serving processes, each with its own listening socket on Linux; more than 1 "
+           "needs a ClickHouse server (CANARY_ANALYTICS_URL), and PostgreSQL is advised (SQLite writers of "
+           "different processes wait on each other's locks)."),
     Option("CANARY_DATA_DIR", "./canary-data", "SQLite file, embedded ClickHouse (chDB) data and the event spool."),
     Option("CANARY_DATABASE_URL", "", "SQLAlchemy URL of the accounts database; empty = SQLite in the data dir."),
     Option("CANARY_ANALYTICS_URL", "", "`clickhouse+native://user:pass@host:9000/db`; empty = embedded chDB."),
