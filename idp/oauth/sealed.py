@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import threading
 from typing import Any
 
@@ -54,7 +55,14 @@ def _b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _b64decode(text: str) -> bytes:
+    """Strict: only the URL-safe alphabet, unpadded (one token, one spelling; the decoder alone would skip
+    strange characters and take the standard alphabet too)."""
+    if not _URLSAFE.fullmatch(text):
+        raise ValueError("not unpadded base64url")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
