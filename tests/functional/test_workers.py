@@ -35,19 +35,6 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def workers_of(pid: int) -> list[int]:
-    """The serving processes: children of the supervisor that hold a listening socket (not the resource
-    tracker that multiprocessing may start)."""
-    return [child for child in children(pid) if "canary-worker" in _cmdline(child) or _listens(child)]
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return (Path("/proc") / str(pid) / "cmdline").read_text().replace("\0", " ")
-    except OSError:
-        return ""
-
-
 def _socket_inodes(pid: int) -> set[str]:
     inodes = set()
     try:
@@ -76,10 +63,6 @@ def _tcp(port: int, state: str) -> set[str]:
             if int(parts[1].rsplit(":", 1)[1], 16) == port and parts[3] == state:
                 found.add(parts[9])
     return found
-
-
-def _listens(pid: int) -> bool:
-    return bool(_socket_inodes(pid))
 
 
 @pytest.fixture
