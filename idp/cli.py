@@ -128,7 +128,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         from idp.workers import Supervisor, balanced
 
         if balanced():
-            return Supervisor(settings.workers, server_options(settings, args)).run()
+            try:
+                supervisor = Supervisor(settings.workers, server_options(settings, args))
+            except OSError as exc:
+                print(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+                return 1
+            return supervisor.run()
         uvicorn.run("idp.asgi:app", factory=True, workers=settings.workers, **server_options(settings, args))
         return 0
     from idp.asgi import app

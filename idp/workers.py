@@ -37,8 +37,21 @@ def balanced() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def claim(host: str, port: int) -> None:
+    """OSError unless the address is free. Sockets with SO_REUSEPORT share a port with any other such socket
+    of the same user: without this check a second `canary serve --workers N` on the port would silently take
+    half of the first one's connections, where one worker (or uvicorn) would fail with "address in use"."""
+    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
@@ -53,8 +66,17 @@ def _worker(options: dict[str, Any], sock: socket.socket) -> None:  # runs in th
 
 class Supervisor:
     def __init__(self, workers: int, options: dict[str, Any]) -> None:
+        """Binds the workers' sockets (OSError when the address cannot be had, every socket closed)."""
         self.options = options
-        self.sockets = [listening_socket(options["host"], options["port"]) for _ in range(workers)]
+        self.sockets: list[socket.socket] = []
+        claim(options["host"], options["port"])
+        try:
+            for _ in range(workers):
+                self.sockets.append(listening_socket(options["host"], options["port"]))
+        except OSError:
+            for sock in self.sockets:
+                sock.close()
+            raise
         self._context = multiprocessing.get_context("spawn")
         self.processes: list[Any] = []
         self._started: list[float] = []

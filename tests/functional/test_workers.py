@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -140,9 +141,19 @@ def test_sigterm_stops_every_worker(server: tuple[subprocess.Popen[str], int]) -
     assert workers
     process.send_signal(signal.SIGTERM)
     assert process.wait(60) == 0
-    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()
-                and "Z" not in (Path(f"/proc/{pid}") / "stat").read_text().split()[2]]
     assert not _tcp(port, "0A")
+
+    def running(pid: int) -> bool:
+        try:
+            return "Z" not in (Path(f"/proc/{pid}") / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return False
+
+    # The workers are gone when the supervisor returns; multiprocessing's resource tracker follows it shortly.
+    deadline = time.monotonic() + 10
+    while [pid for pid in workers if running(pid)] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if running(pid)]
 
 
 def test_a_worker_that_cannot_start_stops_the_supervisor(tmp_path: Path) -> None:
@@ -154,3 +165,21 @@ def test_a_worker_that_cannot_start_stops_the_supervisor(tmp_path: Path) -> None
     result = subprocess.run([sys.executable, "-m", "idp.cli", "serve", "--workers", "2"], env=env, text=True,
                             capture_output=True, timeout=120)
     assert result.returncode != 0
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["plain", "reuseport"])
+def test_a_port_in_use_is_a_clear_error(tmp_path: Path, shared: bool) -> None:
+    """Also when the holder allows port sharing, as another `canary serve --workers N` would."""
+    with socket.socket() as taken:
+        if shared:
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "CANARY_DATA_DIR": str(tmp_path), "CANARY_PORT": str(port),
+               "CANARY_ISSUER": f"http://127.0.0.1:{port}", "CANARY_LOG_LEVEL": "warning",
+               "CANARY_ANALYTICS_URL": "clickhouse+native://default@127.0.0.1:9/x"}
+        result = subprocess.run([sys.executable, "-m", "idp.cli", "serve", "--workers", "2"], env=env, text=True,
+                                capture_output=True, timeout=120)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
