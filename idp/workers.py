@@ -11,7 +11,9 @@ stops them all (each finishes the requests it has, as uvicorn does on SIGTERM). 
 worker's socket wait in its queue for the replacement: the supervisor keeps the socket open. A worker that
 exits with an error status within ``STARTUP_SECONDS`` of its start is taken for a broken configuration (an
 unreachable database, a port in use): everything stops with exit status 1 rather than restarting it forever.
-One killed by a signal is replaced, after a pause if it had only just started. Elsewhere than Linux, where
+One killed by a signal is replaced, after a pause if it had only just started. SIGHUP replaces the workers one
+by one, each new one serving before the old one stops: an upgrade of the installed code takes effect without a
+refused connection (the environment, and so the settings, stay the supervisor's). Elsewhere than Linux, where
 ``SO_REUSEPORT`` does not spread connections, ``canary serve`` keeps uvicorn's supervisor.
 """
 
@@ -29,6 +31,7 @@ from typing import Any
 log = logging.getLogger("canary.workers")
 
 STARTUP_SECONDS = 5.0
+READY_SECONDS = 120.0
 STOP_SECONDS = 30.0
 
 
@@ -58,10 +61,19 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(options: dict[str, Any], sock: socket.socket) -> None:  # runs in the child process
+def _worker(options: dict[str, Any], sock: socket.socket, ready: Any) -> None:  # runs in the child process
     import uvicorn
 
-    uvicorn.Server(uvicorn.Config("idp.asgi:app", factory=True, **options)).run(sockets=[sock])
+    server = uvicorn.Server(uvicorn.Config("idp.asgi:app", factory=True, **options))
+
+    def announce() -> None:  # tells the supervisor once the app has started and the socket is served
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            ready.set()
+
+    threading.Thread(target=announce, name="canary-worker-ready", daemon=True).start()
+    server.run(sockets=[sock])
 
 
 class Supervisor:
@@ -79,23 +91,54 @@ class Supervisor:
             raise
         self._context = multiprocessing.get_context("spawn")
         self.processes: list[Any] = []
+        self._ready: list[Any] = []  # each worker's event, held here: a semaphore nobody holds is removed
         self._started: list[float] = []
         self._stop = threading.Event()
+        self._reload = threading.Event()
 
-    def _start(self, index: int) -> Any:
-        process = self._context.Process(target=_worker, args=(self.options, self.sockets[index]),
+    def _start(self, index: int) -> tuple[Any, Any]:
+        """A new worker on socket ``index``, and the event it sets once it serves."""
+        ready = self._context.Event()
+        process = self._context.Process(target=_worker, args=(self.options, self.sockets[index], ready),
                                         name=f"canary-worker-{index}")
         process.start()
         log.info("worker %d started [%s]", index, process.pid)
-        return process
+        return process, ready
+
+    def reload(self) -> None:
+        """SIGHUP: replace the workers one at a time, each new one serving before the old one stops (a new
+        worker that does not start leaves the old one in place)."""
+        for index, old in enumerate(self.processes):
+            new, ready = self._start(index)
+            deadline = time.monotonic() + READY_SECONDS
+            while not ready.wait(0.2):
+                if not new.is_alive() or time.monotonic() > deadline or self._stop.is_set():
+                    log.error("worker %d's replacement did not start: keeping [%s]", index, old.pid)
+                    new.kill()
+                    new.join()
+                    return
+            old.terminate()
+            old.join(STOP_SECONDS)
+            if old.is_alive():
+                old.kill()
+                old.join()
+            self.processes[index], self._ready[index] = new, ready
+            self._started[index] = time.monotonic()
 
     def run(self) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self._stop.set())
-        self.processes = [self._start(index) for index in range(len(self.sockets))]
+        signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
+        started = [self._start(index) for index in range(len(self.sockets))]
+        self.processes = [process for process, _ in started]
+        self._ready = [ready for _, ready in started]
         self._started = [time.monotonic()] * len(self.processes)
         status = 0
         while not self._stop.wait(0.5):
+            if self._reload.is_set():
+                self._reload.clear()
+                log.info("reloading the workers")
+                self.reload()
             for index, process in enumerate(self.processes):
                 if process.is_alive():
                     continue
@@ -109,7 +152,7 @@ class Supervisor:
                             process.exitcode)
                 if lived < STARTUP_SECONDS and self._stop.wait(STARTUP_SECONDS - lived):
                     break  # asked to stop during the pause
-                self.processes[index] = self._start(index)
+                self.processes[index], self._ready[index] = self._start(index)
                 self._started[index] = time.monotonic()
         self.stop()
         return status

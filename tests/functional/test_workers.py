@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -101,6 +102,12 @@ def server(tmp_path: Path, clickhouse_server_url: str) -> Iterator[tuple[subproc
         admin.close()
 
 
+def workers(supervisor: int, port: int) -> set[int]:
+    """The supervisor's children serving the port (not multiprocessing's resource tracker)."""
+    listening = _tcp(port, "0A")
+    return {pid for pid in children(supervisor) if _socket_inodes(pid) & listening}
+
+
 def connections_per_worker(supervisor: int, port: int) -> dict[int, int]:
     established = _tcp(port, "01")
     return {pid: len(_socket_inodes(pid) & established) for pid in children(supervisor)}
@@ -133,6 +140,42 @@ def test_connections_reach_every_worker_and_a_dead_worker_is_replaced(
             raise AssertionError(f"attempt {attempt}: {exc!r}") from exc
         assert status == 200
     assert process.poll() is None
+
+
+def test_sighup_replaces_the_workers_without_refusing_a_request(server: tuple[subprocess.Popen[str], int]) -> None:
+    process, port = server
+    before = workers(process.pid, port)
+    assert len(before) == 2
+    errors: list[str] = []
+    served = 0
+    stop = threading.Event()
+
+    def load() -> None:  # one request after another on fresh connections, all through the reload
+        nonlocal served
+        while not stop.is_set():
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code
+            except httpx.HTTPError as exc:
+                errors.append(repr(exc))
+                continue
+            if status == 200:
+                served += 1
+            else:
+                errors.append(str(status))
+
+    thread = threading.Thread(target=load)
+    thread.start()
+    try:
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 120
+        while before & workers(process.pid, port) or len(workers(process.pid, port)) < 2:
+            assert time.monotonic() < deadline, "the workers were not replaced"
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(60)
+    assert process.poll() is None
+    assert errors == [] and served > 0
 
 
 def test_sigterm_stops_every_worker(server: tuple[subprocess.Popen[str], int]) -> None:
