@@ -294,7 +294,7 @@ def parser() -> argparse.ArgumentParser:
     cc.add_argument("--first-party", action="store_true", help="skip the consent page")
     cc.add_argument("--admin", action="store_true", help="may use the admin API")
     cc.add_argument("--organization", help="organization the client belongs to (event ingest scope)")
-    cc.add_argument("--access-token-format", choices=["jwt", "opaque"], default="jwt",
+    cc.add_argument("--access-token-format", choices=["jwt", "opaque"], default="jwt",  # registration checks too
                     help="jwt (default): RFC 9068 tokens verifiable with the JWKS; opaque: encrypted, introspected")
     cc.set_defaults(handler=cmd_clients_create)
     cl = clients.add_parser("list")

@@ -39,27 +39,16 @@ def create_client(
     organization_id: str | None = None, id_token_alg: str = "RS256", access_token_format: str = "jwt",  # noqa: S107
 ) -> tuple[Client, str | None]:
     grants = list(dict.fromkeys(grant_types))
-    unknown = set(grants) - GRANT_TYPES
-    if unknown:
-        raise ClientRegistrationError(f"unsupported grant types: {sorted(unknown)}")
-    if not grants:
-        raise ClientRegistrationError("at least one grant type is needed")
-    uris = [_check_redirect_uri(u) for u in redirect_uris]
-    if "authorization_code" in grants and not uris:
-        raise ClientRegistrationError("authorization_code clients need at least one redirect URI")
-    if public and "client_credentials" in grants:
-        raise ClientRegistrationError("public clients cannot use client_credentials")
-    if id_token_alg not in {"RS256", "ES256"}:
-        raise ClientRegistrationError("id_token_signed_response_alg must be RS256 or ES256")
-    if access_token_format not in ACCESS_TOKEN_FORMATS:
-        raise ClientRegistrationError("access_token_format must be jwt or opaque")
+    uris, logout = list(redirect_uris), list(post_logout_redirect_uris)
+    check_metadata(grant_types=grants, redirect_uris=uris, post_logout_redirect_uris=logout, public=public,
+                   id_token_alg=id_token_alg, access_token_format=access_token_format)
     scopes = scope.split()
     if admin and "admin" not in scopes:
         scopes.append("admin")
     secret = None if public else new_secret()
     client = Client(
         client_id=new_secret(16), secret_hash=digest(secret) if secret else None, name=name,
-        redirect_uris=uris, post_logout_redirect_uris=[_check_redirect_uri(u) for u in post_logout_redirect_uris],
+        redirect_uris=uris, post_logout_redirect_uris=logout,
         grant_types=grants, scope=" ".join(dict.fromkeys(scopes)),
         token_endpoint_auth_method="none" if public else "client_secret_basic",
         first_party=first_party, admin=admin, organization_id=organization_id,

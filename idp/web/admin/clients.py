@@ -49,7 +49,6 @@ def create_client(call: Call) -> dict[str, Any]:
     public = body.get("public", False)
     alg = body.get("id_token_signed_response_alg", "RS256")
     token_format = body.get("access_token_format", "jwt")
-    registry.check_metadata(**metadata, public=public, id_token_alg=alg, access_token_format=token_format)
     client, secret = registry.create_client(
         call.db, name=body["name"], scope=scope, public=public, first_party=body.get("first_party", False),
         admin=admin, organization_id=organization_id, id_token_alg=alg, access_token_format=token_format,

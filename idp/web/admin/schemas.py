@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from idp.accounts.service import MIN_PASSWORD
-from idp.oauth.clients import GRANT_TYPES
+from idp.oauth.clients import ACCESS_TOKEN_FORMATS, GRANT_TYPES
 
 COMPONENTS: dict[str, dict[str, Any]] = {}
 _REF = "#/components/schemas/"
@@ -142,7 +142,7 @@ _CLIENT = {
     "public": boolean("public clients (native apps, SPAs) have no secret"),
     "first_party": boolean("first-party clients skip consent and may post events for any account"),
     "admin": boolean("admin clients may call this API with their client_credentials tokens"),
-    "access_token_format": string(enum=["jwt", "opaque"]),
+    "access_token_format": string(enum=list(ACCESS_TOKEN_FORMATS)),
     "organization_id": {"type": ["string", "null"]},
     "created_at": OPTIONAL_TIMESTAMP,
 }
@@ -159,7 +159,7 @@ GRANT_TYPES_INPUT = {"type": "array", "minItems": 1, "uniqueItems": True,
 SCOPE_INPUT = string("space-separated scope tokens", maxLength=1000, pattern=SCOPE_PATTERN)
 CLIENT_NAME_INPUT = string(minLength=1, maxLength=200)
 ACCESS_TOKEN_FORMAT_INPUT = string("`jwt`: RFC 9068 tokens resource servers verify with the JWKS; `opaque`: "
-                                   "encrypted tokens resource servers introspect", enum=["jwt", "opaque"],
+                                   "encrypted tokens resource servers introspect", enum=list(ACCESS_TOKEN_FORMATS),
                                    default="jwt")
 CLIENT_CREATE = define("ClientCreate", obj({
     "name": CLIENT_NAME_INPUT,
