@@ -14,7 +14,8 @@ from pathlib import Path
 from analytics import alerts, queries, schema
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.engines import ClickHouse, ClickHouseError, open_engine
-from analytics.events import Event, EventValidationError, Posted, parse_body, parse_events
+from analytics.events import Event, EventValidationError, Posted, parse_events
+from analytics.ingest import parse_body
 from analytics.pending import PendingEvents
 from analytics.spool import Spool, SpoolFull
 from analytics.writer import Writer

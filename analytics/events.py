@@ -59,7 +59,7 @@ def _c_encoder(encoder: json.JSONEncoder) -> Callable[[Any], str] | None:
 
 
 _STRICT_DICT_ENCODE = _c_encoder(_STRICT_ENCODER) or _STRICT_ENCODER.encode
-_MISSING: Any = object()
+MISSING: Any = object()
 _UUID_NEW = object.__new__
 _UUID_SET = object.__setattr__
 _UUID_UNKNOWN = uuid.SafeUUID.unknown
@@ -188,7 +188,7 @@ def whole_seconds(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
-class _Collector:
+class Collector:
     def __init__(self) -> None:
         self.errors: list[dict[str, Any]] = []
 
@@ -200,7 +200,8 @@ class Posted:
     """The validated events of one request, column by column, ready to be spooled.
 
     ``organizations`` are as posted (possibly empty); the provider decides the stored ones and passes them to
-    ``encode``. Event ids are 16-byte big-endian UUIDs, timestamps unix seconds, properties compact JSON text.
+    ``encode``. Event ids are 16-byte big-endian UUIDs back to back, timestamps unix seconds, properties the
+    UTF-8 text of a JSON object each (bytes, or msgspec.Raw from analytics.ingest: bytes-like either way).
     """
 
     __slots__ = ("accounts", "client_id", "ids", "names", "objects", "organizations", "properties", "received_at",
@@ -209,13 +210,14 @@ class Posted:
     def __init__(self, client_id: str, received_at: int) -> None:
         self.client_id = client_id
         self.received_at = received_at
-        self.ids: list[bytes] = []
+        self.ids = b""  # the 16-byte ids back to back
         self.accounts: list[str] = []
         self.organizations: list[str] = []
         self.names: list[str] = []
         self.timestamps: list[int] = []
-        self.properties: list[bytes] = []
-        self.objects: list[dict[str, Any]] = []  # the posted properties; _EMPTY for none
+        self.properties: list[Any] = []
+        # The posted properties (_EMPTY for none), or None: decoded from their text when events() needs them.
+        self.objects: list[dict[str, Any]] | None = []
 
     def __len__(self) -> int:
         return len(self.names)
@@ -226,7 +228,7 @@ class Posted:
         timestamps = self.timestamps
         received_at = self.received_at
         return blocks.pack(n, [
-            blocks.uuid_column(b"".join(self.ids)),
+            blocks.uuid_column(self.ids),
             blocks.string_column(self.accounts),
             blocks.string_column(self.organizations if organizations is None else organizations),
             blocks.constant_string_column(self.client_id, n),
@@ -240,51 +242,18 @@ class Posted:
 
     def events(self, organizations: list[str] | None = None) -> list[Event]:
         received_at = datetime.fromtimestamp(self.received_at, UTC)
+        objects = self.objects
+        if objects is None:
+            objects = [json.loads(bytes(text)) for text in self.properties]
         return [
             _new_event(_uuid_from_int(int.from_bytes(event_id, "big")), account, organization, self.client_id, name,
                        received_at if timestamp == self.received_at else datetime.fromtimestamp(timestamp, UTC),
-                       received_at, properties if properties is not _EMPTY else {}, "api", text.decode("utf-8"))
+                       received_at, properties if properties is not _EMPTY else {}, "api", bytes(text).decode("utf-8"))
             for event_id, account, organization, name, timestamp, properties, text in zip(
-                self.ids, self.accounts, self.organizations if organizations is None else organizations,
-                self.names, self.timestamps, self.objects, self.properties, strict=True)
+                [self.ids[i:i + 16] for i in range(0, len(self.ids), 16)],
+                self.accounts, self.organizations if organizations is None else organizations,
+                self.names, self.timestamps, objects, self.properties, strict=True)
         ]
-
-
-def loads(body: bytes) -> tuple[Any, bool]:
-    """A request body decoded as JSON, and whether orjson decoded it (ValueError when it is not JSON).
-
-    orjson is several times faster than the standard library; what it refuses and the standard library
-    accepts (NaN, infinities, lone surrogates, very deep nesting) is decoded the old way, so exactly the same
-    bodies are accepted and validation reports the same problems.
-    """
-    try:
-        return orjson.loads(body), True
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(body), False
-    except RecursionError as exc:
-        raise ValueError("too deeply nested") from exc
-
-
-def parse_body(
-    body: bytes,
-    *,
-    default_account: str | None,
-    client_id: str,
-    now: datetime,
-    retention_days: int,
-) -> Posted:
-    """Decode and validate a request body (ValueError when it is not JSON, else as ``parse_events``)."""
-    payload, native = loads(body)
-    try:
-        return validate(payload, default_account=default_account, client_id=client_id, now=now,
-                        retention_days=retention_days, orjson_payload=native)
-    except _OutOfRange:
-        # orjson reads integers beyond 64 bits as floats (which print as 1.2e+19 and up): such bodies are
-        # decoded again by the standard library, which keeps them exact.
-        return validate(json.loads(body), default_account=default_account, client_id=client_id, now=now,
-                        retention_days=retention_days)
 
 
 def parse_events(
@@ -316,7 +285,7 @@ def validate(
     """``parse_events`` without building Event objects. ``orjson_payload``: decoded by orjson (JSON types only,
     no NaN, no lone surrogates), so properties may be serialized by orjson as well."""
     now = whole_seconds(now)
-    errors = _Collector()
+    errors = Collector()
     if not isinstance(payload, dict):
         errors.add(None, "body", 'must be a JSON object: one event or {"batch": [...]}')
         raise EventValidationError(errors.errors)
@@ -328,7 +297,7 @@ def validate(
             if key not in _ENVELOPE_FIELDS:
                 errors.add(None, str(key), "unknown field")
         if "sent_at" in payload:
-            batch_sent_at = _moment(payload["sent_at"], None, "sent_at", errors)
+            batch_sent_at = parse_moment(payload["sent_at"], None, "sent_at", errors)
         batch = payload["batch"]
         if not isinstance(batch, list):
             errors.add(None, "batch", "must be an array of events")
@@ -347,8 +316,11 @@ def validate(
     now_seconds = int(now.timestamp())
     dump = _ORJSON_DUMP if orjson_payload else _serialize_bytes
     posted = Posted(client_id, now_seconds)
-    ids, accounts, organizations, names = posted.ids, posted.accounts, posted.organizations, posted.names
-    timestamps, properties_texts, objects = posted.timestamps, posted.properties, posted.objects
+    ids: list[bytes] = []
+    accounts, organizations, names = posted.accounts, posted.organizations, posted.names
+    timestamps, properties_texts = posted.timestamps, posted.properties
+    objects: list[dict[str, Any]] = []
+    posted.objects = objects
     event_fields = _EVENT_FIELDS
     error_list = errors.errors
     good_names = _GOOD_NAMES
@@ -365,23 +337,23 @@ def validate(
                 if key not in event_fields:
                     errors.add(index, str(key), "unknown field")
 
-        raw_id = item.get("event_id", _MISSING)
+        raw_id = item.get("event_id", MISSING)
         event_id: bytes | None = None
-        if raw_id is _MISSING:
-            event_id = _uuid4_bytes()
+        if raw_id is MISSING:
+            event_id = uuid4_bytes()
         else:
-            if type(raw_id) is str and len(raw_id) == 36:  # the canonical form, inline: see _uuid_bytes
+            if type(raw_id) is str and len(raw_id) == 36:  # the canonical form, inline: see uuid_bytes
                 with contextlib.suppress(ValueError):
                     event_id = fromhex(raw_id.replace("-", ""))
                     if len(event_id) != 16:
                         event_id = None
             if event_id is None:
-                event_id = _uuid_bytes(raw_id)
+                event_id = uuid_bytes(raw_id)
                 if event_id is None:
                     errors.add(index, "event_id", "must be a UUID string")
 
-        name = item.get("name", _MISSING)
-        if name is _MISSING:
+        name = item.get("name", MISSING)
+        if name is MISSING:
             errors.add(index, "name", "is required")
         elif not (type(name) is str and name in good_names) and not valid_name(name):
             errors.add(index, "name", f"must be 1 to {MAX_NAME_LENGTH} characters of letters, digits and _ . : -")
@@ -418,23 +390,8 @@ def validate(
 
         seconds = now_seconds
         if batch_sent_at is not None or "timestamp" in item or "sent_at" in item:
-            sent_at = batch_sent_at
-            if "sent_at" in item:
-                sent_at = _moment(item["sent_at"], index, "sent_at", errors)
-            timestamp: datetime | None = now
-            if "timestamp" in item:
-                timestamp = _moment(item["timestamp"], index, "timestamp", errors)
-            if timestamp is not None:
-                if timestamp is not now or sent_at is not None:  # `now` is whole seconds, not in the future
-                    if sent_at is not None:
-                        # The client's clock is off by (sent_at - now); shift its timestamps by the same amount.
-                        timestamp = timestamp - (sent_at - now)
-                    timestamp = whole_seconds(timestamp)
-                    if timestamp > now + MAX_FUTURE:
-                        timestamp = now
-                if timestamp < (oldest if oldest is not None else now - timedelta(days=retention_days)):
-                    errors.add(index, "timestamp", f"is older than the {retention_days}-day retention window")
-                seconds = int(timestamp.timestamp())
+            seconds = event_seconds(item.get("timestamp", MISSING), item.get("sent_at", MISSING), batch_sent_at,
+                                    now, oldest, retention_days, index, errors)
         elif oldest is None:
             _ = now - timedelta(days=retention_days)  # raises OverflowError, as the plain check does
 
@@ -450,13 +407,42 @@ def validate(
         objects.append(properties)
     if error_list:
         raise EventValidationError(error_list)
+    posted.ids = b"".join(ids)
     return posted
 
 
 _EMPTY: dict[str, Any] = {}
 
 
-class _OutOfRange(Exception):
+def event_seconds(raw_timestamp: object, raw_sent_at: object, batch_sent_at: datetime | None, now: datetime,
+                  oldest: datetime | None, retention_days: int, index: int, errors: Collector) -> int:
+    """The stored timestamp (unix seconds) of the ``index``-th event, from its posted ``timestamp`` and
+    ``sent_at`` (``MISSING`` when absent) and the batch's ``sent_at``; problems go to ``errors``.
+
+    ``now`` is whole seconds; ``oldest`` is ``now`` less the retention window (None when that overflows).
+    """
+    seconds = int(now.timestamp())
+    sent_at = batch_sent_at
+    if raw_sent_at is not MISSING:
+        sent_at = parse_moment(raw_sent_at, index, "sent_at", errors)
+    timestamp: datetime | None = now
+    if raw_timestamp is not MISSING:
+        timestamp = parse_moment(raw_timestamp, index, "timestamp", errors)
+    if timestamp is not None:
+        if timestamp is not now or sent_at is not None:  # `now` is whole seconds, not in the future
+            if sent_at is not None:
+                # The client's clock is off by (sent_at - now); shift its timestamps by the same amount.
+                timestamp = timestamp - (sent_at - now)
+            timestamp = whole_seconds(timestamp)
+            if timestamp > now + MAX_FUTURE:
+                timestamp = now
+        if timestamp < (oldest if oldest is not None else now - timedelta(days=retention_days)):
+            errors.add(index, "timestamp", f"is older than the {retention_days}-day retention window")
+        seconds = int(timestamp.timestamp())
+    return seconds
+
+
+class OutOfRange(Exception):
     """Properties decoded by orjson hold a float of 1e16 or more, which may have been an integer."""
 
 
@@ -466,7 +452,7 @@ def _orjson_dump(properties: dict[str, Any]) -> bytes | None:
     except orjson.JSONEncodeError:
         return _serialize_bytes(properties)
     if b"e+" in text:
-        raise _OutOfRange
+        raise OutOfRange
     return text
 
 
@@ -478,14 +464,14 @@ def _serialize_bytes(properties: dict[str, Any]) -> bytes | None:
     return None if text is None else text.encode("utf-8")
 
 
-def _uuid4_bytes() -> bytes:
+def uuid4_bytes() -> bytes:
     value = bytearray(os.urandom(16))
     value[6] = (value[6] & 0x0F) | 0x40
     value[8] = (value[8] & 0x3F) | 0x80
     return bytes(value)
 
 
-def _uuid_bytes(raw: object) -> bytes | None:
+def uuid_bytes(raw: object) -> bytes | None:
     """The 16 bytes of the UUID ``raw`` names, or None: uuid.UUID(raw)'s rules, fast for the canonical form."""
     if type(raw) is str and len(raw) == 36:
         digits = raw.replace("-", "")
@@ -525,7 +511,7 @@ def _parse_uuid(raw: object) -> uuid.UUID | None:
         return None
 
 
-def _identifier(value: object, index: int, field_name: str, errors: _Collector, *, required: bool) -> str:
+def _identifier(value: object, index: int, field_name: str, errors: Collector, *, required: bool) -> str:
     if not isinstance(value, str):
         errors.add(index, field_name, "must be a string")
         return ""
@@ -538,7 +524,7 @@ def _identifier(value: object, index: int, field_name: str, errors: _Collector, 
     return value
 
 
-def _moment(value: object, index: int | None, field_name: str, errors: _Collector) -> datetime | None:
+def parse_moment(value: object, index: int | None, field_name: str, errors: Collector) -> datetime | None:
     """An ISO-8601 string or a number of unix seconds, as an aware UTC datetime."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         errors.add(index, field_name, "must be an ISO-8601 string or a number of unix seconds")
