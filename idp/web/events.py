@@ -32,6 +32,7 @@ from idp.oauth.errors import InsufficientScope, InvalidRequest, InvalidTokenErro
 from idp.oauth.models import Client, Grant, RevokedAccessToken
 from idp.oauth.server import BodyTooLarge, read_body
 from idp.oauth.tokens import InvalidToken, TokenService
+from idp.sqlite_reads import CachedReads
 from idp.web import bearer
 from idp.web.context import Canary, canary
 from idp.web.responses import bearer_error, json_error
@@ -116,30 +117,49 @@ def _statement(paramstyle: str, accounts: int, user_token: bool) -> str:
     )
 
 
-def _look_up(c: Canary, claims: dict[str, Any], accounts: Sequence[str]) -> list[Any]:
+def _look_up(c: Canary, claims: dict[str, Any], accounts: Sequence[str]) -> tuple[list[Any], dict[Any, Any]]:
+    """The statement's rows, and a dict for what ``authorise`` decides from them (kept with cached rows)."""
     engine = c.factory.kw["bind"]
     user_token = "gid" in claims
     params: list[Any] = [str(claims.get("jti", ""))]
     if user_token:
         params += [claims["gid"], claims["sub"]]
     params.append(claims["client_id"])
+    token_params = len(params)
     params += accounts
     sql = _statement(engine.dialect.paramstyle, len(accounts), user_token)
-    # A pooled DB-API connection: SQLAlchemy's result processing cost more than the query on SQLite.
-    db = engine.raw_connection()
     try:
-        cursor = db.cursor()
+        if c.settings.embedded_database:
+            # The same token posting for the same accounts gets the same rows until the file changes.
+            key = (*params[:token_params], frozenset(accounts))
+            return _cached_reads(engine).fetch(key, sql, params)
+        # A pooled DB-API connection: SQLAlchemy's result processing cost more than the query itself.
+        db = engine.raw_connection()
         try:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
+            cursor = db.cursor()
+            try:
+                cursor.execute(sql, params)
+                return list(cursor.fetchall()), {}
+            finally:
+                cursor.close()
+        except engine.dialect.loaded_dbapi.Error:
+            db.invalidate()
+            raise
         finally:
-            cursor.close()
+            db.close()
     except engine.dialect.loaded_dbapi.Error as exc:
-        db.invalidate()
         raise DBAPIError.instance(sql, params, exc, engine.dialect.loaded_dbapi.Error) from exc
-    finally:
-        db.close()
-    return list(rows)
+
+
+_reads: weakref.WeakKeyDictionary[Any, CachedReads] = weakref.WeakKeyDictionary()
+
+
+def _cached_reads(engine: Any) -> CachedReads:
+    with _claims_lock:
+        reads = _reads.get(engine)
+        if reads is None:
+            reads = _reads[engine] = CachedReads(engine)
+    return reads
 
 
 def _token_problem(row: Any) -> str | None:
@@ -152,49 +172,62 @@ def _token_problem(row: Any) -> str | None:
 
 
 # --- who may post for whom -----------------------------------------------------------------------------------
-def authorise(claims: dict[str, Any], rows: list[Any], accounts: list[str],
-              organizations: list[str]) -> list[str]:
-    """The organization to store with each event (given its account and posted organization), or Forbidden."""
+def authorise(claims: dict[str, Any], rows: list[Any], accounts: list[str], organizations: list[str],
+              decided: dict[Any, str] | None = None) -> list[str]:
+    """The organization to store with each event (given its account and posted organization), or Forbidden.
+
+    ``decided`` keeps the decisions for the next request with the same token and rows (see ``_look_up``).
+    """
     if rows[0][3] is None:
         raise Forbidden("the token's client no longer exists")
-    first_party, client_org = bool(rows[0][4]), rows[0][5]
-    orgs: dict[str, set[str]] = {}
-    for row in rows:
-        if row[6] is not None:
-            orgs.setdefault(row[6], set()).add(row[7])
-    user_token = "gid" in claims
-    sub = claims["sub"] if user_token else None
-    # The outcome depends only on the account and the organization an event names: decided once per pair, at
-    # the first event that has it (so a refusal names the same event as checking every event would).
-    decided: dict[tuple[str, str], str] = {}
-    out = []
-    for index, key in enumerate(zip(accounts, organizations, strict=True)):
-        organization = decided.get(key)
-        if organization is None:
-            organization = decided[key] = _organization(index, key[0], key[1], orgs, user_token, sub, first_party,
-                                                        client_org)
-        out.append(organization)
-    return out
+    # The outcome depends only on the account and the organization an event names: decided once per distinct
+    # pair, in the order of their first events, so a refusal names the event that checking every event in
+    # turn would name.
+    if organizations.count("") == len(organizations):  # the common case: no event names its organization
+        keys: list[Any] = accounts
+        distinct = {account: (account, "") for account in accounts}
+    else:
+        keys = list(zip(accounts, organizations, strict=True))
+        distinct = {key: key for key in keys}
+    if decided is None:
+        decided = {}
+    new = [key for key in distinct if key not in decided]
+    if new:
+        first_party, client_org = bool(rows[0][4]), rows[0][5]
+        orgs: dict[str, set[str]] = {}
+        for row in rows:
+            if row[6] is not None:
+                orgs.setdefault(row[6], set()).add(row[7])
+        user_token = "gid" in claims
+        sub = claims["sub"] if user_token else None
+        for key in new:
+            account, posted = distinct[key]
+            try:
+                decided[key] = _organization(account, posted, orgs, user_token, sub, first_party, client_org)
+            except Forbidden as refused:
+                raise Forbidden(f"event {keys.index(key)}: {refused.description}") from None
+    return list(map(decided.__getitem__, keys))
 
 
-def _organization(index: int, account: str, posted: str, orgs: dict[str, set[str]], user_token: bool,
-                  sub: str | None, first_party: bool, client_org: str | None) -> str:
-    """The organization to store with the ``index``-th event, or Forbidden."""
+def _organization(account: str, posted: str, orgs: dict[str, set[str]], user_token: bool, sub: str | None,
+                  first_party: bool, client_org: str | None) -> str:
+    """The organization to store with an event about ``account`` that names ``posted`` ('' for none), or
+    Forbidden."""
     if user_token and account != sub:
-        raise Forbidden(f"event {index}: a user's token may only post events about that user")
+        raise Forbidden("a user's token may only post events about that user")
     member_of = orgs.get(account, set())
     if not user_token and not first_party and (client_org is None or client_org not in member_of):
-        raise Forbidden(f"event {index}: account {account!r} is not in this client's organization")
+        raise Forbidden(f"account {account!r} is not in this client's organization")
     organization = posted
     if organization:
         if organization not in member_of:
-            raise Forbidden(f"event {index}: account {account!r} is not a member of {organization!r}")
+            raise Forbidden(f"account {account!r} is not a member of {organization!r}")
     elif not user_token and client_org in member_of:
         organization = client_org or ""
     elif len(member_of) == 1:
         organization = next(iter(member_of))
     if not user_token and not first_party and not member_of:
-        raise Forbidden(f"event {index}: unknown account {account!r}")
+        raise Forbidden(f"unknown account {account!r}")
     return organization
 
 
@@ -252,9 +285,9 @@ async def ingest(c: Canary, claims: dict[str, Any], body: bytes) -> Response:
         problem = json_error("invalid_request", "the body must be a JSON object")
     accounts = list(dict.fromkeys(posted.accounts)) if posted is not None else []
     if c.settings.embedded_database:
-        rows = _look_up(c, claims, accounts)
+        rows, decided = _look_up(c, claims, accounts)
     else:
-        rows = await c.run(_look_up, c, claims, accounts)
+        rows, decided = await c.run(_look_up, c, claims, accounts)
     revoked = _token_problem(rows[0])
     if revoked is not None:
         return _token_error(InvalidTokenError(f"the access token is invalid: {revoked}"))
@@ -262,7 +295,7 @@ async def ingest(c: Canary, claims: dict[str, Any], body: bytes) -> Response:
         assert problem is not None
         return problem
     try:
-        organizations = authorise(claims, rows, posted.accounts, posted.organizations)
+        organizations = authorise(claims, rows, posted.accounts, posted.organizations, decided)
     except Forbidden as err:
         return json_error("forbidden", err.description, 403)
     try:

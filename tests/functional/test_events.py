@@ -227,3 +227,42 @@ def test_while_clickhouse_is_away_events_spool_then_503_with_retry_after(
         assert analytics.writer.failures > 0
     finally:
         server.stop()
+
+
+def test_a_change_to_tokens_members_or_accounts_holds_from_the_next_post(ingest: Provider) -> None:
+    """Answers of the look-up that a post repeats are reused until the accounts database changes: each change
+    below is seen by the post right after it."""
+    from idp.accounts.service import add_member, disable_user, find_organization, get_user, remove_member
+
+    slug = f"chg-{uuid.uuid4().hex[:6]}"
+    user = ingest.user(organization=slug)
+    organization = org_id(ingest, slug)
+    client_id, secret = ingest.client(grant_types=["client_credentials"], scope="events:write",
+                                      organization_id=organization)
+    token = httpx.post(f"{ingest.url}/token", data={"grant_type": "client_credentials"},
+                       auth=(client_id, secret or "")).json()["access_token"]
+    event = {"account": user.id, "name": "search"}
+    for _ in range(3):
+        assert post(ingest, token, event).status_code == 202
+    with transaction(ingest.context.factory) as db:
+        assert remove_member(db, user.id, organization)
+    response = post(ingest, token, event)
+    assert response.status_code == 403 and user.id in response.json()["error_description"]
+    with transaction(ingest.context.factory) as db:
+        org = find_organization(db, organization)
+        assert org is not None
+        add_member(db, get_user(db, user.id), org)
+    assert post(ingest, token, event).status_code == 202
+    assert httpx.post(f"{ingest.url}/revoke", data={"token": token}, auth=(client_id, secret or "")).is_success
+    assert post(ingest, token, event).status_code == 401
+
+    # A user's token stops working the moment its user is disabled.
+    client, client_secret = ingest.client(first_party=True, scope="openid events:write")
+    with httpx.Client(base_url=ingest.url) as browser:
+        back = sign_in(browser, authorize_params(client, scope="openid events:write"), user.email)
+    user_token = exchange(ingest, client, client_secret, back["code"]).json()["access_token"]
+    for _ in range(2):
+        assert post(ingest, user_token, {"name": "dashboard.viewed"}).status_code == 202
+    with transaction(ingest.context.factory) as db:
+        disable_user(db, get_user(db, user.id))
+    assert post(ingest, user_token, {"name": "dashboard.viewed"}).status_code == 401
