@@ -55,17 +55,25 @@ def _piece(data: bytes) -> bytes:
     return (_SHORT[n] if n < 0x80 else varint(n)) + data
 
 
+# The encoded form of strings met lately: a batch's accounts, organizations and names recur from one batch
+# to the next. Bounded: cleared when it holds MAX_PIECES.
+_PIECES: dict[str, bytes] = {}
+MAX_PIECES = 16384
+
+
 def string_column(values: Iterable[str]) -> bytes:
-    """A Native String column. Repeated values (accounts, names) are encoded once per call."""
-    pieces: dict[str, bytes] = {}
-    out: list[bytes] = []
-    append = out.append
-    for value in values:
-        piece = pieces.get(value)
-        if piece is None:
-            piece = pieces[value] = _piece(value.encode("utf-8", "replace"))
-        append(piece)
-    return b"".join(out)
+    """A Native String column. A value met lately is not encoded again."""
+    values = values if isinstance(values, list) else list(values)
+    try:
+        return b"".join(map(_PIECES.__getitem__, values))
+    except KeyError:
+        pass
+    get = _PIECES.get
+    pieces = {value: get(value) or _piece(value.encode("utf-8", "replace")) for value in set(values)}
+    if len(_PIECES) + len(pieces) > MAX_PIECES:
+        _PIECES.clear()
+    _PIECES.update(pieces)
+    return b"".join(map(pieces.__getitem__, values))
 
 
 def bytes_column(values: Iterable[bytes]) -> bytes:
