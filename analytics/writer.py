@@ -118,30 +118,39 @@ class Writer:
 
     def _run(self) -> None:
         backoff = 0.0
+        retry_at = 0.0  # after a failed insert: no attempt before this (time.monotonic())
         while True:
             stopping = self._stop.is_set()
+            if stopping or time.monotonic() >= retry_at:
+                try:
+                    self.drain_once(wait=stopping)
+                except Exception as exc:
+                    self.failures += 1
+                    backoff = min(MAX_BACKOFF_SECONDS, max(self.interval, backoff * 2 or 0.5))
+                    retry_at = time.monotonic() + backoff
+                    log.warning(
+                        "ClickHouse insert failed (%d in a row, %d events spooled); retrying in %.1f s: %s",
+                        self.failures,
+                        self.spool.pending_rows,
+                        backoff,
+                        exc,
+                    )
+                else:
+                    if self.failures:
+                        log.warning("ClickHouse insert recovered after %d failures", self.failures)
+                    self.failures = 0
+                    backoff = retry_at = 0.0
+                    self._maybe_run_retention()
+                    self._maybe_run_rollup()
+            # Every interval, ClickHouse up or down: the spool's log grows by what an interval brings at most.
             try:
-                self.drain_once(wait=stopping)
+                self.spool.checkpoint()
             except Exception as exc:
-                self.failures += 1
-                backoff = min(MAX_BACKOFF_SECONDS, max(self.interval, backoff * 2 or 0.5))
-                log.warning(
-                    "ClickHouse insert failed (%d in a row, %d events spooled); retrying in %.1f s: %s",
-                    self.failures,
-                    self.spool.pending_rows,
-                    backoff,
-                    exc,
-                )
-            else:
-                if self.failures:
-                    log.warning("ClickHouse insert recovered after %d failures", self.failures)
-                self.failures = 0
-                backoff = 0.0
-                self._maybe_run_retention()
-                self._maybe_run_rollup()
+                log.warning("spool checkpoint failed: %s", exc)
             if stopping:
                 return
-            self._wake.wait(backoff or self.interval)
+            self._wake.wait(min(self.interval, max(0.0, retry_at - time.monotonic())) if retry_at
+                            else self.interval)
             self._wake.clear()
 
     def _maybe_run_retention(self) -> None:
