@@ -144,7 +144,8 @@ class Writer:
                     self._maybe_run_rollup()
             # Every interval, ClickHouse up or down: the spool's log grows by what an interval brings at most.
             try:
-                self.spool.checkpoint()
+                with self._drain_lock:  # the spool's reading connection is the drain's
+                    self.spool.checkpoint()
             except Exception as exc:
                 log.warning("spool checkpoint failed: %s", exc)
             if stopping:

@@ -157,10 +157,12 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
 
 
 def _properties(value: Any) -> Any:
+    """Stored properties text as the JSON value it holds; as text when it cannot be decoded here (nesting
+    close to the decoder's limit fails deeper in a request's stack than it did at ingest)."""
     if isinstance(value, str):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return value
     return value
 

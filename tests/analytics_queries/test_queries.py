@@ -217,3 +217,12 @@ def test_detection_over_clickhouse(loaded: Loaded, tmp_path: Path) -> None:
     assert all(t.type == "account.inactive" and t.deliveries == 1 for t in transitions)
     assert run_detection(factory, loaded.engine, sim.directory, sim.now) == []
     engine.dispose()
+
+
+def test_stored_properties_too_deep_to_decode_come_back_as_text() -> None:
+    from analytics.queries.accounts import _properties
+
+    deep = "[" * 5000 + "]" * 5000
+    assert _properties(deep) == deep
+    assert _properties('{"a": [1]}') == {"a": [1]}
+    assert _properties("not json") == "not json"
