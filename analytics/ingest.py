@@ -16,6 +16,7 @@ long as stored.
 
 from __future__ import annotations
 
+import binascii
 import json
 import os
 from datetime import datetime, timedelta
@@ -215,10 +216,10 @@ def _event_ids(posted: list[str | UnsetType]) -> bytes | None:
         if any(joined[at::36] != dashes for at in _DASHES_AT):
             return None
         try:
-            data = bytes.fromhex(joined.replace("-", ""))
-        except ValueError:
+            data = binascii.unhexlify(joined.encode("ascii").translate(None, b"-"))
+        except ValueError:  # not ASCII, not hex digits, or an odd number of them
             return None
-        if len(data) != 16 * n:  # another dash, or whitespace (which fromhex skips)
+        if len(data) != 16 * n:  # a dash elsewhere too
             return None
     return bytes(data)
 

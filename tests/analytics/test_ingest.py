@@ -22,7 +22,7 @@ IDS = [json.dumps(ID), json.dumps(ID.upper()), json.dumps(ID.replace("-", "")), 
        json.dumps("urn:uuid:" + ID), json.dumps("-" + ID.replace("-", "", 1)), json.dumps(ID[:-1] + "g"),
        json.dumps(ID[:8] + " " + ID[9:]), json.dumps(ID + "0"), json.dumps(ID[:-1]), "null", "42",
        json.dumps("5b0e2f0e8-a4d-4d3a-9a7e-0f8b3c1d2e4f"), json.dumps(ID[:35] + "\u0660"),
-       json.dumps(ID[1:]), json.dumps(ID[:32] + " 2e "), json.dumps(ID[:34] + "  ")]
+       json.dumps(ID[1:]), json.dumps(ID[:32] + " 2e "), json.dumps(ID[:34] + "  "), json.dumps(ID[:35] + "-")]
 NAMES = ['"report.viewed"', '"search"', '"a:b-c_d"', '""', json.dumps("n" * 128), json.dumps("n" * 129),
          '"with space"', '"caf\\u00e9"', "null", "7", '"\\ud800"', '["search"]']
 ACCOUNTS = ['"user-1"', '"user-2"', '"caf\u00e9"', '""', json.dumps("a" * 256), json.dumps("a" * 257), "null",
@@ -173,6 +173,9 @@ def test_events_without_ids_get_distinct_version_4_ids() -> None:
     # 33 and 31 hex digits (3 and 5 dashes): 64 digits in all.
     b'{"batch":[{"name":"x","event_id":"5b0e2f0e08a4d-4d3a-9a7e-0f8b3c1d2e4f"},'
     b'{"name":"y","event_id":"-b0e2f0e-8a4d-4d3a-9a7e-0f8b3c1d2e4f"}]}',
+    # Each with a fifth dash in place of a digit: 62 digits in all.
+    b'{"batch":[{"name":"x","event_id":"5b0e2f0e-8a4d-4d3a-9a7e-0f8b3c1d2e4-"},'
+    b'{"name":"y","event_id":"5b0e2f0e-8a4d-4d3a-9a7e-0f8b3c1d2e4-"}]}',
     # 30 hex digits and two spaces, which bytes.fromhex skips.
     b'{"batch":[{"name":"x","event_id":"5b0e2f0e-8a4d-4d3a-9a7e-0f8b3c1d 2e "}]}',
     b'{"batch":[{"name":"x","account":""}]}',
