@@ -11,7 +11,8 @@ stops them all (each finishes the requests it has, as uvicorn does on SIGTERM). 
 worker's socket wait in its queue for the replacement: the supervisor keeps the socket open. A worker that
 exits with an error status within ``STARTUP_SECONDS`` of its start is taken for a broken configuration (an
 unreachable database, a port in use): everything stops with exit status 1 rather than restarting it forever.
-One killed by a signal is replaced, after a pause if it had only just started. SIGHUP replaces the workers one
+One killed by a signal is replaced, after a pause if it had only just started (doubling, up to a minute,
+while it keeps dying at start). SIGHUP replaces the workers one
 by one, each new one serving before the old one stops: an upgrade of the installed code takes effect without a
 refused connection (the environment, and so the settings, stay the supervisor's). Elsewhere than Linux, where
 ``SO_REUSEPORT`` does not spread connections, ``canary serve`` keeps uvicorn's supervisor.
@@ -33,6 +34,22 @@ log = logging.getLogger("canary.workers")
 STARTUP_SECONDS = 5.0
 READY_SECONDS = 120.0
 STOP_SECONDS = 30.0
+MAX_PAUSE_SECONDS = 60.0
+
+
+def restart_pause(lived: float, quick_deaths: int) -> float:
+    """Seconds to wait before replacing a worker killed by a signal after ``lived`` seconds, the
+    ``quick_deaths``-th in a row to die within STARTUP_SECONDS of its start (0 when it lived longer).
+
+    A worker that ran for a while is replaced at once. One that had only just started is replaced no sooner
+    than STARTUP_SECONDS after its start, and each further quick death in a row doubles that, up to
+    MAX_PAUSE_SECONDS: a worker killed at every start (the machine out of memory, say) is retried ever
+    more slowly instead of every few seconds forever.
+    """
+    if quick_deaths <= 0:
+        return 0.0
+    doubled: float = STARTUP_SECONDS * 2.0 ** (quick_deaths - 1)
+    return max(0.0, min(MAX_PAUSE_SECONDS, doubled) - lived)
 
 
 def balanced() -> bool:
@@ -133,6 +150,7 @@ class Supervisor:
         self.processes = [process for process, _ in started]
         self._ready = [ready for _, ready in started]
         self._started = [time.monotonic()] * len(self.processes)
+        quick_deaths = [0] * len(self.processes)
         status = 0
         while not self._stop.wait(0.5):
             if self._reload.is_set():
@@ -148,9 +166,11 @@ class Supervisor:
                     status = 1
                     self._stop.set()
                     break
-                log.warning("worker %d [%s] exited (status %s): starting another", index, process.pid,
-                            process.exitcode)
-                if lived < STARTUP_SECONDS and self._stop.wait(STARTUP_SECONDS - lived):
+                quick_deaths[index] = quick_deaths[index] + 1 if lived < STARTUP_SECONDS else 0
+                pause = restart_pause(lived, quick_deaths[index])
+                log.warning("worker %d [%s] exited (status %s): starting another%s", index, process.pid,
+                            process.exitcode, f" in {pause:.0f} s" if pause >= 1 else "")
+                if pause and self._stop.wait(pause):
                     break  # asked to stop during the pause
                 self.processes[index], self._ready[index] = self._start(index)
                 self._started[index] = time.monotonic()
