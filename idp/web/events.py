@@ -8,8 +8,10 @@ This is the busiest endpoint, so a request costs one SQL statement and no trip t
 signature and claims are checked on the event loop (a verified token's claims are kept for up to a minute, its
 expiry checked on every use), and everything that needs the database — is the token revoked, its grant revoked
 or its user disabled (``TokenService.verify_access_token``'s checks), does the client still exist, which
-organizations the posting accounts belong to — is one statement after the body is validated. The answers keep
-the order of the plain checks: a token problem (401/403) before a body problem (413/400) before a refusal (403).
+organizations the posting accounts belong to — is one statement after the body is validated. On the embedded
+SQLite database its answer is kept for the same token and accounts until the file changes (idp.sqlite_reads),
+so a steady stream of posts reads it once. The answers keep the order of the plain checks: a token problem
+(401/403) before a body problem (413/400) before a refusal (403).
 """
 
 from __future__ import annotations
