@@ -68,12 +68,10 @@ _NOT_TAKEN = (msgspec.MsgspecError, ValueError, RecursionError)
 _VERSION_4 = bytes((b & 0x0F) | 0x40 for b in range(256))
 _VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))
 _DASHES_AT = (8, 13, 18, 23)
-# JSON text with every digit as 0, e and E as e, + as itself and all else as a space: a number that may be
-# too large for a float shows as an exponent of three digits or more (0e000, 0e+000) or as 200 digits in a
-# row (an integer part of at most 199 digits and an exponent of at most 99 stay below 1e308).
-_NUMBER_SHAPE = bytes(
-    b"0"[0] if chr(c).isdigit() and c < 128 else b"e"[0] if chr(c) in "eE" else c if chr(c) == "+" else 32
-    for c in range(256))
+# JSON text with every digit as 0 and E as e: a number that may be too large for a float shows as an exponent
+# of three digits or more (0e000, 0e+000) or as 200 digits in a row (an integer part of at most 199 digits and
+# an exponent of at most 99 stay below 1e308).
+_NUMBER_SHAPE = bytes.maketrans(b"123456789E", b"000000000e")
 _MANY_DIGITS = b"0" * 200
 
 
