@@ -27,7 +27,6 @@ import orjson
 from msgspec import UNSET, UnsetType
 
 from analytics.events import (
-    _GOOD_NAMES,
     MAX_BATCH,
     MAX_IDENTIFIER_LENGTH,
     MAX_PROPERTIES_BYTES,
@@ -154,9 +153,8 @@ def decode_batch(
         return None
 
     names = [e.name for e in events]
-    for name in set(names):
-        if name not in _GOOD_NAMES and not valid_name(name):
-            return None
+    if not all(map(valid_name, set(names))):
+        return None
     accounts = _accounts([e.account for e in events], default_account)
     organizations = [e.organization for e in events]
     if accounts is None or any(len(o) > MAX_IDENTIFIER_LENGTH for o in set(organizations)):
