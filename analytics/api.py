@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
+from typing import Protocol
 
-from analytics import alerts, queries, schema
+from analytics import alerts, provider_events, queries, schema
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.engines import ClickHouse, ClickHouseError, open_engine
 from analytics.events import Event, EventValidationError, Posted, parse_events
@@ -20,24 +21,49 @@ from analytics.pending import PendingEvents
 from analytics.spool import Spool, SpoolFull
 from analytics.writer import Writer
 
-# The provider imports analytics through this module only: ingest here, plus the query and alert packages.
+# The provider imports analytics through this module, ``analytics.queries``, ``analytics.alerts`` and
+# ``analytics.directory`` only (an import contract in pyproject.toml holds it to that).
 __all__ = [
     "AccountDirectory",
     "AccountRef",
     "Analytics",
+    "AnalyticsFacade",
     "ClickHouse",
     "ClickHouseError",
     "Event",
+    "EventRecorder",
     "EventValidationError",
     "Posted",
     "SpoolFull",
     "alerts",
     "parse_body",
     "parse_events",
+    "provider_events",
     "queries",
 ]
 
 log = logging.getLogger(__name__)
+
+
+class EventRecorder(Protocol):
+    """Takes the provider's own events (``provider_events``) without making the caller wait."""
+
+    def record_soon(self, event: Event) -> None: ...
+
+
+class AnalyticsFacade(EventRecorder, Protocol):
+    """What the provider uses of an opened ``Analytics``: its whole side of the seam."""
+
+    @property
+    def clickhouse(self) -> ClickHouse: ...
+
+    def migrate(self) -> None: ...
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    async def accept_posted(self, posted: Posted, organizations: list[str]) -> int: ...
 
 
 class Analytics:

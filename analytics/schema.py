@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from clickhouse_sqlalchemy import engines, types
 from sqlalchemy.schema import CreateTable
 
+from analytics import provider_events
+
 if TYPE_CHECKING:
     from analytics.engines import ClickHouse
 
@@ -70,9 +72,8 @@ daily_activity = sa.Table(
 )
 
 # Activity is a sign-in, a token issued or refreshed for a user, or an event posted by a resource server.
-ACTIVITY_EVENT_NAMES: tuple[str, ...] = ("signin.succeeded", "token.issued", "token.refreshed")
 _ACTIVITY_CONDITION = "account != '' AND (source = 'api' OR name IN ({names}))".format(
-    names=", ".join(f"'{name}'" for name in ACTIVITY_EVENT_NAMES)
+    names=", ".join(f"'{name}'" for name in provider_events.ACTIVITY)
 )
 
 

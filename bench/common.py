@@ -43,7 +43,7 @@ PASSWORD = "bench password 12345"
 _SERVE_WITHOUT_EVENTS = """
 import sys, uvicorn
 from idp.app import create_app
-from idp.cli import prepare
+from idp.cli.serve import prepare
 from idp.http_protocol import CanaryHttpProtocol
 from idp.settings import Settings
 settings = Settings.from_env()

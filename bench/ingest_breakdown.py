@@ -40,7 +40,7 @@ from analytics.engines import ClickHouse, EmbeddedEngine, ServerEngine  # noqa: 
 from analytics.events import loads, validate  # noqa: E402
 from idp.accounts.service import add_member, create_organization, create_user  # noqa: E402
 from idp.app import build_context  # noqa: E402
-from idp.cli import prepare  # noqa: E402
+from idp.cli.serve import prepare  # noqa: E402
 from idp.db import transaction, utcnow  # noqa: E402
 from idp.migrate import migrate_sql  # noqa: E402
 from idp.oauth.clients import create_client  # noqa: E402

@@ -356,7 +356,7 @@ def breakdown(signing_alg: str, database_url: str = "", calls: int = 400) -> dic
 
     import idp.accounts.models  # noqa: F401  (all mappers known before prepare() flushes a client)
     from idp.app import build_context
-    from idp.cli import prepare
+    from idp.cli.serve import prepare
     from idp.db import transaction
     from idp.migrate import migrate_sql
     from idp.oauth.clients import create_client

@@ -9,20 +9,16 @@ are reported after the token's transaction commits. Recording never breaks a sig
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from analytics.api import Event
+from analytics.api import Event, EventRecorder, provider_events
 from idp.accounts.models import User
 from idp.accounts.service import organization_ids
 from idp.oauth.models import Client
 
 log = logging.getLogger("canary.activity")
-
-
-class Recorder(Protocol):
-    def record_soon(self, event: Any) -> None: ...
 
 
 def _organization(db: Session | None, user_id: str | None, client: Client | None) -> str:
@@ -36,7 +32,7 @@ def _organization(db: Session | None, user_id: str | None, client: Client | None
 
 
 class Activity:
-    def __init__(self, recorder: Recorder | None) -> None:
+    def __init__(self, recorder: EventRecorder | None) -> None:
         self.recorder = recorder
 
     def _emit(self, name: str, account: str, *, organization: str = "", client_id: str = "",
@@ -52,24 +48,24 @@ class Activity:
     def signin_succeeded(self, db: Session, user: User, client_id: str) -> None:
         if self.recorder is None:
             return
-        self._emit("signin.succeeded", user.id, organization=_organization(db, user.id, None), client_id=client_id,
-                   properties={"method": "password"})
+        self._emit(provider_events.SIGNIN_SUCCEEDED, user.id, organization=_organization(db, user.id, None),
+                   client_id=client_id, properties={"method": "password"})
 
     def signin_failed(self, db: Session, user_id: str | None, reason: str, client_id: str) -> None:
         if self.recorder is None:
             return
-        self._emit("signin.failed", user_id or "", organization=_organization(db, user_id, None),
+        self._emit(provider_events.SIGNIN_FAILED, user_id or "", organization=_organization(db, user_id, None),
                    client_id=client_id, properties={"reason": reason})
 
     def token_issued(self, db: Session | None, grant_type: str, client: Client, user: User | None,
                      scope: str) -> None:
         if self.recorder is None:
             return
-        name = "token.refreshed" if grant_type == "refresh_token" else "token.issued"
+        name = provider_events.TOKEN_REFRESHED if grant_type == "refresh_token" else provider_events.TOKEN_ISSUED
         self._emit(name, user.id if user else "", organization=_organization(db, user.id if user else None, client),
                    client_id=client.client_id, properties={"grant_type": grant_type, "scope": scope})
 
     def signout(self, db: Session, user_id: str, client_id: str) -> None:
         if self.recorder is None:
             return
-        self._emit("signout", user_id, organization=_organization(db, user_id, None), client_id=client_id)
+        self._emit(provider_events.SIGNOUT, user_id, organization=_organization(db, user_id, None), client_id=client_id)

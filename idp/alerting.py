@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from analytics.alerts import AlertService, AlertSettings, SmtpSettings
 from idp.directory import SqlAccountDirectory
 from idp.settings import Settings
+
+if TYPE_CHECKING:
+    from analytics.api import AnalyticsFacade
 
 
 def alert_settings(settings: Settings) -> AlertSettings:
@@ -22,5 +25,5 @@ def alert_settings(settings: Settings) -> AlertSettings:
     return AlertSettings(interval_seconds=float(settings.alert_interval), smtp=smtp)
 
 
-def alert_service(settings: Settings, factory: sessionmaker[Session], analytics: Any) -> AlertService:
+def alert_service(settings: Settings, factory: sessionmaker[Session], analytics: AnalyticsFacade) -> AlertService:
     return AlertService(factory, analytics.clickhouse, SqlAccountDirectory(factory), alert_settings(settings))

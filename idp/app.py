@@ -6,7 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
@@ -29,6 +29,9 @@ from idp.web import admin, authorize, dashboard, discovery, events, logout, toke
 from idp.web.context import Canary
 from idp.web.responses import json_error
 from idp.web.security import SecurityHeaders
+
+if TYPE_CHECKING:
+    from analytics.api import AnalyticsFacade
 
 log = logging.getLogger("canary")
 TEMPLATES = Path(__file__).parent / "web" / "templates"
@@ -83,7 +86,7 @@ async def unexpected(request: Request, exc: Exception) -> Response:
     return json_error("server_error", "an unexpected error occurred", 500)
 
 
-def build_context(settings: Settings, analytics: Any = None) -> Canary:
+def build_context(settings: Settings, analytics: AnalyticsFacade | None = None) -> Canary:
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     keys = KeyStore(factory, max_token_ttl=max(settings.access_token_ttl, settings.id_token_ttl),
@@ -97,7 +100,7 @@ def build_context(settings: Settings, analytics: Any = None) -> Canary:
                   templates=Jinja2Templates(directory=str(TEMPLATES)), analytics=analytics)
 
 
-def create_app(settings: Settings, analytics: Any = None, *, background: bool = True) -> Starlette:
+def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, background: bool = True) -> Starlette:
     """The ASGI app. ``analytics`` is an opened ``analytics.api.Analytics`` (or None: ingest answers 503)."""
     context = build_context(settings, analytics)
 

@@ -81,7 +81,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
 def _worker(options: dict[str, Any], sock: socket.socket, ready: Any) -> None:  # runs in the child process
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config("idp.asgi:app", factory=True, **options))
+    from idp.bootstrap import ASGI_FACTORY
+
+    server = uvicorn.Server(uvicorn.Config(ASGI_FACTORY, factory=True, **options))
 
     def announce() -> None:  # tells the supervisor once the app has started and the socket is served
         while not server.started and not server.should_exit:

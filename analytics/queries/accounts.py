@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from analytics import provider_events
 from analytics.directory import AccountDirectory
 from analytics.queries import params
 from analytics.queries.days import MASK, MONTH, mask_days, month_filter
 from analytics.queries.errors import QueryError
 from analytics.queries.sql import (
-    ACTIVITY_NAMES,
     EVENT_KEY,
     Executor,
     day_start,
@@ -108,10 +108,10 @@ def account_summary(
         events_by_name[name] = events_by_name.get(name, 0) + int(count)
         if client_id:
             clients.add(str(client_id))
-        if source == "api" or name in ACTIVITY_NAMES:
+        if source == "api" or name in provider_events.ACTIVITY:
             first_seen = int(first) if first_seen is None else min(first_seen, int(first))
             last_seen = int(last) if last_seen is None else max(last_seen, int(last))
-        if name == "signin.succeeded":
+        if name == provider_events.SIGNIN_SUCCEEDED:
             last_signin = int(last) if last_signin is None else max(last_signin, int(last))
         if source == "api":
             last_event = int(last) if last_event is None else max(last_event, int(last))

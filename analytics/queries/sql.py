@@ -26,7 +26,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 EPOCH = date(1970, 1, 1)
-ACTIVITY_NAMES = ("signin.succeeded", "token.issued", "token.refreshed")
 CHUNK_BYTES = 200_000
 EVENT_KEY = "cityHash64(reinterpretAsString(event_id))"
 """What counts of events count: a 64-bit hash of all 16 bytes of the id. `uniqExact` over a UUID hashes only

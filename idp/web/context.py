@@ -18,7 +18,7 @@ from idp.oauth.tokens import TokenService
 from idp.settings import Settings
 
 if TYPE_CHECKING:
-    from analytics.api import Analytics
+    from analytics.api import AnalyticsFacade
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ class Canary:
     server: CanaryAuthorizationServer
     activity: Activity
     templates: Jinja2Templates
-    analytics: Analytics | None
+    analytics: AnalyticsFacade | None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking service code (SQLAlchemy, argon2) off the event loop."""

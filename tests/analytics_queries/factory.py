@@ -8,15 +8,16 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
+from analytics import provider_events
 from analytics.directory import AccountRef, InMemoryDirectory
 from analytics.engines import ClickHouse
 from analytics.events import Event
 
 ORGANIZATIONS = ("org-acme", "org-globex", "org-initech")
-IDP_NAMES = ("signin.succeeded", "token.issued", "token.refreshed", "signin.failed", "consent.granted")
+IDP_NAMES = (provider_events.SIGNIN_SUCCEEDED, provider_events.TOKEN_ISSUED, provider_events.TOKEN_REFRESHED,
+             provider_events.SIGNIN_FAILED, "consent.granted")
 API_NAMES = ("report.viewed", "export.created", "invoice.sent", "search.run")
 CLIENTS = ("web", "cli", "mobile")
-ACTIVITY_NAMES = frozenset({"signin.succeeded", "token.issued", "token.refreshed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,7 @@ class SimEvent:
 
     @property
     def is_activity(self) -> bool:
-        return self.account != "" and (self.source == "api" or self.name in ACTIVITY_NAMES)
+        return self.account != "" and (self.source == "api" or self.name in provider_events.ACTIVITY)
 
     def event(self) -> Event:
         return Event(self.event_id, self.account, self.organization, self.client_id, self.name, self.timestamp,

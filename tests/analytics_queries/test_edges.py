@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics import queries, schema
+from analytics import provider_events, queries, schema
 from analytics.directory import AccountRef, InMemoryDirectory
 from analytics.engines import ClickHouse, open_engine
 from analytics.events import Event
@@ -91,9 +91,9 @@ def _edge_simulation() -> Simulation:
             if index % 2:
                 add(sub, moment, "report.viewed", "api", org)
             else:
-                add(sub, moment, "signin.succeeded", "idp", org)
-            add(sub, moment + timedelta(minutes=5), "signin.failed", "idp", org)
-    add("failed-only", _day("2024-03-10"), "signin.failed", "idp", "org-b")
+                add(sub, moment, provider_events.SIGNIN_SUCCEEDED, "idp", org)
+            add(sub, moment + timedelta(minutes=5), provider_events.SIGNIN_FAILED, "idp", org)
+    add("failed-only", _day("2024-03-10"), provider_events.SIGNIN_FAILED, "idp", "org-b")
     add("", _day("2024-03-10"), "report.viewed", "api", "")
     rows = list(events)
     # Duplicates of every third event with a later received_at, inserted later (another part).
@@ -288,7 +288,7 @@ def test_lifecycle_after_retention_drops_months(kind: str, tmp_path_factory: pyt
     }
     refs = [AccountRef(sub, None, None, CREATED, ("org-a" if len(sub) % 2 else "org-b",)) for sub in activity]
     events = [
-        SimEvent(uuid.uuid4(), sub, "org-a", "web", "signin.succeeded", _day(day), _day(day), "{}", "idp")
+        SimEvent(uuid.uuid4(), sub, "org-a", "web", provider_events.SIGNIN_SUCCEEDED, _day(day), _day(day), "{}", "idp")
         for sub, days in activity.items()
         for day in days
     ]

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
-from analytics import queries
+from analytics import provider_events, queries
 from analytics.alerts import create_rule, metadata, run_detection
 from analytics.directory import AccountRef, InMemoryDirectory
 from analytics.queries import QueryError
@@ -118,7 +118,7 @@ def test_account_summary(loaded: Loaded) -> None:
         activity = [e.timestamp for e in mine if e.is_activity]
         assert summary.first_seen == (min(activity) if activity else None)
         assert summary.last_seen == (max(activity) if activity else None)
-        signins = [e.timestamp for e in mine if e.name == "signin.succeeded"]
+        signins = [e.timestamp for e in mine if e.name == provider_events.SIGNIN_SUCCEEDED]
         assert summary.last_signin == (max(signins) if signins else None)
         api = [e.timestamp for e in mine if e.source == "api"]
         assert summary.last_event == (max(api) if api else None)

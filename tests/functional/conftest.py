@@ -22,7 +22,7 @@ import uvicorn
 from idp.accounts.models import User
 from idp.accounts.service import add_member, create_organization, create_user
 from idp.app import create_app
-from idp.cli import prepare
+from idp.cli.serve import prepare
 from idp.db import transaction
 from idp.migrate import migrate_sql
 from idp.oauth.clients import create_client

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from analytics.api import Analytics
+from analytics.api import Analytics, provider_events
 from idp.accounts.models import User
 from idp.db import transaction
 from tests.analytics.conftest import clickhouse_server_url, server_url_for  # noqa: F401  (fixture)
@@ -190,10 +190,11 @@ def test_sign_ins_tokens_and_signout_are_recorded_automatically(ingest: Provider
         browser.get("/logout", params={"id_token_hint": body["id_token"]})
     names = [(r["name"], json.loads(r["properties"]).get("reason")) for r in
              stored(ingest, f"account = '{user.id}' AND source = 'idp'")]
-    assert ("signin.failed", "bad_password") in names
-    for name in ("signin.succeeded", "token.issued", "token.refreshed", "signout"):
+    assert (provider_events.SIGNIN_FAILED, "bad_password") in names
+    for name in (provider_events.SIGNIN_SUCCEEDED, provider_events.TOKEN_ISSUED, provider_events.TOKEN_REFRESHED,
+                 provider_events.SIGNOUT):
         assert name in {n for n, _ in names}, names
-    unknown = stored(ingest, "name = 'signin.failed' AND account = ''")
+    unknown = stored(ingest, f"name = '{provider_events.SIGNIN_FAILED}' AND account = ''")
     assert isinstance(unknown, list)
     with ingest.context.factory() as db:
         assert db.get(User, user.id).last_sign_in_at is not None  # type: ignore[union-attr]
@@ -201,7 +202,7 @@ def test_sign_ins_tokens_and_signout_are_recorded_automatically(ingest: Provider
 
 def test_client_credentials_issuance_is_recorded(ingest: Provider) -> None:
     client_id, _ = cc_token(ingest, first_party=True)
-    rows = stored(ingest, f"client_id = '{client_id}' AND name = 'token.issued'")
+    rows = stored(ingest, f"client_id = '{client_id}' AND name = '{provider_events.TOKEN_ISSUED}'")
     assert len(rows) == 1 and rows[0]["account"] == ""
     assert json.loads(rows[0]["properties"])["grant_type"] == "client_credentials"
 

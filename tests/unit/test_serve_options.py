@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from idp.cli import server_options
+from idp.cli.serve import server_options
 from idp.http_protocol import CanaryHttpProtocol
 from idp.settings import Settings
 

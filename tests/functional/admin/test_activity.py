@@ -24,19 +24,18 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from analytics.api import Analytics, Event
+from analytics.api import Analytics, Event, provider_events
 from analytics.directory import AccountRef, InMemoryDirectory
 from idp.accounts.models import User
 from idp.db import transaction
 from tests.analytics.conftest import clickhouse_server_url, server_url_for  # noqa: F401  (fixture)
 from tests.analytics_queries import reference
-from tests.analytics_queries.factory import SimEvent, Simulation
+from tests.analytics_queries.factory import IDP_NAMES, SimEvent, Simulation
 from tests.conftest import POSTGRES_ADMIN
 from tests.functional.admin.conftest import Admin, Spec, new_token
 from tests.functional.conftest import Provider, free_port, start_provider
 
 API_NAMES = ("report.viewed", "export.created", "invoice.sent", "search.run")
-IDP_NAMES = ("signin.succeeded", "token.issued", "token.refreshed", "signin.failed", "consent.granted")
 CLIENTS = ("web", "cli", "mobile")
 HISTORY = 100
 
@@ -212,7 +211,7 @@ def expected_summary(world: World, sub: str, today: date) -> dict[str, Any]:
     for event in mine:
         names[event.name] += 1
     days = {e.timestamp.date() for e in activity}
-    signins = [e.timestamp for e in mine if e.name == "signin.succeeded"]
+    signins = [e.timestamp for e in mine if e.name == provider_events.SIGNIN_SUCCEEDED]
     usage = [e.timestamp for e in mine if e.source == "api"]
     return {
         "first_seen": min((e.timestamp for e in activity), default=None),

@@ -1,111 +1,30 @@
-"""`canary activity …` and `canary alerts …`: who is using the product, and who to be told about."""
+"""`canary alerts …`: inactivity alerts — run detection and delivery once, manage rules and webhook endpoints."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, date, datetime
 from typing import Any
 
+from idp.bootstrap import sql_sessions
+from idp.cli.command import Commands
+from idp.cli.output import jsonable, table
+from idp.cli.world import organization_id, world
 from idp.settings import Settings
-
-
-def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    line = "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True))
-    body = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join([line, *body]) if body else line + "\n(none)"
-
-
-@contextmanager
-def _world(settings: Settings) -> Iterator[tuple[Any, Any, Any]]:
-    """Accounts session factory, analytics, directory — closed on exit."""
-    from idp.cli import _factory, open_analytics
-    from idp.directory import SqlAccountDirectory
-
-    with _factory(settings) as factory:
-        analytics = open_analytics(settings)
-        try:
-            yield factory, analytics, SqlAccountDirectory(factory)
-        finally:
-            analytics.close()
-
-
-def _organization(factory: Any, value: str | None) -> str | None:
-    if value is None:
-        return None
-    from idp.accounts.service import find_organization
-
-    with factory() as db:
-        org = find_organization(db, value)
-    if org is None:
-        raise SystemExit(f"error: unknown organization {value!r}")
-    return org.id
-
-
-def cmd_inactive(args: argparse.Namespace, settings: Settings) -> int:
-    from analytics.queries import inactive_accounts
-
-    with _world(settings) as (factory, analytics, directory):
-        rows = list(inactive_accounts(analytics.clickhouse, directory, args.days, datetime.now(UTC),
-                                      organization=_organization(factory, args.org)))
-    if args.json:
-        print(json.dumps(_jsonable(rows), indent=2))
-        return 0
-    print(table(["account", "email", "last seen", "inactive days"],
-                [(r.sub, r.email, r.last_seen.isoformat() if r.last_seen else "never", r.inactive_days)
-                 for r in rows]))
-    return 0
-
-
-def cmd_account(args: argparse.Namespace, settings: Settings) -> int:
-    from analytics.queries import account_summary
-    from idp.accounts.service import find_user_by_email
-
-    with _world(settings) as (factory, analytics, directory):
-        with factory() as db:
-            user = find_user_by_email(db, args.email)
-        if user is None:
-            print(f"error: no account {args.email}", file=sys.stderr)
-            return 1
-        summary = account_summary(analytics.clickhouse, directory, user.id, datetime.now(UTC))
-    data = _jsonable(summary)
-    if args.json:
-        print(json.dumps(data, indent=2))
-        return 0
-    for key, value in data.items():
-        print(f"{key.replace('_', ' '):>22}: {json.dumps(value) if isinstance(value, dict | list) else value}")
-    return 0
 
 
 def cmd_alerts_run(args: argparse.Namespace, settings: Settings) -> int:
     from idp.alerting import alert_service
 
-    with _world(settings) as (factory, analytics, _):
+    with world(settings) as (factory, analytics, _):
         service = alert_service(settings, factory, analytics)
         try:
             report = service.run_once()
         finally:
             service.close()
-    print(json.dumps(_jsonable(report), indent=2) if args.json else
-          f"{len(report.transitions)} transitions; deliveries: {_jsonable(report.deliveries)}")
+    print(json.dumps(jsonable(report), indent=2) if args.json else
+          f"{len(report.transitions)} transitions; deliveries: {jsonable(report.deliveries)}")
     return 0
 
 
@@ -113,12 +32,11 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
     from analytics.alerts import AlertConfigError, AlertRule, create_rule
-    from idp.cli import _factory
     from idp.db import transaction
 
-    with _factory(settings) as factory:
+    with sql_sessions(settings) as factory:
         if args.rules_command == "create":
-            org = _organization(factory, args.org)
+            org = organization_id(factory, args.org)
             try:
                 with transaction(factory) as db:
                     rule = create_rule(db, args.name, args.days, org, args.webhook or (), args.email or ())
@@ -137,10 +55,10 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         with factory() as db:
             rules = list(db.scalars(select(AlertRule).order_by(AlertRule.id)))
-            rows = [{"id": r.id, "name": r.name, "threshold_days": r.threshold_days,
-                     "organization": r.organization, "enabled": r.enabled,
-                     "webhooks": [c.endpoint_id for c in r.channels if c.endpoint_id],
-                     "emails": [c.email for c in r.channels if c.email]} for r in rules]
+            rows: list[dict[str, Any]] = [{"id": r.id, "name": r.name, "threshold_days": r.threshold_days,
+                                           "organization": r.organization, "enabled": r.enabled,
+                                           "webhooks": [c.endpoint_id for c in r.channels if c.endpoint_id],
+                                           "emails": [c.email for c in r.channels if c.email]} for r in rules]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -154,10 +72,9 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
     from analytics.alerts import AlertConfigError, WebhookEndpoint, create_webhook_endpoint, enable_webhook_endpoint
-    from idp.cli import _factory
     from idp.db import transaction
 
-    with _factory(settings) as factory:
+    with sql_sessions(settings) as factory:
         if args.webhooks_command == "create":
             try:
                 with transaction(factory) as db:
@@ -189,19 +106,7 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
-    activity = sub.add_parser("activity", help="who is using the product").add_subparsers(
-        dest="activity_command", required=True)
-    inactive = activity.add_parser("inactive", help="accounts with no activity for N days")
-    inactive.add_argument("--days", type=int, default=14)
-    inactive.add_argument("--org", help="organization id or slug")
-    inactive.add_argument("--json", action="store_true")
-    inactive.set_defaults(handler=cmd_inactive)
-    account = activity.add_parser("account", help="one account's activity summary")
-    account.add_argument("email")
-    account.add_argument("--json", action="store_true")
-    account.set_defaults(handler=cmd_account)
-
+def register(sub: Commands) -> None:
     alerts = sub.add_parser("alerts", help="inactivity alerts").add_subparsers(dest="alerts_command", required=True)
     run = alerts.add_parser("run", help="detect and deliver once (for cron)")
     run.add_argument("--json", action="store_true")

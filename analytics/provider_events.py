@@ -1,0 +1,18 @@
+"""The names of the events the provider records about itself (source ``idp``): sign-ins, tokens, sign-outs.
+
+They are stored in ClickHouse, and the ``daily_activity`` view selects by them: renaming one splits history.
+``ACTIVITY`` is what counts as a user being active; a failed sign-in or a sign-out does not.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SIGNIN_SUCCEEDED: Final = "signin.succeeded"
+SIGNIN_FAILED: Final = "signin.failed"
+TOKEN_ISSUED: Final = "token.issued"
+TOKEN_REFRESHED: Final = "token.refreshed"
+SIGNOUT: Final = "signout"
+
+ALL: Final = (SIGNIN_SUCCEEDED, SIGNIN_FAILED, TOKEN_ISSUED, TOKEN_REFRESHED, SIGNOUT)
+ACTIVITY: Final = (SIGNIN_SUCCEEDED, TOKEN_ISSUED, TOKEN_REFRESHED)

@@ -1,0 +1,31 @@
+"""`canary keys rotate`: publish a new signing key, which signs once the publish delay has passed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from idp.bootstrap import sql_sessions
+from idp.cli.command import Commands
+from idp.settings import Settings
+
+
+def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from idp.db import transaction
+    from idp.oauth.key_cipher import cipher_from
+    from idp.oauth.keys import rotate
+
+    cipher = cipher_from(settings.key_encryption_key)
+    with sql_sessions(settings) as factory, transaction(factory) as db:
+        row = rotate(db, args.alg or settings.signing_alg, args.publish_delay, cipher)
+        print(json.dumps({"kid": row.kid, "alg": row.alg, "published_at": row.created_at.isoformat(),
+                          "signs_from": row.activates_at.isoformat()}))
+    return 0
+
+
+def register(sub: Commands) -> None:
+    keys = sub.add_parser("keys").add_subparsers(dest="keys_command", required=True)
+    kr = keys.add_parser("rotate", help="publish a new signing key; it signs after --publish-delay seconds")
+    kr.add_argument("--alg", choices=["RS256", "ES256"])
+    kr.add_argument("--publish-delay", type=int, default=300)
+    kr.set_defaults(handler=cmd_keys_rotate)

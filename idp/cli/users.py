@@ -1,0 +1,66 @@
+"""`canary users …`: create accounts, and let one open the activity dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+
+from idp.bootstrap import sql_sessions
+from idp.cli.command import Commands
+from idp.settings import Settings
+
+
+def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
+    from idp.accounts.service import add_member, create_organization, create_user, find_organization
+    from idp.db import transaction
+
+    password = args.password_stdin and sys.stdin.readline().rstrip("\n")
+    if not args.password_stdin:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Repeat: "):
+            print("passwords differ", file=sys.stderr)
+            return 2
+    with sql_sessions(settings) as factory, transaction(factory) as db:
+        user = create_user(db, email=args.email, password=password or None, name=args.name or "",
+                           email_verified=args.verified)
+        user.is_admin = args.admin
+        org_id = None
+        if args.organization:
+            org = find_organization(db, args.organization) or create_organization(db, slug=args.organization)
+            add_member(db, user, org, args.role)
+            org_id = org.id
+        print(json.dumps({"id": user.id, "email": user.email, "organization_id": org_id}))
+    return 0
+
+
+def cmd_users_admin(args: argparse.Namespace, settings: Settings) -> int:
+    from idp.accounts.service import find_user_by_email
+    from idp.db import transaction
+
+    with sql_sessions(settings) as factory, transaction(factory) as db:
+        user = find_user_by_email(db, args.email)
+        if user is None:
+            print(f"error: no account {args.email}", file=sys.stderr)
+            return 1
+        user.is_admin = not args.revoke
+        print(json.dumps({"id": user.id, "email": user.email, "is_admin": user.is_admin}))
+    return 0
+
+
+def register(sub: Commands) -> None:
+    users = sub.add_parser("users").add_subparsers(dest="users_command", required=True)
+    uc = users.add_parser("create", help="create a user")
+    uc.add_argument("email")
+    uc.add_argument("--name")
+    uc.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    uc.add_argument("--organization", help="organization slug (created if missing)")
+    uc.add_argument("--role", default="member")
+    uc.add_argument("--verified", action="store_true", help="mark the e-mail address verified")
+    uc.add_argument("--admin", action="store_true", help="may open the activity dashboard")
+    uc.set_defaults(handler=cmd_users_create)
+    ua = users.add_parser("admin", help="let a user open the activity dashboard (or --revoke)")
+    ua.add_argument("email")
+    ua.add_argument("--revoke", action="store_true")
+    ua.set_defaults(handler=cmd_users_admin)
