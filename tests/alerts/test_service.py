@@ -14,7 +14,7 @@ def test_notification_within_a_minute_of_crossing(
 ) -> None:
     with sqlite_database.session_factory()() as session:
         endpoint = create_webhook_endpoint(session, receiver.url)
-        create_rule(session, "quiet", 7, "org-a", endpoint_ids=[endpoint.id])
+        create_rule(session, "quiet", 7, "org-a", webhook_ids=[endpoint.id])
         session.commit()
     # alice was last active 6 days ago: she crosses 7 days at the next midnight UTC.
     activity = FakeActivity({"alice": TODAY - timedelta(days=6), "bob": TODAY, "carol": TODAY})

@@ -79,7 +79,7 @@ def test_one_webhook_and_one_email_when_quiet_and_when_back(world: dict[str, obj
     with transaction(prov.context.factory) as db:
         endpoint = create_webhook_endpoint(db, receiver)
         secret = endpoint.secret
-        create_rule(db, "quiet for a week", 7, endpoint_ids=[endpoint.id], emails=["owner@example.com"])
+        create_rule(db, "quiet for a week", 7, webhook_ids=[endpoint.id], emails=["owner@example.com"])
     took = wait_for(lambda: len(Receiver.received) >= 1 and len(inbox.messages) >= 1, 60)
     assert took < 60
     time.sleep(2.5)  # two more detector runs: nothing new
