@@ -112,6 +112,7 @@ def create_app(settings: Settings, analytics: Any = None, *, background: bool = 
             analytics.start()
             alerts = alert_service(settings, context.factory, analytics)
             alerts.start()
+        app.state.alerts = alerts  # the running alert service, or None
         try:
             yield
         finally:
