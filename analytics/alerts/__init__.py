@@ -30,6 +30,7 @@ from analytics.alerts.models import (
     WebhookEndpoint,
     metadata,
 )
+from analytics.alerts.outbox import STATUSES, deliveries_page, delivery_dict
 from analytics.alerts.rules import (
     MAX_EMAIL_LENGTH,
     MAX_EMAILS,
@@ -65,6 +66,7 @@ __all__ = [
     "MIN_EMAIL_LENGTH",
     "MIN_THRESHOLD_DAYS",
     "SECRET_PREFIX",
+    "STATUSES",
     "AccountAlertState",
     "AlertChannel",
     "AlertConfigError",
@@ -89,6 +91,8 @@ __all__ = [
     "delete_rule",
     "delete_webhook_endpoint",
     "deliver_due",
+    "deliveries_page",
+    "delivery_dict",
     "enable_webhook_endpoint",
     "generate_webhook_secret",
     "get_rule",
