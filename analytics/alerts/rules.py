@@ -7,8 +7,8 @@ Every create and update goes through the checks below, with these bounds:
   event could have been recorded, and far longer ones overflow the detector's date arithmetic.
 - `organization`: an organization the provider knows (`organizations` resolves an id or slug to its id),
   or None for every account.
-- channels: at most 50 webhook endpoints, each existing, and at most 50 e-mail addresses (stored in lower
-  case, at most 320 characters); at least one of either.
+- channels: at most 50 webhook endpoints, each existing and, when added to the rule, enabled; at most 50
+  e-mail addresses (stored in lower case, at most 320 characters); at least one of either.
 
 A new `threshold_days` or `organization` starts the rule afresh: the accounts notified so far were judged by
 the old terms, so their state is forgotten and the next run reports the accounts inactive by the new ones.
@@ -95,7 +95,9 @@ def check_organization(value: object, organizations: OrganizationResolver = _as_
     return found
 
 
-def check_webhook_ids(session: Session, values: Sequence[object]) -> list[int]:
+def check_webhook_ids(session: Session, values: Sequence[object], kept: Sequence[int] = ()) -> list[int]:
+    """Existing endpoints, each once. An endpoint disabled since (410 Gone, too many failures) may stay on a
+    rule (`kept`) but is not added to one until it is enabled again: it would notify no one."""
     if len(values) > MAX_WEBHOOKS:
         raise AlertConfigError("webhook_ids", f"must have at most {MAX_WEBHOOKS} items")
     ids: list[int] = []
@@ -105,10 +107,15 @@ def check_webhook_ids(session: Session, values: Sequence[object]) -> list[int]:
         if value in ids:
             raise AlertConfigError(f"webhook_ids[{index}]", f"repeats webhook endpoint {value}")
         ids.append(value)
-    known = set(session.scalars(select(WebhookEndpoint.id).where(WebhookEndpoint.id.in_(ids)))) if ids else set()
+    stored = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.id.in_(ids))).all() if ids else ()
+    found = {endpoint.id: endpoint for endpoint in stored}
     for index, value in enumerate(ids):
-        if value not in known:
+        endpoint = found.get(value)
+        if endpoint is None:
             raise AlertConfigError(f"webhook_ids[{index}]", f"no webhook endpoint {value}")
+        if endpoint.disabled_at is not None and value not in kept:
+            raise AlertConfigError(f"webhook_ids[{index}]", f"webhook endpoint {value} is disabled "
+                                   f"({endpoint.disabled_reason}); enable it first")
     return ids
 
 
@@ -213,7 +220,8 @@ def update_rule(
     channels = None
     if "webhook_ids" in changes or "emails" in changes:
         current = rule_dict(rule)
-        ids = check_webhook_ids(session, changes["webhook_ids"]) if "webhook_ids" in changes else current["webhook_ids"]
+        ids = (check_webhook_ids(session, changes["webhook_ids"], current["webhook_ids"]) if "webhook_ids" in changes
+               else current["webhook_ids"])
         addresses = check_emails(changes["emails"]) if "emails" in changes else current["emails"]
         check_channels(ids, addresses, "webhook_ids" if "webhook_ids" in changes else "emails")
         channels = _channels(ids, addresses)

@@ -125,6 +125,18 @@ def test_create_get_list_update_delete(sqlite_database: AlertDatabase) -> None:
                     organizations=ORGANIZATIONS.get)
         assert session.scalars(select(AccountAlertState.account)).all() == []  # new terms: started afresh
 
+        # A disabled endpoint stays on the rule that has it, but is not added to another one.
+        first.disabled_at, first.disabled_reason = moment, "the endpoint answered 410 Gone"
+        second.disabled_at, second.disabled_reason = moment, "the endpoint answered 410 Gone"
+        session.flush()
+        assert rule_dict(update_rule(session, rule.id, {"webhook_ids": [second.id]}))["webhook_ids"] == [second.id]
+        with pytest.raises(AlertConfigError) as error:
+            update_rule(session, rule.id, {"webhook_ids": [second.id, first.id]})
+        assert error.value.field == "webhook_ids[1]" and "410 Gone" in error.value.message
+        with pytest.raises(AlertConfigError) as error:
+            create_rule(session, "to a disabled one", 7, webhook_ids=[second.id])
+        assert error.value.field == "webhook_ids[0]" and "enable it first" in error.value.message
+
         delete_rule(session, rule.id)
         for call in (lambda: get_rule(session, rule.id), lambda: delete_rule(session, rule.id),
                      lambda: update_rule(session, rule.id, {"name": "x"})):
