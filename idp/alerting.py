@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from analytics.alerts import AlertService, AlertSettings, SmtpSettings
+from analytics.alerts import AlertService, AlertSettings, OrganizationResolver, SmtpSettings
+from idp.accounts.service import find_organization
 from idp.directory import SqlAccountDirectory
 from idp.settings import Settings
 
@@ -27,3 +28,13 @@ def alert_settings(settings: Settings) -> AlertSettings:
 
 def alert_service(settings: Settings, factory: sessionmaker[Session], analytics: AnalyticsFacade) -> AlertService:
     return AlertService(factory, analytics.clickhouse, SqlAccountDirectory(factory), alert_settings(settings))
+
+
+def organization_resolver(db: Session) -> OrganizationResolver:
+    """Alert rules name organizations by id or slug; they store the id."""
+
+    def resolve(reference: str) -> str | None:
+        organization = find_organization(db, reference)
+        return None if organization is None else organization.id
+
+    return resolve

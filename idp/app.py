@@ -115,6 +115,7 @@ def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, 
             analytics.start()
             alerts = alert_service(settings, context.factory, analytics)
             alerts.start()
+        app.state.alerts = alerts  # the running alert service, or None
         try:
             yield
         finally:

@@ -1,11 +1,27 @@
 """Inactivity alerts: detect accounts crossing a rule's threshold, notify by signed webhook or e-mail.
 
 State and deliveries live in SQL (`analytics.alerts.models.metadata`), so every transition is notified
-exactly once and retries survive restarts.
+exactly once and retries survive restarts. Rules and webhook endpoints are created, changed and checked
+only through `analytics.alerts.rules` and `analytics.alerts.endpoints`.
 """
 
 from analytics.alerts.detector import Transition, run_detection
 from analytics.alerts.dispatcher import DeliveryReport, deliver_due
+from analytics.alerts.endpoints import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_SECRET_LENGTH,
+    MAX_URL_LENGTH,
+    EndpointChanges,
+    create_webhook_endpoint,
+    delete_webhook_endpoint,
+    enable_webhook_endpoint,
+    get_webhook_endpoint,
+    update_webhook_endpoint,
+    validate_url,
+    webhook_dict,
+    webhook_endpoints_page,
+)
+from analytics.alerts.errors import AlertConfigError, EndpointInUse, UnknownEndpoint, UnknownRule
 from analytics.alerts.models import (
     AccountAlertState,
     AlertChannel,
@@ -14,19 +30,43 @@ from analytics.alerts.models import (
     WebhookEndpoint,
     metadata,
 )
+from analytics.alerts.outbox import STATUSES, deliveries_page, delivery_dict
 from analytics.alerts.rules import (
-    AlertConfigError,
+    MAX_EMAIL_LENGTH,
+    MAX_EMAILS,
+    MAX_NAME_LENGTH,
+    MAX_ORGANIZATION_LENGTH,
+    MAX_THRESHOLD_DAYS,
+    MAX_WEBHOOKS,
+    MIN_EMAIL_LENGTH,
+    MIN_THRESHOLD_DAYS,
+    OrganizationResolver,
+    RuleChanges,
     create_rule,
-    create_webhook_endpoint,
-    enable_webhook_endpoint,
-    validate_url,
+    delete_rule,
+    get_rule,
+    rule_dict,
+    rules_page,
+    update_rule,
 )
 from analytics.alerts.service import AlertService, RunReport
 from analytics.alerts.settings import AlertSettings, SmtpSettings
 from analytics.alerts.signing import SECRET_PREFIX, InvalidSecretError, generate_webhook_secret, secret_key
 
 __all__ = [
+    "MAX_DESCRIPTION_LENGTH",
+    "MAX_EMAILS",
+    "MAX_EMAIL_LENGTH",
+    "MAX_NAME_LENGTH",
+    "MAX_ORGANIZATION_LENGTH",
+    "MAX_SECRET_LENGTH",
+    "MAX_THRESHOLD_DAYS",
+    "MAX_URL_LENGTH",
+    "MAX_WEBHOOKS",
+    "MIN_EMAIL_LENGTH",
+    "MIN_THRESHOLD_DAYS",
     "SECRET_PREFIX",
+    "STATUSES",
     "AccountAlertState",
     "AlertChannel",
     "AlertConfigError",
@@ -35,18 +75,36 @@ __all__ = [
     "AlertSettings",
     "Delivery",
     "DeliveryReport",
+    "EndpointChanges",
+    "EndpointInUse",
     "InvalidSecretError",
+    "OrganizationResolver",
+    "RuleChanges",
     "RunReport",
     "SmtpSettings",
     "Transition",
+    "UnknownEndpoint",
+    "UnknownRule",
     "WebhookEndpoint",
     "create_rule",
     "create_webhook_endpoint",
+    "delete_rule",
+    "delete_webhook_endpoint",
     "deliver_due",
+    "deliveries_page",
+    "delivery_dict",
     "enable_webhook_endpoint",
     "generate_webhook_secret",
+    "get_rule",
+    "get_webhook_endpoint",
     "metadata",
+    "rule_dict",
+    "rules_page",
     "run_detection",
     "secret_key",
+    "update_rule",
+    "update_webhook_endpoint",
     "validate_url",
+    "webhook_dict",
+    "webhook_endpoints_page",
 ]

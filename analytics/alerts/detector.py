@@ -10,6 +10,9 @@
   (`UPDATE ... WHERE state = 'active'`, or an INSERT on the primary key), so two runners at once, a rerun
   or a restart never notify twice.
 - Accounts that left the rule's organization or the directory keep their state and are not reported.
+- A rule that cannot be run (stored around the checks of `analytics.alerts.rules`, a query that fails, any
+  error) is logged and skipped: it rolls back its own work and never stops the other rules, nor the
+  delivery that follows detection.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from analytics.alerts.errors import AlertConfigError
 from analytics.alerts.models import AccountAlertState, AlertRule, Delivery, WebhookEndpoint
+from analytics.alerts.rules import check_stored
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.queries import Executor, QueryError, inactive_accounts
 from analytics.queries.inactive import InactiveAccount, last_activity
@@ -179,25 +184,31 @@ def run_detection(
     directory: AccountDirectory,
     now: datetime,
 ) -> list[Transition]:
-    """Detect transitions for every enabled rule; each rule commits on its own."""
+    """Detect transitions for every enabled rule; each rule commits on its own, and a rule that fails is
+    logged and skipped."""
     with session_factory() as session:
         rule_ids = list(session.scalars(select(AlertRule.id).where(AlertRule.enabled.is_(True))))
     transitions: list[Transition] = []
     for rule_id in rule_ids:
         with session_factory() as session:
-            rule = session.get(AlertRule, rule_id)
-            if rule is None or not rule.enabled:
-                continue
             try:
+                rule = session.get(AlertRule, rule_id)
+                if rule is None or not rule.enabled:
+                    continue
+                check_stored(rule)
                 found = _detect_rule(session, engine, directory, rule, now)
                 session.commit()
-            except QueryError as error:
+            except (AlertConfigError, QueryError) as error:
                 session.rollback()
                 log.warning("alert rule %s skipped: %s", rule_id, error)
                 continue
             except IntegrityError:
                 session.rollback()
                 log.info("alert rule %s: another runner recorded the same transitions", rule_id)
+                continue
+            except Exception:
+                session.rollback()
+                log.exception("alert rule %s skipped: its detection failed", rule_id)
                 continue
             transitions.extend(found)
     return transitions

@@ -1,4 +1,8 @@
-"""The alert service: detection then delivery, once (`run_once`, for cron) or in a background thread."""
+"""The alert service: detection then delivery, once (`run_once`, for cron) or in a background thread.
+
+Time comes from `clock` (default: the system clock), so tests move time instead of waiting for it; the
+background loop can be asked to run a cycle at once and be awaited (`run_cycle`).
+"""
 
 from __future__ import annotations
 
@@ -52,14 +56,25 @@ class AlertService:
             headers={"user-agent": "canary-webhooks/1"},
         )
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._cycles = threading.Condition()
+        self._started = 0
+        self._finished = 0
 
     def run_once(self, now: datetime | None = None) -> RunReport:
-        """Detect transitions, then send every delivery due at `now` (default: the clock)."""
+        """Detect transitions, then send every delivery due at `now` (default: the clock).
+
+        Detection never keeps pending notifications from going out: should it fail as a whole (a rule on
+        its own is skipped by `run_detection`), what is due is still delivered before the error is raised."""
         with self._lock:
             moment = now or self.clock()
-            transitions = run_detection(self.session_factory, self.engine, self.directory, moment)
+            try:
+                transitions = run_detection(self.session_factory, self.engine, self.directory, moment)
+            except Exception:
+                deliver_due(self.session_factory, self.settings, moment, self._client)
+                raise
             deliveries = deliver_due(self.session_factory, self.settings, moment, self._client)
             return RunReport(transitions, deliveries)
 
@@ -68,19 +83,39 @@ class AlertService:
         if self._thread is not None and self._thread.is_alive():
             return
         self._stop.clear()
+        self._wake.clear()
         self._thread = threading.Thread(target=self._loop, name="canary-alerts", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            with self._cycles:
+                self._started += 1
             try:
                 self.run_once()
             except Exception:
                 log.exception("alert run failed; retrying in %s s", self.settings.interval_seconds)
-            self._stop.wait(self.settings.interval_seconds)
+            finally:
+                with self._cycles:
+                    self._finished += 1
+                    self._cycles.notify_all()
+            self._wake.wait(self.settings.interval_seconds)
+            self._wake.clear()
+
+    def run_cycle(self, timeout: float = 30.0) -> None:
+        """Have the background loop run now rather than at the end of its interval, and wait until a run
+        that started after this call has finished."""
+        with self._cycles:
+            if self._thread is None or not self._thread.is_alive():
+                raise RuntimeError("the alert service is not running")
+            target = self._started + 1
+            self._wake.set()
+            if not self._cycles.wait_for(lambda: self._finished >= target, timeout):
+                raise TimeoutError(f"no alert run finished within {timeout} s")
 
     def stop(self, timeout: float | None = 30.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None

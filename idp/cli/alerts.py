@@ -10,7 +10,7 @@ from typing import Any
 from idp.bootstrap import sql_sessions
 from idp.cli.command import Commands
 from idp.cli.output import jsonable, table
-from idp.cli.world import organization_id, world
+from idp.cli.world import world
 from idp.settings import Settings
 
 
@@ -29,74 +29,60 @@ def cmd_alerts_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlalchemy import select
-
-    from analytics.alerts import AlertConfigError, AlertRule, create_rule
+    from analytics.alerts import AlertConfigError, UnknownRule, create_rule, delete_rule, rule_dict, rules_page
+    from idp.alerting import organization_resolver
     from idp.db import transaction
 
     with sql_sessions(settings) as factory:
-        if args.rules_command == "create":
-            org = organization_id(factory, args.org)
-            try:
-                with transaction(factory) as db:
-                    rule = create_rule(db, args.name, args.days, org, args.webhook or (), args.email or ())
-                    print(json.dumps({"id": rule.id, "name": rule.name, "threshold_days": rule.threshold_days}))
-            except AlertConfigError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 1
-            return 0
-        if args.rules_command == "delete":
+        try:
             with transaction(factory) as db:
-                found = db.get(AlertRule, args.id)
-                if found is None:
-                    print(f"error: no rule {args.id}", file=sys.stderr)
-                    return 1
-                db.delete(found)
-            return 0
-        with factory() as db:
-            rules = list(db.scalars(select(AlertRule).order_by(AlertRule.id)))
-            rows: list[dict[str, Any]] = [{"id": r.id, "name": r.name, "threshold_days": r.threshold_days,
-                                           "organization": r.organization, "enabled": r.enabled,
-                                           "webhooks": [c.endpoint_id for c in r.channels if c.endpoint_id],
-                                           "emails": [c.email for c in r.channels if c.email]} for r in rules]
+                if args.rules_command == "create":
+                    rule = create_rule(db, args.name, args.days, args.org, args.webhook or (), args.email or (),
+                                       organizations=organization_resolver(db))
+                    print(json.dumps(rule_dict(rule)))
+                    return 0
+                if args.rules_command == "delete":
+                    delete_rule(db, args.id)
+                    return 0
+                rows: list[dict[str, Any]] = [rule_dict(r) for r in rules_page(db)[0]]
+        except (AlertConfigError, UnknownRule) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         print(table(["id", "name", "days", "organization", "enabled", "webhooks", "emails"],
-                    [(r["id"], r["name"], r["threshold_days"], r["organization"] or "all", r["enabled"],
-                      ",".join(map(str, r["webhooks"])), ",".join(r["emails"])) for r in rows]))
+                    [(r["id"], r["name"], r["threshold_days"], r["organization_id"] or "all", r["enabled"],
+                      ",".join(map(str, r["webhook_ids"])), ",".join(r["emails"])) for r in rows]))
     return 0
 
 
 def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlalchemy import select
-
-    from analytics.alerts import AlertConfigError, WebhookEndpoint, create_webhook_endpoint, enable_webhook_endpoint
+    from analytics.alerts import (
+        AlertConfigError,
+        UnknownEndpoint,
+        create_webhook_endpoint,
+        enable_webhook_endpoint,
+        get_webhook_endpoint,
+        webhook_dict,
+        webhook_endpoints_page,
+    )
     from idp.db import transaction
 
     with sql_sessions(settings) as factory:
-        if args.webhooks_command == "create":
-            try:
-                with transaction(factory) as db:
+        try:
+            with transaction(factory) as db:
+                if args.webhooks_command == "create":
                     endpoint = create_webhook_endpoint(db, args.url, args.secret, args.description or "")
                     print(json.dumps({"id": endpoint.id, "url": endpoint.url, "secret": endpoint.secret}))
-            except AlertConfigError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 1
-            return 0
-        if args.webhooks_command == "enable":
-            with transaction(factory) as db:
-                found = db.get(WebhookEndpoint, args.id)
-                if found is None:
-                    print(f"error: no webhook endpoint {args.id}", file=sys.stderr)
-                    return 1
-                enable_webhook_endpoint(db, found)
-            return 0
-        with factory() as db:
-            rows = [{"id": e.id, "url": e.url, "description": e.description,
-                     "disabled": e.disabled_at is not None, "disabled_reason": e.disabled_reason,
-                     "failure_count": e.failure_count}
-                    for e in db.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))]
+                    return 0
+                if args.webhooks_command == "enable":
+                    enable_webhook_endpoint(db, get_webhook_endpoint(db, args.id))
+                    return 0
+                rows: list[dict[str, Any]] = [webhook_dict(e) for e in webhook_endpoints_page(db, 0, None)[0]]
+        except (AlertConfigError, UnknownEndpoint) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -118,7 +104,7 @@ def register(sub: Commands) -> None:
     rules_list.set_defaults(handler=cmd_rules)
     create = rules.add_parser("create")
     create.add_argument("name")
-    create.add_argument("--days", type=int, required=True, help="inactivity threshold in days")
+    create.add_argument("--days", type=int, required=True, help="inactivity threshold in days (1 to 3650)")
     create.add_argument("--org", help="organization id or slug (default: all accounts)")
     create.add_argument("--webhook", type=int, action="append", help="webhook endpoint id")
     create.add_argument("--email", action="append", help="e-mail recipient")

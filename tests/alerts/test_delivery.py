@@ -21,7 +21,7 @@ SETTINGS = AlertSettings(backoff_seconds=(5, 30, 120), max_attempts=8, disable_a
 def _service(database: AlertDatabase, receiver: Receiver, directory: InMemoryDirectory) -> AlertService:
     with database.session_factory()() as session:
         endpoint = create_webhook_endpoint(session, receiver.url)
-        create_rule(session, "quiet", 7, "org-a", endpoint_ids=[endpoint.id])
+        create_rule(session, "quiet", 7, "org-a", webhook_ids=[endpoint.id])
         session.commit()
     activity = FakeActivity({"alice": TODAY - timedelta(days=10), "bob": TODAY, "carol": TODAY})
     return AlertService(database.session_factory(), activity, directory, SETTINGS)
@@ -94,7 +94,7 @@ def test_timeouts_are_retried(sqlite_database: AlertDatabase, receiver: Receiver
     settings = AlertSettings(webhook_timeout_seconds=0.2, backoff_seconds=(5,))
     with sqlite_database.session_factory()() as session:
         endpoint = create_webhook_endpoint(session, receiver.url)
-        create_rule(session, "quiet", 7, "org-a", endpoint_ids=[endpoint.id])
+        create_rule(session, "quiet", 7, "org-a", webhook_ids=[endpoint.id])
         session.commit()
     activity = FakeActivity({"alice": TODAY - timedelta(days=10), "bob": TODAY, "carol": TODAY})
     with AlertService(sqlite_database.session_factory(), activity, directory, settings) as service:

@@ -20,7 +20,7 @@ from tests.alerts.conftest import NOW, TODAY, AlertDatabase, FakeActivity, Recei
 def _setup(database: AlertDatabase, receiver: Receiver, organization: str | None = "org-a") -> tuple[int, str]:
     with database.session_factory()() as session:
         endpoint = create_webhook_endpoint(session, receiver.url, description="owner")
-        rule = create_rule(session, "quiet a week", 7, organization, endpoint_ids=[endpoint.id])
+        rule = create_rule(session, "quiet a week", 7, organization, webhook_ids=[endpoint.id])
         session.commit()
         return rule.id, endpoint.secret
 
@@ -99,8 +99,8 @@ def test_disabled_rules_and_unknown_organizations_are_skipped(
 ) -> None:
     with sqlite_database.session_factory()() as session:
         endpoint = create_webhook_endpoint(session, receiver.url)
-        create_rule(session, "off", 7, None, endpoint_ids=[endpoint.id], enabled=False)
-        create_rule(session, "gone", 7, "org-deleted", endpoint_ids=[endpoint.id])
+        create_rule(session, "off", 7, None, webhook_ids=[endpoint.id], enabled=False)
+        create_rule(session, "gone", 7, "org-deleted", webhook_ids=[endpoint.id])
         session.commit()
     service = AlertService(sqlite_database.session_factory(), FakeActivity(), directory, AlertSettings())
     with service:

@@ -95,8 +95,14 @@ def test_inactive_accounts_account_summary_and_cron_alerts(env: dict[str, str], 
     endpoint = json.loads(canary(env, "alerts", "webhooks", "create", receiver).stdout)
     assert endpoint["secret"].startswith("whsec_")
     assert canary(env, "alerts", "webhooks", "create", "ftp://example.com/x").returncode == 1
+    too_long = canary(env, "alerts", "rules", "create", "forever", "--days", "1000000",
+                      "--webhook", str(endpoint["id"]))
+    assert too_long.returncode == 1 and "threshold_days" in too_long.stderr and "3650" in too_long.stderr
     assert canary(env, "alerts", "rules", "create", "quiet a week", "--days", "7",
                   "--webhook", str(endpoint["id"])).returncode == 0
+    listed = json.loads(canary(env, "alerts", "rules", "list", "--json").stdout)
+    assert [(r["name"], r["threshold_days"], r["webhook_ids"]) for r in listed] == [
+        ("quiet a week", 7, [endpoint["id"]])]
     assert canary(env, "alerts", "run").returncode == 0
     assert canary(env, "alerts", "run").returncode == 0  # a second cron run sends nothing new
     assert len(Receiver.received) == 1

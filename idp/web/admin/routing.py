@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from analytics.alerts import AlertConfigError, EndpointInUse, UnknownEndpoint, UnknownRule
 from idp.accounts.errors import AccountError, EmailTaken
 from idp.accounts.errors import NotFound as AccountNotFound
 from idp.db import transaction
@@ -169,6 +170,12 @@ def _run(op: Operation, c: Canary, call: dict[str, Any]) -> Any:
         raise BadRequest(err.description, err.field) from err
     except ClientRegistrationError as err:
         raise BadRequest(err.description) from err
+    except AlertConfigError as err:
+        raise BadRequest(f"{err.field} {err.message}", err.field) from err
+    except (UnknownRule, UnknownEndpoint) as err:
+        raise NotFound(str(err)) from err
+    except EndpointInUse as err:
+        raise Conflict(str(err)) from err
     except IntegrityError as err:
         raise Conflict("the change conflicts with another one; reload and retry") from err
     except DataError as err:

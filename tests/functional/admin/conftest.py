@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,8 +169,10 @@ def unique() -> str:
     return secrets.token_hex(5)
 
 
-def validation_agreement(spec: Spec, samples: list[tuple[str, Any]]) -> dict[bool, int]:
-    """For each (component name, body): the server's own validator and jsonschema must agree.
+def validation_agreement(spec: Spec, samples: list[tuple[str, Any]],
+                         service: Callable[[str, Any], bool] | None = None) -> dict[bool, int]:
+    """For each (component name, body): the server's own validator and jsonschema must agree, and so must
+    `service` (the domain's own checks: True when it accepts the body) when given.
 
     Returns how many bodies both accepted (True) and both refused (False)."""
     from idp.web.admin import schemas
@@ -186,5 +188,7 @@ def validation_agreement(spec: Spec, samples: list[tuple[str, Any]]) -> dict[boo
         except Invalid:
             enforced = False
         assert enforced == published, (name, body)
+        if service is not None:
+            assert service(name, body) == published, (name, body, "the service disagrees with the schema")
         agreed[enforced] += 1
     return agreed

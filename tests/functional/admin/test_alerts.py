@@ -16,7 +16,19 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from analytics.alerts import AccountAlertState, AlertService, AlertSettings, WebhookEndpoint
+from analytics.alerts import (
+    MAX_EMAILS,
+    MAX_NAME_LENGTH,
+    MAX_THRESHOLD_DAYS,
+    MAX_WEBHOOKS,
+    MIN_THRESHOLD_DAYS,
+    AccountAlertState,
+    AlertConfigError,
+    AlertService,
+    AlertSettings,
+    WebhookEndpoint,
+    create_rule,
+)
 from analytics.api import Event
 from analytics.engines import ClickHouse, ServerEngine
 from analytics.schema import migrate
@@ -174,6 +186,7 @@ def test_bad_rule_fields_are_400_naming_the_field(admin: Admin) -> None:
         ({**good, "threshold_days": "7"}, "threshold_days"),
         ({**good, "threshold_days": 1.5}, "threshold_days"),
         ({**good, "threshold_days": 10**9}, "threshold_days"),
+        ({**good, "threshold_days": MAX_THRESHOLD_DAYS + 1}, "threshold_days"),
         ({"name": "r", "emails": ["a@example.com"]}, "threshold_days"),
         ({**good, "name": ""}, "name"),
         ({**good, "name": "   "}, "name"),
@@ -256,6 +269,37 @@ SAMPLES: list[tuple[str, object]] = [
 def test_request_validation_agrees_with_the_published_schemas(spec: Spec) -> None:
     agreed = validation_agreement(spec, SAMPLES)
     assert agreed[True] >= 6 and agreed[False] >= 7
+
+
+def _bounds() -> list[tuple[str, object]]:
+    """Bodies at each bound of a rule, inside and just outside, by e-mail only (no endpoint to look up)."""
+    good: dict[str, Any] = {"name": "r", "threshold_days": 7, "emails": ["a@example.com"]}
+    return [("AlertRuleCreate", {**good, **change}) for change in [
+        {}, {"threshold_days": MIN_THRESHOLD_DAYS}, {"threshold_days": MAX_THRESHOLD_DAYS},
+        {"threshold_days": MIN_THRESHOLD_DAYS - 1}, {"threshold_days": MAX_THRESHOLD_DAYS + 1},
+        {"threshold_days": 1_000_000}, {"name": "n" * MAX_NAME_LENGTH}, {"name": "n" * (MAX_NAME_LENGTH + 1)},
+        {"name": ""}, {"emails": [f"{'a' * 64}@{'b' * 255}"]}, {"emails": [f"{'a' * 64}@{'b' * 256}"]},
+        {"emails": ["a@"]}, {"emails": [f"r{i}@example.com" for i in range(MAX_EMAILS)]},
+        {"emails": [f"r{i}@example.com" for i in range(MAX_EMAILS + 1)]},
+        {"webhook_ids": [], "emails": [f"r{i}@example.com" for i in range(MAX_EMAILS)]},
+        {"webhook_ids": list(range(1, MAX_WEBHOOKS + 2))},
+    ]]
+
+
+def test_the_rules_service_and_the_published_schemas_agree_on_every_bound(spec: Spec, provider: Provider) -> None:
+    def accepted(name: str, body: Any) -> bool:
+        with provider.context.factory() as db:
+            try:
+                create_rule(db, body["name"], body["threshold_days"], None, body.get("webhook_ids", ()),
+                            body.get("emails", ()))
+            except AlertConfigError:
+                return False
+            finally:
+                db.rollback()
+        return True
+
+    agreed = validation_agreement(spec, _bounds(), service=accepted)
+    assert agreed[True] >= 5 and agreed[False] >= 8
 
 
 # --- deliveries made by the alert service ------------------------------------------------------------------

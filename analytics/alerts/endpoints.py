@@ -1,0 +1,149 @@
+"""Webhook endpoints alert rules notify: the one place that checks and stores them.
+
+The `secret` is a Standard Webhooks secret (`whsec_<base64>`), shown once when generated. An endpoint
+still named by a rule cannot be deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypedDict
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from analytics.alerts.errors import AlertConfigError, EndpointInUse, UnknownEndpoint
+from analytics.alerts.models import AlertChannel, WebhookEndpoint
+from analytics.alerts.signing import InvalidSecretError, generate_webhook_secret, secret_key
+
+MAX_URL_LENGTH = 2000
+MAX_SECRET_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 500
+
+
+class EndpointChanges(TypedDict, total=False):
+    url: str
+    secret: str
+    description: str
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def validate_url(url: str) -> str:
+    """An http(s) URL with a host, without spaces or control characters."""
+    if not isinstance(url, str) or not url:
+        raise AlertConfigError("url", "must be an http(s) URL with a host")
+    if len(url) > MAX_URL_LENGTH:
+        raise AlertConfigError("url", f"must have at most {MAX_URL_LENGTH} characters")
+    if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in url):
+        raise AlertConfigError("url", "must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as error:  # urlsplit refuses some malformed URLs outright
+        raise AlertConfigError("url", f"is malformed: {error}") from error
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise AlertConfigError("url", "must be an http(s) URL with a host")
+    return url
+
+
+def _secret(secret: str) -> str:
+    try:
+        secret_key(secret)
+    except InvalidSecretError as error:
+        raise AlertConfigError("secret", str(error)) from error
+    if len(secret) > MAX_SECRET_LENGTH:
+        raise AlertConfigError("secret", f"must have at most {MAX_SECRET_LENGTH} characters")
+    return secret
+
+
+def _description(description: str) -> str:
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        raise AlertConfigError("description", f"must have at most {MAX_DESCRIPTION_LENGTH} characters")
+    return description
+
+
+def create_webhook_endpoint(
+    session: Session,
+    url: str,
+    secret: str | None = None,
+    description: str = "",
+    clock: Callable[[], datetime] = utc_now,
+) -> WebhookEndpoint:
+    """A new endpoint; without `secret`, one is generated (read it back from `endpoint.secret`)."""
+    endpoint = WebhookEndpoint(
+        url=validate_url(url),
+        secret=_secret(secret or generate_webhook_secret()),
+        description=_description(description),
+        created_at=clock(),
+        failure_count=0,
+    )
+    session.add(endpoint)
+    session.flush()
+    return endpoint
+
+
+def get_webhook_endpoint(session: Session, endpoint_id: int) -> WebhookEndpoint:
+    endpoint = session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        raise UnknownEndpoint(endpoint_id)
+    return endpoint
+
+
+def webhook_endpoints_page(
+    session: Session, offset: int = 0, limit: int | None = None
+) -> tuple[list[WebhookEndpoint], int]:
+    """Endpoints in order of creation, and how many there are."""
+    total = session.scalar(select(func.count()).select_from(WebhookEndpoint)) or 0
+    rows = session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id).offset(offset).limit(limit))
+    return list(rows), total
+
+
+def update_webhook_endpoint(session: Session, endpoint_id: int, changes: EndpointChanges) -> WebhookEndpoint:
+    """Change only the fields given; a new secret applies to the next attempt at once."""
+    endpoint = get_webhook_endpoint(session, endpoint_id)
+    if "url" in changes:
+        endpoint.url = validate_url(changes["url"])
+    if "secret" in changes:
+        endpoint.secret = _secret(changes["secret"])
+    if "description" in changes:
+        endpoint.description = _description(changes["description"])
+    session.flush()
+    return endpoint
+
+
+def enable_webhook_endpoint(session: Session, endpoint: WebhookEndpoint) -> None:
+    endpoint.disabled_at = None
+    endpoint.disabled_reason = None
+    endpoint.failure_count = 0
+
+
+def delete_webhook_endpoint(session: Session, endpoint_id: int) -> None:
+    """Its deliveries go with it. Refused (`EndpointInUse`) while a rule notifies it."""
+    endpoint = get_webhook_endpoint(session, endpoint_id)
+    rules = sorted(set(session.scalars(select(AlertChannel.rule_id).where(AlertChannel.endpoint_id == endpoint_id))))
+    if rules:
+        raise EndpointInUse(endpoint_id, rules)
+    session.delete(endpoint)
+
+
+def webhook_dict(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    """What the admin API and the CLI show of an endpoint; never its secret."""
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "created_at": _iso(endpoint.created_at),
+        "disabled": endpoint.disabled_at is not None,
+        "disabled_at": _iso(endpoint.disabled_at),
+        "disabled_reason": endpoint.disabled_reason,
+        "failure_count": endpoint.failure_count,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
