@@ -85,7 +85,7 @@ class ResourceAccess:
         """A usable access token's claims (signature, expiry, the usability rule of ``state``, then ``scope``),
         or InvalidTokenError / InsufficientScope.
 
-        ``db``: the caller's session, whose connection the look-up then uses (off the embedded database).
+        ``db``: the caller's session, whose connection the look-up then uses.
         """
         if not token:
             raise InvalidTokenError("an access token is required")
@@ -108,17 +108,22 @@ class ResourceAccess:
 
         Blocking: call it on the event loop only when ``local``.
         """
-        rows, decided = self._look_up(claims, accounts, None)
+        rows, decided = self._look_up(claims, accounts, cached=self.local)
         return Posting(claims, rows, decided)
 
     # --- the one statement ---------------------------------------------------------------------------------
-    def _look_up(self, claims: dict[str, Any], accounts: Sequence[str], db: Session | None) -> Answer:
-        """The statement's rows, and a dict for what is decided from them (kept with cached rows)."""
+    def _look_up(self, claims: dict[str, Any], accounts: Sequence[str], db: Session | None = None,
+                 cached: bool = False) -> Answer:
+        """The statement's rows, and a dict for what is decided from them (kept with cached rows).
+
+        ``cached``: on the embedded database, the same token asking about the same accounts gets the same rows
+        until the file changes (``CachedReads``: a connection of its own per thread, so it is used by the events
+        endpoint, which asks on the event loop, and nowhere else).
+        """
         params, token_params = state.parameters(claims, accounts)
         sql = state.statement(self._paramstyle, len(accounts), "gid" in claims)
         try:
-            if self._reads is not None:
-                # The same token posting for the same accounts gets the same rows until the file changes.
+            if cached and self._reads is not None:
                 return self._reads.fetch((*params[:token_params], frozenset(accounts)), sql, params)
             if db is not None:
                 return self._execute(db.connection().connection, sql, params), {}
