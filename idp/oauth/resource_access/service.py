@@ -26,6 +26,10 @@ from idp.sqlite_reads import CachedReads
 Answer = tuple[list[Any], dict[Any, Any]]
 
 
+def invalid(reason: object) -> InvalidTokenError:
+    return InvalidTokenError(f"the access token is invalid: {reason}")
+
+
 class Posting:
     """The look-up's answer for one token posting events about some accounts."""
 
@@ -44,7 +48,7 @@ class Posting:
         """
         unusable = state.problem(self.rows[0])
         if unusable is not None and unusable is not Unusable.CLIENT_GONE:
-            raise InvalidTokenError(f"the access token is invalid: {unusable.value}")
+            raise invalid(unusable.value)
 
     def organizations(self, accounts: list[str], posted: list[str]) -> list[str]:
         """The organization to store with each event (``posted`` is what each event names, '' for none), or
@@ -76,7 +80,7 @@ class ResourceAccess:
         try:
             claims = self._claims.claims(token)
         except InvalidToken as exc:
-            raise InvalidTokenError(f"the access token is invalid: {exc}") from exc
+            raise invalid(exc) from exc
         if scope not in str(claims.get("scope", "")).split():
             raise InsufficientScope(f"the access token lacks the {scope!r} scope")
         return claims
@@ -92,12 +96,12 @@ class ResourceAccess:
         try:
             claims = self._tokens.decode(token)
         except InvalidToken as exc:
-            raise InvalidTokenError(f"the access token is invalid: {exc}") from exc
+            raise invalid(exc) from exc
         unusable = state.problem(self._look_up(claims, (), db)[0][0])
         if unusable is Unusable.CLIENT_GONE:
             raise InvalidTokenError(unusable.value)
         if unusable is not None:
-            raise InvalidTokenError(f"the access token is invalid: {unusable.value}")
+            raise invalid(unusable.value)
         if scope is not None and scope not in str(claims.get("scope", "")).split():
             raise InsufficientScope(f"the access token lacks the {scope!r} scope")
         return claims
