@@ -45,8 +45,7 @@ from idp.db import transaction, utcnow  # noqa: E402
 from idp.migrate import migrate_sql  # noqa: E402
 from idp.oauth.clients import create_client  # noqa: E402
 from idp.settings import Settings  # noqa: E402
-from idp.web import bearer  # noqa: E402
-from idp.web.events import SCOPE, _look_up, authorise, ingest, verified_claims  # noqa: E402
+from idp.web.events import SCOPE, ingest  # noqa: E402
 
 
 def body(accounts: list[str], batch: int, seq: int) -> bytes:
@@ -147,7 +146,7 @@ def main() -> None:
                 add_member(db, user, orgs[i % 2])
                 accounts.append(user.id)
             token, _ = c.tokens.access_token(client=client, subject=client.client_id, scope=SCOPE)
-        claims = bearer.verify(c, token, SCOPE)
+        claims = c.access.verify(token, SCOPE)
         bodies = [body(accounts, args.batch, n) for n in range(args.iterations + 1)]
         payloads = [loads(b)[0] for b in bodies]
         now = utcnow()
@@ -157,23 +156,22 @@ def main() -> None:
                             retention_days=400, orjson_payload=True)
 
         parsed = [parse(i) for i in range(len(bodies))]
-        looked_up = [_look_up(c, claims, list(dict.fromkeys(p.accounts))) for p in parsed]
-        organizations = [authorise(claims, looked_up[i], p.accounts, p.organizations) for i, p in enumerate(parsed)]
+        looked_up = [c.access.posting(claims, list(dict.fromkeys(p.accounts))) for p in parsed]
+        organizations = [looked_up[i].organizations(p.accounts, p.organizations) for i, p in enumerate(parsed)]
         encoded = [p.encode(organizations[i]) for i, p in enumerate(parsed)]
         gc.freeze()  # as canary serve does after start-up
         loop = asyncio.new_event_loop()
         results: dict[str, float] = {
             "token: signature check (cache miss)": cpu_us(lambda i: c.tokens.decode(token), args.iterations),
-            "token: cached claims": cpu_us(lambda i: verified_claims(c, token), args.iterations),
-            "bearer.verify (JWT + revocation, old path)": cpu_us(lambda i: bearer.verify(c, token, SCOPE),
-                                                                 args.iterations),
+            "token: cached claims": cpu_us(lambda i: c.access.claims(token, SCOPE), args.iterations),
+            "access.verify (JWT + token state)": cpu_us(lambda i: c.access.verify(token, SCOPE), args.iterations),
             "json.loads of the body (stdlib)": cpu_us(lambda i: json.loads(bodies[i]), args.iterations),
             "orjson decoding of the body": cpu_us(lambda i: loads(bodies[i]), args.iterations),
             "validation to columns": cpu_us(parse, args.iterations),
             "SQL: token state + memberships": cpu_us(
-                lambda i: _look_up(c, claims, list(dict.fromkeys(parsed[i].accounts))), args.iterations),
+                lambda i: c.access.posting(claims, list(dict.fromkeys(parsed[i].accounts))), args.iterations),
             "authorise (organizations)": cpu_us(
-                lambda i: authorise(claims, looked_up[i], parsed[i].accounts, parsed[i].organizations),
+                lambda i: looked_up[i].organizations(parsed[i].accounts, parsed[i].organizations),
                 args.iterations),
             "encode (Native columns)": cpu_us(lambda i: parsed[i].encode(organizations[i]), args.iterations),
             "spool append, alone (fsync not counted)": cpu_us(

@@ -353,13 +353,13 @@ def stored(server: Server) -> dict[str, int]:
 # --- profiling ---------------------------------------------------------------------------------------------
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("post_events (whole handler)", ("post_events (idp/web/events.py",)),
-    ("  token: signature (cached claims)", ("verified_claims (idp/web/events.py",)),
+    ("  token: signature (cached claims)", ("claims (idp/oauth/resource_access/service.py",)),
     ("  read_body", ("read_body (idp/oauth/server.py",)),
     ("  batch decoder (msgspec, checks, columns)", ("decode_batch (analytics/ingest.py",)),
     ("    properties checks", ("_properties (analytics/ingest.py",)),
     ("  full validator (bodies the decoder declines)", ("validate_body (analytics/ingest.py",)),
-    ("  look-up: token state + memberships (SQL)", ("_look_up (idp/web/events.py",)),
-    ("  authorise (organizations)", ("authorise (idp/web/events.py",)),
+    ("  look-up: token state + memberships (SQL)", ("_look_up (idp/oauth/resource_access/service.py",)),
+    ("  authorise (organizations)", ("organizations (idp/oauth/resource_access/posting.py",)),
     ("  encode (Native columns)", ("encode (analytics/events.py",)),
     ("  spool append (enqueue, await commit)", ("append_encoded_async (analytics/spool.py",)),
     ("spool committer (insert + fsync)", ("_commit_loop (analytics/spool.py",)),

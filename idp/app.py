@@ -22,6 +22,7 @@ from idp.oauth.client_cache import ClientCache
 from idp.oauth.errors import InvalidRequest
 from idp.oauth.key_cipher import cipher_from
 from idp.oauth.keys import KeyStore
+from idp.oauth.resource_access import ResourceAccess
 from idp.oauth.server import BodyTooLarge, CanaryAuthorizationServer
 from idp.oauth.tokens import TokenPolicy, TokenService
 from idp.settings import Settings
@@ -93,11 +94,12 @@ def build_context(settings: Settings, analytics: AnalyticsFacade | None = None) 
                     cipher=cipher_from(settings.key_encryption_key))
     tokens = TokenService(keys, TokenPolicy(settings.issuer, settings.access_token_ttl, settings.id_token_ttl,
                                             settings.refresh_token_ttl, settings.signing_alg))
+    access = ResourceAccess(tokens, engine, embedded=settings.embedded_database)
     activity = Activity(analytics)
-    server = CanaryAuthorizationServer(factory, tokens, settings.max_body_bytes, activity.token_issued,
+    server = CanaryAuthorizationServer(factory, tokens, access, settings.max_body_bytes, activity.token_issued,
                                        ClientCache(settings.cache_seconds))
-    return Canary(settings=settings, factory=factory, keys=keys, tokens=tokens, server=server, activity=activity,
-                  templates=Jinja2Templates(directory=str(TEMPLATES)), analytics=analytics)
+    return Canary(settings=settings, factory=factory, keys=keys, tokens=tokens, access=access, server=server,
+                  activity=activity, templates=Jinja2Templates(directory=str(TEMPLATES)), analytics=analytics)
 
 
 def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, background: bool = True) -> Starlette:

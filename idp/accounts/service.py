@@ -177,7 +177,7 @@ def update_user(
 
 def disable_user(db: Session, user: User, now: datetime | None = None) -> int:
     """Refuse sign-in and end the account's login sessions; returns how many were ended. Its access tokens
-    already stop working (``TokenService.verify_access_token`` checks ``disabled``)."""
+    already stop working (``idp.oauth.resource_access`` checks ``disabled``)."""
     now = now or utcnow()
     user.disabled = True
     ended = db.execute(update(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))

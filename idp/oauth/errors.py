@@ -57,3 +57,11 @@ class InsufficientScope(OAuthError):
 
 class ClientRegistrationError(OAuthError):
     error = "invalid_client_metadata"
+
+
+class Forbidden(OAuthError):
+    """The token is usable but may not do this (for instance, post events about another organization's
+    accounts)."""
+
+    error = "forbidden"
+    status = 403

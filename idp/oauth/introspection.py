@@ -10,8 +10,10 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from idp.accounts.models import User
 from idp.db import utcnow
+from idp.oauth.errors import InvalidTokenError
 from idp.oauth.models import Client, RefreshToken
-from idp.oauth.tokens import InvalidToken, TokenService
+from idp.oauth.resource_access import ResourceAccess
+from idp.oauth.tokens import TokenService
 
 CLIENT_AUTH = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -23,6 +25,7 @@ class PresentedToken:
     client_id: str
     claims: dict[str, Any] | None = None
     refresh: RefreshToken | None = None
+    username: str | None = None
 
     def check_client(self, client: Client) -> bool:
         return self.client_id == client.client_id
@@ -35,14 +38,16 @@ class PresentedToken:
 
 
 def find_token(server: Any, request: Any, value: str, hint: str | None) -> PresentedToken | None:
+    """The usable access token or live refresh token ``value`` is, or None."""
     tokens: TokenService = server.tokens
+    access: ResourceAccess = server.access
     db = request.db
     order = ["refresh_token", "access_token"] if hint == "refresh_token" else ["access_token", "refresh_token"]
     for kind in order:
         if kind == "access_token":
             try:
-                claims = tokens.verify_access_token(db, value)
-            except InvalidToken:
+                claims = access.verify(value, db=db)
+            except InvalidTokenError:
                 continue
             return PresentedToken(client_id=claims["client_id"], claims=claims)
         row = tokens.find_refresh_token(db, value)
@@ -55,13 +60,17 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
     # RFC 7662 §2.1: the caller must authenticate; public clients cannot introspect.
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> PresentedToken | None:
-        return find_token(self.server, self._request, token_string, token_type_hint)
-
-    def authenticate_endpoint_client(self, request: Any) -> Client:
-        self._request = request
-        client: Client = super().authenticate_endpoint_client(request)
-        return client
+    def authenticate_token(self, request: Any, client: Client) -> PresentedToken | None:
+        # Authlib's query_token gets no request, and this endpoint object serves every thread: the request (and
+        # its database session) is passed along here instead of being kept on the object.
+        self.check_params(request, client)
+        token = find_token(self.server, request, request.form["token"], request.form.get("token_type_hint"))
+        if token is None or not self.check_permission(token, client, request):
+            return None
+        if token.claims is not None and "gid" in token.claims:
+            user = request.db.get(User, token.claims["sub"])
+            token.username = user.email if user is not None else None
+        return token
 
     def check_permission(self, token: PresentedToken, client: Client, request: Any) -> bool:
         # Resource servers (confidential clients) introspect tokens issued to other clients.
@@ -73,9 +82,8 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
             names = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti")
             out: dict[str, Any] = {k: c[k] for k in names if k in c}
             out.update(active=True, token_type="Bearer")
-            user = self._request.db.get(User, c["sub"]) if "gid" in c else None
-            if user is not None:
-                out["username"] = user.email
+            if token.username is not None:
+                out["username"] = token.username
             return out
         row = token.refresh
         assert row is not None
@@ -89,19 +97,11 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
 class Revocation(RevocationEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = CLIENT_AUTH
 
-    def authenticate_endpoint_client(self, request: Any) -> Client:
-        self._request = request
-        client: Client = super().authenticate_endpoint_client(request)
-        return client
-
     def authenticate_token(self, request: Any, client: Client) -> PresentedToken | None:
         self.check_params(request, client)
         token = find_token(self.server, request, request.form["token"], request.form.get("token_type_hint"))
         # RFC 7009 §2.2: tokens that are unknown, or not the requesting client's, still get a 200.
         return token if token is not None and token.check_client(client) else None
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> PresentedToken | None:
-        return find_token(self.server, self._request, token_string, token_type_hint)
 
     def revoke_token(self, token: PresentedToken, request: Any) -> None:
         tokens: TokenService = self.server.tokens

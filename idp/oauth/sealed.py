@@ -3,7 +3,7 @@
 A client registered with ``access_token_format = "opaque"`` gets access tokens that tell their holder nothing:
 a resource server learns what one stands for from ``/introspect`` (RFC 7662), as with any opaque token. Canary
 itself reads them without storage: issuing one writes nothing to the database, and checking one costs a
-decryption, then the same deny-list and grant checks as a JWT access token (``TokenService.verify_access_token``),
+decryption, then the same deny-list and grant checks as a JWT access token (``idp.oauth.resource_access``),
 so revocation works the same for both formats.
 
     cat1~<kid>~<base64url(nonce ‖ ciphertext ‖ tag)>

@@ -18,8 +18,6 @@ from urllib.parse import unquote, unquote_plus
 
 import orjson
 from authlib.oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import OAuth2Request
-from authlib.oauth2.rfc6749.authenticate_client import _validate_client
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from idp.accounts.models import User
+from idp.oauth.authlib_compat import BareOAuth2Request, validate_client
 from idp.oauth.client_cache import ClientCache
 from idp.oauth.errors import InvalidRequest
 from idp.oauth.grants import (
@@ -39,6 +38,7 @@ from idp.oauth.grants import (
 )
 from idp.oauth.introspection import Introspection, Revocation
 from idp.oauth.models import Client
+from idp.oauth.resource_access import ResourceAccess
 from idp.oauth.tokens import TokenService
 
 FORM = "application/x-www-form-urlencoded"
@@ -123,30 +123,19 @@ async def read_form(request: Request, limit: int, *, require_type: bool = True) 
     return parse_form(await read_body(request, limit))
 
 
-class CanaryRequest(OAuth2Request):  # type: ignore[misc]
+class CanaryRequest(BareOAuth2Request):  # type: ignore[misc]
     """Authlib's request with its form and the request's database session, opened on first use.
 
     Authlib's own constructor refuses plain-http URIs outside its error handling (a 500); transport security
-    is Canary's settings' job (plain http only for a localhost issuer), so it is not called. A
-    ``client_credentials`` request from a cached client never opens a session: creating and closing one was a
-    twentieth of such a request.
+    is Canary's settings' job (plain http only for a localhost issuer), so it is not called
+    (``idp.oauth.authlib_compat``). A ``client_credentials`` request from a cached client never opens a
+    session: creating and closing one was a twentieth of such a request.
     """
 
     def __init__(self, method: str, uri: str, headers: dict[str, str], form: dict[str, str],
                  sessions: Callable[[], Session]) -> None:
-        self.method = method
-        self.uri = uri
-        self.headers = headers
-        self._body = None
+        super().__init__(method, uri, headers, BasicOAuth2Payload(form))
         self._form = form
-        self.payload = BasicOAuth2Payload(form)
-        self.client = None
-        self.auth_method = None
-        self.user = None
-        self.authorization_code = None
-        self.refresh_token = None
-        self.credential = None
-        self._scope = None
         self._sessions = sessions
         self._db: Session | None = None
         self.after_commit: list[Callable[[], None]] = []  # run once the response's transaction is committed
@@ -190,16 +179,17 @@ def authenticate_client_secret_basic(query_client: Callable[[str], Client | None
     credentials = basic_credentials(request.headers.get("authorization", ""))
     if credentials is None:
         return None
-    client: Client = _validate_client(query_client, credentials[0], 401)
+    client: Client = validate_client(query_client, credentials[0], 401)
     return client if client.check_client_secret(credentials[1]) else None
 
 
 class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
-    def __init__(self, factory: sessionmaker[Session], tokens: TokenService, max_body: int,
+    def __init__(self, factory: sessionmaker[Session], tokens: TokenService, access: ResourceAccess, max_body: int,
                  on_token: Callable[[Any, str, Client, User | None, str], None], clients: ClientCache) -> None:
         super().__init__(scopes_supported=None)
         self.factory = factory
         self.tokens = tokens
+        self.access = access
         self.max_body = max_body
         self.clients = clients
         activity = ActivityHook(on_token)

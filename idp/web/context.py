@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from idp.activity import Activity
 from idp.oauth.keys import KeyStore
+from idp.oauth.resource_access import ResourceAccess
 from idp.oauth.server import CanaryAuthorizationServer
 from idp.oauth.tokens import TokenService
 from idp.settings import Settings
@@ -29,6 +30,7 @@ class Canary:
     factory: sessionmaker[Session]
     keys: KeyStore
     tokens: TokenService
+    access: ResourceAccess  # is a token usable, may it post these events
     server: CanaryAuthorizationServer
     activity: Activity
     templates: Jinja2Templates

@@ -17,7 +17,7 @@ from idp.web.responses import NO_STORE, bearer_error
 
 
 def _claims(c: Canary, token: str | None) -> dict[str, Any]:
-    claims = bearer.verify(c, token, "openid")
+    claims = c.access.verify(token, "openid")
     with c.factory() as db:
         user = db.get(User, claims["sub"])
         if user is None or user.disabled:

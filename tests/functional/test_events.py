@@ -133,6 +133,38 @@ def test_token_problems(ingest: Provider) -> None:
     assert post(ingest, token, {"account": "a", "name": "x"}).status_code == 401
 
 
+def test_answers_keep_their_order_token_then_body_then_refusal(ingest: Provider) -> None:
+    huge = b'{"name": "' + b"x" * (1024 * 1024) + b'"}'
+
+    def post_huge(token: str) -> httpx.Response:
+        return httpx.post(f"{ingest.url}/v1/events", content=huge, headers={"Authorization": f"Bearer {token}"})
+
+    user = ingest.user()
+    client_id, secret = ingest.client(grant_types=["client_credentials"], scope="events:write", first_party=True)
+    auth = (client_id, secret or "")
+    revoked = httpx.post(f"{ingest.url}/token", data={"grant_type": "client_credentials"}, auth=auth).json()[
+        "access_token"]
+    httpx.post(f"{ingest.url}/revoke", data={"token": revoked}, auth=auth)
+    for response in (post_huge(revoked), post(ingest, revoked, {"batch": "not a list"})):
+        assert response.status_code == 401, response.text
+        assert response.json()["error_description"] == "the access token is invalid: token revoked"
+
+    # A client deleted since its token was issued: a refusal, answered after the body's problems.
+    gone_id, gone = cc_token(ingest, first_party=True)
+    with transaction(ingest.context.factory) as db:
+        from idp.oauth.clients import delete_client
+        from idp.oauth.models import Client
+
+        client = db.get(Client, gone_id)
+        assert client is not None
+        delete_client(db, client)
+    assert post_huge(gone).status_code == 413
+    assert post(ingest, gone, {"batch": "not a list"}).status_code == 400
+    response = post(ingest, gone, {"account": user.id, "name": "x"})
+    assert response.status_code == 403
+    assert response.json() == {"error": "forbidden", "error_description": "the token's client no longer exists"}
+
+
 def test_opaque_access_tokens_post_events_until_revoked(ingest: Provider) -> None:
     user = ingest.user()
     client_id, secret = ingest.client(grant_types=["client_credentials"], scope="events:write", first_party=True,

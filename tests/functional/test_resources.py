@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
+from idp.accounts.models import User
 from tests.functional.conftest import Provider
 from tests.functional.test_token import decode, introspect, tokens_for
 
@@ -84,6 +86,44 @@ def test_introspection_active_and_inactive(provider: Provider, http: httpx.Clien
     assert active["active"] is True and active["client_id"] == client_id and active["token_type"] == "Bearer"
     assert introspect(provider, body["refresh_token"], auth)["active"] is True
     assert introspect(provider, "unknown-token", auth) == {"active": False}
+    with provider.context.factory() as db:
+        assert active["username"] == db.get(User, body["user"]).email
+
+
+def test_concurrent_introspections_each_name_their_own_user(provider: Provider) -> None:
+    rs_id, rs_secret = provider.client(grant_types=["client_credentials"], scope="events:write")
+    expected = {}
+    for _ in range(3):
+        with httpx.Client(base_url=provider.url, follow_redirects=False, timeout=30) as browser:  # its own sign-in
+            _, _, body = tokens_for(provider, browser)
+        with provider.context.factory() as db:
+            expected[body["access_token"]] = db.get(User, body["user"]).email
+    assert len(set(expected.values())) == 3
+
+    def names(token: str) -> list[tuple[str, str]]:
+        return [(token, introspect(provider, token, (rs_id, rs_secret or ""))["username"]) for _ in range(8)]
+
+    with ThreadPoolExecutor(6) as pool:
+        seen = [pair for pairs in pool.map(names, list(expected) * 2) for pair in pairs]
+    assert all(name == expected[token] for token, name in seen)
+
+
+def test_a_deleted_clients_tokens_are_inactive(provider: Provider) -> None:
+    from idp.db import transaction
+    from idp.oauth.clients import delete_client
+    from idp.oauth.models import Client
+
+    client_id, secret = provider.client(grant_types=["client_credentials"], scope="events:write")
+    token = httpx.post(f"{provider.url}/token", data={"grant_type": "client_credentials"},
+                       auth=(client_id, secret or "")).json()["access_token"]
+    rs_id, rs_secret = provider.client(grant_types=["client_credentials"], scope="events:write")
+    seen = introspect(provider, token, (rs_id, rs_secret or ""))
+    assert seen["active"] is True and "username" not in seen
+    with transaction(provider.context.factory) as db:
+        client = db.get(Client, client_id)
+        assert client is not None
+        delete_client(db, client)
+    assert introspect(provider, token, (rs_id, rs_secret or "")) == {"active": False}
 
 
 def test_resource_server_may_introspect_other_clients_tokens(provider: Provider, http: httpx.Client) -> None:

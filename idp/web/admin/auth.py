@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from idp.oauth.errors import InsufficientScope, InvalidRequest, InvalidTokenError, OAuthError
 from idp.oauth.models import Client
+from idp.oauth.resource_access import Unusable
 from idp.web import bearer
 from idp.web.context import Canary, canary
 from idp.web.responses import bearer_error
@@ -31,13 +32,13 @@ class Refused(Exception):
 
 def verify_admin(c: Canary, token: str | None) -> dict[str, Any]:
     """The token's claims, or InvalidTokenError / InsufficientScope."""
-    claims = bearer.verify(c, token, SCOPE)
+    claims = c.access.verify(token, SCOPE)  # a usable token: its client still exists
     if "gid" in claims or claims.get("sub") != claims.get("client_id"):
         raise InsufficientScope("the admin API takes an admin client's own client_credentials token")
     with c.factory() as db:
         client = db.get(Client, claims["client_id"])
-        if client is None:
-            raise InvalidTokenError("the token's client no longer exists")
+        if client is None:  # deleted since
+            raise InvalidTokenError(Unusable.CLIENT_GONE.value)
         if not client.admin:
             raise InsufficientScope("the token's client is not an admin client")
     return claims
