@@ -39,9 +39,9 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analytics import queries, rollup
+from analytics.clickhouse import open_engine
 from analytics.directory import AccountDirectory, AccountRef, InMemoryDirectory
-from analytics.engines import open_engine
-from analytics.schema import migrate
+from analytics.migrations import migrate
 
 DAYS = 180
 ORGANIZATIONS = 20

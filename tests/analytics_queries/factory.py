@@ -8,9 +8,9 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
+from analytics.clickhouse import ClickHouse
 from analytics.directory import AccountRef, InMemoryDirectory
-from analytics.engines import ClickHouse
-from analytics.events import Event
+from analytics.ingest.model import Event
 
 ORGANIZATIONS = ("org-acme", "org-globex", "org-initech")
 IDP_NAMES = ("signin.succeeded", "token.issued", "token.refreshed", "signin.failed", "consent.granted")

@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from analytics.alerts import AccountAlertState, AlertService, AlertSettings, WebhookEndpoint
 from analytics.api import Event
-from analytics.engines import ClickHouse, ServerEngine
-from analytics.schema import migrate
+from analytics.clickhouse import ClickHouse, ServerEngine
+from analytics.migrations import migrate
 from idp.accounts.models import User
 from idp.db import transaction
 from idp.directory import SqlAccountDirectory
