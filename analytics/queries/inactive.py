@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import overload
 
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.queries import params
-from analytics.queries.bulk import collector_paused
 from analytics.queries.days import MASK, MONTH, day_range_bits, highbit, month_filter, month_start
 from analytics.queries.errors import QueryError
 from analytics.queries.sql import (
@@ -48,28 +47,6 @@ class InactiveAccount:
     last_seen: date | None
     """Last active day, None when never active."""
     inactive_days: int
-
-
-_INACTIVE_FIELDS = ("sub", "email", "name", "organizations", "created_at", "last_seen", "inactive_days")
-if tuple(field.name for field in fields(InactiveAccount)) != _INACTIVE_FIELDS:
-    raise ImportError("analytics.queries.inactive._inactive_account does not match the fields of InactiveAccount")
-_set_sub, _set_email, _set_name, _set_organizations, _set_created_at, _set_last_seen, _set_inactive_days = (
-    vars(InactiveAccount)[name].__set__ for name in _INACTIVE_FIELDS
-)
-
-
-def _inactive_account(sub: str, ref: AccountRef, last_seen: date | None, inactive_days: int) -> InactiveAccount:
-    """InactiveAccount(...) without the frozen dataclass's __init__, which costs twice as much: a report
-    over every account builds tens of thousands of them."""
-    account = object.__new__(InactiveAccount)
-    _set_sub(account, sub)
-    _set_email(account, ref.email)
-    _set_name(account, ref.name)
-    _set_organizations(account, ref.organizations)
-    _set_created_at(account, ref.created_at)
-    _set_last_seen(account, last_seen)
-    _set_inactive_days(account, inactive_days)
-    return account
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +178,8 @@ class InactiveAccounts(Sequence[InactiveAccount]):
                 continue
             seen = self._seen.get(sub)
             last_seen = None if seen is None else from_day_number(seen)
-            accounts.append(_inactive_account(sub, ref, last_seen, self._today - self._since[sub]))
+            accounts.append(InactiveAccount(sub, ref.email, ref.name, ref.organizations, ref.created_at, last_seen,
+                                            self._today - self._since[sub]))
         return accounts
 
 
@@ -216,17 +194,6 @@ def inactive_accounts(
     organization: str | None = None,
 ) -> InactiveAccounts:
     """Accounts with no activity for `days` or more, longest inactive first."""
-    with collector_paused():
-        return _inactive_accounts(engine, directory, days, now, organization)
-
-
-def _inactive_accounts(
-    engine: Executor,
-    directory: AccountDirectory,
-    days: int,
-    now: datetime,
-    organization: str | None,
-) -> InactiveAccounts:
     params.threshold("days", days)
     org = params.organization(directory, organization)
     today = params.today(now)
