@@ -158,7 +158,7 @@ def main() -> None:
                             retention_days=400, orjson_payload=True)
 
         parsed = [parse(i) for i in range(len(bodies))]
-        looked_up = [_look_up(c, claims, list(dict.fromkeys(p.accounts))) for p in parsed]
+        looked_up = [_look_up(c, claims, list(dict.fromkeys(p.accounts)))[0] for p in parsed]
         organizations = [authorise(claims, looked_up[i], p.accounts, p.organizations) for i, p in enumerate(parsed)]
         encoded = [p.encode(organizations[i]) for i, p in enumerate(parsed)]
         gc.freeze()  # as canary serve does after start-up
