@@ -12,11 +12,14 @@ import sqlite3
 from pathlib import Path
 from typing import Protocol
 
-from analytics import alerts, provider_events, queries, schema
+from analytics import alerts, migrations, provider_events, queries
+from analytics.clickhouse import ClickHouse, ClickHouseError, open_engine
 from analytics.directory import AccountDirectory, AccountRef
-from analytics.engines import ClickHouse, ClickHouseError, open_engine
-from analytics.events import Event, EventValidationError, Posted, parse_events
-from analytics.ingest import parse_body
+from analytics.ingest.body import parse_body
+from analytics.ingest.errors import EventValidationError
+from analytics.ingest.model import Event
+from analytics.ingest.posted import Posted
+from analytics.ingest.validate import parse_events
 from analytics.pending import PendingEvents
 from analytics.spool import Spool, SpoolFull
 from analytics.writer import Writer
@@ -124,7 +127,7 @@ class Analytics:
         return self._engine
 
     def migrate(self) -> None:
-        schema.migrate(self._engine)
+        migrations.migrate(self._engine)
 
     def start(self) -> None:
         self.writer.start()

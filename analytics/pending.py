@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from analytics.events import Event
+from analytics.ingest.model import Event
 
 log = logging.getLogger(__name__)
 

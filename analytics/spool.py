@@ -24,7 +24,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from analytics.events import Event, encode_events
+from analytics.ingest.encoding import encode_events
+from analytics.ingest.model import Event
 
 # Batches forgotten per transaction when a chunk is acknowledged: the delete holds the one write connection,
 # and a commit of new batches (requests waiting on it) waits at most for one small step.
@@ -143,7 +144,7 @@ class Spool:
             self.append_encoded(encode_events(events), len(events))
 
     def append_encoded(self, data: bytes, rows: int) -> None:
-        """Make one batch of ``rows`` events, encoded as ``analytics.blocks`` describes, durable."""
+        """Make one batch of ``rows`` events, encoded as ``analytics.ingest.blocks`` describes, durable."""
         if not rows:
             return
         with self._cond:

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from analytics import rollup
-from analytics.engines import ClickHouse
-from analytics.schema import drop_expired_partitions
+from analytics.clickhouse import ClickHouse
+from analytics.retention import drop_expired_partitions
 from analytics.spool import Spool
 
 log = logging.getLogger(__name__)

@@ -34,10 +34,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analytics import schema  # noqa: E402
+from analytics import migrations  # noqa: E402
 from analytics.api import Analytics, parse_body  # noqa: E402
-from analytics.engines import ClickHouse, EmbeddedEngine, ServerEngine  # noqa: E402
-from analytics.events import loads, validate  # noqa: E402
+from analytics.clickhouse import ClickHouse, EmbeddedEngine, ServerEngine  # noqa: E402
+from analytics.ingest.body import loads  # noqa: E402
+from analytics.ingest.validate import validate  # noqa: E402
 from idp.accounts.service import add_member, create_organization, create_user  # noqa: E402
 from idp.app import build_context  # noqa: E402
 from idp.cli.serve import prepare  # noqa: E402
@@ -96,7 +97,7 @@ def clickhouse_pid(port: int) -> int | None:
 
 def writer_cost(engine: ClickHouse, accounts: list[str], rows: int, inserts: int,
                 server_pid: int | None) -> dict[str, float]:
-    schema.migrate(engine)
+    migrations.migrate(engine)
     now = utcnow().replace(microsecond=0)
     chunks = []
     for n in range(inserts + 1):

@@ -183,7 +183,7 @@ def canary_server(target: str, clickhouse: str, workers: int = 1) -> Iterator[Se
 
 
 def drop_database(url: str) -> None:
-    from analytics.engines import ServerEngine
+    from analytics.clickhouse import ServerEngine
 
     base, _, name = url.rpartition("/")
     admin = ServerEngine(f"{base}/default")
@@ -324,7 +324,7 @@ FROM (SELECT concat(substring(toString(event_id), 10, 9), substring(toString(eve
 
 def stored(server: Server) -> dict[str, int]:
     """Posted events in ClickHouse: distinct ids, requests they came from, smallest and largest batch."""
-    from analytics.engines import ClickHouse, ClickHouseError, EmbeddedEngine, ServerEngine
+    from analytics.clickhouse import ClickHouse, ClickHouseError, EmbeddedEngine, ServerEngine
 
     engine: ClickHouse
     if server.analytics_url is not None:
@@ -355,18 +355,18 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("post_events (whole handler)", ("post_events (idp/web/events.py",)),
     ("  token: signature (cached claims)", ("claims (idp/oauth/resource_access/service.py",)),
     ("  read_body", ("read_body (idp/oauth/server.py",)),
-    ("  batch decoder (msgspec, checks, columns)", ("decode_batch (analytics/ingest.py",)),
-    ("    properties checks", ("_properties (analytics/ingest.py",)),
-    ("  full validator (bodies the decoder declines)", ("validate_body (analytics/ingest.py",)),
+    ("  batch decoder (msgspec, checks, columns)", ("decode_batch (analytics/ingest/fast.py",)),
+    ("    properties checks", ("_properties (analytics/ingest/fast.py",)),
+    ("  full validator (bodies the decoder declines)", ("validate_body (analytics/ingest/body.py",)),
     ("  look-up: token state + memberships (SQL)", ("_look_up (idp/oauth/resource_access/service.py",)),
     ("  authorise (organizations)", ("organizations (idp/oauth/resource_access/posting.py",)),
-    ("  encode (Native columns)", ("encode (analytics/events.py",)),
+    ("  encode (Native columns)", ("encode (analytics/ingest/posted.py",)),
     ("  spool append (enqueue, await commit)", ("append_encoded_async (analytics/spool.py",)),
     ("spool committer (insert + fsync)", ("_commit_loop (analytics/spool.py",)),
     ("writer (drain_once)", ("drain_once (analytics/writer.py",)),
     ("  spool read", ("read (analytics/spool.py",)),
-    ("  insert_encoded", ("insert_encoded (analytics/engines.py",)),
-    ("    combine (join Native columns)", ("combine (analytics/blocks.py",)),
+    ("  insert_encoded", ("insert_encoded (analytics/clickhouse/",)),
+    ("    combine (join Native columns)", ("combine (analytics/ingest/blocks.py",)),
     ("  spool ack (delete)", ("ack (analytics/spool.py",)),
     ("  spool checkpoint", ("checkpoint (analytics/spool.py",)),
     ("uvicorn/httptools protocol", ("uvicorn/protocols",)),

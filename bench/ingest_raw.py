@@ -11,7 +11,7 @@ the bare table's ceiling). Two ways of inserting the same rows, ``--rows`` per I
   already of the type the driver writes without converting it (uuid.UUID, int unix seconds, str). The columns
   are built before timing starts; four sets with distinct event ids are used in turn.
 * ``native``: what Canary's writer does, the same rows as spooled Native columns sent as one data packet
-  (analytics.engines.ServerEngine.insert_encoded).
+  (analytics.clickhouse.ServerEngine.insert_encoded).
 
 Reported per way: rows/s, and CPU µs per row of this process and of the ClickHouse server (found by its port).
 The ``[server raw]`` line is the driver's figure, the one bench/ingest_http.py --raw compares against.
@@ -30,11 +30,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analytics import blocks, schema
-from analytics.engines import ServerEngine
-from analytics.schema import EVENT_COLUMNS
+from analytics import migrations
+from analytics.clickhouse import ServerEngine
+from analytics.ingest import blocks
+from analytics.migrations import EVENT_COLUMNS
 
 ACCOUNTS = [uuid.uuid4().hex for _ in range(40)]
 ORGANIZATIONS = [uuid.uuid4().hex for _ in range(2)]
@@ -128,12 +131,12 @@ def main() -> None:
     engine.execute(f"DROP DATABASE IF EXISTS `{database}`")
     engine.close()
     engine = ServerEngine(args.url)
-    schema.migrate(engine)
+    migrations.migrate(engine)
     if args.no_views:
         for view in ("daily_activity_mv", "account_activity_mv", "usage_events_mv"):
             engine.execute(f"DROP TABLE IF EXISTS {view}")
     views = "without materialized views" if args.no_views else "with the materialized views attached"
-    pid = server_pid(int(engine._params["port"]))
+    pid = server_pid(sa.engine.make_url(args.url).port or 9000)
     now = int(datetime.now(UTC).timestamp())
     sets = [columns(args.rows, now) for _ in range(4)]
     client = Client.from_url(args.url.replace("clickhouse+native://", "clickhouse://"))

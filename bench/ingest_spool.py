@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analytics import schema
-from analytics.engines import ClickHouse, EmbeddedEngine, ServerEngine
-from analytics.events import Event
+from analytics import migrations
+from analytics.clickhouse import ClickHouse, EmbeddedEngine, ServerEngine
+from analytics.ingest.model import Event
 from analytics.spool import Spool
 from analytics.writer import Writer
 
@@ -55,7 +55,7 @@ def run(target: str, engine: ClickHouse | None, args: argparse.Namespace, direct
     spool = Spool(directory / f"spool-{target}.sqlite3", 4 << 30)
     writer: Writer | None = None
     if engine is not None:
-        schema.migrate(engine)
+        migrations.migrate(engine)
         writer = Writer(spool, engine, batch_rows=args.batch_rows, interval=1.0)
         writer.start()
     now = datetime.now(UTC).replace(microsecond=0)

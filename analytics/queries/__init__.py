@@ -18,12 +18,8 @@ from analytics.queries.accounts import (
 from analytics.queries.active import ActiveUsers, ActiveUsersDay, active_users
 from analytics.queries.adoption import EventUsage, TopEvents, top_events
 from analytics.queries.errors import QueryError
-from analytics.queries.inactive import (
-    InactiveAccount,
-    OrganizationHealth,
-    inactive_accounts,
-    organization_health,
-)
+from analytics.queries.health import OrganizationHealth, organization_health
+from analytics.queries.inactive import InactiveAccount, inactive_accounts
 from analytics.queries.lifecycle import Granularity, Lifecycle, LifecyclePeriod, lifecycle
 from analytics.queries.params import MAX_RANGE_DAYS
 from analytics.queries.sql import Executor

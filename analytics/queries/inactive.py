@@ -1,4 +1,4 @@
-"""Inactive accounts and organization health.
+"""Last activity and inactive accounts.
 
 An account is inactive for N days when its last activity (a day set in `account_activity`, UTC) is at
 least N days before today, or when it was never active and was created at least N days ago. Days are
@@ -7,27 +7,24 @@ Organization filters use membership from the directory.
 
 Last activity is the highest day bit of an account's latest month in `account_activity` (sorted by
 account, a few bytes per account and month). The lists come back packed in one row (see
-`analytics.queries.sql`); organization health is counted in ClickHouse and comes back as one row.
+`analytics.queries.sql`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import overload
 
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.queries import params
-from analytics.queries.bulk import collector_paused
-from analytics.queries.days import MASK, MONTH, day_range_bits, highbit, month_filter, month_start
-from analytics.queries.errors import QueryError
+from analytics.queries.days import MASK, MONTH, highbit, month_filter, month_start
 from analytics.queries.sql import (
     Executor,
     day_number,
     from_day_number,
-    in_list,
     member_chunks,
     member_condition,
     packed_numbers,
@@ -50,44 +47,6 @@ class InactiveAccount:
     inactive_days: int
 
 
-_INACTIVE_FIELDS = ("sub", "email", "name", "organizations", "created_at", "last_seen", "inactive_days")
-if tuple(field.name for field in fields(InactiveAccount)) != _INACTIVE_FIELDS:
-    raise ImportError("analytics.queries.inactive._inactive_account does not match the fields of InactiveAccount")
-_set_sub, _set_email, _set_name, _set_organizations, _set_created_at, _set_last_seen, _set_inactive_days = (
-    vars(InactiveAccount)[name].__set__ for name in _INACTIVE_FIELDS
-)
-
-
-def _inactive_account(sub: str, ref: AccountRef, last_seen: date | None, inactive_days: int) -> InactiveAccount:
-    """InactiveAccount(...) without the frozen dataclass's __init__, which costs twice as much: a report
-    over every account builds tens of thousands of them."""
-    account = object.__new__(InactiveAccount)
-    _set_sub(account, sub)
-    _set_email(account, ref.email)
-    _set_name(account, ref.name)
-    _set_organizations(account, ref.organizations)
-    _set_created_at(account, ref.created_at)
-    _set_last_seen(account, last_seen)
-    _set_inactive_days(account, inactive_days)
-    return account
-
-
-@dataclass(frozen=True, slots=True)
-class OrganizationHealth:
-    organization: str
-    members: int
-    active_7d: int
-    active_30d: int
-    inactive: int
-    """Members with no activity for 30 days or more (never-active members created 30+ days ago count)."""
-    previous_active_30d: int
-    """Members active in the 30 days before the last 30."""
-    trend: int
-    """active_30d - previous_active_30d."""
-    trend_ratio: float | None
-    """active_30d / previous_active_30d - 1, None when nobody was active before."""
-
-
 @dataclass(frozen=True, slots=True)
 class LastActivity:
     last: date
@@ -105,7 +64,7 @@ def _last_day(mask: str) -> str:
     return f"toUInt16({MONTH} + {highbit(mask)})"
 
 
-def _per_account(condition: str, until: date, columns: str) -> str:
+def per_account(condition: str, until: date, columns: str) -> str:
     """`account` and `last` (last active day up to `until`) per account, plus `columns`."""
     capped = _days_until(until)
     return (
@@ -129,7 +88,7 @@ def last_activity(
         statement = (
             f"SELECT {packed_strings('groupArray(account)')}, {packed_numbers('groupArray(last)')},"
             f" {packed_numbers('groupArray(last_before)')}"
-            f" FROM ({_per_account(member_condition(chunk), until, before_column)})"
+            f" FROM ({per_account(member_condition(chunk), until, before_column)})"
         )
         for accounts, lasts, befores in run(engine, statement):
             for account, last, last_before in zip(
@@ -201,7 +160,8 @@ class InactiveAccounts(Sequence[InactiveAccount]):
                 continue
             seen = self._seen.get(sub)
             last_seen = None if seen is None else from_day_number(seen)
-            accounts.append(_inactive_account(sub, ref, last_seen, self._today - self._since[sub]))
+            accounts.append(InactiveAccount(sub, ref.email, ref.name, ref.organizations, ref.created_at, last_seen,
+                                            self._today - self._since[sub]))
         return accounts
 
 
@@ -216,17 +176,6 @@ def inactive_accounts(
     organization: str | None = None,
 ) -> InactiveAccounts:
     """Accounts with no activity for `days` or more, longest inactive first."""
-    with collector_paused():
-        return _inactive_accounts(engine, directory, days, now, organization)
-
-
-def _inactive_accounts(
-    engine: Executor,
-    directory: AccountDirectory,
-    days: int,
-    now: datetime,
-    organization: str | None,
-) -> InactiveAccounts:
     params.threshold("days", days)
     org = params.organization(directory, organization)
     today = params.today(now)
@@ -243,7 +192,7 @@ def _inactive_accounts(
                 f"SELECT {packed_strings(f'groupArrayIf(account, last <= {cutoff})')},"
                 f" {packed_numbers(f'groupArrayIf(last, last <= {cutoff})')},"
                 f" {packed_strings(f'groupArrayIf(account, last > {cutoff})')}"
-                f" FROM ({_per_account(member_condition(chunk), today, '')})"
+                f" FROM ({per_account(member_condition(chunk), today, '')})"
             )
             for accounts, lasts, others in run(engine, statement):
                 quiet.update(zip(unpack_strings(accounts), unpack_numbers(lasts), strict=True))
@@ -287,50 +236,3 @@ def _inactive_accounts(
         subs.sort()
         order.extend(subs)
     return InactiveAccounts(directory, order, since, quiet, day_number(today), known)
-
-
-def organization_health(
-    engine: Executor, directory: AccountDirectory, organization: str, now: datetime
-) -> OrganizationHealth:
-    if organization is None:
-        raise QueryError("organization", "is required")
-    org = params.organization(directory, organization)
-    assert org is not None
-    today = params.today(now)
-    # Members created in the last 30 days (UTC days) are young: never active, they are not inactive yet.
-    roster = directory.roster(org, datetime.combine(today - timedelta(days=29), time.min, UTC))
-    members = roster.subs
-    young = set(roster.newer)
-    previous = day_range_bits(MONTH, today - timedelta(days=59), today - timedelta(days=30))
-    active_7d = active_30d = previous_30d = quiet = active = active_young = 0
-    for chunk in member_chunks(members):
-        assert chunk is not None
-        chunk_young = [sub for sub in chunk if sub in young]
-        is_young = in_list("account", chunk_young) if chunk_young else "0"
-        was_active = f", max(bitAnd({MASK}, {previous}) != 0) AS was_active"
-        per_account = _per_account(member_condition(chunk), today, was_active)
-        statement = (
-            f"SELECT countIf(last > {day_number(today) - 7}), countIf(last > {day_number(today) - 30}),"
-            f" countIf(was_active), countIf(last <= {day_number(today) - 30}), count(), countIf({is_young})"
-            f" FROM ({per_account})"
-        )
-        for row in run(engine, statement):
-            counts = [int(value) for value in row]
-            active_7d += counts[0]
-            active_30d += counts[1]
-            previous_30d += counts[2]
-            quiet += counts[3]
-            active += counts[4]
-            active_young += counts[5]
-    # Never active members count as inactive once created 30 days ago.
-    inactive = quiet + (len(members) - len(young)) - (active - active_young)
-    return OrganizationHealth(
-        org,
-        len(members),
-        active_7d,
-        active_30d,
-        inactive,
-        previous_30d,
-        active_30d - previous_30d,
-        active_30d / previous_30d - 1 if previous_30d else None,
-    )

@@ -120,7 +120,7 @@ def _month_constants(granularity: Granularity) -> Callable[[date], str]:
 
 
 # The first day for which `account_activity` holds activity. A window word of `account_windows` also holds
-# days of months that retention dropped from `account_activity` (see `analytics.schema`): lifecycle clears
+# days of months that retention dropped from `account_activity` (see `analytics.retention`): lifecycle clears
 # them, so that a first activity is the first one still stored, as everywhere else. Empty table: 0.
 _RETAINED = "(SELECT toInt32(toUInt16(min(month))) FROM account_activity)"
 

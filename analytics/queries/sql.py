@@ -37,7 +37,7 @@ Rows = Sequence[Sequence[Any]]
 
 
 class Executor(Protocol):
-    """What the queries need from `analytics.engines.ClickHouse`."""
+    """What the queries need from `analytics.clickhouse.ClickHouse`."""
 
     def execute(self, statement: str, /) -> Any: ...
 

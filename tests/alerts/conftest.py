@@ -21,10 +21,10 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from analytics.alerts.models import metadata
+from analytics.clickhouse import EmbeddedEngine
 from analytics.directory import AccountRef, InMemoryDirectory
-from analytics.engines import EmbeddedEngine
-from analytics.events import Event
-from analytics.schema import migrate
+from analytics.ingest.model import Event
+from analytics.migrations import migrate
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TODAY = date(2024, 6, 1)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from analytics.engines import ClickHouse, EmbeddedEngine, ServerEngine
-from analytics.events import Event
+from analytics.clickhouse import ClickHouse, EmbeddedEngine, ServerEngine
+from analytics.ingest.model import Event
 
 SERVER_URL = os.environ.get("CANARY_TEST_CLICKHOUSE_URL", "clickhouse+native://default@127.0.0.1:19000/canary_test")
 NOW = datetime(2026, 3, 15, 12, 0, 0, tzinfo=UTC)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from analytics import schema
+from analytics import migrations
 from analytics.api import Analytics
-from analytics.engines import ClickHouse
+from analytics.clickhouse import ClickHouse
 from tests.analytics.conftest import make_event
 from tests.support.clickhouse_server import ClickHouseServer
 
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def stored_ids(engine: ClickHouse) -> tuple[set[uuid.UUID], int]:
     """The distinct event ids in ClickHouse and the row count as read with FINAL."""
-    ids = {row[0] for row in engine.execute(sa.select(schema.events.c.event_id).distinct())}
+    ids = {row[0] for row in engine.execute(sa.select(migrations.events.c.event_id).distinct())}
     final = engine.execute("SELECT count() FROM events FINAL")
     return ids, int(final[0][0])
 

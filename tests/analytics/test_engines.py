@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
-from analytics import schema
-from analytics.engines import ClickHouse, ClickHouseError, ServerEngine, literal, render
-from analytics.events import encode_events
+from analytics import migrations
+from analytics.clickhouse import ClickHouse, ClickHouseError, ServerEngine
+from analytics.clickhouse.sql import literal, render
+from analytics.ingest.encoding import encode_events
 from tests.analytics.conftest import NOW, make_event
 
 TRICKY = [
@@ -31,7 +32,7 @@ TRICKY = [
 
 @pytest.fixture
 def migrated(clickhouse: ClickHouse) -> ClickHouse:
-    schema.migrate(clickhouse)
+    migrations.migrate(clickhouse)
     return clickhouse
 
 
@@ -48,7 +49,7 @@ def test_insert_and_read_back_tricky_strings(migrated: ClickHouse) -> None:
         for text in TRICKY
     ]
     migrated.insert_events(events)
-    table = schema.events
+    table = migrations.events
     for event in events:
         rows = migrated.execute(
             sa.select(table.c.account, table.c.organization, table.c.properties, table.c.event_id).where(
@@ -61,7 +62,7 @@ def test_insert_and_read_back_tricky_strings(migrated: ClickHouse) -> None:
 def test_values_come_back_with_the_same_types_on_both_engines(migrated: ClickHouse) -> None:
     event = make_event(timestamp=datetime(2026, 3, 1, 0, 0, 1, tzinfo=UTC))
     migrated.insert_events([event])
-    table = schema.events
+    table = migrations.events
     rows = migrated.execute(
         sa.select(
             table.c.event_id,
@@ -81,7 +82,7 @@ def test_date_literals_compare_with_date_columns(migrated: ClickHouse) -> None:
     # ClickHouse 18.16 compares a DateTime with a Date numerically (seconds against days): compare DateTime
     # columns with datetimes and Date columns (or toDate(...)) with dates.
     migrated.insert_events([make_event(timestamp=datetime(2026, 3, 1, 0, 0, 1, tzinfo=UTC))])
-    day = sa.func.toDate(schema.events.c.timestamp)
+    day = sa.func.toDate(migrations.events.c.timestamp)
     rows = migrated.execute(sa.select(sa.func.count()).where(day >= date(2026, 3, 1), day < date(2026, 3, 2)))
     assert rows == [(1,)]
 

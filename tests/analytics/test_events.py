@@ -8,14 +8,11 @@ from typing import Any
 
 import pytest
 
-from analytics.events import (
-    Event,
-    EventValidationError,
-    decode_events,
-    encode_events,
-    parse_events,
-)
-from analytics.ingest import parse_body
+from analytics.ingest.body import parse_body
+from analytics.ingest.encoding import decode_events, encode_events
+from analytics.ingest.errors import EventValidationError
+from analytics.ingest.model import Event
+from analytics.ingest.validate import parse_events
 
 NOW = datetime(2026, 3, 15, 12, 0, 0, tzinfo=UTC)
 GOOD_ID = "5b0e2f0e-8a4d-4d3a-9a7e-0f8b3c1d2e4f"

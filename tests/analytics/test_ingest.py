@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
-from analytics.events import MAX_PROPERTIES_BYTES, EventValidationError, Posted
-from analytics.ingest import decode_batch, parse_body, validate_body
+from analytics.ingest.body import parse_body, validate_body
+from analytics.ingest.errors import EventValidationError
+from analytics.ingest.fast import decode_batch
+from analytics.ingest.model import MAX_PROPERTIES_BYTES
+from analytics.ingest.posted import Posted
 
 NOW = datetime(2026, 3, 15, 12, 0, 0, tzinfo=UTC)
 ID = "5b0e2f0e-8a4d-4d3a-9a7e-0f8b3c1d2e4f"

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from analytics.events import Event
+from analytics.ingest.model import Event
 from analytics.pending import PendingEvents
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics.events import decode_events, encode_events
+from analytics.ingest.encoding import decode_events, encode_events
 from analytics.spool import Spool, SpoolFull
 from tests.analytics.conftest import make_event
 

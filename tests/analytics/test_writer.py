@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from analytics import schema
+from analytics import migrations
 from analytics.api import Analytics
-from analytics.engines import ClickHouse, ClickHouseError, Rows, Statement
-from analytics.events import Event, decode_events
+from analytics.clickhouse import ClickHouse, ClickHouseError, Rows, Statement
+from analytics.ingest.encoding import decode_events
+from analytics.ingest.model import Event
 from analytics.spool import Spool
 from analytics.writer import Writer
 from tests.analytics.conftest import NOW, make_event
@@ -108,7 +109,7 @@ def test_flush_times_out_while_clickhouse_is_down(tmp_path: Path) -> None:
 
 
 def count_events(engine: ClickHouse) -> tuple[int, int]:
-    rows = engine.execute(sa.select(sa.func.count(), sa.func.uniqExact(schema.events.c.event_id)))
+    rows = engine.execute(sa.select(sa.func.count(), sa.func.uniqExact(migrations.events.c.event_id)))
     return int(rows[0][0]), int(rows[0][1])
 
 
@@ -131,7 +132,7 @@ def test_analytics_round_trip(clickhouse: ClickHouse, tmp_path: Path) -> None:
 
 
 def test_writer_drains_what_a_previous_process_left(clickhouse: ClickHouse, tmp_path: Path) -> None:
-    schema.migrate(clickhouse)
+    migrations.migrate(clickhouse)
     path = tmp_path / "spool.sqlite3"
     with Spool(path, 1 << 30) as spool:
         spool.append([make_event() for _ in range(42)])
@@ -173,7 +174,7 @@ def test_open_embedded(tmp_path: Path) -> None:
 
 
 def test_writer_runs_retention(clickhouse: ClickHouse, tmp_path: Path) -> None:
-    schema.migrate(clickhouse)
+    migrations.migrate(clickhouse)
     old = datetime(2024, 1, 10, tzinfo=UTC)
     clickhouse.insert_events([make_event(timestamp=old, received_at=old), make_event()])
     with Spool(tmp_path / "s", 1 << 30) as spool:

@@ -1,4 +1,4 @@
-"""Query tests run over the real engines (`analytics.engines`) and schema (`analytics.schema`): chDB in
+"""Query tests run over the real engines (`analytics.clickhouse`) and schema (`analytics.migrations`): chDB in
 a temporary directory, and a database of their own on the test server."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from analytics.engines import ClickHouse, open_engine
-from analytics.schema import migrate
+from analytics.clickhouse import ClickHouse, open_engine
+from analytics.migrations import migrate
 from tests.analytics_queries.factory import Simulation, insert_rows, simulate
 
 SERVER_URL = os.environ.get("CANARY_TEST_CLICKHOUSE_URL", "clickhouse+native://default@127.0.0.1:19000/canary_test")

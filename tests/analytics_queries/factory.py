@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from analytics import provider_events
+from analytics.clickhouse import ClickHouse
 from analytics.directory import AccountRef, InMemoryDirectory
-from analytics.engines import ClickHouse
-from analytics.events import Event
+from analytics.ingest.model import Event
 
 ORGANIZATIONS = ("org-acme", "org-globex", "org-initech")
 IDP_NAMES = (provider_events.SIGNIN_SUCCEEDED, provider_events.TOKEN_ISSUED, provider_events.TOKEN_REFRESHED,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from analytics import provider_events, queries, schema
+from analytics import migrations, provider_events, queries, retention
+from analytics.clickhouse import ClickHouse, open_engine
 from analytics.directory import AccountRef, InMemoryDirectory
-from analytics.engines import ClickHouse, open_engine
-from analytics.events import Event
+from analytics.ingest.model import Event
 from analytics.queries import sql
 from analytics.queries.days import highbit, lowbit
 from tests.analytics_queries import reference
@@ -116,7 +116,7 @@ def _open(kind: str, factory: pytest.TempPathFactory) -> tuple[ClickHouse, str |
 def edges(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     sim = _edge_simulation()
     engine, database = _open(request.param, tmp_path_factory)
-    schema.migrate(engine)
+    migrations.migrate(engine)
     # Small batches: one account's rows of a month land in several unmerged parts.
     _insert(engine, sim.rows, 7)
     yield Loaded(engine, sim)
@@ -131,13 +131,9 @@ def backfilled(
 ) -> Iterator[Loaded]:
     """Events stored before migrations 3 and 4 existed, then migrated."""
     engine, database = _open(request.param, tmp_path_factory)
-    first = [m for m in schema.MIGRATIONS if m.version <= 2]
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr(schema, "MIGRATIONS", tuple(first))
-    assert schema.migrate(engine) == [1, 2]
-    monkeypatch.undo()
+    assert migrations.migrate(engine, until=2) == [1, 2]
     _insert(engine, simulation.rows[: len(simulation.rows) // 2], 2000)
-    assert schema.migrate(engine) == [m.version for m in schema.MIGRATIONS if m.version > 2]
+    assert migrations.migrate(engine) == [m.version for m in migrations.MIGRATIONS if m.version > 2]
     # Events arriving after the migration go through the materialized views.
     _insert(engine, simulation.rows[len(simulation.rows) // 2 :], 2000)
     yield Loaded(engine, simulation)
@@ -253,10 +249,10 @@ def test_member_chunks_are_sorted_and_bounded() -> None:
 def test_new_tables_follow_retention(tmp_path: Path) -> None:
     engine = open_engine(None, tmp_path / "chdb")
     try:
-        schema.migrate(engine)
+        migrations.migrate(engine)
         moments = [datetime(2025, 1, 10, tzinfo=UTC), datetime(2025, 3, 10, tzinfo=UTC)]
         engine.insert_events([Event(uuid.uuid4(), "u", "o", "c", "report.viewed", t, t, {}, "api") for t in moments])
-        dropped = schema.drop_expired_partitions(engine, 40, datetime(2025, 3, 15, tzinfo=UTC))
+        dropped = retention.drop_expired_partitions(engine, 40, datetime(2025, 3, 15, tzinfo=UTC))
         assert sorted(dropped) == [("daily_activity", "202501"), ("events", "202501")]
         for table in ("account_activity", "usage_events"):
             rows = engine.execute(
@@ -271,7 +267,7 @@ def test_new_tables_follow_retention(tmp_path: Path) -> None:
 def test_window_words_match_the_stored_windows() -> None:
     from analytics.queries.days import WINDOW_OFFSET
 
-    assert schema.WINDOW_DAYS_BEFORE == WINDOW_OFFSET
+    assert migrations.WINDOW_DAYS_BEFORE == WINDOW_OFFSET
 
 
 @pytest.mark.parametrize("kind", ["chdb", pytest.param("server", marks=pytest.mark.clickhouse_server)])
@@ -295,9 +291,9 @@ def test_lifecycle_after_retention_drops_months(kind: str, tmp_path_factory: pyt
     now = datetime(2025, 3, 15, 12, tzinfo=UTC)
     engine, database = _open(kind, tmp_path_factory)
     try:
-        schema.migrate(engine)
+        migrations.migrate(engine)
         _insert(engine, events, 3)
-        dropped = schema.drop_expired_partitions(engine, 40, now)
+        dropped = retention.drop_expired_partitions(engine, 40, now)
         assert sorted(dropped) == [(t, m) for t in ("daily_activity", "events") for m in ("202412", "202501")]
         kept = [e for e in events if e.timestamp >= datetime(2025, 2, 1, tzinfo=UTC)]
         sim = Simulation(now.date(), now, InMemoryDirectory(refs), kept, kept)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from analytics import queries, rollup, schema
-from analytics.engines import ClickHouse
-from analytics.events import Event
+from analytics import migrations, queries, retention, rollup
+from analytics.clickhouse import ClickHouse
+from analytics.ingest.model import Event
 from analytics.spool import Spool
 from analytics.writer import Writer
 from tests.analytics_queries import reference
@@ -73,7 +73,7 @@ def _late(sim: Simulation, days: list[date]) -> tuple[list[SimEvent], list[SimEv
 
 
 def test_top_events_before_and_after_rollups(engine: ClickHouse, sim: Simulation) -> None:
-    schema.migrate(engine)
+    migrations.migrate(engine)
     insert_rows(engine, sim.rows, 500)
     days = _usage_days(sim.events)
     window = (sim.today - timedelta(days=60), sim.today + timedelta(days=1))
@@ -118,7 +118,7 @@ def test_top_events_before_and_after_rollups(engine: ClickHouse, sim: Simulation
 
 def test_clean_days_are_read_from_the_newest_stored_counts(engine: ClickHouse, sim: Simulation) -> None:
     """Readers take a clean day's counts from usage_daily, the newest row of each key."""
-    schema.migrate(engine)
+    migrations.migrate(engine)
     insert_rows(engine, sim.rows, 2000)
     _roll(engine)
     day = max(e.timestamp.date() for e in sim.events if e.source == "api" and e.organization == "org-acme")
@@ -136,13 +136,10 @@ def test_clean_days_are_read_from_the_newest_stored_counts(engine: ClickHouse, s
 
 
 def test_migration_fills_the_usage_tables_from_stored_events(engine: ClickHouse, sim: Simulation) -> None:
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr(schema, "MIGRATIONS", tuple(m for m in schema.MIGRATIONS if m.version < 7))
-    schema.migrate(engine)
-    monkeypatch.undo()
+    migrations.migrate(engine, until=6)
     half = len(sim.rows) // 2
     insert_rows(engine, sim.rows[:half], 2000)
-    assert schema.migrate(engine) == [7]
+    assert migrations.migrate(engine) == [7]
     # Every day already stored is to be rolled up; the accounts are there without any rollup.
     assert rollup.dirty_days(engine) == _usage_days([e for e in sim.rows[:half]])
     insert_rows(engine, sim.rows[half:], 2000)
@@ -153,7 +150,7 @@ def test_migration_fills_the_usage_tables_from_stored_events(engine: ClickHouse,
 
 
 def test_retention_drops_the_months_of_the_usage_tables(engine: ClickHouse) -> None:
-    schema.migrate(engine)
+    migrations.migrate(engine)
     moments = [datetime(2025, 1, 10, tzinfo=UTC), datetime(2025, 3, 10, tzinfo=UTC)]
     engine.insert_events([Event(uuid.uuid4(), "u", "o", "c", "report.viewed", t, t, {}, "api") for t in moments])
     _roll(engine)
@@ -170,14 +167,14 @@ def test_retention_drops_the_months_of_the_usage_tables(engine: ClickHouse) -> N
         return found
 
     assert partitions() == {table: ["202501", "202503"] for table in tables}
-    schema.drop_expired_partitions(engine, 40, datetime(2025, 3, 15, tzinfo=UTC))
+    retention.drop_expired_partitions(engine, 40, datetime(2025, 3, 15, tzinfo=UTC))
     assert partitions() == {table: ["202503"] for table in tables}
     assert rollup.dirty_days(engine) == []
     assert rollup.clean_days(engine, date(2025, 1, 1), date(2025, 4, 1)) == [date(2025, 3, 10)]
 
 
 def test_the_writer_rolls_up(engine: ClickHouse, tmp_path: Path) -> None:
-    schema.migrate(engine)
+    migrations.migrate(engine)
     moment = datetime(2025, 3, 10, tzinfo=UTC)
     with Spool(tmp_path / "spool", 1 << 30) as spool:
         writer = Writer(spool, engine, interval=0.05, rollup_interval=0.1)
@@ -195,7 +192,7 @@ def test_the_writer_rolls_up(engine: ClickHouse, tmp_path: Path) -> None:
 def test_an_event_with_copies_on_two_days_counts_once(engine: ClickHouse, sim: Simulation) -> None:
     """A retry that lands on the next UTC day: counted once live, once its day is rolled up, and in ranges
     holding one of its days only, once there."""
-    schema.migrate(engine)
+    migrations.migrate(engine)
     insert_rows(engine, sim.rows, 500)
     _roll(engine)
     window = (sim.today - timedelta(days=60), sim.today + timedelta(days=1))

@@ -51,7 +51,7 @@ def env(tmp_path: Path, clickhouse_server_url: str) -> Iterator[dict[str, str]]:
     values = {**os.environ, "CANARY_DATA_DIR": str(tmp_path),
               "CANARY_ANALYTICS_URL": server_url_for(database)}
     yield values
-    from analytics.engines import ServerEngine
+    from analytics.clickhouse import ServerEngine
 
     admin = ServerEngine(server_url_for("default"))
     admin.execute(f"DROP DATABASE IF EXISTS `{database}`")

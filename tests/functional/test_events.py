@@ -33,7 +33,7 @@ def ingest(request: pytest.FixtureRequest, database_url: str,
     yield prov
     server.stop()
     if url is not None:
-        from analytics.engines import ServerEngine
+        from analytics.clickhouse import ServerEngine
 
         admin = ServerEngine(server_url_for("default"))
         admin.execute(f"DROP DATABASE IF EXISTS `{url.rsplit('/', 1)[1]}`")

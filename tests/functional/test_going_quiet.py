@@ -67,7 +67,7 @@ def world(tmp_path: Path, database_url: str, clickhouse_server_url: str,  # noqa
         with admin_sql.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)'))
         admin_sql.dispose()
-    from analytics.engines import ServerEngine
+    from analytics.clickhouse import ServerEngine
 
     admin = ServerEngine(server_url_for("default"))
     admin.execute(f"DROP DATABASE IF EXISTS `{url.rsplit('/', 1)[1]}`")

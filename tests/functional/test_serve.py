@@ -75,7 +75,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict]:
         if process.stdout is not None:
             process.stdout.close()
         if database is not None:
-            from analytics.engines import ServerEngine
+            from analytics.clickhouse import ServerEngine
 
             admin = ServerEngine(server_url_for("default"))
             admin.execute(f"DROP DATABASE IF EXISTS `{database}`")

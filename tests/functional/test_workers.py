@@ -95,7 +95,7 @@ def server(tmp_path: Path, clickhouse_server_url: str) -> Iterator[tuple[subproc
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        from analytics.engines import ServerEngine
+        from analytics.clickhouse import ServerEngine
 
         admin = ServerEngine(server_url_for("default"))
         admin.execute(f"DROP DATABASE IF EXISTS `{database}`")

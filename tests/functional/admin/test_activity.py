@@ -165,7 +165,7 @@ def world(request: pytest.FixtureRequest, database_url: str,
         finally:
             server.stop()
             if url is not None:
-                from analytics.engines import ServerEngine
+                from analytics.clickhouse import ServerEngine
 
                 dropper = ServerEngine(server_url_for("default"))
                 dropper.execute(f"DROP DATABASE IF EXISTS `{url.rsplit('/', 1)[1]}`")

@@ -30,8 +30,8 @@ from analytics.alerts import (
     create_rule,
 )
 from analytics.api import Event
-from analytics.engines import ClickHouse, ServerEngine
-from analytics.schema import migrate
+from analytics.clickhouse import ClickHouse, ServerEngine
+from analytics.migrations import migrate
 from idp.accounts.models import User
 from idp.db import transaction
 from idp.directory import SqlAccountDirectory

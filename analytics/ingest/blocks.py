@@ -21,14 +21,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from analytics.schema import EVENT_COLUMNS
+from analytics.migrations import EVENT_COLUMNS, EVENT_TYPES
 
 MAGIC = b"CNB1"
-# The ClickHouse type of each column of `events`, in EVENT_COLUMNS order.
-EVENT_TYPES: tuple[str, ...] = ("UUID", "String", "String", "String", "String", "DateTime", "DateTime", "String",
-                                "String")
-if len(EVENT_TYPES) != len(EVENT_COLUMNS):
-    raise ImportError("analytics.blocks.EVENT_TYPES does not match analytics.schema.events")
+if not set(EVENT_TYPES) <= {"UUID", "DateTime", "String"}:
+    raise ImportError(f"analytics.ingest.blocks encodes UUID, DateTime and String columns, not {EVENT_TYPES}")
 _COLUMNS = len(EVENT_COLUMNS)
 _HEADER = struct.Struct(f"<4sI{_COLUMNS}I")
 _LITTLE_ENDIAN = sys.byteorder == "little"
@@ -130,10 +127,14 @@ class Block:
     rows: int
     columns: list[bytes]
 
+    def typed_columns(self) -> list[tuple[str, str, bytes]]:
+        """(name, ClickHouse type, Native data) of each column."""
+        return list(zip(EVENT_COLUMNS, EVENT_TYPES, self.columns, strict=True))
+
     def native(self) -> bytes:
         """The block in ClickHouse's Native format (``INSERT ... FORMAT Native``)."""
         parts = [varint(_COLUMNS), varint(self.rows)]
-        for name, kind, data in zip(EVENT_COLUMNS, EVENT_TYPES, self.columns, strict=True):
+        for name, kind, data in self.typed_columns():
             parts += [_piece(name.encode()), _piece(kind.encode()), data]
         return b"".join(parts)
 

@@ -1,23 +1,22 @@
-"""Request bodies of POST /v1/events turned into spool-ready columns.
+"""The fast path of ingest: batches of well-formed events decoded by a typed msgspec decoder.
 
-Nearly every body a resource server posts is a batch of well-formed events. For those a typed msgspec decoder
-does the per-event work in C (field names, types, the end of each properties object), and Python checks each
-distinct account, organization and name once and each column as a whole. Anything else — a single event, a
-field of another type, an id not in the canonical form, any problem at all — goes to ``validate``
-(analytics.events), which reports every problem with its index and field. The batch decoder accepts only
-bodies that ``validate`` accepts too, and gives the same columns (tests/analytics/test_ingest.py compares the
-two on generated bodies), so which way a body took shows only in the time it took.
+Nearly every body a resource server posts is a batch of well-formed events. For those the decoder does the
+per-event work in C (field names, types, the end of each properties object), and Python checks each distinct
+account, organization and name once and each column as a whole. Anything else — a single event, a field of
+another type, an id not in the canonical form, any problem at all — is declined (None), and goes to the
+reference validator (``analytics.ingest.validate``), which reports every problem with its index and field.
+This path accepts only bodies that the validator accepts too, and gives the same columns
+(tests/analytics/test_ingest.py compares the two on generated bodies).
 
-One difference is by design: the batch decoder stores each properties object as posted (its own JSON text,
-checked: valid UTF-8, no NaN or infinities, no lone surrogates, a JSON object), where ``validate``
-stores the re-serialized object with sorted keys. Both are the same JSON value, at most MAX_PROPERTIES_BYTES
-long as stored.
+One difference is by design: the fast path stores each properties object as posted (its own JSON text,
+checked: valid UTF-8, no NaN or infinities, no lone surrogates, a JSON object), where the validator stores
+the re-serialized object with sorted keys. Both are the same JSON value, at most MAX_PROPERTIES_BYTES long
+as stored.
 """
 
 from __future__ import annotations
 
 import binascii
-import json
 import os
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,22 +25,10 @@ import msgspec
 import orjson
 from msgspec import UNSET, UnsetType
 
-from analytics.events import (
-    MAX_BATCH,
-    MAX_IDENTIFIER_LENGTH,
-    MAX_PROPERTIES_BYTES,
-    MISSING,
-    Collector,
-    OutOfRange,
-    Posted,
-    event_seconds,
-    parse_moment,
-    uuid4_bytes,
-    uuid_bytes,
-    valid_name,
-    validate,
-    whole_seconds,
-)
+from analytics.ingest.errors import Collector
+from analytics.ingest.fields import MISSING, event_seconds, parse_moment, uuid4_bytes, uuid_bytes
+from analytics.ingest.model import MAX_BATCH, MAX_IDENTIFIER_LENGTH, MAX_PROPERTIES_BYTES, valid_name, whole_seconds
+from analytics.ingest.posted import Posted
 
 Moment = str | int | float | UnsetType
 
@@ -74,61 +61,6 @@ _NUMBER_SHAPE = bytes.maketrans(b"123456789E", b"000000000e")
 _MANY_DIGITS = b"0" * 200
 
 
-def parse_body(
-    body: bytes,
-    *,
-    default_account: str | None,
-    client_id: str,
-    now: datetime,
-    retention_days: int,
-) -> Posted:
-    """Decode and validate a request body: ValueError when it is not JSON, EventValidationError listing every
-    problem when it is not a valid event or batch."""
-    posted = decode_batch(body, default_account=default_account, client_id=client_id, now=now,
-                          retention_days=retention_days)
-    if posted is not None:
-        return posted
-    return validate_body(body, default_account=default_account, client_id=client_id, now=now,
-                         retention_days=retention_days)
-
-
-def validate_body(
-    body: bytes,
-    *,
-    default_account: str | None,
-    client_id: str,
-    now: datetime,
-    retention_days: int,
-) -> Posted:
-    """``parse_body`` without the batch decoder: every body through ``validate``."""
-    payload, native = loads(body)
-    try:
-        return validate(payload, default_account=default_account, client_id=client_id, now=now,
-                        retention_days=retention_days, orjson_payload=native)
-    except OutOfRange:
-        # orjson reads integers beyond 64 bits as floats (which print as 1.2e+19 and up): such bodies are
-        # decoded again by the standard library, which keeps them exact.
-        return validate(json.loads(body), default_account=default_account, client_id=client_id, now=now,
-                        retention_days=retention_days)
-
-
-def loads(body: bytes) -> tuple[Any, bool]:
-    """A request body decoded as JSON, and whether orjson decoded it (ValueError when it is not JSON).
-
-    orjson is several times faster than the standard library; what it refuses and the standard library
-    accepts (NaN, infinities, lone surrogates, very deep nesting) is decoded the old way, so exactly the same
-    bodies are accepted and validation reports the same problems.
-    """
-    try:
-        return orjson.loads(body), True
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(body), False
-    except RecursionError as exc:
-        raise ValueError("too deeply nested") from exc
-
-
 def decode_batch(
     body: bytes,
     *,
@@ -137,7 +69,7 @@ def decode_batch(
     now: datetime,
     retention_days: int,
 ) -> Posted | None:
-    """The columns of a batch of valid events, or None when ``validate`` must decide."""
+    """The columns of a batch of valid events, or None when the reference validator must decide."""
     try:
         envelope = _DECODER.decode(body)
     except _NOT_TAKEN:

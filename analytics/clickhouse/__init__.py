@@ -1,0 +1,18 @@
+"""How to reach ClickHouse: a server over the native protocol (``server``), or chDB embedded in this process
+(``embedded``), behind one interface (``engine``); SQL text in ``sql``, the Native insert packet in ``native``.
+"""
+
+from pathlib import Path
+
+from analytics.clickhouse.embedded import EmbeddedEngine
+from analytics.clickhouse.engine import ClickHouse, ClickHouseError, Rows, Statement
+from analytics.clickhouse.server import ServerEngine
+
+__all__ = ["ClickHouse", "ClickHouseError", "EmbeddedEngine", "Rows", "ServerEngine", "Statement", "open_engine"]
+
+
+def open_engine(url: str | None, data_dir: Path) -> ClickHouse:
+    """The server at ``url``, or chDB under ``data_dir / "clickhouse"`` when no URL is given."""
+    if url:
+        return ServerEngine(url)
+    return EmbeddedEngine(data_dir / "clickhouse")

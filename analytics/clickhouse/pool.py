@@ -1,0 +1,79 @@
+"""Connections to a ClickHouse server, reused: clickhouse-driver clients kept idle between statements."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from analytics.clickhouse.engine import ClickHouseError
+
+_T = TypeVar("_T")
+
+
+class ClientPool:
+    """clickhouse-driver clients of one database, made on first use (the database is created if missing).
+
+    A client serves one statement at a time; one that failed is dropped, the others go back to the pool.
+    """
+
+    def __init__(self, database: str, params: dict[str, Any]) -> None:
+        self.database = database
+        self.params = params
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._lock = threading.Lock()
+        self._database_ready = False
+        self.server_tz: ZoneInfo | None = None
+        """The server's time zone, known once a client was made: naive DateTime values are in it."""
+        self._closed = False
+
+    def _new_client(self) -> Any:
+        from clickhouse_driver import Client
+
+        if not self._database_ready:
+            with self._lock:
+                if not self._database_ready:
+                    bootstrap = Client(database="default", **self.params)
+                    try:
+                        bootstrap.execute(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
+                        tz = bootstrap.execute("SELECT timezone()")[0][0]
+                        self.server_tz = ZoneInfo(tz)
+                    finally:
+                        bootstrap.disconnect()
+                    self._database_ready = True
+        return Client(database=self.database, **self.params)
+
+    def run(self, work: Callable[[Any], _T]) -> _T:
+        """``work(client)`` on an idle client (or a new one); the driver's errors become ClickHouseError."""
+        if self._closed:
+            raise ClickHouseError("engine is closed")
+        from clickhouse_driver import errors
+
+        try:
+            client = self._idle.get_nowait()
+        except queue.Empty:
+            client = None
+        try:
+            if client is None:
+                client = self._new_client()
+            result = work(client)
+        except (errors.Error, OSError, EOFError) as exc:
+            if client is not None:
+                client.disconnect()
+            raise ClickHouseError(str(exc)) from exc
+        except BaseException:
+            if client is not None:
+                client.disconnect()
+            raise
+        self._idle.put(client)
+        return result
+
+    def close(self) -> None:
+        self._closed = True
+        while True:
+            try:
+                self._idle.get_nowait().disconnect()
+            except queue.Empty:
+                return

@@ -1,0 +1,72 @@
+"""The registry of ClickHouse schema versions and the runner that applies the ones not yet recorded."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from clickhouse_sqlalchemy import engines, types
+
+from analytics.migrations import (
+    v001_create_events,
+    v002_count_daily_activity_per_organization,
+    v003_record_active_days_per_account_and_month,
+    v004_project_usage_events_by_organization,
+    v005_count_daily_activity_by_full_event_id,
+    v006_record_activity_windows_per_account_and_month,
+    v007_roll_up_usage_per_day_and_record_usage_accounts,
+)
+from analytics.migrations.base import Migration, create_table_sql, metadata
+
+if TYPE_CHECKING:
+    from analytics.clickhouse import ClickHouse
+
+log = logging.getLogger(__name__)
+
+# Forward-only. Append new migrations with the next number (a module of their own); never edit an applied one.
+MIGRATIONS: tuple[Migration, ...] = (
+    v001_create_events.MIGRATION,
+    v002_count_daily_activity_per_organization.MIGRATION,
+    v003_record_active_days_per_account_and_month.MIGRATION,
+    v004_project_usage_events_by_organization.MIGRATION,
+    v005_count_daily_activity_by_full_event_id.MIGRATION,
+    v006_record_activity_windows_per_account_and_month.MIGRATION,
+    v007_roll_up_usage_per_day_and_record_usage_accounts.MIGRATION,
+)
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    metadata,
+    sa.Column("version", types.UInt32, nullable=False),
+    sa.Column("applied_at", types.DateTime, nullable=False),
+    engines.MergeTree(order_by=("version",)),
+)
+
+
+def applied_versions(engine: ClickHouse) -> set[int]:
+    engine.execute(create_table_sql(schema_migrations))
+    rows = engine.execute(sa.select(schema_migrations.c.version).distinct())
+    return {int(row[0]) for row in rows}
+
+
+def migrate(engine: ClickHouse, *, now: datetime | None = None, until: int | None = None) -> list[int]:
+    """Apply the migrations not yet recorded (up to version ``until`` when given); returns the versions applied.
+
+    Every statement is ``IF NOT EXISTS``, so a migration interrupted before it was recorded reruns safely.
+    """
+    done = applied_versions(engine)
+    applied: list[int] = []
+    for migration in sorted(MIGRATIONS, key=lambda m: m.version):
+        if migration.version in done or (until is not None and migration.version > until):
+            continue
+        for statement in migration.statements():
+            engine.execute(statement)
+        if migration.backfill is not None:
+            migration.backfill(engine)
+        at = (now or datetime.now(UTC)).replace(microsecond=0)
+        engine.execute(sa.insert(schema_migrations).values(version=migration.version, applied_at=at))
+        log.info("applied ClickHouse migration %d %s", migration.version, migration.name)
+        applied.append(migration.version)
+    return applied
