@@ -28,6 +28,7 @@ from idp.migrate import migrate_sql
 from idp.oauth.clients import create_client
 from idp.settings import Settings
 from idp.web.context import Canary
+from tests.support.clock import MovableClock
 
 PASSWORD = "correct horse battery"
 REDIRECT = "https://rp.example.com/callback"
@@ -64,6 +65,7 @@ class Provider:
     url: str
     settings: Settings
     context: Canary
+    clock: MovableClock = field(default_factory=MovableClock)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def client(self, **kwargs: Any) -> tuple[str, str | None]:
@@ -94,10 +96,11 @@ def start_provider(
                         **overrides)
     migrate_sql(settings)
     prepare(settings)
-    app = create_app(settings, analytics)
+    clock = MovableClock()
+    app = create_app(settings, analytics, clock=clock)
     server = ServerThread(app, port)
     server.start()
-    return Provider(url=settings.issuer, settings=settings, context=app.state.canary), server
+    return Provider(url=settings.issuer, settings=settings, context=app.state.canary, clock=clock), server
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 from joserfc import jwt
@@ -205,7 +203,7 @@ def test_prompt_login_forces_a_fresh_login_with_new_auth_time(provider: Provider
     client_id, secret = provider.client(first_party=True)
     back = sign_in(http, authorize_params(client_id), user.email)
     first = id_claims(provider, exchange(provider, client_id, secret, back["code"]).json()["id_token"])
-    time.sleep(1.1)
+    provider.clock.advance(1)
     page = http.get("/authorize", params=authorize_params(client_id, prompt="login"))
     assert 'name="password"' in page.text
     back = redirect_params(login(http, page, user.email))
@@ -222,7 +220,7 @@ def test_max_age(provider: Provider, http: httpx.Client) -> None:
     claims = id_claims(provider, exchange(provider, client_id, secret,
                                           redirect_params(large)["code"]).json()["id_token"])
     assert claims["auth_time"] == first["auth_time"]
-    time.sleep(2.1)
+    provider.clock.advance(2)
     small = http.get("/authorize", params=authorize_params(client_id, max_age="1"))
     assert small.status_code == 200 and 'name="password"' in small.text
     back = redirect_params(login(http, small, user.email))
