@@ -4,35 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from joserfc import jwt
-from joserfc.jwk import KeySet
 
-from tests.functional.conftest import (
-    REDIRECT,
-    Provider,
-    authorize_params,
-    consent,
-    login,
-    pkce_pair,
-    redirect_params,
-    sign_in,
-)
-
-
-def exchange(provider: Provider, client_id: str, secret: str | None, code: str, verifier: str | None = None,
-             redirect_uri: str = REDIRECT) -> httpx.Response:
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
-    if verifier:
-        data["code_verifier"] = verifier
-    if secret is None:
-        data["client_id"] = client_id
-        return httpx.post(f"{provider.url}/token", data=data)
-    return httpx.post(f"{provider.url}/token", data=data, auth=(client_id, secret))
-
-
-def id_claims(provider: Provider, id_token: str) -> dict:
-    jwks = httpx.get(f"{provider.url}/jwks").json()
-    return jwt.decode(id_token, KeySet.import_key_set(jwks)).claims
+from tests.functional.conftest import Provider
+from tests.support.browser import REDIRECT, authorize_params, consent, login, pkce_pair, redirect_params, sign_in
+from tests.support.tokens import exchange, id_claims
 
 
 def test_get_and_post_both_work_and_extra_parameters_are_ignored(provider: Provider, http: httpx.Client) -> None:
@@ -271,7 +246,7 @@ def test_login_and_consent_posts_need_the_csrf_token(provider: Provider, http: h
     user = provider.user()
     client_id, _ = provider.client()
     page = http.get("/authorize", params=authorize_params(client_id))
-    from tests.functional.conftest import hidden
+    from tests.support.browser import hidden
 
     request = hidden(page.text, "authorization_request")
     refused = http.post("/login", data={"authorization_request": request, "email": user.email,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from tests.functional.conftest import REDIRECT, Provider, authorize_params, redirect_params, sign_in
-from tests.functional.test_authorize import exchange
+from tests.functional.conftest import Provider
+from tests.support.browser import REDIRECT, authorize_params, redirect_params, sign_in
+from tests.support.tokens import exchange
 
 AFTER = "https://rp.example.com/signed-out"
 
@@ -43,7 +44,7 @@ def test_logout_without_hint_asks_for_confirmation_with_csrf(provider: Provider,
     assert forged.status_code == 200 and 'name="confirm"' in forged.text  # asked again, nothing ended
     still = redirect_params(http.get("/authorize", params=authorize_params(client_id, prompt="none")))
     assert "code" in still
-    from tests.functional.conftest import hidden
+    from tests.support.browser import hidden
 
     done = http.post("/logout", data={"confirm": "yes", "csrf_token": hidden(page.text, "csrf_token")})
     assert done.status_code == 200 and "signed out" in done.text

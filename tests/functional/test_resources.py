@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.functional.conftest import Provider
-from tests.functional.test_token import decode, introspect, tokens_for
+from tests.support.tokens import decode, introspect, tokens_for
 
 
 def test_userinfo_get_post_header_and_body(provider: Provider, http: httpx.Client) -> None:
@@ -26,8 +26,8 @@ def test_userinfo_get_post_header_and_body(provider: Provider, http: httpx.Clien
 
 
 def test_userinfo_claims_follow_scope(provider: Provider, http: httpx.Client) -> None:
-    from tests.functional.conftest import authorize_params, sign_in
-    from tests.functional.test_authorize import exchange
+    from tests.support.browser import authorize_params, sign_in
+    from tests.support.tokens import exchange
 
     user = provider.user(name="Scope Person")
     client_id, secret = provider.client(first_party=True)
