@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 from analytics import schema  # noqa: E402
 from analytics.api import Analytics, parse_body  # noqa: E402
 from analytics.engines import ClickHouse, EmbeddedEngine, ServerEngine  # noqa: E402
-from analytics.events import loads, validate  # noqa: E402
+from analytics.events import validate  # noqa: E402
+from analytics.ingest import loads  # noqa: E402
 from idp.accounts.service import add_member, create_organization, create_user  # noqa: E402
 from idp.app import build_context  # noqa: E402
 from idp.cli import prepare  # noqa: E402
@@ -158,7 +159,7 @@ def main() -> None:
 
         parsed = [parse(i) for i in range(len(bodies))]
         looked_up = [_look_up(c, claims, list(dict.fromkeys(p.accounts))) for p in parsed]
-        organizations = [authorise(claims, looked_up[i], p.accounts, p.organizations) for i, p in enumerate(parsed)]
+        organizations = [authorise(claims, looked_up[i][0], p.accounts, p.organizations) for i, p in enumerate(parsed)]
         encoded = [p.encode(organizations[i]) for i, p in enumerate(parsed)]
         gc.freeze()  # as canary serve does after start-up
         loop = asyncio.new_event_loop()
@@ -173,7 +174,7 @@ def main() -> None:
             "SQL: token state + memberships": cpu_us(
                 lambda i: _look_up(c, claims, list(dict.fromkeys(parsed[i].accounts))), args.iterations),
             "authorise (organizations)": cpu_us(
-                lambda i: authorise(claims, looked_up[i], parsed[i].accounts, parsed[i].organizations),
+                lambda i: authorise(claims, looked_up[i][0], parsed[i].accounts, parsed[i].organizations),
                 args.iterations),
             "encode (Native columns)": cpu_us(lambda i: parsed[i].encode(organizations[i]), args.iterations),
             "spool append, alone (fsync not counted)": cpu_us(

@@ -117,6 +117,21 @@ def http(provider: Provider) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture
+def clocked(database_url: str, tmp_path: Path) -> Iterator[Provider]:
+    """A provider of the test's own (same database) whose clock the test moves with ``clock.advance``: the
+    shared provider's clock stays the wall clock, so its tokens are never issued in the future."""
+    prov, server = start_provider(tmp_path, database_url)
+    yield prov
+    server.stop()
+
+
+@pytest.fixture
+def clocked_http(clocked: Provider) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=clocked.url, follow_redirects=False, timeout=30) as client:
+        yield client
+
+
 @pytest.fixture(scope="module", params=["server", "chdb"])
 def ingest(request: pytest.FixtureRequest, database_url: str,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:

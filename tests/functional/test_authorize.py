@@ -173,7 +173,8 @@ def test_first_party_client_skips_consent(provider: Provider, http: httpx.Client
     assert response.status_code == 303 and "code=" in response.headers["location"]
 
 
-def test_prompt_login_forces_a_fresh_login_with_new_auth_time(provider: Provider, http: httpx.Client) -> None:
+def test_prompt_login_forces_a_fresh_login_with_new_auth_time(clocked: Provider, clocked_http: httpx.Client) -> None:
+    provider, http = clocked, clocked_http
     user = provider.user()
     client_id, secret = provider.client(first_party=True)
     back = sign_in(http, authorize_params(client_id), user.email)
@@ -186,7 +187,8 @@ def test_prompt_login_forces_a_fresh_login_with_new_auth_time(provider: Provider
     assert second["auth_time"] > first["auth_time"]
 
 
-def test_max_age(provider: Provider, http: httpx.Client) -> None:
+def test_max_age(clocked: Provider, clocked_http: httpx.Client) -> None:
+    provider, http = clocked, clocked_http
     user = provider.user()
     client_id, secret = provider.client(first_party=True)
     back = sign_in(http, authorize_params(client_id), user.email)
@@ -272,9 +274,15 @@ def test_session_cookie_flags(provider: Provider, http: httpx.Client) -> None:
     assert "Secure" not in cookie  # plain-http localhost issuer in tests
 
 
-def test_code_is_long_random_and_short_lived(provider: Provider, http: httpx.Client) -> None:
+def test_code_is_long_random_and_short_lived(clocked: Provider, clocked_http: httpx.Client) -> None:
+    provider, http = clocked, clocked_http
     user = provider.user()
-    client_id, _ = provider.client(first_party=True)
+    client_id, secret = provider.client(first_party=True)
     codes = {sign_in(http, authorize_params(client_id), user.email)["code"] for _ in range(3)}
     assert len(codes) == 3 and all(len(c) >= 43 for c in codes)
-    assert provider.settings.code_ttl <= 60
+    first, second, _ = codes
+    provider.clock.advance(provider.settings.code_ttl - 2)
+    assert exchange(provider, client_id, secret, first).status_code == 200  # still within its lifetime
+    provider.clock.advance(3)
+    expired = exchange(provider, client_id, secret, second)
+    assert expired.status_code == 400 and expired.json()["error"] == "invalid_grant"

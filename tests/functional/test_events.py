@@ -152,6 +152,8 @@ def test_sign_ins_tokens_and_signout_are_recorded_automatically(ingest: Provider
     with httpx.Client(base_url=ingest.url) as browser:
         page = browser.get("/authorize", params=authorize_params(client_id))
         login(browser, page, user.email, "wrong password")
+        page = browser.get("/authorize", params=authorize_params(client_id))
+        login(browser, page, f"nobody-{uuid.uuid4().hex[:6]}@example.com", PASSWORD)
         back = sign_in(browser, authorize_params(client_id), user.email, PASSWORD)
         body = exchange(ingest, client_id, secret, back["code"]).json()
         httpx.post(f"{ingest.url}/token", data={"grant_type": "refresh_token",
@@ -163,8 +165,8 @@ def test_sign_ins_tokens_and_signout_are_recorded_automatically(ingest: Provider
     assert ("signin.failed", "bad_password") in names
     for name in ("signin.succeeded", "token.issued", "token.refreshed", "signout"):
         assert name in {n for n, _ in names}, names
-    unknown = stored(ingest, "name = 'signin.failed' AND account = ''")
-    assert isinstance(unknown, list)
+    unknown = stored(ingest, f"name = 'signin.failed' AND account = '' AND client_id = '{client_id}'")
+    assert [json.loads(r["properties"])["reason"] for r in unknown] == ["unknown_user"]
     with ingest.context.factory() as db:
         assert db.get(User, user.id).last_sign_in_at is not None  # type: ignore[union-attr]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.functional.conftest import Provider
-from tests.support.browser import REDIRECT, authorize_params, redirect_params, sign_in
+from tests.support.browser import authorize_params, redirect_params, sign_in
 from tests.support.tokens import exchange
 
 AFTER = "https://rp.example.com/signed-out"
@@ -53,7 +53,8 @@ def test_logout_without_hint_asks_for_confirmation_with_csrf(provider: Provider,
 
 
 def test_logout_post_with_hint(provider: Provider, http: httpx.Client) -> None:
-    _, id_token = signed_in(provider, http)
+    client_id, id_token = signed_in(provider, http)
     response = http.post("/logout", data={"id_token_hint": id_token, "post_logout_redirect_uri": AFTER})
     assert response.status_code == 303 and response.headers["location"] == AFTER
-    assert REDIRECT
+    gone = redirect_params(http.get("/authorize", params=authorize_params(client_id, prompt="none")))
+    assert gone["error"] == "login_required"  # the session has ended
