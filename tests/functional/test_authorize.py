@@ -234,7 +234,8 @@ def test_wrong_password_shows_the_form_again_and_records_no_session(provider: Pr
     assert "Wrong e-mail or password" in unknown.text
 
 
-def test_account_locks_after_repeated_failures(provider: Provider, http: httpx.Client) -> None:
+def test_account_locks_after_repeated_failures_for_a_while(clocked: Provider, clocked_http: httpx.Client) -> None:
+    provider, http = clocked, clocked_http
     user = provider.user()
     client_id, _ = provider.client(first_party=True)
     page = http.get("/authorize", params=authorize_params(client_id))
@@ -242,6 +243,10 @@ def test_account_locks_after_repeated_failures(provider: Provider, http: httpx.C
         login(http, page, user.email, "wrong password")
     locked = login(http, page, user.email)
     assert locked.status_code == 200 and "locked" in locked.text
+    provider.clock.advance(provider.settings.login_lock_seconds - 5)
+    assert "locked" in login(http, page, user.email).text
+    provider.clock.advance(10)
+    assert login(http, page, user.email).status_code == 303
 
 
 def test_login_and_consent_posts_need_the_csrf_token(provider: Provider, http: httpx.Client) -> None:
