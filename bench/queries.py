@@ -201,11 +201,11 @@ def main() -> None:
             sys.stderr.write(
                 f"  {table:20} {int(table_rows):>12,} rows {int(size) / 2**20:>9.1f} MiB {int(parts):>4} parts\n"
             )
-        listed = directory(args.accounts)
-        people: AccountDirectory = listed
+        in_memory = directory(args.accounts)
+        people: AccountDirectory = in_memory
         if args.accounts_db != "memory":
             scratch = Path(tempfile.mkdtemp(prefix="canary-query-bench-"))
-            people = sql_directory(listed, args.accounts_db or f"sqlite:///{scratch / 'canary.db'}", scratch)
+            people = sql_directory(in_memory, args.accounts_db or f"sqlite:///{scratch / 'canary.db'}", scratch)
         now = datetime.combine(TODAY, datetime.min.time(), UTC) + timedelta(hours=12)
         start30, end = TODAY - timedelta(days=29), TODAY + timedelta(days=1)
         sub = "acct-42"

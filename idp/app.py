@@ -17,6 +17,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from idp.activity import Activity
+from idp.clock import SYSTEM_CLOCK, Clock
 from idp.db import make_engine, make_session_factory
 from idp.oauth.client_cache import ClientCache
 from idp.oauth.errors import InvalidRequest
@@ -87,24 +88,27 @@ async def unexpected(request: Request, exc: Exception) -> Response:
     return json_error("server_error", "an unexpected error occurred", 500)
 
 
-def build_context(settings: Settings, analytics: AnalyticsFacade | None = None) -> Canary:
+def build_context(settings: Settings, analytics: AnalyticsFacade | None = None, clock: Clock = SYSTEM_CLOCK) -> Canary:
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     keys = KeyStore(factory, max_token_ttl=max(settings.access_token_ttl, settings.id_token_ttl),
-                    cipher=cipher_from(settings.key_encryption_key))
+                    cipher=cipher_from(settings.key_encryption_key), clock=clock)
     tokens = TokenService(keys, TokenPolicy(settings.issuer, settings.access_token_ttl, settings.id_token_ttl,
-                                            settings.refresh_token_ttl, settings.signing_alg))
-    access = ResourceAccess(tokens, engine, embedded=settings.embedded_database)
+                                            settings.refresh_token_ttl, settings.signing_alg), clock)
+    access = ResourceAccess(tokens, engine, embedded=settings.embedded_database, clock=clock.timestamp)
     activity = Activity(analytics)
     server = CanaryAuthorizationServer(factory, tokens, access, settings.max_body_bytes, activity.token_issued,
                                        ClientCache(settings.cache_seconds))
     return Canary(settings=settings, factory=factory, keys=keys, tokens=tokens, access=access, server=server,
-                  activity=activity, templates=Jinja2Templates(directory=str(TEMPLATES)), analytics=analytics)
+                  activity=activity, templates=Jinja2Templates(directory=str(TEMPLATES)), analytics=analytics,
+                  clock=clock)
 
 
-def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, background: bool = True) -> Starlette:
-    """The ASGI app. ``analytics`` is an opened ``analytics.api.Analytics`` (or None: ingest answers 503)."""
-    context = build_context(settings, analytics)
+def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, background: bool = True,
+               clock: Clock = SYSTEM_CLOCK) -> Starlette:
+    """The ASGI app. ``analytics`` is an opened ``analytics.api.Analytics`` (or None: ingest answers 503);
+    ``clock`` is what the provider decides time by (tests pass one they can move)."""
+    context = build_context(settings, analytics, clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

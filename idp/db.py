@@ -48,6 +48,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def utcnow() -> datetime:
+    """The wall clock, for record-keeping defaults (``created_at``). Code that decides by the clock takes an
+    ``idp.clock.Clock`` (or a ``now``) instead."""
     return datetime.now(UTC)
 
 

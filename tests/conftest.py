@@ -1,13 +1,19 @@
-"""Shared fixtures: the accounts database on SQLite and on PostgreSQL."""
+"""Shared fixtures: the accounts database on SQLite and on PostgreSQL, the ClickHouse server, an SMTP server."""
 
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
+
+from analytics.clickhouse import ServerEngine
+from tests.support.clickhouse import SERVER_URL, server_url_for
+from tests.support.mail import Inbox
 
 POSTGRES_ADMIN = os.environ.get("CANARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -35,3 +41,43 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'canary.db'}"
     url: str = request.getfixturevalue("postgres_database")
     return url
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server_url() -> str:
+    """The shared test server's URL base; fails (never skips) when it does not answer."""
+    probe = ServerEngine(server_url_for("default"))
+    try:
+        if not probe.ping():
+            pytest.fail(
+                f"ClickHouse server not reachable at {SERVER_URL}; start it with "
+                "`bash .ci/clickhouse.sh start /tmp/canary-ci-clickhouse 19000 18123` "
+                "or set CANARY_TEST_CLICKHOUSE_URL"
+            )
+    finally:
+        probe.close()
+    return SERVER_URL
+
+
+@pytest.fixture
+def server_database(clickhouse_server_url: str) -> Iterator[str]:
+    """A fresh database on the shared server, dropped afterwards; yields its URL."""
+    name = f"canary_test_{uuid.uuid4().hex[:12]}"
+    yield server_url_for(name)
+    admin = ServerEngine(server_url_for("default"))
+    try:
+        admin.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        admin.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()

@@ -7,13 +7,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import LoginSession, User
-from idp.db import utcnow
 from idp.opaque import digest as _digest
 from idp.opaque import new_secret
 
 
-def start_session(db: Session, user: User, ttl: int, now: datetime | None = None) -> tuple[str, LoginSession]:
-    now = now or utcnow()
+def start_session(db: Session, user: User, ttl: int, now: datetime) -> tuple[str, LoginSession]:
     cookie = new_secret()
     row = LoginSession(id_hash=_digest(cookie), user_id=user.id, auth_time=now,
                        created_at=now, expires_at=now + timedelta(seconds=ttl))
@@ -22,11 +20,11 @@ def start_session(db: Session, user: User, ttl: int, now: datetime | None = None
     return cookie, row
 
 
-def load_session(db: Session, cookie: str | None, now: datetime | None = None) -> LoginSession | None:
+def load_session(db: Session, cookie: str | None, now: datetime) -> LoginSession | None:
+    """The live session of this cookie at ``now``, if any."""
     if not cookie or len(cookie) > 128:
         return None
     row = db.get(LoginSession, _digest(cookie))
-    now = now or utcnow()
     if row is None or row.ended_at is not None or row.expires_at <= now:
         return None
     user = db.get(User, row.user_id)
@@ -35,5 +33,5 @@ def load_session(db: Session, cookie: str | None, now: datetime | None = None) -
     return row
 
 
-def end_session(db: Session, row: LoginSession, now: datetime | None = None) -> None:
-    row.ended_at = now or utcnow()
+def end_session(db: Session, row: LoginSession, now: datetime) -> None:
+    row.ended_at = now

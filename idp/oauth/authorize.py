@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import LoginSession
-from idp.db import utcnow
 from idp.oauth.client_cache import ClientCache
 from idp.oauth.keys import KeyStore
 from idp.oauth.models import AuthorizationCode, Client, Consent, Grant
@@ -235,11 +234,10 @@ CHECKS: list[Callable[[Validator, Client, Mapping[str, str], Fail], None]] = [
 
 
 def decide(
-    db: Session, request: AuthorizationRequest, session: LoginSession | None, now: datetime | None = None,
+    db: Session, request: AuthorizationRequest, session: LoginSession | None, now: datetime,
     *, consented: bool = False,
 ) -> Decision:
-    """What stands between this request and a code: a login, a consent, or nothing."""
-    now = now or utcnow()
+    """What stands between this request and a code at ``now``: a login, a consent, or nothing."""
     needs_login = (
         session is None
         or "login" in request.prompt
@@ -270,23 +268,21 @@ def missing_consent(db: Session, user_id: str, request: AuthorizationRequest) ->
     return [s for s in request.scope.split() if s not in have]
 
 
-def record_consent(db: Session, user_id: str, request: AuthorizationRequest, now: datetime | None = None) -> None:
+def record_consent(db: Session, user_id: str, request: AuthorizationRequest, now: datetime) -> None:
     row = db.scalar(select(Consent).where(Consent.user_id == user_id,
                                           Consent.client_id == request.client.client_id))
     if row is None:
         db.add(Consent(user_id=user_id, client_id=request.client.client_id, scope=request.scope,
-                       granted_at=now or utcnow()))
+                       granted_at=now))
     else:
         row.scope = " ".join(dict.fromkeys(row.scope.split() + request.scope.split()))
-        row.granted_at = now or utcnow()
+        row.granted_at = now
 
 
 def issue_code(
-    db: Session, request: AuthorizationRequest, session: LoginSession, issuer: str, ttl: int,
-    now: datetime | None = None,
+    db: Session, request: AuthorizationRequest, session: LoginSession, issuer: str, ttl: int, now: datetime,
 ) -> str:
     """Create the code (≥ 256 bits, stored hashed, single use, bound to everything below) and the redirect."""
-    now = now or utcnow()
     code = new_secret()
     grant = Grant(id=new_secret(16), client_id=request.client.client_id, user_id=session.user_id, created_at=now)
     db.add(grant)

@@ -17,7 +17,6 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from sqlalchemy import update
 
 from idp.accounts.models import User
-from idp.db import utcnow
 from idp.oauth.claims import user_claims
 from idp.oauth.models import AuthorizationCode, Client, RefreshToken
 from idp.oauth.tokens import TokenService
@@ -80,7 +79,7 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
             self.server.tokens.revoke_grant(db, row.grant_id)
             db.commit()
             raise InvalidGrantError("authorization code was already used; its tokens are revoked")
-        if row.expires_at <= utcnow():
+        if row.expires_at <= self.server.tokens.clock.now():
             return None
         if not self.server.tokens.grant_active(db, row.grant_id):
             return None
@@ -92,7 +91,7 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
         spent = db.execute(update(AuthorizationCode)
                            .where(AuthorizationCode.code_hash == authorization_code.code_hash,
                                   AuthorizationCode.used_at.is_(None))
-                           .values(used_at=utcnow())
+                           .values(used_at=self.server.tokens.clock.now())
                            .execution_options(synchronize_session=False))
         if spent.rowcount != 1:
             db.rollback()
@@ -132,7 +131,7 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
             tokens.revoke_grant(db, row.grant_id)
             db.commit()
             raise InvalidGrantError("refresh token was already used; the token family is revoked")
-        if row.is_expired() or not tokens.grant_active(db, row.grant_id):
+        if row.expires_at <= tokens.clock.now() or not tokens.grant_active(db, row.grant_id):
             return None
         return row
 
@@ -144,7 +143,7 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
         spent = db.execute(update(RefreshToken)
                            .where(RefreshToken.token_hash == refresh_token.token_hash,
                                   RefreshToken.spent_at.is_(None))
-                           .values(spent_at=utcnow())
+                           .values(spent_at=self.server.tokens.clock.now())
                            .execution_options(synchronize_session=False))
         if spent.rowcount != 1:
             db.rollback()

@@ -9,7 +9,6 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from idp.accounts.models import User
-from idp.db import utcnow
 from idp.oauth.errors import InvalidTokenError
 from idp.oauth.models import Client, RefreshToken
 from idp.oauth.resource_access import ResourceAccess
@@ -26,12 +25,13 @@ class PresentedToken:
     claims: dict[str, Any] | None = None
     refresh: RefreshToken | None = None
     username: str | None = None
+    expired: bool = False  # by the token service's clock, when found
 
     def check_client(self, client: Client) -> bool:
         return self.client_id == client.client_id
 
     def is_expired(self) -> bool:
-        return self.refresh.is_expired() if self.refresh is not None else False
+        return self.expired
 
     def is_revoked(self) -> bool:
         return self.refresh.spent_at is not None if self.refresh is not None else False
@@ -52,7 +52,7 @@ def find_token(server: Any, request: Any, value: str, hint: str | None) -> Prese
             return PresentedToken(client_id=claims["client_id"], claims=claims)
         row = tokens.find_refresh_token(db, value)
         if row is not None and tokens.grant_active(db, row.grant_id):
-            return PresentedToken(client_id=row.client_id, refresh=row)
+            return PresentedToken(client_id=row.client_id, refresh=row, expired=row.expires_at <= tokens.clock.now())
     return None
 
 
@@ -107,6 +107,6 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
         tokens: TokenService = self.server.tokens
         if token.refresh is not None:
             # Revoking a refresh token revokes its family and the access tokens issued from it.
-            tokens.revoke_grant(request.db, token.refresh.grant_id, utcnow())
+            tokens.revoke_grant(request.db, token.refresh.grant_id, tokens.clock.now())
         elif token.claims is not None:
             tokens.revoke_access_token(request.db, token.claims)

@@ -19,6 +19,7 @@ from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from idp.clock import SYSTEM_CLOCK, Clock
 from idp.db import utcnow
 from idp.oauth.key_cipher import KeyCipher, KeyEncryptionError, is_sealed, read_stored
 from idp.oauth.models import SigningKey
@@ -31,15 +32,17 @@ def generate_key(alg: str) -> Key:
     return key
 
 
-def add_key(db: Session, alg: str, activates_at: datetime | None = None, cipher: KeyCipher | None = None) -> SigningKey:
+def add_key(db: Session, alg: str, activates_at: datetime | None = None, cipher: KeyCipher | None = None,
+            now: datetime | None = None) -> SigningKey:
     if cipher is None and any(is_sealed(s) for s in db.scalars(select(SigningKey.private_jwk))):
         raise KeyEncryptionError("the stored signing keys are encrypted: set CANARY_KEY_ENCRYPTION_KEY")
     key = generate_key(alg)
     kid = key.thumbprint()
     private = json.dumps(key.as_dict(private=True))
+    now = now or utcnow()
     row = SigningKey(
         kid=kid, alg=alg, private_jwk=cipher.seal(kid, private) if cipher else private,
-        created_at=utcnow(), activates_at=activates_at or utcnow(),
+        created_at=now, activates_at=activates_at or now,
     )
     db.add(row)
     db.flush()
@@ -59,8 +62,10 @@ def ensure_key(db: Session, alg: str, cipher: KeyCipher | None = None) -> None:
     db.flush()
 
 
-def rotate(db: Session, alg: str, publish_delay: int, cipher: KeyCipher | None = None) -> SigningKey:
-    return add_key(db, alg, utcnow() + timedelta(seconds=publish_delay), cipher)
+def rotate(db: Session, alg: str, publish_delay: int, cipher: KeyCipher | None = None,
+           now: datetime | None = None) -> SigningKey:
+    now = now or utcnow()
+    return add_key(db, alg, now + timedelta(seconds=publish_delay), cipher, now)
 
 
 @dataclass(frozen=True)
@@ -77,8 +82,9 @@ class KeyStore:
     """An in-memory view of the signing keys, reloaded from SQL every ``refresh`` seconds or on an unknown kid."""
 
     def __init__(self, factory: sessionmaker[Session], max_token_ttl: int, refresh: float = 30.0,
-                 cipher: KeyCipher | None = None) -> None:
+                 cipher: KeyCipher | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self._factory = factory
+        self.clock = clock
         self._cipher = cipher
         self._max_ttl = timedelta(seconds=max_token_ttl)
         self._refresh = refresh
@@ -119,7 +125,7 @@ class KeyStore:
             self._load()
 
     def signing_key(self, alg: str | None = None, now: datetime | None = None) -> LoadedKey:
-        now = now or utcnow()
+        now = now or self.clock.now()
         usable = [k for k in self._current() if k.activates_at <= now and (alg is None or k.alg == alg)]
         if not usable:
             usable = [k for k in self._current(force=True) if k.activates_at <= now and (alg is None or k.alg == alg)]
@@ -128,7 +134,7 @@ class KeyStore:
         return usable[-1]
 
     def published(self, now: datetime | None = None) -> list[LoadedKey]:
-        now = now or utcnow()
+        now = now or self.clock.now()
         return [k for k in self._current() if k.unpublish_at is None or k.unpublish_at > now]
 
     def find(self, kid: str) -> LoadedKey | None:

@@ -24,6 +24,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import User
+from idp.clock import SYSTEM_CLOCK, Clock
 from idp.db import utcnow
 from idp.oauth.keys import KeyStore
 from idp.oauth.models import Client, Grant, RefreshToken, RevokedAccessToken
@@ -53,9 +54,10 @@ def half_hash(value: str, alg: str) -> str:
 
 
 class TokenService:
-    def __init__(self, keys: KeyStore, policy: TokenPolicy) -> None:
+    def __init__(self, keys: KeyStore, policy: TokenPolicy, clock: Clock = SYSTEM_CLOCK) -> None:
         self.keys = keys
         self.policy = policy
+        self.clock = clock
         self.sealer = Sealer(keys)
 
     # --- issuing -------------------------------------------------------------------------------------
@@ -63,7 +65,7 @@ class TokenService:
         self, *, client: Client, subject: str, scope: str, grant_id: str | None = None,
         auth_time: datetime | None = None, now: datetime | None = None,
     ) -> tuple[str, int]:
-        now = now or utcnow()
+        now = now or self.clock.now()
         iat = int(now.timestamp())
         claims: dict[str, Any] = {
             "iss": self.policy.issuer,
@@ -89,7 +91,7 @@ class TokenService:
         self, *, client: Client, user: User, claims: dict[str, Any], auth_time: datetime,
         access_token: str | None, nonce: str | None, sid: str | None, now: datetime | None = None,
     ) -> str:
-        now = now or utcnow()
+        now = now or self.clock.now()
         iat = int(now.timestamp())
         key = self.keys.signing_key(client.id_token_signed_response_alg, now=now)
         body: dict[str, Any] = dict(claims)
@@ -110,7 +112,7 @@ class TokenService:
         self, db: Session, *, grant_id: str, client: Client, user_id: str, scope: str,
         auth_time: datetime, sid: str | None, now: datetime | None = None,
     ) -> str:
-        now = now or utcnow()
+        now = now or self.clock.now()
         value = new_secret()
         db.add(RefreshToken(
             token_hash=digest(value), grant_id=grant_id, client_id=client.client_id, user_id=user_id,
@@ -146,7 +148,7 @@ class TokenService:
         return self._check_claims(decoded.claims, now)
 
     def _check_claims(self, claims: dict[str, Any], now: datetime | None) -> dict[str, Any]:
-        now_ts = int((now or utcnow()).timestamp())
+        now_ts = int((now or self.clock.now()).timestamp())
         exp = claims.get("exp")
         if claims.get("iss") != self.policy.issuer or not isinstance(exp, int) or exp <= now_ts:
             raise InvalidToken("expired or foreign token")

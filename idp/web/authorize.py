@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -50,9 +51,9 @@ def _query_params(request: Request) -> dict[str, str]:
 
 
 def _flow(c: Canary, db: Session, req: authz.AuthorizationRequest, session: LoginSession | None,
-          consented: bool = False) -> Outcome:
+          now: datetime, consented: bool = False) -> Outcome:
     try:
-        decision = authz.decide(db, req, session, consented=consented)
+        decision = authz.decide(db, req, session, now, consented=consented)
     except authz.RedirectError as err:
         return Outcome("redirect", location=authz.error_redirect(err, c.settings.issuer))
     if isinstance(decision, authz.NeedLogin):
@@ -61,7 +62,7 @@ def _flow(c: Canary, db: Session, req: authz.AuthorizationRequest, session: Logi
     if isinstance(decision, authz.NeedConsent):
         user = db.get(User, session.user_id)
         return Outcome("consent", request=decision.request, email=user.email if user else "")
-    location = authz.issue_code(db, decision.request, session, c.settings.issuer, c.settings.code_ttl)
+    location = authz.issue_code(db, decision.request, session, c.settings.issuer, c.settings.code_ttl, now)
     db.commit()
     return Outcome("redirect", location=location)
 
@@ -81,7 +82,8 @@ def authorize_sync(c: Canary, params: dict[str, str], cookie: str | None) -> Out
         req = _validate(c, db, params)
         if isinstance(req, Outcome):
             return req
-        return _flow(c, db, req, sessions.load_session(db, cookie))
+        now = c.clock.now()
+        return _flow(c, db, req, sessions.load_session(db, cookie, now), now)
 
 
 def login_sync(c: Canary, params: dict[str, str], email: str, password: str) -> Outcome:
@@ -90,17 +92,18 @@ def login_sync(c: Canary, params: dict[str, str], email: str, password: str) -> 
         if isinstance(req, Outcome):
             return req
         policy = LoginPolicy(c.settings.login_max_failures, c.settings.login_lock_seconds)
+        now = c.clock.now()
         try:
-            user = authenticate(db, email, password, policy)
+            user = authenticate(db, email, password, policy, now)
         except SignInFailed as failed:
             db.commit()  # failure counters and lockout
             c.activity.signin_failed(db, failed.user_id, failed.reason, req.client.client_id)
             message = ("This account is locked for a while after too many attempts." if failed.reason == "locked"
                        else "Wrong e-mail or password.")
             return Outcome("login", request=req, login_error=message)
-        cookie, session = sessions.start_session(db, user, c.settings.session_ttl)
+        cookie, session = sessions.start_session(db, user, c.settings.session_ttl, now)
         # The session, the user's sign-in time and (when no consent is needed) the code: one transaction.
-        outcome = _flow(c, db, req.without_prompt("login"), session)
+        outcome = _flow(c, db, req.without_prompt("login"), session, now)
         db.commit()
         c.activity.signin_succeeded(db, user, req.client.client_id)
         outcome.set_session = cookie
@@ -112,16 +115,17 @@ def consent_sync(c: Canary, params: dict[str, str], cookie: str | None, allow: b
         req = _validate(c, db, params)
         if isinstance(req, Outcome):
             return req
-        session = sessions.load_session(db, cookie)
+        now = c.clock.now()
+        session = sessions.load_session(db, cookie, now)
         if session is None:
             return Outcome("login", request=req)
         if not allow:
             err = authz.RedirectError(req.redirect_uri, "access_denied", "the user denied the request", req.state,
                                       c.settings.issuer)
             return Outcome("redirect", location=authz.error_redirect(err, c.settings.issuer))
-        authz.record_consent(db, session.user_id, req)
+        authz.record_consent(db, session.user_id, req, now)
         db.commit()
-        return _flow(c, db, req.without_prompt("consent"), session, consented=True)
+        return _flow(c, db, req.without_prompt("consent"), session, now, consented=True)
 
 
 def render(request: Request, c: Canary, outcome: Outcome) -> Response:

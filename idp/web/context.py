@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from idp.activity import Activity
+from idp.clock import Clock
 from idp.oauth.keys import KeyStore
 from idp.oauth.resource_access import ResourceAccess
 from idp.oauth.server import CanaryAuthorizationServer
@@ -35,6 +36,7 @@ class Canary:
     activity: Activity
     templates: Jinja2Templates
     analytics: AnalyticsFacade | None
+    clock: Clock
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking service code (SQLAlchemy, argon2) off the event loop."""

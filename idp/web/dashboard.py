@@ -45,7 +45,7 @@ class Overview:
 def _admin(c: Canary, cookie: str | None) -> User | bool | None:
     """The signed-in administrator; None when nobody is signed in; False when the user is not an admin."""
     with c.factory() as db:
-        session = sessions.load_session(db, cookie)
+        session = sessions.load_session(db, cookie, c.clock.now())
         if session is None:
             return None
         user = db.get(User, session.user_id)

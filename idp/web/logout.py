@@ -61,10 +61,11 @@ def plan(c: Canary, params: dict[str, str]) -> Plan:
 
 def end(c: Canary, cookie: str | None, client_id: str) -> None:
     with c.factory() as db:
-        session = sessions.load_session(db, cookie)
+        now = c.clock.now()
+        session = sessions.load_session(db, cookie, now)
         if session is None:
             return
-        sessions.end_session(db, session)
+        sessions.end_session(db, session, now)
         db.commit()
         c.activity.signout(db, session.user_id, client_id)
 

@@ -1,38 +1,13 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
-from typing import Any
-
-import pytest
-from aiosmtpd.controller import Controller
 
 from analytics.alerts import AlertService, AlertSettings, SmtpSettings, create_rule
 from analytics.directory import InMemoryDirectory
 from tests.alerts.conftest import NOW, TODAY, AlertDatabase, FakeActivity
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+from tests.support.mail import Inbox
 
 
 def test_one_email_per_notification_and_recipient(

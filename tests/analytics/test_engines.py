@@ -109,10 +109,6 @@ def test_errors_are_clickhouse_errors(clickhouse: ClickHouse) -> None:
     assert clickhouse.ping()
 
 
-def test_now_constant_is_utc() -> None:
-    assert NOW.tzinfo is UTC
-
-
 def test_batches_spooled_as_json_lines_by_earlier_versions_are_still_inserted(migrated: ClickHouse) -> None:
     """A spool left by a version that stored JSONEachRow lines drains after an upgrade."""
     ids = [uuid.uuid4() for _ in range(2)]

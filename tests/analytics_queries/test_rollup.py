@@ -45,8 +45,18 @@ def _check(engine: ClickHouse, sim: Simulation) -> None:
 
 
 def _roll(engine: ClickHouse, margin: timedelta = timedelta(0)) -> rollup.Rollup:
-    """A rollup that starts in a later second than every change so far (changes are stamped in seconds)."""
-    time.sleep(1.05)
+    """A rollup that starts in a later second than every change and every rollup so far.
+
+    Changes are stamped by ClickHouse's own `now()` in a materialized view, in whole seconds, and the rollup
+    takes its time from the same clock: no clock of ours reaches them. So this waits for the server's next
+    second after the latest change or rollup (often already past), instead of a fixed second."""
+    latest = max(
+        engine.execute("SELECT toUInt32(max(changed_at)) FROM usage_changes")[0][0],
+        engine.execute("SELECT toUInt32(max(rolled_at)) FROM usage_rollups")[0][0],
+    )
+    deadline = time.monotonic() + 5
+    while engine.execute("SELECT toUInt32(now())")[0][0] <= latest and time.monotonic() < deadline:
+        time.sleep(0.02)
     return rollup.roll_up(engine, margin=margin)
 
 

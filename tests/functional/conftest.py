@@ -1,24 +1,25 @@
-"""A real Canary over real HTTP: uvicorn on a loopback port, in a thread of the test process."""
+"""A real Canary over real HTTP: uvicorn on a loopback port, in a thread of the test process; one with analytics
+(``ingest``, on the ClickHouse server and on chDB); a webhook receiver."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
 import secrets
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import HTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 import uvicorn
 
+from analytics.api import Analytics
+from analytics.clickhouse import ServerEngine
 from idp.accounts.models import User
 from idp.accounts.service import add_member, create_organization, create_user
 from idp.app import create_app
@@ -28,9 +29,10 @@ from idp.migrate import migrate_sql
 from idp.oauth.clients import create_client
 from idp.settings import Settings
 from idp.web.context import Canary
-
-PASSWORD = "correct horse battery"
-REDIRECT = "https://rp.example.com/callback"
+from tests.support.browser import PASSWORD, REDIRECT
+from tests.support.clickhouse import server_url_for
+from tests.support.clock import MovableClock
+from tests.support.webhooks import Receiver
 
 
 def free_port() -> int:
@@ -64,6 +66,7 @@ class Provider:
     url: str
     settings: Settings
     context: Canary
+    clock: MovableClock = field(default_factory=MovableClock)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def client(self, **kwargs: Any) -> tuple[str, str | None]:
@@ -94,10 +97,11 @@ def start_provider(
                         **overrides)
     migrate_sql(settings)
     prepare(settings)
-    app = create_app(settings, analytics)
+    clock = MovableClock()
+    app = create_app(settings, analytics, clock=clock)
     server = ServerThread(app, port)
     server.start()
-    return Provider(url=settings.issuer, settings=settings, context=app.state.canary), server
+    return Provider(url=settings.issuer, settings=settings, context=app.state.canary, clock=clock), server
 
 
 @pytest.fixture(scope="session")
@@ -113,60 +117,47 @@ def http(provider: Provider) -> Iterator[httpx.Client]:
         yield client
 
 
-def pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
+@pytest.fixture
+def clocked(database_url: str, tmp_path: Path) -> Iterator[Provider]:
+    """A provider of the test's own (same database) whose clock the test moves with ``clock.advance``: the
+    shared provider's clock stays the wall clock, so its tokens are never issued in the future."""
+    prov, server = start_provider(tmp_path, database_url)
+    yield prov
+    server.stop()
 
 
-def hidden(html: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert match, f"no hidden field {name} in page"
-    import html as html_lib
-
-    return html_lib.unescape(match.group(1))
+@pytest.fixture
+def clocked_http(clocked: Provider) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=clocked.url, follow_redirects=False, timeout=30) as client:
+        yield client
 
 
-def login(http: httpx.Client, page: httpx.Response, email: str, password: str = PASSWORD) -> httpx.Response:
-    assert page.status_code == 200 and 'name="password"' in page.text, page.text[:500]
-    return http.post("/login", data={
-        "csrf_token": hidden(page.text, "csrf_token"),
-        "authorization_request": hidden(page.text, "authorization_request"),
-        "email": email, "password": password,
-    })
+@pytest.fixture(scope="module", params=["server", "chdb"])
+def ingest(request: pytest.FixtureRequest, database_url: str,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
+    tmp = tmp_path_factory.mktemp("ingest")
+    url = None
+    if request.param == "server":
+        request.getfixturevalue("clickhouse_server_url")
+        url = server_url_for(f"canary_fn_{uuid.uuid4().hex[:10]}")
+    analytics = Analytics.open(url=url, data_dir=tmp, flush_interval=0.2)
+    analytics.migrate()
+    prov, server = start_provider(tmp, database_url, analytics)
+    prov.extra["analytics"] = analytics
+    yield prov
+    server.stop()
+    if url is not None:
+        admin = ServerEngine(server_url_for("default"))
+        admin.execute(f"DROP DATABASE IF EXISTS `{url.rsplit('/', 1)[1]}`")
+        admin.close()
 
 
-def consent(http: httpx.Client, page: httpx.Response, decision: str = "allow") -> httpx.Response:
-    assert page.status_code == 200 and 'name="decision"' in page.text, page.text[:500]
-    return http.post("/consent", data={
-        "csrf_token": hidden(page.text, "csrf_token"),
-        "authorization_request": hidden(page.text, "authorization_request"),
-        "decision": decision,
-    })
-
-
-def redirect_params(response: httpx.Response) -> dict[str, str]:
-    assert response.status_code in (302, 303), (response.status_code, response.text[:500])
-    location = response.headers["location"]
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-
-
-def authorize_params(client_id: str, challenge: str | None = None, **extra: str) -> dict[str, str]:
-    params = {"client_id": client_id, "redirect_uri": REDIRECT, "response_type": "code",
-              "scope": "openid profile email offline_access", "state": secrets.token_urlsafe(8),
-              "nonce": secrets.token_urlsafe(8)}
-    if challenge:
-        params.update(code_challenge=challenge, code_challenge_method="S256")
-    params.update(extra)
-    return {k: v for k, v in params.items() if v != ""}
-
-
-def sign_in(http: httpx.Client, params: dict[str, str], email: str, password: str = PASSWORD,
-            approve: bool = True) -> dict[str, str]:
-    """Browser flow to the redirect: /authorize → login form → (consent) → code."""
-    response = http.get("/authorize", params=params)
-    if response.status_code == 200 and 'name="password"' in response.text:
-        response = login(http, response, email, password)
-    if response.status_code == 200 and 'name="decision"' in response.text:
-        response = consent(http, response, "allow" if approve else "deny")
-    return redirect_params(response)
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    Receiver.received = []
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()

@@ -2,39 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
-from joserfc import jwt
-from joserfc.jwk import KeySet
 
-from tests.functional.conftest import (
-    REDIRECT,
-    Provider,
-    authorize_params,
-    consent,
-    login,
-    pkce_pair,
-    redirect_params,
-    sign_in,
-)
-
-
-def exchange(provider: Provider, client_id: str, secret: str | None, code: str, verifier: str | None = None,
-             redirect_uri: str = REDIRECT) -> httpx.Response:
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
-    if verifier:
-        data["code_verifier"] = verifier
-    if secret is None:
-        data["client_id"] = client_id
-        return httpx.post(f"{provider.url}/token", data=data)
-    return httpx.post(f"{provider.url}/token", data=data, auth=(client_id, secret))
-
-
-def id_claims(provider: Provider, id_token: str) -> dict:
-    jwks = httpx.get(f"{provider.url}/jwks").json()
-    return jwt.decode(id_token, KeySet.import_key_set(jwks)).claims
+from tests.functional.conftest import Provider
+from tests.support.browser import REDIRECT, authorize_params, consent, login, pkce_pair, redirect_params, sign_in
+from tests.support.tokens import exchange, id_claims
 
 
 def test_get_and_post_both_work_and_extra_parameters_are_ignored(provider: Provider, http: httpx.Client) -> None:
@@ -200,12 +173,13 @@ def test_first_party_client_skips_consent(provider: Provider, http: httpx.Client
     assert response.status_code == 303 and "code=" in response.headers["location"]
 
 
-def test_prompt_login_forces_a_fresh_login_with_new_auth_time(provider: Provider, http: httpx.Client) -> None:
+def test_prompt_login_forces_a_fresh_login_with_new_auth_time(clocked: Provider, clocked_http: httpx.Client) -> None:
+    provider, http = clocked, clocked_http
     user = provider.user()
     client_id, secret = provider.client(first_party=True)
     back = sign_in(http, authorize_params(client_id), user.email)
     first = id_claims(provider, exchange(provider, client_id, secret, back["code"]).json()["id_token"])
-    time.sleep(1.1)
+    provider.clock.advance(1)
     page = http.get("/authorize", params=authorize_params(client_id, prompt="login"))
     assert 'name="password"' in page.text
     back = redirect_params(login(http, page, user.email))
@@ -213,7 +187,8 @@ def test_prompt_login_forces_a_fresh_login_with_new_auth_time(provider: Provider
     assert second["auth_time"] > first["auth_time"]
 
 
-def test_max_age(provider: Provider, http: httpx.Client) -> None:
+def test_max_age(clocked: Provider, clocked_http: httpx.Client) -> None:
+    provider, http = clocked, clocked_http
     user = provider.user()
     client_id, secret = provider.client(first_party=True)
     back = sign_in(http, authorize_params(client_id), user.email)
@@ -222,7 +197,7 @@ def test_max_age(provider: Provider, http: httpx.Client) -> None:
     claims = id_claims(provider, exchange(provider, client_id, secret,
                                           redirect_params(large)["code"]).json()["id_token"])
     assert claims["auth_time"] == first["auth_time"]
-    time.sleep(2.1)
+    provider.clock.advance(2)
     small = http.get("/authorize", params=authorize_params(client_id, max_age="1"))
     assert small.status_code == 200 and 'name="password"' in small.text
     back = redirect_params(login(http, small, user.email))
@@ -259,7 +234,8 @@ def test_wrong_password_shows_the_form_again_and_records_no_session(provider: Pr
     assert "Wrong e-mail or password" in unknown.text
 
 
-def test_account_locks_after_repeated_failures(provider: Provider, http: httpx.Client) -> None:
+def test_account_locks_after_repeated_failures_for_a_while(clocked: Provider, clocked_http: httpx.Client) -> None:
+    provider, http = clocked, clocked_http
     user = provider.user()
     client_id, _ = provider.client(first_party=True)
     page = http.get("/authorize", params=authorize_params(client_id))
@@ -267,13 +243,17 @@ def test_account_locks_after_repeated_failures(provider: Provider, http: httpx.C
         login(http, page, user.email, "wrong password")
     locked = login(http, page, user.email)
     assert locked.status_code == 200 and "locked" in locked.text
+    provider.clock.advance(provider.settings.login_lock_seconds - 5)
+    assert "locked" in login(http, page, user.email).text
+    provider.clock.advance(10)
+    assert login(http, page, user.email).status_code == 303
 
 
 def test_login_and_consent_posts_need_the_csrf_token(provider: Provider, http: httpx.Client) -> None:
     user = provider.user()
     client_id, _ = provider.client()
     page = http.get("/authorize", params=authorize_params(client_id))
-    from tests.functional.conftest import hidden
+    from tests.support.browser import hidden
 
     request = hidden(page.text, "authorization_request")
     refused = http.post("/login", data={"authorization_request": request, "email": user.email,
@@ -299,9 +279,15 @@ def test_session_cookie_flags(provider: Provider, http: httpx.Client) -> None:
     assert "Secure" not in cookie  # plain-http localhost issuer in tests
 
 
-def test_code_is_long_random_and_short_lived(provider: Provider, http: httpx.Client) -> None:
+def test_code_is_long_random_and_short_lived(clocked: Provider, clocked_http: httpx.Client) -> None:
+    provider, http = clocked, clocked_http
     user = provider.user()
-    client_id, _ = provider.client(first_party=True)
+    client_id, secret = provider.client(first_party=True)
     codes = {sign_in(http, authorize_params(client_id), user.email)["code"] for _ in range(3)}
     assert len(codes) == 3 and all(len(c) >= 43 for c in codes)
-    assert provider.settings.code_ttl <= 60
+    first, second, _ = codes
+    provider.clock.advance(provider.settings.code_ttl - 2)
+    assert exchange(provider, client_id, secret, first).status_code == 200  # still within its lifetime
+    provider.clock.advance(3)
+    expired = exchange(provider, client_id, secret, second)
+    assert expired.status_code == 400 and expired.json()["error"] == "invalid_grant"

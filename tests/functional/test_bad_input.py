@@ -10,7 +10,8 @@ import pytest
 
 from idp.app import create_app
 from idp.settings import Settings
-from tests.functional.conftest import Provider, ServerThread, authorize_params, free_port
+from tests.functional.conftest import Provider, ServerThread, free_port
+from tests.support.browser import authorize_params
 
 
 @pytest.mark.parametrize("body", [

@@ -6,47 +6,21 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from analytics.api import Analytics, Event
-from tests.analytics.conftest import clickhouse_server_url, server_url_for  # noqa: F401  (fixture)
-
-
-class Receiver(BaseHTTPRequestHandler):
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
+from tests.support.clickhouse import server_url_for
+from tests.support.webhooks import Receiver
 
 
 @pytest.fixture
-def receiver() -> Iterator[str]:
-    Receiver.received = []
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def env(tmp_path: Path, clickhouse_server_url: str) -> Iterator[dict[str, str]]:  # noqa: F811
+def env(tmp_path: Path, clickhouse_server_url: str) -> Iterator[dict[str, str]]:
     database = f"canary_cli_{uuid.uuid4().hex[:10]}"
     values = {**os.environ, "CANARY_DATA_DIR": str(tmp_path),
               "CANARY_ANALYTICS_URL": server_url_for(database)}

@@ -10,9 +10,9 @@ import httpx
 from analytics.api import Analytics, Event
 from idp.accounts.models import User
 from idp.db import transaction
-from tests.analytics.conftest import clickhouse_server_url  # noqa: F401  (fixture)
-from tests.functional.conftest import Provider, login
-from tests.functional.test_events import ingest, org_id  # noqa: F401  (fixture)
+from tests.functional.conftest import Provider
+from tests.support.accounts import org_id
+from tests.support.browser import login
 
 
 def browse(prov: Provider, browser: httpx.Client, email: str, path: str = "/dashboard") -> httpx.Response:
@@ -25,7 +25,7 @@ def browse(prov: Provider, browser: httpx.Client, email: str, path: str = "/dash
     return browser.get(path)
 
 
-def test_admin_sees_activity_and_quiet_accounts(ingest: Provider) -> None:  # noqa: F811
+def test_admin_sees_activity_and_quiet_accounts(ingest: Provider) -> None:
     slug = f"dash-{uuid.uuid4().hex[:6]}"
     admin = ingest.user(organization=slug)
     quiet = ingest.user(organization=slug, email=f"quiet-{uuid.uuid4().hex[:6]}@example.com")
@@ -49,7 +49,7 @@ def test_admin_sees_activity_and_quiet_accounts(ingest: Provider) -> None:  # no
         assert browser.get("/dashboard/accounts/nobody").status_code == 404
 
 
-def test_non_admins_are_refused(ingest: Provider) -> None:  # noqa: F811
+def test_non_admins_are_refused(ingest: Provider) -> None:
     user = ingest.user()
     with httpx.Client(base_url=ingest.url) as browser:
         assert browse(ingest, browser, user.email).status_code == 403

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,31 +12,10 @@ import pytest
 from analytics.api import Analytics, provider_events
 from idp.accounts.models import User
 from idp.db import transaction
-from tests.analytics.conftest import clickhouse_server_url, server_url_for  # noqa: F401  (fixture)
-from tests.functional.conftest import PASSWORD, Provider, authorize_params, login, sign_in, start_provider
-from tests.functional.test_authorize import exchange
-
-
-@pytest.fixture(scope="module", params=["server", "chdb"])
-def ingest(request: pytest.FixtureRequest, database_url: str,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
-    tmp = tmp_path_factory.mktemp("ingest")
-    url = None
-    if request.param == "server":
-        request.getfixturevalue("clickhouse_server_url")
-        url = server_url_for(f"canary_fn_{uuid.uuid4().hex[:10]}")
-    analytics = Analytics.open(url=url, data_dir=tmp, flush_interval=0.2)
-    analytics.migrate()
-    prov, server = start_provider(tmp, database_url, analytics)
-    prov.extra["analytics"] = analytics
-    yield prov
-    server.stop()
-    if url is not None:
-        from analytics.clickhouse import ServerEngine
-
-        admin = ServerEngine(server_url_for("default"))
-        admin.execute(f"DROP DATABASE IF EXISTS `{url.rsplit('/', 1)[1]}`")
-        admin.close()
+from tests.functional.conftest import Provider, start_provider
+from tests.support.accounts import org_id
+from tests.support.browser import PASSWORD, authorize_params, login, sign_in
+from tests.support.tokens import exchange
 
 
 def stored(prov: Provider, where: str) -> list[dict]:
@@ -56,14 +34,6 @@ def cc_token(prov: Provider, **client: object) -> tuple[str, str]:
     body = httpx.post(f"{prov.url}/token", data={"grant_type": "client_credentials"},
                       auth=(client_id, secret or "")).json()
     return client_id, body["access_token"]
-
-
-def org_id(prov: Provider, slug: str) -> str:
-    from idp.accounts.service import create_organization, find_organization
-
-    with transaction(prov.context.factory) as db:
-        org = find_organization(db, slug) or create_organization(db, slug=slug)
-        return org.id
 
 
 def post(prov: Provider, token: str, body: object, **headers: str) -> httpx.Response:
@@ -214,6 +184,8 @@ def test_sign_ins_tokens_and_signout_are_recorded_automatically(ingest: Provider
     with httpx.Client(base_url=ingest.url) as browser:
         page = browser.get("/authorize", params=authorize_params(client_id))
         login(browser, page, user.email, "wrong password")
+        page = browser.get("/authorize", params=authorize_params(client_id))
+        login(browser, page, f"nobody-{uuid.uuid4().hex[:6]}@example.com", PASSWORD)
         back = sign_in(browser, authorize_params(client_id), user.email, PASSWORD)
         body = exchange(ingest, client_id, secret, back["code"]).json()
         httpx.post(f"{ingest.url}/token", data={"grant_type": "refresh_token",
@@ -226,8 +198,8 @@ def test_sign_ins_tokens_and_signout_are_recorded_automatically(ingest: Provider
     for name in (provider_events.SIGNIN_SUCCEEDED, provider_events.TOKEN_ISSUED, provider_events.TOKEN_REFRESHED,
                  provider_events.SIGNOUT):
         assert name in {n for n, _ in names}, names
-    unknown = stored(ingest, f"name = '{provider_events.SIGNIN_FAILED}' AND account = ''")
-    assert isinstance(unknown, list)
+    unknown = stored(ingest, f"name = '{provider_events.SIGNIN_FAILED}' AND account = '' AND client_id = '{client_id}'")
+    assert [json.loads(r["properties"])["reason"] for r in unknown] == ["unknown_user"]
     with ingest.context.factory() as db:
         assert db.get(User, user.id).last_sign_in_at is not None  # type: ignore[union-attr]
 

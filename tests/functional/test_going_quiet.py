@@ -21,11 +21,11 @@ from standardwebhooks.webhooks import Webhook
 from analytics.alerts import AlertService, create_rule, create_webhook_endpoint
 from analytics.api import Analytics, Event
 from idp.db import transaction
-from tests.alerts.test_email import Inbox, smtp  # noqa: F401  (fixture)
-from tests.analytics.conftest import clickhouse_server_url, server_url_for  # noqa: F401  (fixture)
 from tests.conftest import POSTGRES_ADMIN
 from tests.functional.conftest import Provider, start_provider
-from tests.functional.test_cli_analytics import Receiver, receiver  # noqa: F401  (fixture)
+from tests.support.clickhouse import server_url_for
+from tests.support.mail import Inbox
+from tests.support.webhooks import Receiver
 
 
 def wait_for(condition: Callable[[], bool], seconds: float) -> float:
@@ -50,8 +50,8 @@ def more_runs(server: object, count: int = 2) -> None:
 
 
 @pytest.fixture
-def world(tmp_path: Path, database_url: str, clickhouse_server_url: str,  # noqa: F811
-          smtp: tuple[Inbox, int]) -> Iterator[dict[str, object]]:  # noqa: F811
+def world(tmp_path: Path, database_url: str, clickhouse_server_url: str,
+          smtp: tuple[Inbox, int]) -> Iterator[dict[str, object]]:
     url = server_url_for(f"canary_quiet_{uuid.uuid4().hex[:10]}")
     # A database of its own: other tests' providers (and their alert loops) share the session's database.
     own = f"canary_quiet_{uuid.uuid4().hex[:10]}"
@@ -84,7 +84,7 @@ def serve(world: dict[str, object], name: str) -> tuple[Provider, object, Analyt
     return prov, server, analytics
 
 
-def test_one_webhook_and_one_email_when_quiet_and_when_back(world: dict[str, object], receiver: str) -> None:  # noqa: F811
+def test_one_webhook_and_one_email_when_quiet_and_when_back(world: dict[str, object], receiver: str) -> None:
     inbox: Inbox = world["inbox"]  # type: ignore[assignment]
     prov, server, analytics = serve(world, "first")
     user = prov.user(email=f"quiet-{uuid.uuid4().hex[:6]}@example.com")

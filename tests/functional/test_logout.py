@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from tests.functional.conftest import REDIRECT, Provider, authorize_params, redirect_params, sign_in
-from tests.functional.test_authorize import exchange
+from tests.functional.conftest import Provider
+from tests.support.browser import authorize_params, redirect_params, sign_in
+from tests.support.tokens import exchange
 
 AFTER = "https://rp.example.com/signed-out"
 
@@ -43,7 +44,7 @@ def test_logout_without_hint_asks_for_confirmation_with_csrf(provider: Provider,
     assert forged.status_code == 200 and 'name="confirm"' in forged.text  # asked again, nothing ended
     still = redirect_params(http.get("/authorize", params=authorize_params(client_id, prompt="none")))
     assert "code" in still
-    from tests.functional.conftest import hidden
+    from tests.support.browser import hidden
 
     done = http.post("/logout", data={"confirm": "yes", "csrf_token": hidden(page.text, "csrf_token")})
     assert done.status_code == 200 and "signed out" in done.text
@@ -52,7 +53,8 @@ def test_logout_without_hint_asks_for_confirmation_with_csrf(provider: Provider,
 
 
 def test_logout_post_with_hint(provider: Provider, http: httpx.Client) -> None:
-    _, id_token = signed_in(provider, http)
+    client_id, id_token = signed_in(provider, http)
     response = http.post("/logout", data={"id_token_hint": id_token, "post_logout_redirect_uri": AFTER})
     assert response.status_code == 303 and response.headers["location"] == AFTER
-    assert REDIRECT
+    gone = redirect_params(http.get("/authorize", params=authorize_params(client_id, prompt="none")))
+    assert gone["error"] == "login_required"  # the session has ended

@@ -13,9 +13,9 @@ from joserfc.errors import JoseError
 
 from idp.db import transaction
 from idp.oauth.keys import rotate
-from tests.functional.conftest import Provider, authorize_params, sign_in
-from tests.functional.test_authorize import exchange
-from tests.functional.test_token import decode, introspect
+from tests.functional.conftest import Provider
+from tests.support.browser import authorize_params, sign_in
+from tests.support.tokens import decode, exchange, introspect
 
 
 def opaque_cc_token(provider: Provider, **client: object) -> tuple[tuple[str, str], str]:

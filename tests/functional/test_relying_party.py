@@ -12,7 +12,8 @@ from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.functional.conftest import REDIRECT, Provider, consent, login, redirect_params
+from tests.functional.conftest import Provider
+from tests.support.browser import REDIRECT, consent, login, redirect_params
 
 
 def _validate_id_token(id_token: str, jwks: dict[str, Any], issuer: str, client_id: str, nonce: str,

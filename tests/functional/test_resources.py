@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -10,7 +9,7 @@ import pytest
 
 from idp.accounts.models import User
 from tests.functional.conftest import Provider
-from tests.functional.test_token import decode, introspect, tokens_for
+from tests.support.tokens import decode, introspect, tokens_for
 
 
 def test_userinfo_get_post_header_and_body(provider: Provider, http: httpx.Client) -> None:
@@ -28,8 +27,8 @@ def test_userinfo_get_post_header_and_body(provider: Provider, http: httpx.Clien
 
 
 def test_userinfo_claims_follow_scope(provider: Provider, http: httpx.Client) -> None:
-    from tests.functional.conftest import authorize_params, sign_in
-    from tests.functional.test_authorize import exchange
+    from tests.support.browser import authorize_params, sign_in
+    from tests.support.tokens import exchange
 
     user = provider.user(name="Scope Person")
     client_id, secret = provider.client(first_party=True)
@@ -181,7 +180,6 @@ def test_disabled_user_tokens_stop_working(provider: Provider, http: httpx.Clien
     with transaction(provider.context.factory) as db:
         db.get(User, body["user"]).disabled = True
     assert introspect(provider, body["access_token"], (client_id, secret or "")) == {"active": False}
-    time.sleep(0)
 
 
 def test_public_clients_cannot_introspect(provider: Provider, http: httpx.Client) -> None:

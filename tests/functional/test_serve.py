@@ -15,8 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.analytics.conftest import clickhouse_server_url, server_url_for  # noqa: F401  (fixture)
-from tests.functional.conftest import consent, free_port, hidden, pkce_pair, redirect_params
+from tests.functional.conftest import free_port
+from tests.support.browser import consent, hidden, pkce_pair, redirect_params
+from tests.support.clickhouse import server_url_for
 
 
 def start(env: dict[str, str]) -> tuple[subprocess.Popen[str], dict]:

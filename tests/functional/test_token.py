@@ -6,28 +6,10 @@ import base64
 from urllib.parse import quote_plus
 
 import httpx
-from joserfc import jwt
-from joserfc.jwk import KeySet
 
-from tests.functional.conftest import REDIRECT, Provider, authorize_params, pkce_pair, sign_in
-from tests.functional.test_authorize import exchange
-
-
-def tokens_for(provider: Provider, http: httpx.Client, **client_kwargs: object) -> tuple[str, str | None, dict]:
-    user = provider.user()
-    client_id, secret = provider.client(first_party=True, **client_kwargs)
-    back = sign_in(http, authorize_params(client_id), user.email)
-    response = exchange(provider, client_id, secret, back["code"])
-    assert response.status_code == 200, response.text
-    return client_id, secret, response.json() | {"user": user.id}
-
-
-def decode(provider: Provider, token: str) -> jwt.Token:
-    return jwt.decode(token, KeySet.import_key_set(httpx.get(f"{provider.url}/jwks").json()))
-
-
-def introspect(provider: Provider, token: str, auth: tuple[str, str]) -> dict:
-    return httpx.post(f"{provider.url}/introspect", data={"token": token}, auth=auth).json()
+from tests.functional.conftest import Provider
+from tests.support.browser import REDIRECT, authorize_params, pkce_pair, sign_in
+from tests.support.tokens import decode, exchange, introspect, tokens_for
 
 
 def test_token_response_shape_and_headers(provider: Provider, http: httpx.Client) -> None:

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from idp.workers import balanced
-from tests.analytics.conftest import clickhouse_server_url, server_url_for  # noqa: F401  (fixture)
 from tests.functional.conftest import free_port
+from tests.support.clickhouse import server_url_for
 
 pytestmark = pytest.mark.skipif(not balanced(), reason="one socket per worker needs Linux's SO_REUSEPORT")
 
@@ -68,7 +68,7 @@ def _tcp(port: int, state: str) -> set[str]:
 
 
 @pytest.fixture
-def server(tmp_path: Path, clickhouse_server_url: str) -> Iterator[tuple[subprocess.Popen[str], int]]:  # noqa: F811
+def server(tmp_path: Path, clickhouse_server_url: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
     port = free_port()
     database = f"canary_workers_{uuid.uuid4().hex[:10]}"
     env = {**os.environ, "CANARY_DATA_DIR": str(tmp_path), "CANARY_PORT": str(port),

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
-
-from sqlalchemy.orm import Session
 
 from idp.accounts import service
 from idp.accounts.errors import AccountError, EmailTaken
 from idp.accounts.models import Membership, Organization, User
-from idp.db import utcnow
 from idp.oauth.tokens import TokenService
 from idp.web.admin import paging, schemas
 from idp.web.admin.errors import BadRequest, Conflict
@@ -26,7 +24,7 @@ def timestamp(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def account_json(user: User, memberships: list[tuple[Organization, Membership]]) -> dict[str, Any]:
+def account_json(user: User, memberships: list[tuple[Organization, Membership]], now: datetime) -> dict[str, Any]:
     return {
         "id": user.id,
         "email": user.email,
@@ -35,14 +33,14 @@ def account_json(user: User, memberships: list[tuple[Organization, Membership]])
         "created_at": timestamp(user.created_at),
         "last_sign_in_at": timestamp(user.last_sign_in_at),
         "disabled": user.disabled,
-        "locked": service.is_locked(user, utcnow()),
+        "locked": service.is_locked(user, now),
         "organizations": [{"id": org.id, "slug": org.slug, "role": m.role} for org, m in memberships],
     }
 
 
-def load(db: Session, user: User) -> dict[str, Any]:
-    db.flush()
-    return account_json(user, service.memberships_of(db, [user.id])[user.id])
+def load(call: Call, user: User) -> dict[str, Any]:
+    call.db.flush()
+    return account_json(user, service.memberships_of(call.db, [user.id])[user.id], call.c.clock.now())
 
 
 def email(value: str) -> str:
@@ -56,7 +54,7 @@ def list_accounts(call: Call) -> dict[str, Any]:
     offset, limit = paging.window(call)
     users, total = service.search_users(call.db, call.query.get("q", ""), offset=offset, limit=limit)
     memberships = service.memberships_of(call.db, [u.id for u in users])
-    return paging.page(call, [account_json(u, memberships[u.id]) for u in users], total)
+    return paging.page(call, [account_json(u, memberships[u.id], call.c.clock.now()) for u in users], total)
 
 
 def create_account(call: Call) -> dict[str, Any]:
@@ -75,11 +73,11 @@ def create_account(call: Call) -> dict[str, Any]:
         raise Conflict(str(err), "email") from err
     for org, role in organizations:
         service.add_member(call.db, user, org, role)
-    return load(call.db, user)
+    return load(call, user)
 
 
 def get_account(call: Call) -> dict[str, Any]:
-    return load(call.db, service.get_user(call.db, call.path["account_id"]))
+    return load(call, service.get_user(call.db, call.path["account_id"]))
 
 
 def update_account(call: Call) -> dict[str, Any]:
@@ -92,13 +90,13 @@ def update_account(call: Call) -> dict[str, Any]:
         _disable(call, user)
     elif body.get("disabled") is False:
         service.enable_user(user)
-    return load(call.db, user)
+    return load(call, user)
 
 
 def disable_account(call: Call) -> dict[str, Any]:
     user = service.get_user(call.db, call.path["account_id"])
     _disable(call, user)
-    return load(call.db, user)
+    return load(call, user)
 
 
 def _disable(call: Call, user: User) -> None:
@@ -111,7 +109,7 @@ def _disable(call: Call, user: User) -> None:
 def enable_account(call: Call) -> dict[str, Any]:
     user = service.get_user(call.db, call.path["account_id"])
     service.enable_user(user)
-    return load(call.db, user)
+    return load(call, user)
 
 
 OPERATIONS = [

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from idp.accounts.models import LoginSession, User
 from idp.db import transaction, utcnow
 from tests.functional.admin.conftest import Admin, unique
-from tests.functional.conftest import PASSWORD, Provider, authorize_params, login, sign_in
-from tests.functional.test_authorize import exchange
+from tests.functional.conftest import Provider
+from tests.support.browser import PASSWORD, authorize_params, login, sign_in
+from tests.support.tokens import exchange
 
 
 def test_create_with_organizations_then_get(admin: Admin) -> None:

@@ -28,12 +28,12 @@ from analytics.api import Analytics, Event, provider_events
 from analytics.directory import AccountRef, InMemoryDirectory
 from idp.accounts.models import User
 from idp.db import transaction
-from tests.analytics.conftest import clickhouse_server_url, server_url_for  # noqa: F401  (fixture)
 from tests.analytics_queries import reference
 from tests.analytics_queries.factory import IDP_NAMES, SimEvent, Simulation
 from tests.conftest import POSTGRES_ADMIN
 from tests.functional.admin.conftest import Admin, Spec, new_token
 from tests.functional.conftest import Provider, free_port, start_provider
+from tests.support.clickhouse import server_url_for
 
 API_NAMES = ("report.viewed", "export.created", "invoice.sent", "search.run")
 CLIENTS = ("web", "cli", "mobile")

@@ -35,7 +35,6 @@ from analytics.migrations import migrate
 from idp.accounts.models import User
 from idp.db import transaction
 from idp.directory import SqlAccountDirectory
-from tests.analytics.conftest import clickhouse_server_url, server_database  # noqa: F401  (fixtures)
 from tests.functional.admin.conftest import Admin, Spec, new_token, unique, validation_agreement
 from tests.functional.conftest import Provider
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import httpx
 
 from tests.functional.admin.conftest import Admin, client_credentials_token, new_token
-from tests.functional.conftest import REDIRECT, Provider, authorize_params, sign_in
-from tests.functional.test_authorize import exchange
+from tests.functional.conftest import Provider
+from tests.support.browser import REDIRECT, authorize_params, sign_in
+from tests.support.tokens import exchange
 
 
 def refused(admin: Admin, status: int, error: str, **kwargs: object) -> httpx.Response:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 
 from tests.functional.admin.conftest import Admin, client_credentials_token
-from tests.functional.conftest import REDIRECT, Provider
+from tests.functional.conftest import Provider
+from tests.support.browser import REDIRECT
 
 
 def token_response(provider: Provider, client_id: str, secret: str | None) -> httpx.Response:
