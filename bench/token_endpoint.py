@@ -25,6 +25,7 @@ Examples
       --analytics-url clickhouse+native://default@127.0.0.1:19000/canary_bench
   .venv/bin/python bench/token_endpoint.py --signing-alg ES256
   .venv/bin/python bench/token_endpoint.py --target node
+  .venv/bin/python bench/token_endpoint.py --breakdown --mode refresh [--database postgres]
 """
 
 from __future__ import annotations
@@ -435,7 +436,9 @@ def breakdown(signing_alg: str, database_url: str = "", calls: int = 400) -> dic
     activity = Activity(SoonRecorder())
 
     def record() -> None:
-        activity.token_issued(None, "client_credentials", client, None, "events:write")
+        hand_over = activity.token_issued(None, "client_credentials", client, None, "events:write")
+        assert hand_over is not None
+        hand_over()
 
     n = calls // 4
     for _ in range(50):
@@ -466,6 +469,122 @@ def breakdown(signing_alg: str, database_url: str = "", calls: int = 400) -> dic
         "JSONResponse of the token body": _per_call_ms(render, calls),
         "event recording, CPU (activity.token_issued + the background spool append)": record_cpu,
         "event recording, wall time in the request (record_soon: no fsync wait)": record_wall,
+    }
+    ctx.factory.kw["bind"].dispose()
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def refresh_breakdown(signing_alg: str, database_url: str = "", calls: int = 400, chains: int = 16
+                      ) -> dict[str, float]:
+    """Per-request CPU costs of a refresh with rotation (ID token too), timed in this process without HTTP.
+
+    ``chains`` users each hold a refresh token; every call refreshes the next chain through ``server._run`` (the
+    threadpool side of the token endpoint: Authlib, the look-ups, both signatures, the writes, the commit, the
+    token event handed over). The parts are the same steps called one by one.
+    """
+    import idp.accounts.models  # noqa: F401  (all mappers known before prepare() flushes a client)
+    from idp.accounts.models import Membership, Organization, User
+    from idp.accounts.service import organization_ids
+    from idp.activity import Activity
+    from idp.app import build_context
+    from idp.cli.serve import prepare
+    from idp.db import transaction, utcnow
+    from idp.migrate import migrate_sql
+    from idp.oauth.claims import user_claims
+    from idp.oauth.client_cache import ClientCache
+    from idp.oauth.clients import create_client
+    from idp.oauth.models import Grant
+    from idp.oauth.server import CanaryAuthorizationServer
+    from idp.oauth.tokens import TokenService
+    from idp.settings import Settings
+
+    work = Path(tempfile.mkdtemp(prefix="canary-breakdown-"))
+    settings = Settings(data_dir=work, issuer="http://127.0.0.1:9", signing_alg=signing_alg,
+                        database_url=database_url)
+    migrate_sql(settings)
+    prepare(settings)
+
+    class Recorder:  # the event is built and handed over; the spool is left out (see --breakdown)
+        def record_soon(self, event: Any) -> None:
+            pass
+
+    ctx = build_context(settings, None)
+    # Token events built and handed to a recorder that drops them, as the parts below time them.
+    ctx.activity = Activity(Recorder())
+    ctx.server = CanaryAuthorizationServer(ctx.factory, ctx.tokens, ctx.access, settings.max_body_bytes,
+                                           ctx.activity.token_issued, ClientCache(settings.cache_seconds))
+    scope = "openid profile email offline_access"
+    tokens: list[str] = []
+    with transaction(ctx.factory) as db:
+        client, secret = create_client(db, name="breakdown refresh", redirect_uris=[common.REDIRECT_URI],
+                                       first_party=True, scope=scope)
+        db.expunge(client)
+        org = Organization(slug=f"breakdown-{secrets.token_hex(4)}", name="breakdown")
+        db.add(org)
+        for i in range(chains):
+            user = User(email=f"breakdown-{i}-{secrets.token_hex(4)}@example.com", name=f"User {i}",
+                        email_verified=True)
+            db.add(user)
+            db.flush()
+            db.add(Membership(user_id=user.id, organization_id=org.id))
+            grant = Grant(id=secrets.token_hex(16), client_id=client.client_id, user_id=user.id)
+            db.add(grant)
+            db.flush()
+            tokens.append(ctx.tokens.refresh_token(db, grant_id=grant.id, client=client, user_id=user.id,
+                                                   scope=scope, auth_time=utcnow(), sid=secrets.token_hex(16)))
+        db.expunge(user)
+    assert secret is not None
+    auth = common.basic(client.client_id, secret)
+    headers = {"authorization": auth, "Authorization": auth}
+    turn = [0]
+
+    def next_chain() -> int:
+        turn[0] += 1
+        return turn[0] % len(tokens)
+
+    def refresh() -> None:
+        i = next_chain()
+        status, body, _ = ctx.server._run(None, "/token", headers,
+                                          {"grant_type": "refresh_token", "refresh_token": tokens[i]})
+        assert status == 200 and "id_token" in body, body
+        tokens[i] = body["refresh_token"]
+
+    def rotation() -> None:
+        i = next_chain()
+        with ctx.factory() as db:
+            presented = TokenService.presented_refresh_token(db, tokens[i])
+            assert presented is not None and presented.user is not None
+            new = ctx.tokens.refresh_token(db, grant_id=presented.grant_id, client=client,
+                                           user_id=presented.user.id, scope=presented.scope,
+                                           auth_time=presented.auth_time, sid=presented.sid)
+            assert TokenService.spend_refresh_token(db, presented.token_hash)
+            organization_ids(db, presented.user.id)
+            db.commit()
+        tokens[i] = new
+
+    def lookup() -> None:
+        with ctx.factory() as db:
+            assert TokenService.presented_refresh_token(db, tokens[next_chain()]) is not None
+
+    def access() -> None:
+        ctx.tokens.access_token(client=client, subject=user.id, scope=scope, grant_id="g" * 32,
+                                auth_time=utcnow())
+
+    def id_token() -> None:
+        ctx.tokens.id_token(client=client, user=user, claims=user_claims(user, scope), auth_time=utcnow(),
+                            access_token="a" * 600, nonce=None, sid="s" * 32)
+
+    result = {
+        "refresh, whole (server._run: Authlib, look-up, two signatures, rotation, commit, token event)":
+            _per_call_ms(refresh, calls),
+        f"  access token JWT ({signing_alg}, TokenService.access_token)": _per_call_ms(access, calls),
+        "  ID token JWT (RS256 unless the client registered another, TokenService.id_token)":
+            _per_call_ms(id_token, calls),
+        "  the database part alone (look-up, insert, spend, organization look-up, commit, close)":
+            _per_call_ms(rotation, calls),
+        "    of which the presented token's look-up (session, token + grant + user in one query)":
+            _per_call_ms(lookup, calls),
     }
     ctx.factory.kw["bind"].dispose()
     shutil.rmtree(work, ignore_errors=True)
@@ -504,7 +623,7 @@ def main() -> int:
     p.add_argument("--profile-gil", action="store_true", help="py-spy --gil: only samples holding the GIL")
     p.add_argument("--json-out", help="also write the result as JSON to this file")
     p.add_argument("--breakdown", action="store_true",
-                   help="no server, no load: time the parts of a client_credentials request in this process")
+                   help="no server, no load: time the parts of a token request (--mode) in this process")
     p.add_argument("--path", default="/token",
                    help="client_credentials mode: POST here; `--path /healthz` GETs the health check instead "
                         "(the floor cost of uvicorn + Starlette + middleware)")
@@ -517,12 +636,13 @@ def main() -> int:
         with contextlib.ExitStack() as stack:
             url = (stack.enter_context(common.postgres_database(args.pg_admin_url))
                    if args.database == "postgres" else "")
+            timed = refresh_breakdown if args.mode == "refresh" else breakdown
             parts = {"machine": common.machine(), "signing_alg": args.signing_alg, "database": args.database,
-                     "breakdown_ms": breakdown(args.signing_alg, url)}
+                     "mode": args.mode, "breakdown_ms": timed(args.signing_alg, url)}
         print(json.dumps(parts, indent=2))
         if args.json_out:
             Path(args.json_out).write_text(json.dumps(parts, indent=2))
-        print(f"\n{args.signing_alg} {args.database} breakdown (ms): "
+        print(f"\n{args.mode} {args.signing_alg} {args.database} breakdown (ms): "
               + "; ".join(f"{k.strip()} {v}" for k, v in parts["breakdown_ms"].items()))
         return 0
     if args.loader == "auto":

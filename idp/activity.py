@@ -2,13 +2,14 @@
 
 The provider calls these hooks; they build ``analytics`` events and hand them over without waiting for the
 spool's fsync (``Analytics.record_soon``): a sign-in or a token response does not wait on analytics. Token events
-are reported after the token's transaction commits. Recording never breaks a sign-in: if the spool refuses
-(full disk), the failure is logged and the user goes on.
+are built inside the token's transaction and handed over after it commits. Recording never breaks a sign-in: if
+the spool refuses (full disk), the failure is logged and the user goes on.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -58,12 +59,17 @@ class Activity:
                    client_id=client_id, properties={"reason": reason})
 
     def token_issued(self, db: Session | None, grant_type: str, client: Client, user: User | None,
-                     scope: str) -> None:
+                     scope: str) -> Callable[[], None] | None:
+        """Builds the token event inside the token's transaction (the organization look-up shares its connection)
+        and returns what hands it over, to be run once that transaction has committed."""
         if self.recorder is None:
-            return
+            return None
         name = provider_events.TOKEN_REFRESHED if grant_type == "refresh_token" else provider_events.TOKEN_ISSUED
-        self._emit(name, user.id if user else "", organization=_organization(db, user.id if user else None, client),
-                   client_id=client.client_id, properties={"grant_type": grant_type, "scope": scope})
+        account = user.id if user else ""
+        organization = _organization(db, user.id if user else None, client)
+        properties = {"grant_type": grant_type, "scope": scope}
+        return lambda: self._emit(name, account, organization=organization, client_id=client.client_id,
+                                  properties=properties)
 
     def signout(self, db: Session, user_id: str, client_id: str) -> None:
         if self.recorder is None:

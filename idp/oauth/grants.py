@@ -7,6 +7,7 @@ issue tokens through ``TokenService``. OpenID Connect (ID tokens) and activity r
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
@@ -18,11 +19,14 @@ from sqlalchemy import update
 
 from idp.accounts.models import User
 from idp.oauth.claims import user_claims
-from idp.oauth.models import AuthorizationCode, Client, RefreshToken
-from idp.oauth.tokens import TokenService
+from idp.oauth.models import AuthorizationCode, Client
+from idp.oauth.tokens import PresentedRefreshToken, TokenService
 from idp.opaque import digest
 
 TokenResult = tuple[int, dict[str, Any], list[tuple[str, str]]]
+# on_token(db, grant_type, client, user, scope) -> what to run once the token's transaction has committed
+TokenReporter = Callable[[Any, str, Client, User | None, str], Callable[[], None] | None]
+log = logging.getLogger("canary.oauth")
 
 
 class TokenServer(Protocol):
@@ -117,37 +121,34 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation
 
     def grant_context(self) -> tuple[str | None, datetime | None, str | None]:
-        old: RefreshToken = self.request.refresh_token
+        old: PresentedRefreshToken = self.request.refresh_token
         return old.grant_id, old.auth_time, old.sid
 
-    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+    def authenticate_refresh_token(self, refresh_token: str) -> PresentedRefreshToken | None:
         db = self.request.db
         tokens: TokenService = self.server.tokens
-        row = tokens.find_refresh_token(db, refresh_token)
+        row = tokens.presented_refresh_token(db, refresh_token)
         if row is None:
             return None
-        if row.spent_at is not None:
+        if row.spent:
             # Reuse of a rotated refresh token: assume theft, revoke the whole family.
             tokens.revoke_grant(db, row.grant_id)
             db.commit()
             raise InvalidGrantError("refresh token was already used; the token family is revoked")
-        if row.expires_at <= tokens.clock.now() or not tokens.grant_active(db, row.grant_id):
+        if row.is_expired(tokens.clock.now()) or not row.grant_active:
             return None
         return row
 
-    def authenticate_user(self, refresh_token: RefreshToken) -> User | None:
-        return _user(self.request.db, refresh_token.user_id)
+    def authenticate_user(self, refresh_token: PresentedRefreshToken) -> User | None:
+        return refresh_token.user
 
-    def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
+    def revoke_old_credential(self, refresh_token: PresentedRefreshToken) -> None:
         db = self.request.db
-        spent = db.execute(update(RefreshToken)
-                           .where(RefreshToken.token_hash == refresh_token.token_hash,
-                                  RefreshToken.spent_at.is_(None))
-                           .values(spent_at=self.server.tokens.clock.now())
-                           .execution_options(synchronize_session=False))
-        if spent.rowcount != 1:
+        tokens: TokenService = self.server.tokens
+        if not tokens.spend_refresh_token(db, refresh_token.token_hash, tokens.clock.now()):
+            # A concurrent request used it first: the same reuse as above.
             db.rollback()
-            self.server.tokens.revoke_grant(db, refresh_token.grant_id)
+            tokens.revoke_grant(db, refresh_token.grant_id)
             db.commit()
             raise InvalidGrantError("refresh token was already used; the token family is revoked")
 
@@ -185,10 +186,15 @@ class OpenIDConnect:
 
 
 class ActivityHook:
-    """Reports each issued token to ``on_token(db, grant_type, client, user, scope)`` (usage analytics), once
-    the token's transaction has committed: a token that was rolled back is not reported."""
+    """Reports each issued token (usage analytics) once the token's transaction has committed: a token that was
+    rolled back is not reported.
 
-    def __init__(self, on_token: Callable[[Any, str, Client, User | None, str], None]) -> None:
+    ``on_token(db, grant_type, client, user, scope)`` runs inside the transaction, so what it reads (the user's
+    organization) shares the request's connection instead of opening another after the commit; it returns what
+    to run once the transaction has committed (hand the event over), or None.
+    """
+
+    def __init__(self, on_token: TokenReporter) -> None:
         self.on_token = on_token
 
     def __call__(self, grant: Any) -> None:
@@ -196,6 +202,12 @@ class ActivityHook:
 
     def report(self, grant: Any, result: TokenResult) -> None:
         request = grant.request
-        client, user, scope = request.client, request.user, result[1].get("scope", "")
+        user = request.user
         db = request.db if user is not None else None  # a client's own token needs no organization look-up
-        request.after_commit.append(lambda: self.on_token(db, grant.GRANT_TYPE, client, user, scope))
+        try:
+            after_commit = self.on_token(db, grant.GRANT_TYPE, request.client, user, result[1].get("scope", ""))
+        except Exception:  # usage analytics never turn an issued token into an error
+            log.exception("could not prepare the token event")
+            return
+        if after_commit is not None:
+            request.after_commit.append(after_commit)

@@ -24,7 +24,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from idp.accounts.models import User
 from idp.oauth.authlib_compat import BareOAuth2Request, validate_client
 from idp.oauth.client_cache import ClientCache
 from idp.oauth.errors import InvalidRequest
@@ -35,6 +34,7 @@ from idp.oauth.grants import (
     ClientCredentialsGrant,
     OpenIDConnect,
     RefreshTokenGrant,
+    TokenReporter,
 )
 from idp.oauth.introspection import Introspection, Revocation
 from idp.oauth.models import Client
@@ -185,7 +185,7 @@ def authenticate_client_secret_basic(query_client: Callable[[str], Client | None
 
 class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, factory: sessionmaker[Session], tokens: TokenService, access: ResourceAccess, max_body: int,
-                 on_token: Callable[[Any, str, Client, User | None, str], None], clients: ClientCache) -> None:
+                 on_token: TokenReporter, clients: ClientCache) -> None:
         super().__init__(scopes_supported=None)
         self.factory = factory
         self.tokens = tokens

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from typing import Any
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import User
@@ -36,6 +37,56 @@ ACCESS_TOKEN_TYP = "at+jwt"
 
 class InvalidToken(Exception):
     """The token is malformed, not ours, expired or revoked."""
+
+
+@dataclass(frozen=True)
+class PresentedRefreshToken:
+    """A refresh token presented at the token endpoint, read with its grant's state and its user in one query.
+
+    ``user`` is None when the account is gone or disabled. Authlib's ``TokenMixin`` methods are the ones the
+    refresh grant calls.
+    """
+
+    token_hash: str
+    grant_id: str
+    client_id: str
+    scope: str
+    auth_time: datetime
+    sid: str | None
+    expires_at: datetime
+    spent: bool
+    grant_active: bool
+    user: User | None
+
+    def check_client(self, client: Client) -> bool:
+        return hmac.compare_digest(self.client_id, client.client_id)
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at <= (now or utcnow())
+
+
+# The refresh grant's statements, built once: SQLAlchemy then reuses their cache keys and compiled forms.
+# Core statements on the tables (not the ORM entities) skip the ORM's loading, unit of work and bulk-update
+# bookkeeping.
+_REFRESH_TOKENS: Table = RefreshToken.__table__  # type: ignore[assignment]
+_GRANTS: Table = Grant.__table__  # type: ignore[assignment]
+_USERS: Table = User.__table__  # type: ignore[assignment]
+_rt, _grant, _user = _REFRESH_TOKENS.c, _GRANTS.c, _USERS.c
+_PRESENTED = (
+    select(_rt.grant_id, _rt.client_id, _rt.user_id, _rt.scope, _rt.auth_time, _rt.sid, _rt.expires_at,
+           _rt.spent_at, _grant.id.label("grant_found"), _grant.revoked_at,
+           _user.email, _user.email_verified, _user.name, _user.disabled)
+    .select_from(_REFRESH_TOKENS.outerjoin(_GRANTS, _grant.id == _rt.grant_id)
+                 .outerjoin(_USERS, _user.id == _rt.user_id))
+    .where(_rt.token_hash == bindparam("token_hash"))
+)
+_INSERT_REFRESH = insert(_REFRESH_TOKENS)
+_SPEND_REFRESH = (update(_REFRESH_TOKENS)
+                  .where(_rt.token_hash == bindparam("presented"), _rt.spent_at.is_(None))
+                  .values(spent_at=bindparam("spent")))
 
 
 @dataclass(frozen=True)
@@ -114,11 +165,11 @@ class TokenService:
     ) -> str:
         now = now or self.clock.now()
         value = new_secret()
-        db.add(RefreshToken(
-            token_hash=digest(value), grant_id=grant_id, client_id=client.client_id, user_id=user_id,
-            scope=scope, auth_time=auth_time, sid=sid, issued_at=now,
-            expires_at=now + timedelta(seconds=self.policy.refresh_ttl),
-        ))
+        db.execute(_INSERT_REFRESH, {
+            "token_hash": digest(value), "grant_id": grant_id, "client_id": client.client_id, "user_id": user_id,
+            "scope": scope, "auth_time": auth_time, "sid": sid, "issued_at": now,
+            "expires_at": now + timedelta(seconds=self.policy.refresh_ttl), "spent_at": None,
+        })
         return value
 
     # --- verifying -----------------------------------------------------------------------------------
@@ -158,6 +209,31 @@ class TokenService:
         if not value or len(value) > 512:
             return None
         return db.get(RefreshToken, digest(value))
+
+    @staticmethod
+    def presented_refresh_token(db: Session, value: str) -> PresentedRefreshToken | None:
+        """A refresh token as the refresh grant needs it: its row, its grant's state and its user, in one query."""
+        if not value or len(value) > 512:
+            return None
+        token_hash = digest(value)
+        row = db.execute(_PRESENTED, {"token_hash": token_hash}).first()
+        if row is None:
+            return None
+        user = None
+        if row.email is not None and not row.disabled:
+            user = User(id=row.user_id, email=row.email, email_verified=row.email_verified, name=row.name,
+                        disabled=False)
+        return PresentedRefreshToken(
+            token_hash=token_hash, grant_id=row.grant_id, client_id=row.client_id, scope=row.scope,
+            auth_time=row.auth_time, sid=row.sid, expires_at=row.expires_at, spent=row.spent_at is not None,
+            grant_active=row.grant_found is not None and row.revoked_at is None, user=user,
+        )
+
+    @staticmethod
+    def spend_refresh_token(db: Session, token_hash: str, now: datetime | None = None) -> bool:
+        """Marks a refresh token used, atomically: of two concurrent uses exactly one gets True."""
+        spent = db.execute(_SPEND_REFRESH, {"presented": token_hash, "spent": now or utcnow()})
+        return bool(spent.rowcount == 1)  # type: ignore[attr-defined]
 
     # --- revoking ------------------------------------------------------------------------------------
     @staticmethod

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import base64
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from urllib.parse import quote_plus
 
 import httpx
+from sqlalchemy import update
 
+from idp.accounts.models import User
+from idp.db import transaction, utcnow
+from idp.oauth.models import RefreshToken
+from idp.opaque import digest
 from tests.functional.conftest import Provider
 from tests.support.browser import REDIRECT, authorize_params, pkce_pair, sign_in
 from tests.support.tokens import decode, exchange, introspect, tokens_for
@@ -137,7 +145,7 @@ def test_refresh_rotation_and_family_revocation_on_reuse(provider: Provider, htt
     second_body = second.json()
     assert second_body["refresh_token"] != body["refresh_token"]
     refreshed_id = decode(provider, second_body["id_token"]).claims
-    for claim in ("iss", "sub", "aud", "azp", "auth_time"):
+    for claim in ("iss", "sub", "aud", "azp", "auth_time", "sid", "name", "email", "email_verified"):
         assert refreshed_id[claim] == first_id[claim]
     assert refreshed_id["iat"] >= first_id["iat"]
 
@@ -146,6 +154,51 @@ def test_refresh_rotation_and_family_revocation_on_reuse(provider: Provider, htt
     # the whole family is gone: the newer refresh token and its access token too
     assert refresh(second_body["refresh_token"]).json()["error"] == "invalid_grant"
     assert introspect(provider, second_body["access_token"], auth) == {"active": False}
+
+
+def test_concurrent_refreshes_with_one_token_exactly_one_wins(provider: Provider, http: httpx.Client) -> None:
+    client_id, secret, body = tokens_for(provider, http)
+    auth = (client_id, secret or "")
+    start = threading.Barrier(2)
+
+    def refresh() -> httpx.Response:
+        start.wait(5)
+        return httpx.post(f"{provider.url}/token", auth=auth,
+                          data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]})
+
+    with ThreadPoolExecutor(2) as pool:
+        responses = [f.result() for f in [pool.submit(refresh), pool.submit(refresh)]]
+    assert sorted(r.status_code for r in responses) == [200, 400]
+    winner = next(r.json() for r in responses if r.status_code == 200)
+    loser = next(r.json() for r in responses if r.status_code == 400)
+    assert loser["error"] == "invalid_grant"
+    # The second use of the token, concurrent or not, is a reuse: the family is revoked, the winner's tokens too.
+    again = httpx.post(f"{provider.url}/token", auth=auth,
+                       data={"grant_type": "refresh_token", "refresh_token": winner["refresh_token"]})
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    assert introspect(provider, winner["access_token"], auth) == {"active": False}
+
+
+def test_expired_refresh_token_is_invalid_grant_and_revokes_nothing(provider: Provider, http: httpx.Client) -> None:
+    client_id, secret, body = tokens_for(provider, http)
+    auth = (client_id, secret or "")
+    with transaction(provider.context.factory) as db:
+        db.execute(update(RefreshToken).where(RefreshToken.token_hash == digest(body["refresh_token"]))
+                   .values(expires_at=utcnow() - timedelta(seconds=1)))
+    response = httpx.post(f"{provider.url}/token", auth=auth,
+                          data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+    assert introspect(provider, body["access_token"], auth)["active"] is True
+
+
+def test_refresh_for_a_disabled_account_is_refused(provider: Provider, http: httpx.Client) -> None:
+    client_id, secret, body = tokens_for(provider, http)
+    with transaction(provider.context.factory) as db:  # disabled behind the provider's back: the grant stands
+        db.execute(update(User).where(User.id == body["user"]).values(disabled=True))
+    response = httpx.post(f"{provider.url}/token", auth=(client_id, secret or ""),
+                          data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    assert "refresh_token" not in response.json()
 
 
 def test_refresh_token_of_another_client_is_invalid_grant(provider: Provider, http: httpx.Client) -> None:
