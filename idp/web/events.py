@@ -21,7 +21,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from idp.db import utcnow
 from idp.oauth.errors import Forbidden, InsufficientScope, InvalidRequest, OAuthError
 from idp.oauth.resource_access import Posting
 from idp.oauth.server import BodyTooLarge, read_body
@@ -85,7 +84,7 @@ async def ingest(c: Canary, claims: dict[str, Any], body: bytes) -> Response:
     problem: Response | None = None
     posted = None
     try:
-        posted = parse_body(body, default_account=default_account, client_id=claims["client_id"], now=utcnow(),
+        posted = parse_body(body, default_account=default_account, client_id=claims["client_id"], now=c.clock.now(),
                             retention_days=c.settings.event_retention_days)
     except EventValidationError as err:
         problem = JSONResponse({"error": "invalid_request", "error_description": "some events are invalid; none "

@@ -33,7 +33,12 @@ NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
 class FakeActivity:
     """Activity from a dict of last active days: the queries run on chDB holding one sign-in per account on
-    its last active day. Changing `last` reloads what changed (from scratch when a day moves back)."""
+    its last active day. Changing `last` reloads what changed (from scratch when a day moves back).
+
+    One process holds one chDB data directory at a time, so every instance is closed when its test ends
+    (``close_activity``): a log record's traceback can otherwise keep one alive into the next test."""
+
+    opened: weakref.WeakSet[FakeActivity] = weakref.WeakSet()
 
     def __init__(self, last: dict[str, date] | None = None) -> None:
         self.last = dict(last or {})
@@ -41,11 +46,17 @@ class FakeActivity:
         self._path = Path(tempfile.mkdtemp(prefix="canary-alerts-activity-"))
         self._engine: EmbeddedEngine | None = None
         weakref.finalize(self, FakeActivity._close, self.__dict__)
+        FakeActivity.opened.add(self)
+
+    def close(self) -> None:
+        FakeActivity._close(self.__dict__)
+        self._engine = None
 
     @staticmethod
     def _close(state: dict[str, Any]) -> None:
         if state["_engine"] is not None:
             state["_engine"].close()
+            state["_engine"] = None
         shutil.rmtree(state["_path"], ignore_errors=True)
 
     def execute(self, statement: str) -> Any:
@@ -68,6 +79,13 @@ class FakeActivity:
             )
             self._loaded.update(changed)
         return self._engine.execute(statement)
+
+
+@pytest.fixture(autouse=True)
+def close_activity() -> Iterator[None]:
+    yield
+    for activity in list(FakeActivity.opened):
+        activity.close()
 
 
 @dataclass
