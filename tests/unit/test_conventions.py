@@ -12,53 +12,24 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 ROOT = Path(__file__).resolve().parents[2]
-# What the provider may use of analytics: its public packages, never their internals.
-ANALYTICS_SURFACE = {"analytics.api", "analytics.queries", "analytics.alerts", "analytics.directory"}
-# idp layers: a module may import its own layer and the ones after it, never the ones before it.
-LAYERS = ["idp.web", "idp.oauth", "idp.accounts"]
-
-
-def imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-    return found
-
-
 def modules(package: str) -> list[tuple[str, Path]]:
     base = ROOT / package
     return [(".".join(p.relative_to(ROOT).with_suffix("").parts), p) for p in sorted(base.rglob("*.py"))]
 
 
-@pytest.mark.parametrize(("name", "path"), modules("analytics"), ids=lambda v: str(v))
-def test_analytics_never_imports_idp(name: str, path: Path) -> None:
-    assert not {m for m in imports(path) if m == "idp" or m.startswith("idp.")}, name
+def test_the_import_contracts_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dependency rules (analytics never imports idp; idp uses only analytics' public modules; the provider's
+    layers point one way) are import-linter contracts in pyproject.toml, which CI also runs as `lint-imports`."""
+    from importlinter.cli import lint_imports
 
-
-@pytest.mark.parametrize(("name", "path"), modules("idp"), ids=lambda v: str(v))
-def test_idp_uses_only_the_analytics_surface(name: str, path: Path) -> None:
-    used = {m for m in imports(path) if m.startswith("analytics")}
-    assert used <= ANALYTICS_SURFACE, f"{name} imports {sorted(used - ANALYTICS_SURFACE)}"
-
-
-@pytest.mark.parametrize(("name", "path"), modules("idp"), ids=lambda v: str(v))
-def test_idp_layers_point_one_way(name: str, path: Path) -> None:
-    own = next((i for i, layer in enumerate(LAYERS) if name.startswith(layer)), None)
-    if own is None:
-        return
-    for module in imports(path):
-        for i, layer in enumerate(LAYERS[:own]):
-            assert not module.startswith(layer), f"{name} ({LAYERS[own]}) imports {module} ({LAYERS[i]})"
+    monkeypatch.chdir(ROOT)
+    assert lint_imports(no_cache=True, no_logo=True) == 0, "an import contract is broken: run lint-imports"
 
 
 def test_only_the_seam_imports_authlib_server_classes() -> None:
     for name, path in modules("idp"):
         if name.startswith("idp.web"):
-            assert not {m for m in imports(path) if m.startswith("authlib")}, name
+            assert not {m for m in imported_names(path) if m.startswith("authlib")}, name
 
 
 def test_migrations_have_unique_numbers_and_match_the_models(tmp_path: Path) -> None:
