@@ -27,7 +27,7 @@ from idp.oauth.resource_access import ResourceAccess
 from idp.oauth.server import BodyTooLarge, CanaryAuthorizationServer
 from idp.oauth.tokens import TokenPolicy, TokenService
 from idp.settings import Settings
-from idp.web import admin, authorize, dashboard, discovery, events, logout, token, userinfo
+from idp.web import admin, authorize, console, dashboard, discovery, events, logout, token, userinfo
 from idp.web.context import Canary
 from idp.web.responses import json_error
 from idp.web.security import SecurityHeaders
@@ -58,9 +58,8 @@ ROUTES = [
     Route("/revoke", token.revoke, methods=["POST"]),
     Route("/logout", logout.logout, methods=["GET", "POST"], name="logout"),
     Route("/healthz", health, methods=["GET"]),
-    Route("/dashboard", dashboard.overview, methods=["GET"]),
-    Route("/dashboard/callback", dashboard.callback, methods=["GET"]),
-    Route("/dashboard/accounts/{account_id}", dashboard.account, methods=["GET"]),
+    *console.routes,
+    *dashboard.routes,
     *admin.routes,
 ]
 

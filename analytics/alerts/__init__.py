@@ -31,6 +31,7 @@ from analytics.alerts.models import (
     metadata,
 )
 from analytics.alerts.outbox import STATUSES, deliveries_page, delivery_dict
+from analytics.alerts.probe import TEST_EVENT, send_test_notification
 from analytics.alerts.rules import (
     MAX_EMAIL_LENGTH,
     MAX_EMAILS,
@@ -52,6 +53,7 @@ from analytics.alerts.rules import (
 from analytics.alerts.service import AlertService, RunReport
 from analytics.alerts.settings import AlertSettings, SmtpSettings
 from analytics.alerts.signing import SECRET_PREFIX, InvalidSecretError, generate_webhook_secret, secret_key
+from analytics.alerts.webhooks import Outcome
 
 __all__ = [
     "MAX_DESCRIPTION_LENGTH",
@@ -67,6 +69,7 @@ __all__ = [
     "MIN_THRESHOLD_DAYS",
     "SECRET_PREFIX",
     "STATUSES",
+    "TEST_EVENT",
     "AccountAlertState",
     "AlertChannel",
     "AlertConfigError",
@@ -79,6 +82,7 @@ __all__ = [
     "EndpointInUse",
     "InvalidSecretError",
     "OrganizationResolver",
+    "Outcome",
     "RuleChanges",
     "RunReport",
     "SmtpSettings",
@@ -102,6 +106,7 @@ __all__ = [
     "rules_page",
     "run_detection",
     "secret_key",
+    "send_test_notification",
     "update_rule",
     "update_webhook_endpoint",
     "validate_url",

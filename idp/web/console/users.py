@@ -1,0 +1,109 @@
+"""Users: search, one account's profile, memberships and activity, disable and enable.
+
+Disabling and enabling go through ``idp.oauth.account_status``, as the admin API does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from analytics.api import queries
+from idp.accounts import service
+from idp.accounts.models import Membership, Organization, User
+from idp.directory import SqlAccountDirectory
+from idp.oauth import account_status
+from idp.web.console.auth import Operator
+from idp.web.console.pages import PAGE_SIZE, Form, action, done, look, page, render, work
+from idp.web.context import Canary, canary
+
+
+@dataclass
+class Listing:
+    users: list[User]
+    total: int
+    memberships: dict[str, list[tuple[Organization, Membership]]]
+
+
+def _offset(request: Request) -> int:
+    raw = request.query_params.get("offset", "0")
+    return min(int(raw), 10**9) if raw.isdigit() else 0
+
+
+def _search(db: Session, query: str, offset: int) -> Listing:
+    users, total = service.search_users(db, query, offset=offset, limit=PAGE_SIZE)
+    return Listing(users, total, service.memberships_of(db, [u.id for u in users]))
+
+
+async def show_list(request: Request, op: Operator, *, error: str = "", status: int = 200,
+                    form: Form | None = None) -> Response:
+    c = canary(request)
+    query = request.query_params.get("q", "")[:200]
+    offset = _offset(request)
+    listing = await look(c, _search, query, offset)
+    return render(request, op, "console/users.html", {
+        "section": "users", "q": query, "listing": listing, "offset": offset, "page_size": PAGE_SIZE,
+        "now": c.clock.now()}, error=error, status=status)
+
+
+@dataclass
+class Profile:
+    user: User
+    memberships: list[tuple[Organization, Membership]]
+    locked: bool
+
+
+def _profile(db: Session, user_id: str, c: Canary) -> Profile:
+    user = service.get_user(db, user_id)
+    return Profile(user, service.memberships_of(db, [user.id])[user.id], service.is_locked(user, c.clock.now()))
+
+
+def activity(c: Canary, user_id: str) -> dict[str, Any] | None:
+    if c.analytics is None:
+        return None
+    engine = c.analytics.clickhouse
+    directory = SqlAccountDirectory(c.factory)
+    return {"summary": queries.account_summary(engine, directory, user_id, c.clock.now()),
+            "timeline": queries.account_timeline(engine, directory, user_id, limit=100).events}
+
+
+async def show_user(request: Request, op: Operator, *, error: str = "", status: int = 200,
+                    form: Form | None = None) -> Response:
+    c = canary(request)
+    user_id = request.path_params["user_id"]
+    profile = await look(c, _profile, user_id, c)
+    seen = await c.run(activity, c, user_id)
+    return render(request, op, "console/user.html", {"section": "users", "p": profile, "activity": seen},
+                  error=error, status=status)
+
+
+def _disable(db: Session, user_id: str, c: Canary) -> None:
+    account_status.disable_account(db, service.get_user(db, user_id), c.clock.now())
+
+
+def _enable(db: Session, user_id: str) -> None:
+    account_status.enable_account(service.get_user(db, user_id))
+
+
+@action(show_user)
+async def disable(request: Request, op: Operator, form: Form) -> Response:
+    c = canary(request)
+    user_id = request.path_params["user_id"]
+    await work(c, _disable, user_id, c)
+    return done(f"/console/users/{user_id}", "disabled")
+
+
+@action(show_user)
+async def enable(request: Request, op: Operator, form: Form) -> Response:
+    c = canary(request)
+    user_id = request.path_params["user_id"]
+    await work(c, _enable, user_id)
+    return done(f"/console/users/{user_id}", "enabled")
+
+
+users = page(show_list)
+user = page(show_user)
