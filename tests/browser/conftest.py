@@ -27,17 +27,17 @@ from selenium.webdriver.support.ui import WebDriverWait
 from analytics.api import Analytics
 from analytics.clickhouse import ServerEngine
 from idp.accounts.models import User
-from tests.functional.conftest import Provider, start_provider
 from tests.support.browser import PASSWORD
 from tests.support.chromium import chromium, screenshot
 from tests.support.clickhouse import server_url_for
 from tests.support.console import make_admin
+from tests.support.live import LiveServer, serve
 from tests.support.webhooks import Receiver
 
 
 @dataclass
 class Live:
-    provider: Provider
+    provider: LiveServer
     analytics: Analytics
     admin: User
     password: str = PASSWORD
@@ -53,10 +53,10 @@ def live(tmp_path_factory: pytest.TempPathFactory, clickhouse_server_url: str) -
     database = f"canary_browser_{uuid.uuid4().hex[:10]}"
     analytics = Analytics.open(url=server_url_for(database), data_dir=tmp, flush_interval=0.2)
     analytics.migrate()
-    prov, server = start_provider(tmp, f"sqlite:///{tmp / 'canary.db'}", analytics)
-    admin = make_admin(prov, email=f"operator-{uuid.uuid4().hex[:6]}@example.com", name="Olive Operator")
+    server = serve(tmp, analytics)
+    admin = make_admin(server, email=f"operator-{uuid.uuid4().hex[:6]}@example.com", name="Olive Operator")
     try:
-        yield Live(prov, analytics, admin)
+        yield Live(server, analytics, admin)
     finally:
         server.stop()  # closes analytics (the app's lifespan)
         engine = ServerEngine(server_url_for("default"))

@@ -42,7 +42,7 @@ def test_the_charts_svg_has_axes_dates_and_values(operator: webdriver.Chrome, li
     texts = [t.get_attribute("textContent") for t in line_chart.find_elements(By.CSS_SELECTOR, "text")]
     assert "active accounts" in texts and "day (UTC)" in texts and "DAU" in texts
     points = line_chart.find_elements(By.CSS_SELECTOR, "circle.point")
-    assert len(points) == 90  # 30 days × DAU, WAU, MAU
+    assert len(points) == 90  # 30 days, each with DAU, WAU and MAU
     titles = [p.find_element(By.TAG_NAME, "title").get_attribute("textContent") for p in points]
     assert f"{now.date().isoformat()} · DAU: 2" in titles or f"{now.date().isoformat()} · DAU: 1" in titles
     assert all(" · " in t and ": " in t for t in titles)

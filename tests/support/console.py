@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from idp.accounts.models import User
 from idp.db import transaction
-from tests.functional.conftest import Provider
+from idp.web.context import Canary
 from tests.support.browser import PASSWORD, login
 
 
-def make_admin(prov: Provider, **kwargs: Any) -> User:
+class Server(Protocol):
+    """A running test provider (``tests.functional.conftest.Provider``, ``tests.support.live.LiveServer``)."""
+
+    context: Canary
+
+    def user(self, email: str | None = None, password: str = PASSWORD, **kwargs: Any) -> User: ...
+
+
+def make_admin(prov: Server, **kwargs: Any) -> User:
     user = prov.user(**kwargs)
     with transaction(prov.context.factory) as db:
         stored = db.get(User, user.id)

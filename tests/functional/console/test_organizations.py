@@ -12,7 +12,8 @@ from tests.support.console import Console, errors, notices
 def test_create_rename_and_delete_an_organization(provider: Provider, console: Console) -> None:
     slug = f"acme-{secrets.token_hex(4)}"
     created = console.post("/console/organizations", {"slug": slug, "name": "Acme Inc."})
-    assert created.status_code == 303 and created.headers["location"] == f"/console/organizations/{slug}?done=org-created"
+    assert created.status_code == 303
+    assert created.headers["location"] == f"/console/organizations/{slug}?done=org-created"
     page = console.get(created.headers["location"])
     assert "Acme Inc." in page.text and notices(page) == ["The organization is created."]
     assert slug in console.get("/console/organizations", q=slug).text

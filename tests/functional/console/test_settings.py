@@ -19,8 +19,8 @@ KEY = "k" * 40
 @pytest.fixture
 def configured(tmp_path: Path) -> Iterator[Console]:
     # A database of its own: the key encryption key encrypts the signing keys it finds.
-    prov, server = start_provider(tmp_path, f"sqlite:///{tmp_path / 'own.db'}", smtp_host="mail.example.com", smtp_username="mailer",
-                                  smtp_password=SMTP_PASSWORD, key_encryption_key=KEY)
+    prov, server = start_provider(tmp_path, f"sqlite:///{tmp_path / 'own.db'}", smtp_host="mail.example.com",
+                                  smtp_username="mailer", smtp_password=SMTP_PASSWORD, key_encryption_key=KEY)
     admin = make_admin(prov)
     try:
         with httpx.Client(base_url=prov.url) as http:
