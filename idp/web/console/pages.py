@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from analytics.alerts import AlertConfigError, EndpointInUse, UnknownEndpoint, UnknownRule
+from analytics.api import ClickHouseError
 from idp.accounts.errors import AccountError, EmailTaken
 from idp.accounts.errors import NotFound as AccountNotFound
 from idp.db import transaction
@@ -85,6 +86,8 @@ def explain(error: Exception) -> tuple[int, str] | None:
         return 400, f"{error.field} {error.message}"
     if isinstance(error, Invalid):
         return 400, f"{error.field} {error.message}"
+    if isinstance(error, ClickHouseError):
+        return 503, f"analytics is unavailable now ({error}); events wait in the spool, try again later"
     if isinstance(error, IntegrityError):
         return 409, "the change conflicts with another one; reload and retry"
     if isinstance(error, DataError):

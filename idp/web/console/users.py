@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from analytics.api import queries
+from analytics.api import ClickHouseError, queries
 from idp.accounts import service
 from idp.accounts.models import Membership, Organization, User
 from idp.directory import SqlAccountDirectory
@@ -63,12 +63,17 @@ def _profile(db: Session, user_id: str, c: Canary) -> Profile:
 
 
 def activity(c: Canary, user_id: str) -> dict[str, Any] | None:
+    """The account's activity; None without analytics. ClickHouse being away leaves the rest of the page
+    (and the actions on the account) usable."""
     if c.analytics is None:
         return None
     engine = c.analytics.clickhouse
     directory = SqlAccountDirectory(c.factory)
-    return {"summary": queries.account_summary(engine, directory, user_id, c.clock.now()),
-            "timeline": queries.account_timeline(engine, directory, user_id, limit=100).events}
+    try:
+        return {"summary": queries.account_summary(engine, directory, user_id, c.clock.now()),
+                "timeline": queries.account_timeline(engine, directory, user_id, limit=100).events}
+    except ClickHouseError as err:
+        return {"unavailable": f"analytics is unavailable now ({err})"}
 
 
 async def show_user(request: Request, op: Operator, *, error: str = "", status: int = 200,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from tests.functional.conftest import Provider
@@ -88,3 +90,19 @@ def test_the_overview_without_analytics_says_so(console: Console) -> None:
     page = console.get("/console")
     assert "Analytics is not configured" in page.text
     assert console.get("/console", org="no-such-org").status_code == 404
+
+
+def test_pages_carry_no_inline_script_style_or_handler(console: Console, provider: Provider) -> None:
+    """What a `default-src 'self'` Content-Security-Policy allows: scripts and styles from files only."""
+    user = provider.user()
+    client_id, _ = provider.client()
+    for path in ("/console", "/console/users", f"/console/users/{user.id}", "/console/organizations",
+                 "/console/clients", f"/console/clients/{client_id}", "/console/alerts", "/console/webhooks",
+                 "/console/deliveries", "/console/settings"):
+        text = console.get(path).text
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), path
+        assert "<style" not in text and not re.search(r"\sstyle=", text), path
+        assert not re.search(r"\son[a-z]+=", text), path
+    with httpx.Client(base_url=provider.url) as visitor:
+        home = visitor.get("/").text
+        assert "<style" not in home and "<script" not in home
