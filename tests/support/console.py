@@ -11,6 +11,7 @@ import httpx
 
 from idp.accounts.models import User
 from idp.db import transaction
+from idp.oauth.clients import ensure_dashboard_client
 from idp.web.context import Canary
 from tests.support.browser import PASSWORD, login
 
@@ -24,11 +25,15 @@ class Server(Protocol):
 
 
 def make_admin(prov: Server, **kwargs: Any) -> User:
+    """An administrator of ``prov``. The console's client is registered again for ``prov``'s issuer: test
+    providers on other ports that share the database (``canary serve`` does this at start) moved its
+    redirect URI to theirs."""
     user = prov.user(**kwargs)
     with transaction(prov.context.factory) as db:
         stored = db.get(User, user.id)
         assert stored is not None
         stored.is_admin = True
+        ensure_dashboard_client(db, prov.context.settings.issuer)
     return user
 
 
