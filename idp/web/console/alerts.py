@@ -17,6 +17,7 @@ from analytics.alerts import (
     WebhookEndpoint,
     create_rule,
     delete_rule,
+    get_rule,
     rules_page,
     update_rule,
     webhook_endpoints_page,
@@ -39,7 +40,7 @@ class Rules:
         return {org.id: org.slug for org in self.organizations}
 
     @property
-    def emails_without_smtp(self) -> bool:
+    def has_email_recipients(self) -> bool:
         return any(channel.email for rule in self.rules for channel in rule.channels)
 
 
@@ -91,6 +92,38 @@ def _enable(db: Session, rule_id: int, enabled: bool) -> None:
     update_rule(db, rule_id, {"enabled": enabled}, organizations=organization_resolver(db))
 
 
+@dataclass
+class Editing:
+    rule: AlertRule
+    choices: Rules
+
+
+def _editing(db: Session, rule_id: int) -> Editing:
+    return Editing(get_rule(db, rule_id), _rules(db))
+
+
+async def show_rule(request: Request, op: Operator, *, error: str = "", status: int = 200,
+                    form: Form | None = None) -> Response:
+    c = canary(request)
+    data = await look(c, _editing, _rule_id(request))
+    return render(request, op, "console/alert.html", {
+        "section": "alerts", "e": data, "form": form, "smtp": bool(c.settings.smtp_host),
+        "min_days": MIN_THRESHOLD_DAYS, "max_days": MAX_THRESHOLD_DAYS}, error=error, status=status)
+
+
+def _update(db: Session, rule_id: int, form: Form) -> None:
+    update_rule(db, rule_id, {
+        "name": form.get("name"), "threshold_days": form.number("threshold_days", "threshold_days"),
+        "organization": form.get("organization").strip() or None, "webhook_ids": _webhook_ids(form),
+        "emails": form.lines("emails"), "enabled": form.flag("enabled")}, organizations=organization_resolver(db))
+
+
+@action(show_rule)
+async def update(request: Request, op: Operator, form: Form) -> Response:
+    await work(canary(request), _update, _rule_id(request), form)
+    return done("/console/alerts", "rule-updated")
+
+
 @action(show)
 async def toggle(request: Request, op: Operator, form: Form) -> Response:
     await work(canary(request), _enable, _rule_id(request), form.get("enabled") == "true")
@@ -104,3 +137,4 @@ async def delete(request: Request, op: Operator, form: Form) -> Response:
 
 
 alerts = page(show)
+rule = page(show_rule)

@@ -145,3 +145,26 @@ def test_deliveries_are_listed_newest_first_and_filtered(provider: Provider, con
     assert "HTTP 500" in failed.text and 'tag good">delivered<' not in failed.text
     bad = console.get("/console/deliveries", status="lost")
     assert bad.status_code == 400 and errors(bad) == ["status must be one of pending, delivered, failed"]
+
+
+def test_a_rule_is_edited_through_the_rules_service(provider: Provider, console: Console) -> None:
+    first, second = _endpoint(provider), _endpoint(provider, "https://hooks.example.com/second")
+    name = f"edit me {secrets.token_hex(3)}"
+    console.post("/console/alerts", [("name", name), ("threshold_days", "7"), ("webhook_ids", str(first)),
+                                     ("emails", "a@example.com"), ("enabled", "on")])
+    rule = _rule(provider, name)
+    page = console.get(f"/console/alerts/{rule.id}")
+    assert page.status_code == 200 and f'value="{name}"' in page.text and ">a@example.com</textarea>" in page.text
+    assert f'value="{first}" checked' in page.text and f'value="{second}" checked' not in page.text
+    saved = console.post(f"/console/alerts/{rule.id}", [("name", name), ("threshold_days", "30"),
+                                                        ("webhook_ids", str(second)), ("emails", "")])
+    assert saved.headers["location"] == "/console/alerts?done=rule-updated"
+    changed = _rule(provider, name)
+    assert changed.threshold_days == 30 and changed.enabled is False
+    assert [c.endpoint_id for c in changed.channels] == [second]
+    refused = console.post(f"/console/alerts/{rule.id}", [("name", name), ("threshold_days", "30"), ("emails", "")])
+    assert refused.status_code == 400 and errors(refused)[0].startswith("webhook_ids give at least one")
+    assert 'value="30"' in refused.text  # the posted values stay on the page
+    assert _rule(provider, name).channels  # nothing changed
+    assert console.get("/console/alerts/999999").status_code == 404
+    assert console.get("/console/alerts/abc").status_code == 404
