@@ -106,3 +106,18 @@ def test_pages_carry_no_inline_script_style_or_handler(console: Console, provide
     with httpx.Client(base_url=provider.url) as visitor:
         home = visitor.get("/").text
         assert "<style" not in home and "<script" not in home
+
+
+def test_every_form_post_without_the_csrf_token_is_refused(console: Console) -> None:
+    from starlette.routing import Route
+
+    from idp.web import console as package
+
+    posts = [r.path for r in package.routes if isinstance(r, Route) and "POST" in (r.methods or ())]
+    assert len(posts) >= 15
+    for path in posts:
+        filled = re.sub(r"{[a-z_]+}", "1", path)
+        refused = console.post(filled, {"name": "x", "slug": "x-forged", "url": "https://x.example/"}, csrf=False)
+        assert refused.status_code == 403, (path, refused.status_code)
+        assert "nothing was changed" in refused.text, path
+    assert "x-forged" not in console.get("/console/organizations", q="x-forged").text.split("</form>", 1)[1]
