@@ -100,7 +100,7 @@ def test_create_a_webhook_test_it_and_create_an_alert_rule(operator: webdriver.C
     screenshot(operator, "console-alert-rule-form")
     operator.find_element(By.CSS_SELECTOR, "#new-rule button[type=submit]").click()
     assert "alert rule is created" in _notice(operator)
-    assert operator.find_element(By.XPATH, f"//tr[td[text()='{name}']]/td[2]").text == "7 days"
+    assert operator.find_element(By.XPATH, f"//tr[td/a[text()='{name}']]/td[2]").text == "7 days"
     screenshot(operator, "console-alert-rule-created")
 
 
@@ -116,6 +116,9 @@ def test_open_an_account_and_disable_it_after_confirming(operator: webdriver.Chr
     wait(operator).until(expected_conditions.element_to_be_clickable((By.LINK_TEXT, user.email))).click()
     wait(operator).until(expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Grace Hopper"))
     assert "invoice.sent" in operator.find_element(By.TAG_NAME, "main").text
+    per_day = operator.find_element(By.CSS_SELECTOR, "svg.chart-bars")
+    bars = [t.get_attribute("textContent") for t in per_day.find_elements(By.CSS_SELECTOR, "rect.bar title")]
+    assert f"{(now - timedelta(hours=2)).date().isoformat()} · usage events: 1" in bars
     screenshot(operator, "console-account")
 
     operator.find_element(By.XPATH, "//button[text()='Disable account']").click()

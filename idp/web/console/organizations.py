@@ -8,12 +8,14 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from analytics.api import ClickHouseError, queries
 from idp.accounts import service
 from idp.accounts.models import Membership, Organization, User
+from idp.directory import SqlAccountDirectory
 from idp.web.admin import schemas
 from idp.web.console.auth import Operator
 from idp.web.console.pages import PAGE_SIZE, Form, Refused, action, check, done, look, page, render, work
-from idp.web.context import canary
+from idp.web.context import Canary, canary
 
 
 @dataclass
@@ -57,11 +59,24 @@ def _detail(db: Session, ref: str) -> Detail:
     return Detail(org, members, total)
 
 
+def health(c: Canary, org_id: str) -> queries.OrganizationHealth | str | None:
+    """The organization's health; None without analytics, a message when ClickHouse is away."""
+    if c.analytics is None:
+        return None
+    try:
+        return queries.organization_health(c.analytics.clickhouse, SqlAccountDirectory(c.factory), org_id,
+                                           c.clock.now())
+    except ClickHouseError as err:
+        return f"analytics is unavailable now ({err})"
+
+
 async def show_organization(request: Request, op: Operator, *, error: str = "", status: int = 200,
                             form: Form | None = None) -> Response:
-    detail = await look(canary(request), _detail, request.path_params["org"])
+    c = canary(request)
+    detail = await look(c, _detail, request.path_params["org"])
     return render(request, op, "console/organization.html",
-                  {"section": "organizations", "d": detail, "form": form}, error=error, status=status)
+                  {"section": "organizations", "d": detail, "form": form,
+                   "health": await c.run(health, c, detail.organization.id)}, error=error, status=status)
 
 
 def _create(db: Session, slug: str, name: str) -> str:

@@ -5,7 +5,9 @@ Disabling and enabling go through ``idp.oauth.account_status``, as the admin API
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,6 +19,7 @@ from idp.accounts import service
 from idp.accounts.models import Membership, Organization, User
 from idp.directory import SqlAccountDirectory
 from idp.oauth import account_status
+from idp.web import charts
 from idp.web.console.auth import Operator
 from idp.web.console.pages import PAGE_SIZE, Form, action, done, look, page, render, work
 from idp.web.context import Canary, canary
@@ -50,6 +53,10 @@ async def show_list(request: Request, op: Operator, *, error: str = "", status: 
         "now": c.clock.now()}, error=error, status=status)
 
 
+CHART_DAYS = 30
+CHART_EVENTS = 1000  # the most one timeline page holds
+
+
 @dataclass
 class Profile:
     user: User
@@ -69,11 +76,27 @@ def activity(c: Canary, user_id: str) -> dict[str, Any] | None:
         return None
     engine = c.analytics.clickhouse
     directory = SqlAccountDirectory(c.factory)
+    today = c.clock.now().date()
+    start = today - timedelta(days=CHART_DAYS - 1)
     try:
-        return {"summary": queries.account_summary(engine, directory, user_id, c.clock.now()),
-                "timeline": queries.account_timeline(engine, directory, user_id, limit=100).events}
+        summary = queries.account_summary(engine, directory, user_id, c.clock.now())
+        recent = queries.account_timeline(engine, directory, user_id, limit=CHART_EVENTS, start=start,
+                                          end=today + timedelta(days=1)).events
     except ClickHouseError as err:
         return {"unavailable": f"analytics is unavailable now ({err})"}
+    return {"summary": summary, "timeline": recent[:100], "chart": events_chart(recent, start),
+            "capped": len(recent) == CHART_EVENTS}
+
+
+def events_chart(events: list[queries.TimelineEvent], start: date) -> str:
+    """Events per day over the chart's days: usage events posted by resource servers, and the provider's own
+    (sign-ins, tokens)."""
+    days = [start + timedelta(days=i) for i in range(CHART_DAYS)]
+    usage = Counter(e.timestamp.date() for e in events if e.source == "api")
+    own = Counter(e.timestamp.date() for e in events if e.source != "api")
+    return charts.stacked([d.isoformat() for d in days], {
+        "usage events": [usage[d] for d in days], "sign-ins and tokens": [own[d] for d in days]},
+        title="Events per day", y_title="events", x_title="day (UTC)")
 
 
 async def show_user(request: Request, op: Operator, *, error: str = "", status: int = 200,

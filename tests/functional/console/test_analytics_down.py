@@ -35,3 +35,7 @@ def test_activity_pages_say_analytics_is_unavailable(unreachable: tuple[Provider
     page = console.get(f"/console/users/{user.id}")
     assert page.status_code == 200 and text_of(page, "activity-unavailable").startswith("analytics is unavailable")
     assert console.post(f"/console/users/{user.id}/disable").status_code == 303  # the actions still work
+    console.post("/console/organizations", {"slug": "down-org"})
+    console.post("/console/organizations/down-org/members", {"email": user.email})
+    organization = console.get("/console/organizations/down-org")
+    assert organization.status_code == 200 and "analytics is unavailable now" in organization.text

@@ -43,4 +43,11 @@ def test_activity_with_charts_quiet_accounts_and_an_account(ingest: Provider) ->
         assert re.search(r"· new: [1-9]", lifecycle)
         account = http.get(f"/console/users/{quiet.id}")
         assert account.status_code == 200 and "report.exported" in account.text
+        per_day = re.search(r'<svg[^>]*chart-bars[^>]*aria-label="Events per day".*?</svg>', account.text, re.S)
+        assert per_day, account.text
+        twenty_days_ago = (now - timedelta(days=20)).date().isoformat()
+        assert f"<title>{twenty_days_ago} · usage events: 1</title>" in per_day.group(0)
+        organization = http.get(f"/console/organizations/{slug}")
+        assert re.search(r'<div class="cards" id="health">\s*<div class="card"><span>Members</span><b>3</b>',
+                         organization.text), organization.text
         assert http.get("/console", params={"org": "no-such-org"}).status_code == 404
