@@ -56,6 +56,7 @@ NOTICES = {
     "rule-updated": "The alert rule is saved.",
     "rule-deleted": "The alert rule is deleted.",
     "webhook-enabled": "The webhook endpoint is enabled again.",
+    "webhook-updated": "The webhook endpoint is saved.",
     "webhook-deleted": "The webhook endpoint is deleted.",
 }
 

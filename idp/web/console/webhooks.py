@@ -17,8 +17,10 @@ from analytics.alerts import (
     create_webhook_endpoint,
     delete_webhook_endpoint,
     enable_webhook_endpoint,
+    generate_webhook_secret,
     get_webhook_endpoint,
     send_test_notification,
+    update_webhook_endpoint,
     webhook_endpoints_page,
 )
 from idp.alerting import alert_settings
@@ -73,6 +75,36 @@ async def test(request: Request, op: Operator, form: Form) -> Response:
     return await show(request, op, tested=Tested(endpoint, outcome))
 
 
+async def show_endpoint(request: Request, op: Operator, *, error: str = "", status: int = 200,
+                        form: Form | None = None) -> Response:
+    endpoint = await look(canary(request), get_webhook_endpoint, _endpoint_id(request))
+    return render(request, op, "console/webhook.html", {"section": "webhooks", "endpoint": endpoint, "form": form},
+                  error=error, status=status)
+
+
+def _update(db: Session, endpoint_id: int, url: str, description: str) -> None:
+    update_webhook_endpoint(db, endpoint_id, {"url": url, "description": description})
+
+
+@action(show_endpoint)
+async def update(request: Request, op: Operator, form: Form) -> Response:
+    endpoint_id = _endpoint_id(request)
+    await work(canary(request), _update, endpoint_id, form.get("url").strip(), form.get("description").strip())
+    return done(f"/console/webhooks/{endpoint_id}", "webhook-updated")
+
+
+def _rotate(db: Session, endpoint_id: int) -> WebhookEndpoint:
+    return update_webhook_endpoint(db, endpoint_id, {"secret": generate_webhook_secret()})
+
+
+@action(show_endpoint)
+async def rotate(request: Request, op: Operator, form: Form) -> Response:
+    """A new signing secret, in force for the next attempt at once; shown on this answer only."""
+    endpoint = await work(canary(request), _rotate, _endpoint_id(request))
+    return render(request, op, "console/webhook_secret.html", {"section": "webhooks", "endpoint": endpoint,
+                                                               "rotated": True})
+
+
 def _enable(db: Session, endpoint_id: int) -> None:
     enable_webhook_endpoint(db, get_webhook_endpoint(db, endpoint_id))
 
@@ -90,3 +122,4 @@ async def delete(request: Request, op: Operator, form: Form) -> Response:
 
 
 webhooks = page(show)
+webhook = page(show_endpoint)

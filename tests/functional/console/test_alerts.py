@@ -168,3 +168,22 @@ def test_a_rule_is_edited_through_the_rules_service(provider: Provider, console:
     assert _rule(provider, name).channels  # nothing changed
     assert console.get("/console/alerts/999999").status_code == 404
     assert console.get("/console/alerts/abc").status_code == 404
+
+
+def test_a_webhook_endpoint_is_edited_and_its_secret_replaced(provider: Provider, console: Console,
+                                                               receiver: str) -> None:
+    endpoint = _endpoint(provider)
+    page = console.get(f"/console/webhooks/{endpoint}")
+    assert page.status_code == 200 and 'value="https://hooks.example.com/x"' in page.text and "whsec_" not in page.text
+    saved = console.post(f"/console/webhooks/{endpoint}", {"url": receiver, "description": "moved"})
+    assert saved.headers["location"] == f"/console/webhooks/{endpoint}?done=webhook-updated"
+    bad = console.post(f"/console/webhooks/{endpoint}", {"url": "not a url", "description": ""})
+    assert bad.status_code == 400 and errors(bad)[0].startswith("url must")
+    replaced = console.post(f"/console/webhooks/{endpoint}/secret")
+    secret = text_of(replaced, "webhook-secret")
+    assert replaced.status_code == 200 and secret.startswith("whsec_") and "Signing secret replaced" in replaced.text
+    tested = console.post(f"/console/webhooks/{endpoint}/test")
+    assert text_of(tested, "test-result").startswith("Test notification delivered")
+    headers, body = Receiver.received[-1]
+    assert Webhook(secret).verify(body, headers)["type"] == "canary.test"  # signed with the new secret
+    assert console.get("/console/webhooks/999999").status_code == 404
