@@ -233,3 +233,32 @@ def test_with_a_key_encryption_key_the_secret_is_sealed_at_rest(database_url: st
             assert "code" in redirect_params(follow_to_code(fresh, done))
     finally:
         server.stop()
+
+
+def test_passkey_endpoints_refuse_bad_input_with_clear_errors(provider: Provider, http: httpx.Client) -> None:
+    client = provider.client(first_party=True)
+    page = http.get("/authorize", params=authorize_params(client[0]))
+    token = page.cookies.get("canary_csrf") or http.cookies.get("canary_csrf")
+    assert 'data-passkey="signin"' in page.text and '<script src="/factors/passkeys.js"' in page.text
+    assert "onclick" not in page.text
+    script = http.get("/factors/passkeys.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    forged = http.post("/login/passkey/options", json={"csrf_token": "forged", "mode": "signin"})
+    assert forged.status_code == 403 and "CSRF" in forged.json()["error_description"]
+    assert http.post("/login/passkey/options", content=b"{not json").status_code == 400
+    mode = http.post("/login/passkey/options", json={"csrf_token": token, "mode": "other"})
+    assert mode.status_code == 400 and "mode" in mode.json()["error_description"]
+    missing = http.post("/login/passkey/options", json={"csrf_token": token, "mode": "signin"})
+    assert missing.status_code == 400 and "authorization request" in missing.json()["error_description"]
+    options = http.post("/login/passkey/options", json={"csrf_token": token, "mode": "signin",
+                                                        "authorization_request": "client_id=" + client[0]})
+    assert options.status_code == 200
+    body = options.json()
+    assert body["rpId"] == "127.0.0.1" and body["userVerification"] == "required" and body["allowCredentials"] == []
+    for credential in ({}, {"id": "x", "rawId": "x"}, {"id": "x", "rawId": "x", "response": {"userHandle": "!!"}}):
+        answer = http.post("/login/passkey", json={"csrf_token": token, "mode": "signin", "credential": credential})
+        assert answer.status_code == 400 and answer.json()["error"] in {"access_denied", "invalid_request"}
+    assert "canary_session" not in http.cookies
+    second = http.post("/login/passkey/options", json={"csrf_token": token, "mode": "second-factor"})
+    assert second.status_code == 400 and "expired" in second.json()["error_description"]
+    assert http.post("/account/security/passkeys/options", json={"csrf_token": token}).status_code == 401

@@ -29,13 +29,18 @@ SCRIPT = Path(__file__).resolve().parent.parent / "static" / "passkeys.js"
 MAX_REQUEST = 16 * 1024
 
 
-def options_sync(c: Canary, cookie: str | None, encoded_request: str) -> tuple[str, str | None] | str:
+MODES = {"signin": challenges.PASSKEY, "second-factor": challenges.SECOND_STEP}
+
+
+def options_sync(c: Canary, cookie: str | None, mode: str, encoded_request: str) -> tuple[str, str | None] | str:
     """Options for the ceremony and, for a passwordless one, the new ceremony's cookie; or an error message."""
     rp = relying_party(c)
     now = c.clock.now()
     with c.factory() as db:
-        second = challenges.load(db, cookie, challenges.SECOND_STEP, now)
-        if second is not None and second.user_id is not None:
+        if mode == "second-factor":
+            second = challenges.load(db, cookie, challenges.SECOND_STEP, now)
+            if second is None or second.user_id is None:
+                return "this sign-in expired: start again"
             options, challenge = passkeys.authentication_options(rp, passkeys.of_user(db, second.user_id), False)
             second.webauthn_challenge = challenge
             db.commit()
@@ -49,13 +54,12 @@ def options_sync(c: Canary, cookie: str | None, encoded_request: str) -> tuple[s
         return options, new_cookie
 
 
-def verify_sync(c: Canary, cookie: str | None, credential: str) -> tuple[str, str] | str:
+def verify_sync(c: Canary, cookie: str | None, mode: str, credential: str) -> tuple[str, str] | str:
     """The session cookie and where to go next, or an error message."""
     rp = relying_party(c)
     now = c.clock.now()
     with c.factory() as db:
-        row = (challenges.load(db, cookie, challenges.SECOND_STEP, now)
-               or challenges.load(db, cookie, challenges.PASSKEY, now))
+        row = challenges.load(db, cookie, MODES[mode], now)
         if row is None or row.webauthn_challenge is None:
             return "this sign-in expired: start again"
         second_factor = row.purpose == challenges.SECOND_STEP
@@ -82,9 +86,12 @@ def verify_sync(c: Canary, cookie: str | None, credential: str) -> tuple[str, st
 
 async def _body(request: Request, c: Canary) -> dict[str, Any] | Response:
     try:
-        return await json_body(request, c)
+        body = await json_body(request, c)
     except InvalidRequest as exc:
         return json_error("invalid_request", exc.description, 403 if "CSRF" in exc.description else 400)
+    if body.get("mode") not in MODES:
+        return json_error("invalid_request", "mode must be signin or second-factor")
+    return body
 
 
 async def options(request: Request) -> Response:
@@ -93,7 +100,7 @@ async def options(request: Request) -> Response:
     if isinstance(body, Response):
         return body
     encoded = body.get("authorization_request", "")
-    result = await c.run(options_sync, c, request.cookies.get(handoff.COOKIE),
+    result = await c.run(options_sync, c, request.cookies.get(handoff.COOKIE), body["mode"],
                          encoded if isinstance(encoded, str) else "")
     if isinstance(result, str):
         return json_error("invalid_request", result)
@@ -111,7 +118,8 @@ async def verify(request: Request) -> Response:
     credential = body.get("credential")
     if not isinstance(credential, dict):
         return json_error("invalid_request", "credential must be the passkey's answer, as an object")
-    result = await c.run(verify_sync, c, request.cookies.get(handoff.COOKIE), json.dumps(credential))
+    result = await c.run(verify_sync, c, request.cookies.get(handoff.COOKIE), body["mode"],
+                         json.dumps(credential))
     if isinstance(result, str):
         return json_error("access_denied", result)
     session, location = result

@@ -82,7 +82,7 @@
     var mode = button.getAttribute("data-passkey");
     var area = button.closest("[data-passkey-area]");
     var error = area ? area.querySelector("[data-passkey-error]") : null;
-    var base = { csrf_token: field("csrf_token") };
+    var base = { csrf_token: field("csrf_token"), mode: mode };
     if (error) error.hidden = true;
     button.disabled = true;
     var ceremony;
