@@ -4,6 +4,10 @@ max_age, an organization's requirement, and the operator's reset."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -208,6 +212,30 @@ def test_removing_the_app_and_the_operators_reset(clocked: Provider) -> None:
     with browser(provider) as http:
         claims = claims_for(provider, client, sign_in(http, authorize_params(client[0]), user.email))
         assert claims["amr"] == ["pwd"]
+
+
+def test_canary_users_reset_factors(clocked: Provider, tmp_path: Path) -> None:
+    provider = clocked
+    user = provider.user()
+    client = provider.client(first_party=True)
+    with browser(provider) as http:
+        sign_in(http, authorize_params(client[0]), user.email)
+        enroll_totp(http, provider.clock)
+    env = {**os.environ, "CANARY_DATA_DIR": str(tmp_path), "CANARY_DATABASE_URL": provider.settings.database_url}
+
+    def reset(email: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "idp.cli", "users", "reset-factors", email], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    done = reset(user.email)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["removed"] == {"totp": True, "passkeys": 0, "recovery_codes": 10}
+    again = reset(user.email)
+    assert json.loads(again.stdout)["removed"] == {"totp": False, "passkeys": 0, "recovery_codes": 0}
+    unknown = reset("nobody@example.com")
+    assert unknown.returncode == 1 and "no account" in unknown.stderr
+    with browser(provider) as http:
+        assert claims_for(provider, client, sign_in(http, authorize_params(client[0]), user.email))["amr"] == ["pwd"]
 
 
 def test_the_security_page_needs_a_session(provider: Provider, http: httpx.Client) -> None:
