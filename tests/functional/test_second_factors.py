@@ -244,8 +244,9 @@ def test_the_security_page_needs_a_session(provider: Provider, http: httpx.Clien
     assert http.get("/login/enroll").status_code == 400
 
 
-def test_with_a_key_encryption_key_the_secret_is_sealed_at_rest(database_url: str, tmp_path: Path) -> None:
-    provider, server = start_provider(tmp_path, database_url, key_encryption_key="s" * 40)
+def test_with_a_key_encryption_key_the_secret_is_sealed_at_rest(tmp_path: Path) -> None:
+    # A database of its own: the setting also seals the signing keys, which other tests' providers must read.
+    provider, server = start_provider(tmp_path, f"sqlite:///{tmp_path / 'sealed.db'}", key_encryption_key="s" * 40)
     try:
         user = provider.user()
         client = provider.client(first_party=True)
