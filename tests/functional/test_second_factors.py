@@ -279,14 +279,24 @@ def test_passkey_endpoints_refuse_bad_input_with_clear_errors(provider: Provider
     assert mode.status_code == 400 and "mode" in mode.json()["error_description"]
     missing = http.post("/login/passkey/options", json={"csrf_token": token, "mode": "signin"})
     assert missing.status_code == 400 and "authorization request" in missing.json()["error_description"]
-    options = http.post("/login/passkey/options", json={"csrf_token": token, "mode": "signin",
-                                                        "authorization_request": "client_id=" + client[0]})
-    assert options.status_code == 200
-    body = options.json()
-    assert body["rpId"] == "127.0.0.1" and body["userVerification"] == "required" and body["allowCredentials"] == []
-    for credential in ({}, {"id": "x", "rawId": "x"}, {"id": "x", "rawId": "x", "response": {"userHandle": "!!"}}):
+    nested = http.post("/login/passkey/options", content=b"[" * 100_000 + b"]" * 100_000,
+                       headers={"content-type": "application/json"})
+    assert nested.status_code in (400, 413)
+    bad_credentials: list[object] = [
+        {}, [], "x", {"id": "x", "rawId": "x"}, {"id": "x", "rawId": "x", "response": []},
+        {"id": "x", "rawId": "x", "response": {"userHandle": 5}},
+        {"id": "x", "rawId": "x", "response": {"clientDataJSON": "!!", "authenticatorData": 1, "signature": None}},
+    ]
+    for credential in bad_credentials:
+        options = http.post("/login/passkey/options", json={"csrf_token": token, "mode": "signin",
+                                                            "authorization_request": "client_id=" + client[0]})
+        assert options.status_code == 200
+        body = options.json()
+        assert body["rpId"] == "127.0.0.1" and body["userVerification"] == "required"
+        assert body["allowCredentials"] == []
         answer = http.post("/login/passkey", json={"csrf_token": token, "mode": "signin", "credential": credential})
-        assert answer.status_code == 400 and answer.json()["error"] in {"access_denied", "invalid_request"}
+        assert answer.status_code == 400 and answer.json()["error"] in {"access_denied", "invalid_request"}, \
+            answer.text
     assert "canary_session" not in http.cookies
     second = http.post("/login/passkey/options", json={"csrf_token": token, "mode": "second-factor"})
     assert second.status_code == 400 and "expired" in second.json()["error_description"]

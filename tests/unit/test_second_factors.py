@@ -171,3 +171,34 @@ def test_levels() -> None:
     assert levels.satisfies(levels.SINGLE, [levels.MULTI, levels.SINGLE])
     assert levels.satisfies(levels.MULTI, [levels.SINGLE])
     assert levels.needs_multi([levels.MULTI]) and not levels.needs_multi([levels.MULTI, levels.SINGLE])
+
+
+@pytest.mark.parametrize("response", [
+    {},
+    {"clientDataJSON": "!!", "authenticatorData": "AA", "signature": "AA"},
+    {"clientDataJSON": 5, "authenticatorData": [], "signature": {}},
+    {"clientDataJSON": "eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0", "authenticatorData": "AAAA", "signature": "AA",
+     "userHandle": None},
+])
+def test_malformed_passkey_answers_are_refused_not_crashes(db: Session, response: dict) -> None:
+    import json
+
+    from idp.accounts.factors import passkeys
+    from idp.accounts.models import Passkey
+
+    clock = MovableClock()
+    user = new_user(db)
+    db.add(Passkey(id="Y3JlZA", user_id=user.id, name="k", public_key=b"\xa1\x01\x02", sign_count=0,
+                   backed_up=False, created_at=clock.now()))
+    db.flush()
+    rp = passkeys.RelyingParty.for_issuer("https://id.example.com")
+    assert rp == passkeys.RelyingParty(id="id.example.com", origin="https://id.example.com")
+    credential = json.dumps({"id": "Y3JlZA", "rawId": "Y3JlZA", "type": "public-key", "response": response})
+    with pytest.raises(passkeys.PasskeyError):
+        passkeys.authenticate(db, rp, credential, "Y2hhbGxlbmdl", user_id=None, require_verification=True,
+                              now=clock.now())
+    with pytest.raises(passkeys.PasskeyError, match="not registered"):
+        passkeys.authenticate(db, rp, credential, "Y2hhbGxlbmdl", user_id="someone-else", require_verification=False,
+                              now=clock.now())
+    with pytest.raises(passkeys.PasskeyError):
+        passkeys.register(db, rp, user, credential, "Y2hhbGxlbmdl", "k", clock.now())

@@ -86,6 +86,8 @@ def _parse(credential: str) -> dict[str, Any]:
         raise PasskeyError("the credential is not JSON") from exc
     if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not isinstance(value.get("rawId"), str):
         raise PasskeyError("the credential has no id")
+    if not isinstance(value.get("response"), dict):
+        raise PasskeyError("the credential has no response")
     return value
 
 
@@ -97,7 +99,7 @@ def register(db: Session, rp: RelyingParty, user: User, credential: str, challen
         verified = verify_registration_response(
             credential=_parse(credential), expected_challenge=base64url_to_bytes(challenge),
             expected_rp_id=rp.id, expected_origin=rp.origin)
-    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+    except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise PasskeyError(f"the passkey could not be verified: {exc}") from exc
     credential_id = bytes_to_base64url(verified.credential_id)
     if db.get(Passkey, credential_id) is not None:
@@ -131,7 +133,9 @@ def authenticate(db: Session, rp: RelyingParty, credential: str, challenge: str,
     row = db.get(Passkey, parsed["rawId"])
     if row is None or (user_id is not None and row.user_id != user_id):
         raise PasskeyError("this passkey is not registered for the account")
-    handle = (parsed.get("response") or {}).get("userHandle")
+    handle = parsed["response"].get("userHandle")
+    if handle is not None and not isinstance(handle, str):
+        raise PasskeyError("the passkey's user handle is not base64url")
     if handle:
         try:
             matches = base64url_to_bytes(handle) == row.user_id.encode()
@@ -144,7 +148,7 @@ def authenticate(db: Session, rp: RelyingParty, credential: str, challenge: str,
             credential=parsed, expected_challenge=base64url_to_bytes(challenge), expected_rp_id=rp.id,
             expected_origin=rp.origin, credential_public_key=row.public_key,
             credential_current_sign_count=row.sign_count, require_user_verification=require_verification)
-    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+    except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise PasskeyError(f"the passkey could not be verified: {exc}") from exc
     row.sign_count = verified.new_sign_count
     row.backed_up = verified.credential_backed_up

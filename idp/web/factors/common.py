@@ -45,7 +45,7 @@ async def json_body(request: Request, c: Canary) -> dict[str, Any]:
     """A JSON object posted by the passkey script, with its CSRF token checked."""
     try:
         value = json.loads(await read_body(request, c.settings.max_body_bytes))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidRequest("the body must be a JSON object") from exc
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         raise InvalidRequest("the body must be a JSON object")
