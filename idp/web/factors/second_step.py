@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -36,7 +37,7 @@ class Step:
     location: str = ""
 
 
-def _ceremony(c: Canary, db: Any, cookie: str | None, purpose: str) -> tuple[FactorChallenge, User] | None:
+def _ceremony(c: Canary, db: Session, cookie: str | None, purpose: str) -> tuple[FactorChallenge, User] | None:
     now = c.clock.now()
     row = challenges.load(db, cookie, purpose, now)
     if row is None or row.user_id is None:
@@ -47,7 +48,7 @@ def _ceremony(c: Canary, db: Any, cookie: str | None, purpose: str) -> tuple[Fac
     return row, user
 
 
-def _choices(c: Canary, db: Any, user: User, error: str = "") -> Step:
+def _choices(c: Canary, db: Session, user: User, error: str = "") -> Step:
     has = policy.factors_of(db, user.id)
     return Step("second_factor.html", {"totp": has.totp, "passkeys": has.passkeys > 0,
                                        "recovery": has.recovery_codes > 0, "error": error})
@@ -77,7 +78,7 @@ def verify_sync(c: Canary, cookie: str | None, kind: str, code: str) -> Step:
         return Step(session=session, location=location)
 
 
-def failed(c: Canary, db: Any, row: FactorChallenge, user: User) -> Step:
+def failed(c: Canary, db: Session, row: FactorChallenge, user: User) -> Step:
     """A wrong second factor: counted against the ceremony and the account, recorded."""
     left = challenges.failed(row)
     policy.count_failure(db, user.id, c.settings.login_max_failures, c.settings.login_lock_seconds, c.clock.now())
@@ -102,7 +103,7 @@ def enroll_sync(c: Canary, cookie: str | None) -> Step:
         return step
 
 
-def _enroll_page(c: Canary, db: Any, user: User, error: str) -> Step:
+def _enroll_page(c: Canary, db: Session, user: User, error: str) -> Step:
     key = c.settings.key_encryption_key
     secret = totp.pending_secret(db, user.id, key) or totp.start_enrollment(db, user, key, c.clock.now())
     uri = totp.provisioning_uri(secret, user.email)
