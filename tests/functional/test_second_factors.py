@@ -135,6 +135,11 @@ def test_step_up_with_acr_values_and_max_age(clocked: Provider, clocked_http: ht
                                                                         max_age="3600")))
     assert claims_for(provider, client, ok)["auth_time"] == claims["auth_time"]
 
+    page = http.get("/authorize", params=authorize_params(client[0], prompt="login", max_age="0"))
+    done = second_factor(http, login(http, page, user.email), "totp", fresh_code(secret, provider.clock))
+    relogin = claims_for(provider, client, redirect_params(follow_to_code(http, done)))
+    assert relogin["auth_time"] > claims["auth_time"], "prompt=login and max_age=0 are met by this sign-in"
+
 
 def test_multi_factor_request_for_a_user_without_factors_enrolls_one(clocked: Provider) -> None:
     provider = clocked
