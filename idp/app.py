@@ -29,6 +29,7 @@ from idp.oauth.tokens import TokenPolicy, TokenService
 from idp.settings import Settings
 from idp.web import admin, authorize, console, dashboard, discovery, events, logout, token, userinfo
 from idp.web.context import Canary
+from idp.web.factors import routes as factors
 from idp.web.responses import json_error
 from idp.web.security import SecurityHeaders
 
@@ -61,6 +62,7 @@ ROUTES = [
     *console.routes,
     *dashboard.routes,
     *admin.routes,
+    *factors.routes,
 ]
 
 MIDDLEWARE = [
