@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from analytics.api import ClickHouseError, queries
 from idp.accounts import service
+from idp.accounts.factors import policy
 from idp.accounts.models import Membership, Organization, User
 from idp.directory import SqlAccountDirectory
 from idp.web.admin import schemas
@@ -141,6 +142,18 @@ def _remove(db: Session, ref: str, user_id: str) -> str:
 async def remove_member(request: Request, op: Operator, form: Form) -> Response:
     slug = await work(canary(request), _remove, request.path_params["org"], form.get("account_id"))
     return done(f"/console/organizations/{slug}", "member-removed")
+
+
+def _require(db: Session, ref: str, required: bool) -> str:
+    org = _find(db, ref)
+    policy.set_organization_requirement(org, required)
+    return org.slug
+
+
+@action(show_organization)
+async def second_factor_policy(request: Request, op: Operator, form: Form) -> Response:
+    slug = await work(canary(request), _require, request.path_params["org"], form.get("required") == "true")
+    return done(f"/console/organizations/{slug}", "policy-saved")
 
 
 organizations = page(show_list)

@@ -45,6 +45,9 @@ T = TypeVar("T")
 NOTICES = {
     "disabled": "The account is disabled: it cannot sign in, its sessions ended and its tokens stopped working.",
     "enabled": "The account is enabled: it may sign in again.",
+    "factors-reset": "The account's second factors are removed: it signs in with its password alone, or enrolls "
+                     "again where its organization requires a second factor.",
+    "policy-saved": "The organization's second-factor policy is saved.",
     "org-created": "The organization is created.",
     "org-updated": "The organization is saved.",
     "org-deleted": "The organization is deleted; its accounts are kept.",

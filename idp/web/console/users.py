@@ -16,10 +16,13 @@ from starlette.responses import Response
 
 from analytics.api import ClickHouseError, queries
 from idp.accounts import service
+from idp.accounts.factors import policy
 from idp.accounts.models import Membership, Organization, User
 from idp.directory import SqlAccountDirectory
 from idp.oauth import account_status
 from idp.web import charts
+from idp.web.admin.factors import reset_factors
+from idp.web.admin.routing import Call
 from idp.web.console.auth import Operator
 from idp.web.console.pages import PAGE_SIZE, Form, action, done, look, page, render, work
 from idp.web.context import Canary, canary
@@ -62,11 +65,13 @@ class Profile:
     user: User
     memberships: list[tuple[Organization, Membership]]
     locked: bool
+    factors: policy.Factors
 
 
 def _profile(db: Session, user_id: str, c: Canary) -> Profile:
     user = service.get_user(db, user_id)
-    return Profile(user, service.memberships_of(db, [user.id])[user.id], service.is_locked(user, c.clock.now()))
+    return Profile(user, service.memberships_of(db, [user.id])[user.id], service.is_locked(user, c.clock.now()),
+                   policy.factors_of(db, user.id))
 
 
 def activity(c: Canary, user_id: str) -> dict[str, Any] | None:
@@ -131,6 +136,20 @@ async def enable(request: Request, op: Operator, form: Form) -> Response:
     user_id = request.path_params["user_id"]
     await work(c, _enable, user_id)
     return done(f"/console/users/{user_id}", "enabled")
+
+
+def _reset_factors(db: Session, user_id: str, c: Canary) -> None:
+    """The admin API's reset operation itself (``idp.web.admin.factors``): the factors go, and the reset is
+    recorded as the operator's."""
+    reset_factors(Call(c=c, db=db, claims={}, path={"account_id": user_id}, query={}, body=None))
+
+
+@action(show_user)
+async def reset_second_factors(request: Request, op: Operator, form: Form) -> Response:
+    c = canary(request)
+    user_id = request.path_params["user_id"]
+    await work(c, _reset_factors, user_id, c)
+    return done(f"/console/users/{user_id}", "factors-reset")
 
 
 users = page(show_list)

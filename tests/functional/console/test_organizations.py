@@ -66,3 +66,19 @@ def test_actions_on_an_unknown_organization_are_404_pages(console: Console) -> N
                  "/console/organizations/no-such-org/members"):
         page = console.post(path, {"name": "x", "email": "a@example.com"})
         assert page.status_code == 404 and errors(page) == ["no organization 'no-such-org'"], path
+
+
+def test_an_organization_requires_a_second_factor_or_not(provider: Provider, console: Console) -> None:
+    slug = f"mfa-{secrets.token_hex(4)}"
+    console.post("/console/organizations", {"slug": slug})
+    assert "Members may sign in with their password alone." in console.get(f"/console/organizations/{slug}").text
+    saved = console.post(f"/console/organizations/{slug}/second-factor", {"required": "true"})
+    assert saved.headers["location"] == f"/console/organizations/{slug}?done=policy-saved"
+    with provider.context.factory() as db:
+        org = find_organization(db, slug)
+        assert org is not None and org.require_second_factor is True
+    assert "Stop requiring a second factor" in console.get(f"/console/organizations/{slug}").text
+    console.post(f"/console/organizations/{slug}/second-factor", {"required": "false"})
+    with provider.context.factory() as db:
+        org = find_organization(db, slug)
+        assert org is not None and org.require_second_factor is False

@@ -88,3 +88,29 @@ def test_disable_without_the_csrf_token_changes_nothing(provider: Provider, cons
 def test_disabling_an_unknown_account_is_shown_not_a_500(console: Console) -> None:
     page = console.post("/console/users/nobody/disable")
     assert page.status_code == 404 and "no account nobody" in errors(page)
+
+
+def test_an_operator_resets_second_factors(provider: Provider, console: Console) -> None:
+    import pyotp
+
+    from idp.accounts.factors import policy, recovery, totp
+    from idp.db import transaction
+
+    user = provider.user()
+    now = provider.clock.now()
+    with transaction(provider.context.factory) as db:
+        stored = db.get(User, user.id)
+        assert stored is not None
+        secret = totp.start_enrollment(db, stored, provider.settings.key_encryption_key, now)
+        assert totp.confirm(db, user.id, pyotp.TOTP(secret).at(now), provider.settings.key_encryption_key, now)
+        recovery.replace_codes(db, user.id, now)
+    page = console.get(f"/console/users/{user.id}")
+    assert "Authenticator app: set up · passkeys: 0 · unused recovery codes: 10" in page.text
+    reset = console.post(f"/console/users/{user.id}/factors/reset")
+    assert reset.headers["location"] == f"/console/users/{user.id}?done=factors-reset"
+    after = console.get(reset.headers["location"])
+    assert "Authenticator app: none · passkeys: 0 · unused recovery codes: 0" in after.text
+    assert "Reset second factors" not in after.text
+    with provider.context.factory() as db:
+        assert policy.factors_of(db, user.id) == policy.Factors(totp=False, passkeys=0, recovery_codes=0)
+    assert console.post("/console/users/nobody/factors/reset").status_code == 404
