@@ -58,9 +58,11 @@ Queued = tuple[str, str, Mapping[str, Any] | None, str | None, float]
 class EventClient:
     def __init__(
         self, issuer: str, client_id: str, client_secret: str, *, max_queue: int = 100_000,
-        batch_size: int = MAX_BATCH, interval: float = 1.0, timeout: float = 10.0,
-        http: httpx.Client | None = None, clock: Callable[[], float] = time.time, register_atexit: bool = True,
+        batch_size: int = MAX_BATCH, interval: float = 1.0, timeout: float = 10.0, max_backoff: float = 30.0,
+        endpoint: str | None = None, http: httpx.Client | None = None, clock: Callable[[], float] = time.time,
+        register_atexit: bool = True,
     ) -> None:
+        """``endpoint``: where to post instead of the issuer's ``/v1/events`` (a gateway in front of Canary)."""
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be 1 to {MAX_BATCH}")
         self.http = http or httpx.Client(timeout=timeout)
@@ -69,6 +71,8 @@ class EventClient:
         self.max_queue = max_queue
         self.batch_size = batch_size
         self.interval = interval
+        self.max_backoff = max_backoff
+        self.endpoint = endpoint
         self.clock = clock
         self._queue: collections.deque[Queued] = collections.deque()
         self._in_flight = 0
@@ -187,7 +191,7 @@ class EventClient:
             elif outcome is not _RESEND:
                 # A retry: the same events with the same event_ids, so Canary counts each once.
                 self._retries += 1
-                delay = outcome if isinstance(outcome, float) else backoff(attempt)
+                delay = outcome if isinstance(outcome, float) else backoff(attempt, cap=self.max_backoff)
                 attempt += 1
                 if self._deadline is not None:
                     left = self._deadline - time.monotonic()
@@ -212,7 +216,7 @@ class EventClient:
             event["sent_at"] = now
         try:
             token = self.credentials.token()
-            endpoint = self.discovery.get().events_endpoint
+            endpoint = self.endpoint or self.discovery.get().events_endpoint
             response = self.http.post(endpoint, content=json.dumps({"batch": batch}, separators=(",", ":")),
                                       headers={"Authorization": f"Bearer {token}",
                                                "Content-Type": "application/json"})

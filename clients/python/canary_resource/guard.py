@@ -111,5 +111,7 @@ class Guard:
         return [("WWW-Authenticate", err.www_authenticate(self.realm)), ("Cache-Control", "no-store")]
 
     def close(self, timeout: float = 10.0) -> None:
+        """Sends the queued events (for up to ``timeout`` seconds) and closes the connections to Canary."""
         if self.recorder is not None:
             self.recorder.events.close(timeout)
+        self.verifier.close()
