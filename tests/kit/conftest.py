@@ -1,35 +1,77 @@
 """A real Canary for the resource-server kit: uvicorn on a loopback port with ingest on the ClickHouse server,
-users signed in through the browser flow for their access tokens, and Canary's answers about who was active."""
+users signed in through the browser flow for their access tokens, and Canary's answers about who was active.
+
+The live server is built as tests/functional/conftest.py builds its own (the test modules here may not import
+that package's conftest)."""
 
 from __future__ import annotations
 
+import secrets
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from analytics.api import Analytics
 from analytics.clickhouse import ServerEngine
 from idp.accounts.models import User
-from tests.functional.conftest import Provider, ServerThread, free_port, start_provider
-from tests.support.browser import authorize_params, sign_in
+from idp.accounts.service import create_user
+from idp.app import create_app
+from idp.cli.serve import prepare
+from idp.db import transaction
+from idp.migrate import migrate_sql
+from idp.oauth.clients import create_client
+from idp.settings import Settings
+from idp.web.context import Canary as Context
+from tests.support.browser import PASSWORD, REDIRECT, authorize_params, sign_in
 from tests.support.clickhouse import server_url_for
 from tests.support.tokens import exchange
 
 API_SCOPE = "reports:read"
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ServerThread:
+    """uvicorn serving an ASGI app on a loopback port, in a thread of the test process, lifespan on."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
 @dataclass
 class Canary:
     """The provider under test, a resource server's client, and helpers to get tokens and read activity."""
 
-    provider: Provider
+    url: str
+    settings: Settings
+    context: Context
     analytics: Analytics
     analytics_url: str
     rs_id: str
@@ -37,18 +79,26 @@ class Canary:
     admin_token: str
     last_client: tuple[str, str] = ("", "")
 
-    @property
-    def url(self) -> str:
-        return self.provider.url
+    def client(self, **kwargs: Any) -> tuple[str, str | None]:
+        kwargs.setdefault("name", "test client")
+        kwargs.setdefault("redirect_uris", [REDIRECT])
+        with transaction(self.context.factory) as db:
+            client, secret = create_client(db, **kwargs)
+            return client.client_id, secret
+
+    def user(self) -> User:
+        with transaction(self.context.factory) as db:
+            return create_user(db, email=f"user-{secrets.token_hex(6)}@example.com", password=PASSWORD,
+                               name="Test User")
 
     def user_token(self, scope: str = f"openid {API_SCOPE}", **client: Any) -> tuple[User, str]:
         """A signed-in user's access token, through /authorize, the login form and /token."""
-        user = self.provider.user()
-        client_id, secret = self.provider.client(first_party=True, scope=f"openid {API_SCOPE} events:write",
+        user = self.user()
+        client_id, secret = self.client(first_party=True, scope=f"openid {API_SCOPE} events:write",
                                                  **client)
         with httpx.Client(base_url=self.url, follow_redirects=False, timeout=30) as browser:
             back = sign_in(browser, authorize_params(client_id, scope=scope), user.email)
-        response = exchange(self.provider, client_id, secret, back["code"])
+        response = exchange(self, client_id, secret, back["code"])
         assert response.status_code == 200, response.text
         self.last_client = (client_id, secret or "")
         return user, response.json()["access_token"]
@@ -87,13 +137,23 @@ def canary(clickhouse_server_url: str, tmp_path_factory: pytest.TempPathFactory)
     url = server_url_for(f"canary_kit_{uuid.uuid4().hex[:10]}")
     analytics = Analytics.open(url=url, data_dir=tmp, flush_interval=0.2)
     analytics.migrate()
-    provider, server = start_provider(tmp, f"sqlite:///{tmp / 'canary.db'}", analytics)
-    rs_id, rs_secret = provider.client(name="reports API", grant_types=["client_credentials"],
-                                       scope="events:write", first_party=True)
-    admin_id, admin_secret = provider.client(name="ops", grant_types=["client_credentials"], admin=True,
-                                             scope="admin")
+    port = free_port()
+    settings = Settings(issuer=f"http://127.0.0.1:{port}", port=port, data_dir=tmp,
+                        database_url=f"sqlite:///{tmp / 'canary.db'}")
+    migrate_sql(settings)
+    prepare(settings)
+    app = create_app(settings, analytics)
+    server = ServerThread(app, port)
+    server.start()
+    canary = Canary(settings.issuer, settings, app.state.canary, analytics, url, "", "", "")
+    canary.rs_id, rs_secret = canary.client(name="reports API", grant_types=["client_credentials"],
+                                            scope="events:write", first_party=True)
+    admin_id, admin_secret = canary.client(name="ops", grant_types=["client_credentials"], admin=True,
+                                           scope="admin")
     assert rs_secret and admin_secret
-    yield Canary(provider, analytics, url, rs_id, rs_secret, client_credentials(provider.url, admin_id, admin_secret))
+    canary.rs_secret = rs_secret
+    canary.admin_token = client_credentials(canary.url, admin_id, admin_secret)
+    yield canary
     server.stop()
     admin = ServerEngine(server_url_for("default"))
     try:
@@ -139,13 +199,3 @@ class AppServer:
             self._wsgi.shutdown()
             self._thread.join(10)
             self._wsgi.server_close()
-
-
-def wait_for(condition: Any, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-__all__ = ["API_SCOPE", "AppServer", "Canary", "Path", "client_credentials", "wait_for"]

@@ -124,7 +124,7 @@ def test_lifespan_shutdown_sends_what_is_queued(canary: Canary) -> None:
 def test_sampling_records_a_fraction_and_unauthenticated_requests_are_never_recorded(canary: Canary) -> None:
     events = EventClient(canary.url, canary.rs_id, canary.rs_secret)
     app = make_app(canary, record_usage=True, events=events, sample=0.0, require_token=False)
-    user, token = canary.user_token()
+    _, token = canary.user_token()
     with AppServer(app) as server:
         assert httpx.get(f"{server.url}/reports/1").status_code == 401  # requires() without a token
         assert httpx.get(f"{server.url}/reports/1", headers={"Authorization": f"Bearer {token}"}).is_success

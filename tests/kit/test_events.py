@@ -24,7 +24,7 @@ class Gateway(BaseHTTPRequestHandler):
     faults: list[str] = []
     seen: list[tuple[float, int]] = []  # (when, events in the request)
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server interface
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Gateway.seen.append((time.monotonic(), body.count(b'"event_id"')))
         fault = Gateway.faults.pop(0) if Gateway.faults else None
@@ -63,7 +63,7 @@ def client(canary: Canary, **options: object) -> EventClient:
 
 
 def test_events_are_batched_and_show_up_once_for_their_account(canary: Canary, gateway: str) -> None:
-    user = canary.provider.user()
+    user = canary.user()
     events = client(canary, batch_size=100, endpoint=gateway)
     for i in range(250):
         assert events.track(user.id, "report.exported", {"n": i})
@@ -75,7 +75,7 @@ def test_events_are_batched_and_show_up_once_for_their_account(canary: Canary, g
 
 
 def test_a_batch_whose_answer_was_lost_is_sent_again_and_counted_once(canary: Canary, gateway: str) -> None:
-    user = canary.provider.user()
+    user = canary.user()
     Gateway.faults = ["lost", "busy"]
     events = client(canary, endpoint=gateway)
     for _ in range(10):
@@ -90,7 +90,7 @@ def test_a_batch_whose_answer_was_lost_is_sent_again_and_counted_once(canary: Ca
 
 
 def test_events_canary_refuses_are_dropped_and_the_rest_of_their_batch_sent(canary: Canary) -> None:
-    user = canary.provider.user()
+    user = canary.user()
     events = client(canary)
     events.track(user.id, "fine")
     events.track(user.id, "not a valid name!")

@@ -21,9 +21,27 @@ from sqlalchemy.orm import Session
 from analytics.clickhouse import ServerEngine
 from canary_resource import EventClient
 from idp.accounts.service import find_user_by_email
-from tests.functional.conftest import free_port
-from tests.functional.test_serve import start as start_demo
+from tests.kit.conftest import free_port
 from tests.support.clickhouse import server_url_for
+
+
+def start_demo(env: dict[str, str]) -> tuple[subprocess.Popen[str], dict]:
+    """``canary serve --demo``, and the demo user and clients it prints (a JSON object before ``Try:``)."""
+    process = subprocess.Popen([sys.executable, "-m", "idp.cli", "serve", "--demo"], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("Try:"):
+            break
+    text = "".join(lines)
+    assert "Try:" in text, text
+    return process, json.loads(text[text.index("{"):text.index("\nTry:")])
 
 
 class Served:

@@ -18,7 +18,6 @@ from idp.db import transaction
 from idp.oauth.keys import rotate
 from tests.kit.conftest import API_SCOPE, Canary, client_credentials
 
-
 _open: list[TokenVerifier] = []
 
 
@@ -70,7 +69,7 @@ def test_malformed_or_altered_tokens_are_refused(canary: Canary, mangle: str) ->
 
 def test_expired_token_is_refused(canary: Canary) -> None:
     _, token = canary.user_token()
-    ttl = canary.provider.settings.access_token_ttl
+    ttl = canary.settings.access_token_ttl
     assert verifier(canary).verify(token)
     later = verifier(canary, clock=lambda: time.time() + ttl + 1)
     with pytest.raises(InvalidToken, match="expired"):
@@ -108,14 +107,14 @@ def test_foreign_tokens_are_refused(canary: Canary) -> None:
 
 
 def test_id_token_is_not_an_access_token(canary: Canary) -> None:
-    client_id, secret = canary.provider.client(first_party=True, scope=f"openid {API_SCOPE}")
-    user = canary.provider.user()
+    client_id, secret = canary.client(first_party=True, scope=f"openid {API_SCOPE}")
+    user = canary.user()
     from tests.support.browser import authorize_params, sign_in
     from tests.support.tokens import exchange
 
     with httpx.Client(base_url=canary.url, follow_redirects=False) as browser:
         back = sign_in(browser, authorize_params(client_id, scope="openid"), user.email)
-    id_token = exchange(canary.provider, client_id, secret, back["code"]).json()["id_token"]
+    id_token = exchange(canary, client_id, secret, back["code"]).json()["id_token"]
     with pytest.raises(InvalidToken, match="typ"):
         verifier(canary).verify(id_token)
 
@@ -125,9 +124,9 @@ def test_key_rotation_is_picked_up_without_restart_and_unknown_kids_are_rate_lim
     _, before = canary.user_token()
     check.verify(before)
     assert check.jwks.fetches == 1
-    with transaction(canary.provider.context.factory) as db:
-        new = rotate(db, canary.provider.settings.signing_alg, publish_delay=0)
-    canary.provider.context.keys.reload()
+    with transaction(canary.context.factory) as db:
+        new = rotate(db, canary.settings.signing_alg, publish_delay=0)
+    canary.context.keys.reload()
     time.sleep(0.25)
     _, after = canary.user_token()
     assert header_of(after)["kid"] == new.kid
@@ -148,17 +147,22 @@ def test_key_rotation_is_picked_up_without_restart_and_unknown_kids_are_rate_lim
 def test_opaque_tokens_are_introspected_and_cached_briefly(canary: Canary) -> None:
     user, token = canary.user_token(access_token_format="opaque")
     assert "." not in token
-    check = verifier(canary, introspection_ttl=0.5)
+    now = [time.time()]
+    check = verifier(canary, introspection_ttl=10, clock=lambda: now[0])
     claims = check.verify(token)
     assert claims.sub == user.id and API_SCOPE in claims.scopes
     check.verify(token)
     assert check.introspector.calls == 1  # cached
     revoked = httpx.post(f"{canary.url}/revoke", data={"token": token}, auth=canary.last_client)
     assert revoked.status_code == 200
+    now[0] += 9
     assert check.verify(token).sub == user.id  # still within the cache's time
-    time.sleep(0.6)
+    now[0] += 2
     with pytest.raises(InvalidToken, match="not active"):
         check.verify(token)
+    assert check.introspector.calls == 2
+    with pytest.raises(InvalidToken, match="not active"):
+        check.verify(token)  # the refusal is kept too
     assert check.introspector.calls == 2
 
 
