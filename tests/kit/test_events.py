@@ -95,10 +95,11 @@ def test_events_canary_refuses_are_dropped_and_the_rest_of_their_batch_sent(cana
     events.track(user.id, "fine")
     events.track(user.id, "not a valid name!")
     events.track(user.id, "fine", {"big": "x" * 9000})  # properties over 8 KiB
+    events.track(user.id, "fine", {"when": object()})  # not JSON
     events.track(user.id, "fine")
     assert events.flush(30)
     events.close()
-    assert events.stats().rejected == 2 and events.stats().sent == 2
+    assert events.stats().rejected == 3 and events.stats().sent == 2
     assert canary.events_of(user.id)["fine"] == 2
 
 

@@ -16,9 +16,9 @@ import atexit
 import collections
 import json
 import logging
+import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +29,12 @@ from canary_resource.backoff import backoff, retry_after
 from canary_resource.credentials import ClientCredentials
 from canary_resource.discovery import Discovery
 from canary_resource.errors import CanaryError
+
+_orjson_dumps: Callable[[Any], bytes] | None
+try:  # the ``fast`` extra: encodes a batch of 1,000 events in a tenth of the time
+    from orjson import dumps as _orjson_dumps
+except ImportError:  # pragma: no cover - depends on the installation
+    _orjson_dumps = None
 
 log = logging.getLogger("canary_resource")
 
@@ -80,6 +86,7 @@ class EventClient:
         self._wake = threading.Event()
         self._idle = threading.Condition()
         self._closing = False
+        self._flushing = 0
         self._deadline: float | None = None
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -109,14 +116,18 @@ class EventClient:
         if self._thread is None:
             return not self._queue
         deadline = time.monotonic() + timeout
-        self._wake.set()
-        with self._idle:
-            while self._queue or self._in_flight:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._thread.is_alive():
-                    return False
-                self._idle.wait(min(left, 0.05))
-                self._wake.set()
+        self._flushing += 1
+        try:
+            self._wake.set()
+            with self._idle:
+                while self._queue or self._in_flight:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._thread.is_alive():
+                        return False
+                    self._idle.wait(min(left, 0.05))
+                    self._wake.set()
+        finally:
+            self._flushing -= 1
         return True
 
     def close(self, timeout: float = 10.0) -> None:
@@ -144,11 +155,20 @@ class EventClient:
 
     def _run(self) -> None:
         while True:
-            if not self._closing:
+            if not (self._closing or self._flushing):
                 self._wake.wait(self.interval)
                 self._wake.clear()
-            while self._queue and not self._expired():
-                self._send_next()
+            # What is queued now goes out; what arrives meanwhile waits for the next interval unless it fills a
+            # batch (or a flush or close asks for everything): at a steady rate that is one post per interval.
+            due = len(self._queue)
+            try:
+                while self._queue and not self._expired():
+                    if due <= 0 and len(self._queue) < self.batch_size and not (self._closing or self._flushing):
+                        break
+                    due -= self._send_next()
+            except Exception:  # a bug must not stop the sender: what it held is lost, the rest still goes out
+                log.exception("canary events: the sender failed")
+                self._sleep(backoff(5, cap=self.max_backoff))
             with self._idle:
                 self._idle.notify_all()
             if self._closing and (not self._queue or self._expired()):
@@ -157,23 +177,26 @@ class EventClient:
     def _expired(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
 
-    def _send_next(self) -> None:
-        events: list[dict[str, Any]] = []
+    def _send_next(self) -> int:
         take = min(self.batch_size, len(self._queue))
         self._in_flight = take
-        for _ in range(take):
+        events: list[dict[str, Any]] = []
+        for event_id in event_ids(take):
             account, name, properties, organization, ts = self._queue.popleft()
-            event: dict[str, Any] = {"event_id": str(uuid.uuid4()), "account": account, "name": name,
-                                     "timestamp": ts}
+            event: dict[str, Any] = {"event_id": event_id, "account": account, "name": name, "timestamp": ts}
             if organization is not None:
                 event["organization"] = organization
             if properties:
-                event["properties"] = dict(properties)
+                event["properties"] = properties if type(properties) is dict else dict(properties)
             events.append(event)
         try:
             self._deliver(events)
+        except Exception:
+            self._lost += self._in_flight
+            raise
         finally:
             self._in_flight = 0
+        return take
 
     def _deliver(self, events: list[dict[str, Any]]) -> None:
         """Posts ``events`` until Canary accepts or refuses them, or ``close()``'s deadline passes."""
@@ -215,9 +238,13 @@ class EventClient:
         for event in batch:
             event["sent_at"] = now
         try:
+            content = encode({"batch": batch})
+        except (TypeError, ValueError):
+            return self._unencodable(batch)
+        try:
             token = self.credentials.token()
             endpoint = self.endpoint or self.discovery.get().events_endpoint
-            response = self.http.post(endpoint, content=json.dumps({"batch": batch}, separators=(",", ":")),
+            response = self.http.post(endpoint, content=content,
                                       headers={"Authorization": f"Bearer {token}",
                                                "Content-Type": "application/json"})
         except (httpx.HTTPError, CanaryError) as exc:
@@ -236,6 +263,20 @@ class EventClient:
         if status == 429 or status >= 500:
             return retry_after(response.headers.get("Retry-After")) or _BACKOFF
         return self._refused(batch, response)
+
+    def _unencodable(self, batch: list[dict[str, Any]]) -> object:
+        """Events whose properties are not JSON (a datetime, an object) are dropped as rejected."""
+        kept = []
+        for event in batch:
+            try:
+                encode(event)
+                kept.append(event)
+            except (TypeError, ValueError) as exc:
+                log.error("canary events: %r dropped, its properties are not JSON: %s", event["name"], exc)
+        self._rejected += len(batch) - len(kept)
+        self._in_flight = max(0, self._in_flight - (len(batch) - len(kept)))
+        batch[:] = kept
+        return _RESEND if kept else _DONE
 
     def _refused(self, batch: list[dict[str, Any]], response: httpx.Response) -> object:
         """400 names the invalid events: they are dropped and the others sent again. Other refusals drop all."""
@@ -257,3 +298,19 @@ class EventClient:
 
 
 _DONE, _RESEND, _BACKOFF = object(), object(), object()
+
+
+def event_ids(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs as text, from one read of the system's random source."""
+    digits = os.urandom(16 * count).hex()
+    ids = []
+    for i in range(0, 32 * count, 32):
+        h = digits[i:i + 32]
+        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}")
+    return ids
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    if _orjson_dumps is not None:
+        return _orjson_dumps(body)
+    return json.dumps(body, separators=(",", ":")).encode()
