@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
-from canary_resource import EventClient, Stats
+from canary_resource import AccessClaims, EventClient, Stats
+from canary_resource.recording import Recorder
+from idp.accounts.models import User
+from idp.accounts.service import add_member, create_organization
+from idp.db import transaction
 from tests.kit.conftest import Canary, free_port
 
 
@@ -117,3 +122,21 @@ def test_a_full_queue_drops_and_counts_and_tracking_never_waits_for_canary(canar
     events.close(timeout=0.5)
     assert events.stats().lost == 100 and events.stats().queued == 0
     assert events.track("someone", "search") is False  # closed
+
+
+def test_a_recorded_request_carries_the_token_s_organization(canary: Canary) -> None:
+    user = canary.user()
+    with transaction(canary.context.factory) as db:
+        org = create_organization(db, slug=f"kit-{uuid.uuid4().hex[:6]}")
+        add_member(db, db.get(User, user.id), org)
+        org_id = org.id
+    events = client(canary)
+    recorder = Recorder(events, exclude=["/health"])
+    claims = AccessClaims(sub=user.id, client_id="app", scopes=frozenset(), expires_at=0, organization=org_id)
+    assert recorder.record(claims, "GET", "/reports/{id}", 200)
+    assert not recorder.record(claims, "GET", "/health", 200)  # excluded
+    assert not recorder.record(claims, "GET", None, 404)  # no route matched
+    assert events.flush(30)
+    events.close()
+    (row,) = canary.stored(f"account = '{user.id}' AND source = 'api'")
+    assert row["organization"] == org_id and row["name"] == "GET:reports.:id"
