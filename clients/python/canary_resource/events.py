@@ -155,7 +155,7 @@ class EventClient:
 
     def _run(self) -> None:
         while True:
-            if not (self._closing or self._flushing):
+            if not self._closing and not (self._flushing and self._queue):
                 self._wake.wait(self.interval)
                 self._wake.clear()
             # What is queued now goes out; what arrives meanwhile waits for the next interval unless it fills a
