@@ -5,16 +5,20 @@ under its route template."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from joserfc.jws import extract_compact
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from canary_resource import CanaryMiddleware, EventClient, Stats, claims_of, current_claims, requires
+from idp.db import transaction
+from idp.oauth.keys import rotate
 from tests.kit.conftest import API_SCOPE, AppServer, Canary
 
 
@@ -52,7 +56,7 @@ def make_app(canary: Canary, **options: object) -> Starlette:
 
 @pytest.fixture(scope="module")
 def api(canary: Canary) -> Iterator[tuple[str, Starlette]]:
-    app = make_app(canary, record_usage=True, exclude=["OPTIONS *", "HEAD *", "/health*"])
+    app = make_app(canary, record_usage=True, exclude=["OPTIONS *", "HEAD *", "/health*"], jwks_min_refresh=0.2)
     with AppServer(app) as server:
         yield server.url, app
 
@@ -84,6 +88,21 @@ def test_good_token_reaches_the_route_and_requires_checks_scopes(canary: Canary,
                                                    'reports:write", scope="reports:write"')
     _, narrow = canary.user_token(scope="openid")
     assert httpx.get(f"{url}/reports/42", headers={"Authorization": f"Bearer {narrow}"}).status_code == 403
+
+
+def test_a_key_rotation_in_canary_is_picked_up_by_the_running_api(canary: Canary,
+                                                                  api: tuple[str, Starlette]) -> None:
+    url, _ = api
+    _, before = canary.user_token()
+    assert httpx.get(f"{url}/reports/1", headers={"Authorization": f"Bearer {before}"}).status_code == 200
+    with transaction(canary.context.factory) as db:
+        new = rotate(db, canary.settings.signing_alg, publish_delay=0)
+    canary.context.keys.reload()
+    time.sleep(0.25)  # past the API's JWKS refetch interval
+    _, after = canary.user_token()
+    assert extract_compact(after.encode()).headers()["kid"] == new.kid
+    for token in (after, before):
+        assert httpx.get(f"{url}/reports/1", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
 def test_authenticated_requests_appear_in_canary_activity_under_the_route_template(
