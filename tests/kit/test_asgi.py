@@ -14,7 +14,10 @@ from joserfc.jws import extract_compact
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from canary_resource import CanaryMiddleware, EventClient, Stats, claims_of, current_claims, requires
 from idp.db import transaction
@@ -38,6 +41,13 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True, "claims": claims_of(request) is not None})
 
 
+async def live(websocket: WebSocket) -> None:
+    await websocket.accept()
+    claims = current_claims()
+    await websocket.send_text(claims.sub if claims is not None else "")
+    await websocket.close()
+
+
 async def member(request: Request) -> JSONResponse:
     return JSONResponse({"org": request.path_params["org"]})
 
@@ -47,6 +57,7 @@ def make_app(canary: Canary, **options: object) -> Starlette:
         Route("/reports/{id}", report),
         Route("/reports/{id}", delete_report, methods=["DELETE"]),
         Route("/health", health),
+        WebSocketRoute("/live", live),
         Mount("/orgs/{org}", routes=[Route("/members", member)]),
     ])
     app.add_middleware(CanaryMiddleware, issuer=canary.url, client_id=canary.rs_id,  # type: ignore[arg-type]
@@ -88,6 +99,18 @@ def test_good_token_reaches_the_route_and_requires_checks_scopes(canary: Canary,
                                                    'reports:write", scope="reports:write"')
     _, narrow = canary.user_token(scope="openid")
     assert httpx.get(f"{url}/reports/42", headers={"Authorization": f"Bearer {narrow}"}).status_code == 403
+
+
+def test_websocket_handshakes_need_a_good_token(canary: Canary, api: tuple[str, Starlette]) -> None:
+    url, _ = api
+    ws = url.replace("http://", "ws://") + "/live"
+    user, token = canary.user_token()
+    with connect(ws, additional_headers={"Authorization": f"Bearer {token}"}) as socket:
+        assert socket.recv(timeout=10) == user.id
+    for headers in ({}, {"Authorization": "Bearer forged.token.value"}):
+        with pytest.raises(InvalidStatus) as refused, connect(ws, additional_headers=headers):
+            pass
+        assert refused.value.response.status_code == 403
 
 
 def test_a_key_rotation_in_canary_is_picked_up_by_the_running_api(canary: Canary,

@@ -47,8 +47,11 @@ class CanaryMiddleware:
         if scope["type"] == "lifespan":
             await self.app(scope, receive, self._lifespan_send(send))
             return
-        if scope["type"] != "http" or self.guard.is_public(scope["path"]):
+        if scope["type"] not in ("http", "websocket") or self.guard.is_public(scope["path"]):
             await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
             return
         try:
             claims = await self._authenticate(scope)
@@ -83,6 +86,22 @@ class CanaryMiddleware:
             recorder = self.guard.recorder
             if recorder is not None and claims is not None:
                 recorder.record(claims, scope["method"], _template(scope, root_path), status)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket handshake with a bad or missing token is closed with 1008 (policy violation), which the
+        server answers as a 403; connections are not recorded as usage events."""
+        try:
+            claims = await self._authenticate(scope)
+        except CanaryError:
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        scope[CLAIMS_KEY] = claims
+        reset = _current.set(claims)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _current.reset(reset)
 
     async def _authenticate(self, scope: Scope) -> AccessClaims | None:
         authorization = None
