@@ -53,6 +53,7 @@ class Stats:
     rejected: int
     """Refused by Canary as invalid or not allowed for this client; not retried."""
     retries: int
+    """Posts sent again after a network error, 401, 429 or 5xx."""
     lost: int
     """Still queued when ``close()`` gave up."""
 
