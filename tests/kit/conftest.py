@@ -155,6 +155,7 @@ def canary(clickhouse_server_url: str, tmp_path_factory: pytest.TempPathFactory)
     canary.admin_token = client_credentials(canary.url, admin_id, admin_secret)
     yield canary
     server.stop()
+    analytics.close()
     admin = ServerEngine(server_url_for("default"))
     try:
         admin.execute(f"DROP DATABASE IF EXISTS `{url.rsplit('/', 1)[1]}`")
