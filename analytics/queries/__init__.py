@@ -32,11 +32,18 @@ from analytics.queries.lifecycle import Granularity, Lifecycle, LifecyclePeriod,
 from analytics.queries.params import MAX_RANGE_DAYS
 from analytics.queries.rhythm import ChurnModel, Rhythm, rhythm_of
 from analytics.queries.risk import STATES, Assessment, State, assess
+from analytics.queries.seats import (
+    DEFAULT_DECLINE_FRACTION,
+    OrganizationEngagement,
+    engagement_by_organization,
+    organization_engagement,
+)
 from analytics.queries.sql import Executor
 from analytics.queries.windows import Windows, read_windows
 
 __all__ = [
     "AT_RISK",
+    "DEFAULT_DECLINE_FRACTION",
     "MAX_RANGE_DAYS",
     "STATES",
     "AccountSummary",
@@ -52,6 +59,7 @@ __all__ = [
     "InactiveAccount",
     "Lifecycle",
     "LifecyclePeriod",
+    "OrganizationEngagement",
     "OrganizationHealth",
     "QueryError",
     "Rhythm",
@@ -66,8 +74,10 @@ __all__ = [
     "active_users",
     "assess",
     "at_risk_accounts",
+    "engagement_by_organization",
     "inactive_accounts",
     "lifecycle",
+    "organization_engagement",
     "organization_health",
     "read_windows",
     "rhythm_of",

@@ -9,8 +9,8 @@ day masks (`account_activity`) and `analytics.queries.windows` reads them in thi
   weekdays: Friday to Monday is a gap of one, a weekend is not silence.
 - **usual gap** (the median gap) and **high gap** (the `gap_quantile` of the gaps, nearest rank): how long the
   account usually goes without activity, and how long it goes at the most, bar outliers.
-- **quiet after**: `max(min_quiet_days, ceil(quiet_factor * high gap))`, the silence that is well beyond its
-  usual gaps, in its own units (days, or weekdays).
+- **quiet after**: `ceil(quiet_factor * high gap)`, kept between `min_quiet_days` and `max_quiet_days`: the
+  silence that is well beyond its usual gaps, in its own units (days, or weekdays).
 - **rates**: active days per day over the last `recent_days` (today included) and over the days before them
   since its first active day of the window (the baseline).
 
@@ -53,6 +53,8 @@ class ChurnModel:
     """The silence that counts as going quiet, in high gaps."""
     min_quiet_days: int = 3
     """Going quiet takes at least this long (days, or weekdays), however regular the account."""
+    max_quiet_days: int = 60
+    """Going quiet takes at most this long (days, or weekdays), however irregular the account."""
     slowing_ratio: float = 0.5
     """Slowing: the recent rate at most this share of the baseline rate."""
     slowing_min_days: int = 4
@@ -83,6 +85,8 @@ class ChurnModel:
             raise QueryError("quiet_factor", "must be from 1 to 10")
         if not 1 <= self.min_quiet_days <= 3650:
             raise QueryError("min_quiet_days", "must be from 1 to 3650")
+        if not self.min_quiet_days <= self.max_quiet_days <= 3650:
+            raise QueryError("max_quiet_days", "must be from min_quiet_days to 3650")
         if not 0 < self.slowing_ratio < 1:
             raise QueryError("slowing_ratio", "must be between 0 and 1")
         if not 1 <= self.slowing_min_days <= self.recent_days:
@@ -169,7 +173,7 @@ def rhythm_of(bits: int, start: date, today: date, model: ChurnModel) -> Rhythm 
         weekdays_only,
         usual,
         high,
-        max(model.min_quiet_days, math.ceil(model.quiet_factor * high)),
+        min(model.max_quiet_days, max(model.min_quiet_days, math.ceil(model.quiet_factor * high))),
         recent_active / recent,
         baseline_rate,
     )
