@@ -37,23 +37,25 @@ MAX_HISTORY_DAYS = 120
 class ChurnModel:
     """The parameters of the rhythm and of the states (`analytics.queries.risk`), with their defaults."""
 
-    history_days: int = 84
-    """Days of activity, today included, that an account's rhythm is learned from (12 weeks)."""
-    min_active_days: int = 3
-    """Fewer active days in the history are no rhythm (two gaps at least: a monthly user has three)."""
+    history_days: int = 120
+    """Days of activity, today included, that an account's rhythm is learned from (about 17 weeks: a monthly
+    user's four beats)."""
+    min_active_days: int = 2
+    """Fewer active days in the history are no rhythm (one gap at least: a monthly user who skipped a month
+    has two)."""
     min_history_days: int = 21
     """A first active day in the history less than this many days ago is no rhythm yet."""
     recent_days: int = 14
     """The recent period whose activity rate is compared with the baseline before it."""
     weekday_share: float = 0.9
     """An account with at least this share of its active days on Monday to Friday keeps to weekdays."""
-    gap_quantile: float = 0.9
+    gap_quantile: float = 0.85
     """Which gap is the account's high gap (nearest rank)."""
-    quiet_factor: float = 1.5
+    quiet_factor: float = 3.5
     """The silence that counts as going quiet, in high gaps."""
-    min_quiet_days: int = 3
+    min_quiet_days: int = 5
     """Going quiet takes at least this long (days, or weekdays), however regular the account."""
-    max_quiet_days: int = 60
+    max_quiet_days: int = 90
     """Going quiet takes at most this long (days, or weekdays), however irregular the account."""
     slowing_ratio: float = 0.5
     """Slowing: the recent rate at most this share of the baseline rate."""

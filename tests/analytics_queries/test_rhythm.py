@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from analytics.queries import ChurnModel, QueryError, assess, at_risk_accounts, read_windows, rhythm_of
+from idp.settings import Settings, SettingsError
 from tests.analytics_queries.conftest import Loaded
 from tests.analytics_queries.reference import active_days
 
@@ -32,13 +33,13 @@ def weekdays(until: date) -> list[date]:
     return [day for day in every(1, until) if day.weekday() < 5]
 
 
-def test_a_daily_user_silent_for_three_days_is_going_quiet() -> None:
-    days = every(1, TODAY - timedelta(days=3))
+def test_a_daily_user_silent_for_five_days_is_going_quiet() -> None:
+    days = every(1, TODAY - timedelta(days=5))
     found = assess(bits_of(days), START, TODAY, days[-1], MODEL)
     assert found.state == "going_quiet" and found.quiet and found.score >= 1
     assert found.rhythm is not None and found.rhythm.usual_gap == 1 and found.rhythm.days_per_week == 7
-    assert found.explanation == "usually active 7 days a week; silent for 3 days, beyond its usual gaps of up to 1 day"
-    yesterday = every(1, TODAY - timedelta(days=2))
+    assert found.explanation == "usually active 7 days a week; silent for 5 days, beyond its usual gaps of up to 1 day"
+    yesterday = every(1, TODAY - timedelta(days=4))
     assert assess(bits_of(yesterday), START, TODAY, yesterday[-1], MODEL).state == "active"
 
 
@@ -52,15 +53,17 @@ def test_a_monthly_user_silent_for_three_weeks_is_not_going_quiet() -> None:
     assert early.state == "active" and early.score < 0.5
 
 
-def test_a_weekday_user_is_not_quiet_over_a_weekend_but_is_after_three_weekdays() -> None:
+def test_a_weekday_user_is_not_quiet_over_a_weekend_but_is_after_five_weekdays() -> None:
     friday = date(2024, 5, 31)
     days = weekdays(friday)
     monday = assess(bits_of(days), START, date(2024, 6, 3), friday, MODEL)
     assert monday.rhythm is not None and monday.rhythm.weekdays_only and monday.silent_units == 1
     assert monday.state == "active"
     wednesday = assess(bits_of(days), START, TODAY, friday, MODEL)
-    assert wednesday.state == "going_quiet" and wednesday.silent_units == 3 and wednesday.silent_days == 5
-    assert "usually active 5 weekdays a week; silent for 5 days (3 weekdays)" in wednesday.explanation
+    assert wednesday.state == "active" and wednesday.silent_units == 3 and wednesday.silent_days == 5
+    next_friday = assess(bits_of(days), START, date(2024, 6, 7), friday, MODEL)
+    assert next_friday.state == "going_quiet" and next_friday.silent_units == 5
+    assert "usually active 5 weekdays a week; silent for 7 days (5 weekdays)" in next_friday.explanation
 
 
 def test_a_user_at_a_quarter_of_its_usual_rate_is_slowing() -> None:
@@ -76,9 +79,15 @@ def test_too_little_history_is_no_rhythm_and_the_fixed_threshold_applies() -> No
     assert rhythm_of(bits_of(days), START, TODAY, MODEL) is None
     found = assess(bits_of(days), START, TODAY, days[-1], MODEL)
     assert found.state == "active" and found.rhythm is None and not found.quiet
-    assert found.explanation == "no rhythm yet (6 active days in the last 84 days); silent for 5 days"
+    assert found.explanation == "no rhythm yet (6 active days in the last 120 days); silent for 5 days"
     later = assess(bits_of(days), START, TODAY + timedelta(days=9), days[-1], MODEL)
     assert later.state == "inactive" and later.score == 1
+
+
+def test_the_settings_defaults_are_the_models() -> None:
+    assert ChurnModel(**Settings().churn_parameters()) == ChurnModel()  # type: ignore[arg-type]
+    with pytest.raises(SettingsError, match="CANARY_CHURN_QUIET_FACTOR"):
+        Settings.from_env({"CANARY_CHURN_QUIET_FACTOR": "0.2"})
 
 
 @pytest.mark.parametrize(("field", "value"), [("history_days", 200), ("quiet_factor", 0.5), ("slowing_ratio", 1.0),
