@@ -78,7 +78,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("CANARY_CHURN_WEEKDAY_SHARE", "0.9", "Share of active days on Monday to Friday above which an account "
            "keeps to weekdays (weekends are not counted as silence)."),
     Option("CANARY_CHURN_GAP_QUANTILE", "0.85", "Which of an account's gaps between active days is its high gap."),
-    Option("CANARY_CHURN_QUIET_FACTOR", "3.5", "Going quiet: silent for this many high gaps."),
+    Option("CANARY_CHURN_QUIET_FACTOR", "4.5", "Going quiet: silent for this many high gaps."),
     Option("CANARY_CHURN_MIN_QUIET_DAYS", "5", "Going quiet takes at least this many days (weekdays)."),
     Option("CANARY_CHURN_MAX_QUIET_DAYS", "90", "Going quiet takes at most this many days (weekdays)."),
     Option("CANARY_CHURN_SLOWING_RATIO", "0.5", "Slowing: recent rate at most this share of the baseline rate."),
@@ -169,7 +169,7 @@ class Settings:
     churn_recent_days: int = 14
     churn_weekday_share: float = 0.9
     churn_gap_quantile: float = 0.85
-    churn_quiet_factor: float = 3.5
+    churn_quiet_factor: float = 4.5
     churn_min_quiet_days: int = 5
     churn_max_quiet_days: int = 90
     churn_slowing_ratio: float = 0.5

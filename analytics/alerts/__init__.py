@@ -32,6 +32,7 @@ from analytics.alerts.models import (
 )
 from analytics.alerts.outbox import STATUSES, deliveries_page, delivery_dict
 from analytics.alerts.rules import (
+    KINDS,
     MAX_EMAIL_LENGTH,
     MAX_EMAILS,
     MAX_NAME_LENGTH,
@@ -54,6 +55,7 @@ from analytics.alerts.settings import AlertSettings, SmtpSettings
 from analytics.alerts.signing import SECRET_PREFIX, InvalidSecretError, generate_webhook_secret, secret_key
 
 __all__ = [
+    "KINDS",
     "MAX_DESCRIPTION_LENGTH",
     "MAX_EMAILS",
     "MAX_EMAIL_LENGTH",

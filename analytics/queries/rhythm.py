@@ -51,7 +51,7 @@ class ChurnModel:
     """An account with at least this share of its active days on Monday to Friday keeps to weekdays."""
     gap_quantile: float = 0.85
     """Which gap is the account's high gap (nearest rank)."""
-    quiet_factor: float = 3.5
+    quiet_factor: float = 4.5
     """The silence that counts as going quiet, in high gaps."""
     min_quiet_days: int = 5
     """Going quiet takes at least this long (days, or weekdays), however regular the account."""
