@@ -79,6 +79,8 @@ OPTIONS: tuple[Option, ...] = (
            "keeps to weekdays (weekends are not counted as silence)."),
     Option("CANARY_CHURN_GAP_QUANTILE", "0.85", "Which of an account's gaps between active days is its high gap."),
     Option("CANARY_CHURN_QUIET_FACTOR", "4.5", "Going quiet: silent for this many high gaps."),
+    Option("CANARY_CHURN_RARE_SILENCE", "0.0001", "Going quiet also: a silence this unlikely at the account's rate of "
+           "active days."),
     Option("CANARY_CHURN_MIN_QUIET_DAYS", "5", "Going quiet takes at least this many days (weekdays)."),
     Option("CANARY_CHURN_MAX_QUIET_DAYS", "90", "Going quiet takes at most this many days (weekdays)."),
     Option("CANARY_CHURN_SLOWING_RATIO", "0.5", "Slowing: recent rate at most this share of the baseline rate."),
@@ -170,6 +172,7 @@ class Settings:
     churn_weekday_share: float = 0.9
     churn_gap_quantile: float = 0.85
     churn_quiet_factor: float = 4.5
+    churn_rare_silence: float = 0.0001
     churn_min_quiet_days: int = 5
     churn_max_quiet_days: int = 90
     churn_slowing_ratio: float = 0.5
@@ -282,6 +285,7 @@ class Settings:
             "churn_weekday_share": _float(env, "CANARY_CHURN_WEEKDAY_SHARE"),
             "churn_gap_quantile": _float(env, "CANARY_CHURN_GAP_QUANTILE"),
             "churn_quiet_factor": _float(env, "CANARY_CHURN_QUIET_FACTOR"),
+            "churn_rare_silence": _float(env, "CANARY_CHURN_RARE_SILENCE"),
             "churn_min_quiet_days": _int(env, "CANARY_CHURN_MIN_QUIET_DAYS"),
             "churn_max_quiet_days": _int(env, "CANARY_CHURN_MAX_QUIET_DAYS"),
             "churn_slowing_ratio": _float(env, "CANARY_CHURN_SLOWING_RATIO"),

@@ -9,8 +9,11 @@ day masks (`account_activity`) and `analytics.queries.windows` reads them in thi
   weekdays: Friday to Monday is a gap of one, a weekend is not silence.
 - **usual gap** (the median gap) and **high gap** (the `gap_quantile` of the gaps, nearest rank): how long the
   account usually goes without activity, and how long it goes at the most, bar outliers.
-- **quiet after**: `ceil(quiet_factor * high gap)`, kept between `min_quiet_days` and `max_quiet_days`: the
-  silence that is well beyond its usual gaps, in its own units (days, or weekdays).
+- **quiet after**: the silence that is well beyond its usual gaps, in its own unit (days, or weekdays):
+  `ceil(quiet_factor * high gap)`, or, when shorter, the silence its rate of active days `r` (from its first
+  to its last active day) makes rarer than `rare_silence` (`ceil(log(rare_silence) / log(1 - r))`: a regular
+  daily user's high gap may be two days, yet five silent days in a row are unlikely for it); kept between
+  `min_quiet_days` and `max_quiet_days`.
 - **rates**: active days per day over the last `recent_days` (today included) and over the days before them
   since its first active day of the window (the baseline).
 
@@ -53,6 +56,9 @@ class ChurnModel:
     """Which gap is the account's high gap (nearest rank)."""
     quiet_factor: float = 4.5
     """The silence that counts as going quiet, in high gaps."""
+    rare_silence: float = 0.0001
+    """A silence that the account's rate of active days (from its first to its last active day, in its unit)
+    would bring about less often than this counts as going quiet too, if shorter than the high gaps say."""
     min_quiet_days: int = 5
     """Going quiet takes at least this long (days, or weekdays), however regular the account."""
     max_quiet_days: int = 90
@@ -85,6 +91,8 @@ class ChurnModel:
             raise QueryError("gap_quantile", "must be from 0.5 to 1")
         if not 1 <= self.quiet_factor <= 10:
             raise QueryError("quiet_factor", "must be from 1 to 10")
+        if not 0 < self.rare_silence < 0.5:
+            raise QueryError("rare_silence", "must be between 0 and 0.5")
         if not 1 <= self.min_quiet_days <= 3650:
             raise QueryError("min_quiet_days", "must be from 1 to 3650")
         if not self.min_quiet_days <= self.max_quiet_days <= 3650:
@@ -134,11 +142,10 @@ def weekday_positions(start: date, length: int) -> tuple[int, tuple[int, ...]]:
     return mask, tuple(sorted(positions))
 
 
-def _gaps(text: str) -> list[int]:
-    """Gaps between the `1`s of a text of `0`s and `1`s, less one (the days without activity between two active
-    days), sorted."""
-    runs = text.strip("0").split("1")
-    return sorted(map(len, runs[1:-1]))
+def _gaps(span: str) -> list[int]:
+    """Gaps between the `1`s of a text of `0`s and `1`s that starts and ends with one, less one (the days
+    without activity between two active days), sorted."""
+    return sorted(map(len, span.split("1")[1:-1]))
 
 
 def _quantile(ordered: list[int], q: float) -> int:
@@ -160,11 +167,15 @@ def rhythm_of(bits: int, start: date, today: date, model: ChurnModel) -> Rhythm 
     text = format(bits, "b").zfill(length)
     if weekdays_only:
         text = "".join(itemgetter(*ordered)(text))
-    gaps = _gaps(text)
+    span = text.strip("0")
+    gaps = _gaps(span)
     if not gaps:
         return None
     usual = _quantile(gaps, 0.5) + 1
     high = _quantile(gaps, model.gap_quantile) + 1
+    rate = span.count("1") / len(span)
+    by_rate = math.ceil(math.log(model.rare_silence) / math.log(1 - rate)) if rate < 1 else 1
+    quiet = min(math.ceil(model.quiet_factor * high), by_rate)
     recent = model.recent_days
     recent_active = (bits >> (length - recent)).bit_count()
     baseline_span = length - recent - first
@@ -175,7 +186,7 @@ def rhythm_of(bits: int, start: date, today: date, model: ChurnModel) -> Rhythm 
         weekdays_only,
         usual,
         high,
-        min(model.max_quiet_days, max(model.min_quiet_days, math.ceil(model.quiet_factor * high))),
+        min(model.max_quiet_days, max(model.min_quiet_days, quiet)),
         recent_active / recent,
         baseline_rate,
     )
