@@ -110,6 +110,7 @@ def _organization_data(rule: AlertRule, found: OrganizationEngagement) -> dict[s
     explanation = (f"{found.active_this_week} of {found.members} members active this week "
                    f"({round(100 * (share or 0))} %) against {round(100 * (trailing or 0))} % in the four weeks before")
     return {
+        "account": found.organization,  # what every notification names, e-mail subjects included
         "organization": found.organization,
         "members": found.members,
         "signed_in": found.signed_in,
