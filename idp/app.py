@@ -120,7 +120,7 @@ def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, 
             from idp.alerting import alert_service
 
             analytics.start()
-            alerts = alert_service(settings, context.factory, analytics)
+            alerts = alert_service(settings, context.factory, analytics, clock=context.clock.now)
             alerts.start()
         app.state.alerts = alerts  # the running alert service, or None
         try:

@@ -33,6 +33,7 @@ from analytics.alerts.models import (
 from analytics.alerts.outbox import STATUSES, deliveries_page, delivery_dict
 from analytics.alerts.probe import TEST_EVENT, send_test_notification
 from analytics.alerts.rules import (
+    KINDS,
     MAX_EMAIL_LENGTH,
     MAX_EMAILS,
     MAX_NAME_LENGTH,
@@ -56,6 +57,7 @@ from analytics.alerts.signing import SECRET_PREFIX, InvalidSecretError, generate
 from analytics.alerts.webhooks import Outcome
 
 __all__ = [
+    "KINDS",
     "MAX_DESCRIPTION_LENGTH",
     "MAX_EMAILS",
     "MAX_EMAIL_LENGTH",
