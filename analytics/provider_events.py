@@ -1,7 +1,11 @@
 """The names of the events the provider records about itself (source ``idp``): sign-ins, tokens, sign-outs.
 
 They are stored in ClickHouse, and the ``daily_activity`` view selects by them: renaming one splits history.
-``ACTIVITY`` is what counts as a user being active; a failed sign-in or a sign-out does not.
+``ACTIVITY`` is what counts as a user being active; a failed or throttled sign-in or a sign-out does not.
+
+``signin.failed`` carries a ``reason``: ``bad_password``, ``unknown_user``, ``locked``, ``disabled`` (and, with
+second factors, ``bad_second_factor``). ``signin.throttled`` carries the ``limit`` that refused (``address``,
+``account``, ``client``) and the ``endpoint`` (``login``, ``token``, ``introspect``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ SIGNIN_FAILED: Final = "signin.failed"
 TOKEN_ISSUED: Final = "token.issued"
 TOKEN_REFRESHED: Final = "token.refreshed"
 SIGNOUT: Final = "signout"
+SIGNIN_THROTTLED: Final = "signin.throttled"
 
-ALL: Final = (SIGNIN_SUCCEEDED, SIGNIN_FAILED, TOKEN_ISSUED, TOKEN_REFRESHED, SIGNOUT)
+ALL: Final = (SIGNIN_SUCCEEDED, SIGNIN_FAILED, TOKEN_ISSUED, TOKEN_REFRESHED, SIGNOUT, SIGNIN_THROTTLED)
 ACTIVITY: Final = (SIGNIN_SUCCEEDED, TOKEN_ISSUED, TOKEN_REFRESHED)

@@ -70,6 +70,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("CANARY_SMTP_PASSWORD", "", "SMTP password."),
     Option("CANARY_SMTP_TLS", "starttls", "starttls, ssl or none."),
     Option("CANARY_SMTP_FROM", "canary@localhost", "From address of notification emails."),
+    # Security: throttling and webhook addresses (docs/security.md)
+    Option("CANARY_SIGNIN_ADDRESS_LIMIT", "20", "Sign-in attempts that did not succeed allowed per client address "
+           "per CANARY_THROTTLE_WINDOW on the login form; more are answered 429 with Retry-After. 0 = no limit."),
+    Option("CANARY_SIGNIN_ACCOUNT_LIMIT", "10", "Sign-in attempts that did not succeed allowed per e-mail address "
+           "(known or not) per CANARY_THROTTLE_WINDOW; more are answered 429. 0 = no limit."),
+    Option("CANARY_CLIENT_AUTH_LIMIT", "20", "Failed client authentications allowed per client address and per "
+           "client_id per CANARY_THROTTLE_WINDOW at /token and /introspect; more are answered 429. 0 = no limit."),
+    Option("CANARY_THROTTLE_WINDOW", "300", "Sliding window of the limits above, seconds. Counters live in the "
+           "accounts database, shared by every worker and node."),
+    Option("CANARY_WEBHOOK_ALLOW_PRIVATE", "0", "1 = webhook endpoints may be loopback, private, link-local or "
+           "otherwise internal addresses. A development switch: never in production."),
 )
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -138,6 +149,11 @@ class Settings:
     key_encryption_key: str = field(default="", repr=False)
     smtp_tls: str = "starttls"
     smtp_from: str = "canary@localhost"
+    signin_address_limit: int = 20
+    signin_account_limit: int = 10
+    client_auth_limit: int = 20
+    throttle_window: int = 300
+    webhook_allow_private: bool = False
 
     def __post_init__(self) -> None:
         issuer = self.issuer.rstrip("/")
@@ -158,6 +174,8 @@ class Settings:
             raise SettingsError("CANARY_CODE_TTL must be between 1 and 60 seconds")
         if self.key_encryption_key and len(self.key_encryption_key) < 32:
             raise SettingsError("CANARY_KEY_ENCRYPTION_KEY must have at least 32 characters")
+        if self.throttle_window < 1:
+            raise SettingsError("CANARY_THROTTLE_WINDOW must be at least 1 second")
         if self.smtp_tls not in {"starttls", "ssl", "none"}:
             raise SettingsError("CANARY_SMTP_TLS must be starttls, ssl or none")
         if not self.database_url:
@@ -180,6 +198,8 @@ class Settings:
             )
         if self.secure_cookies and not self.key_encryption_key:
             found.append("private signing keys are stored unencrypted: set CANARY_KEY_ENCRYPTION_KEY")
+        if self.webhook_allow_private:
+            found.append("CANARY_WEBHOOK_ALLOW_PRIVATE=1: webhooks may reach internal addresses (development only)")
         if self.demo:
             found.append("demo mode: a demo client and user with a printed password exist")
         return found
@@ -220,6 +240,11 @@ class Settings:
             "key_encryption_key": _get(env, "CANARY_KEY_ENCRYPTION_KEY"),
             "smtp_tls": _get(env, "CANARY_SMTP_TLS"),
             "smtp_from": _get(env, "CANARY_SMTP_FROM"),
+            "signin_address_limit": _int(env, "CANARY_SIGNIN_ADDRESS_LIMIT", 0),
+            "signin_account_limit": _int(env, "CANARY_SIGNIN_ACCOUNT_LIMIT", 0),
+            "client_auth_limit": _int(env, "CANARY_CLIENT_AUTH_LIMIT", 0),
+            "throttle_window": _int(env, "CANARY_THROTTLE_WINDOW", 1, 86400),
+            "webhook_allow_private": _flag(env, "CANARY_WEBHOOK_ALLOW_PRIVATE"),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
