@@ -4,8 +4,8 @@ They are stored in ClickHouse, and the ``daily_activity`` view selects by them: 
 ``ACTIVITY`` is what counts as a user being active; a failed or throttled sign-in or a sign-out does not.
 
 ``signin.failed`` carries a ``reason``: ``bad_password``, ``unknown_user``, ``locked``, ``disabled`` (and, with
-second factors, ``bad_second_factor``). ``signin.throttled`` carries the ``limit`` that refused (``address``,
-``account``, ``client``) and the ``endpoint`` (``login``, ``token``, ``introspect``).
+second factors, ``bad_second_factor``). ``signin.throttled`` carries the ``limit`` that refused (``signin-address``,
+``signin-account``, ``client-address``, ``client``) and the ``endpoint`` (``login``, ``token``, ``introspect``).
 """
 
 from __future__ import annotations

@@ -58,7 +58,8 @@ class Activity:
         self._emit(provider_events.SIGNIN_FAILED, user_id or "", organization=_organization(db, user_id, None),
                    client_id=client_id, properties={"reason": reason})
 
-    def signin_throttled(self, db: Session, user_id: str | None, limit: str, endpoint: str, client_id: str) -> None:
+    def signin_throttled(self, db: Session | None, user_id: str | None, limit: str, endpoint: str,
+                         client_id: str) -> None:
         """An attempt refused by a limit (``idp.accounts.throttle``), before any password or secret was checked."""
         if self.recorder is None:
             return

@@ -152,21 +152,29 @@ class Throttle:
         return None
 
     def record_failure(self, db: Session, checks: Sequence[tuple[Limit, str]]) -> Throttled | None:
-        """Count one failure on each (limit, value), committed; the limit now exceeded, if any. An exceeded key
-        is remembered by this process (``refusing``) until it allows again."""
+        """Count one failure on each (limit, value), committed. Returns Throttled when this failure was itself
+        beyond a limit (the answer should be 429). A key whose allowance is used up is remembered by this
+        process until it allows again (``refusing``), so its next attempt here is refused unchecked."""
         self.record(db, checks)
-        try:
-            self.check(db, checks)
-        except Throttled as refused:
-            now = self.clock()
+        now = self.clock()
+        over: Throttled | None = None
+        for limit, value in checks:
+            if limit.limit <= 0:
+                continue
+            key, start = limit.key(value), self._window(now, limit)
+            previous, current = self._count(db, key, start - limit.window), self._count(db, key, start)
+            elapsed = now - start
+            estimate = _estimate(previous, current, elapsed, limit.window)
+            if estimate < limit.limit:
+                continue
+            wait = retry_after(previous, current, elapsed, limit.limit, limit.window)
             with self._lock:
-                for until_key in [k for k, until in self._refused.items() if until <= now]:
-                    del self._refused[until_key]
-                for limit, value in checks:
-                    if limit.name == refused.limit:
-                        self._refused[limit.key(value)] = now + refused.retry_after
-            return refused
-        return None
+                for stale in [k for k, until in self._refused.items() if until <= now]:
+                    del self._refused[stale]
+                self._refused[key] = max(self._refused.get(key, 0.0), now + wait)
+            if over is None and estimate - 1 >= limit.limit:
+                over = Throttled(limit.name, wait)
+        return over
 
     def release(self, db: Session, reservation: Reservation) -> None:
         """Give back what ``reserve`` took (in the caller's transaction)."""
