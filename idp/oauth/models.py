@@ -69,6 +69,8 @@ class Client(Base):
         return hmac.compare_digest(self.secret_hash, digest(client_secret))
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.disabled:
+            return False  # Authlib answers invalid_client
         if endpoint == "token":
             if self.is_public:
                 return method == "none"
