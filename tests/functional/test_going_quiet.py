@@ -113,7 +113,7 @@ def test_one_webhook_and_one_email_when_quiet_and_when_back(world: dict[str, obj
     token = httpx.post(f"{prov.url}/token", data={"grant_type": "client_credentials"},
                        auth=(client_id, secret_cc or "")).json()["access_token"]
     posted = httpx.post(f"{prov.url}/v1/events", content=json.dumps({"account": user.id, "name": "search"}),
-                        headers={"Authorization": f"Bearer {token}"})
+                        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     assert posted.status_code == 202
     analytics.flush(20)
     wait_for(lambda: len(Receiver.received) >= 2 and len(inbox.messages) >= 2, 60)
