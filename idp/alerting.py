@@ -23,7 +23,8 @@ def alert_settings(settings: Settings) -> AlertSettings:
             password=settings.smtp_password or None, security=settings.smtp_tls,  # type: ignore[arg-type]
             from_address=settings.smtp_from,
         )
-    return AlertSettings(interval_seconds=float(settings.alert_interval), smtp=smtp)
+    return AlertSettings(interval_seconds=float(settings.alert_interval), smtp=smtp,
+                         allow_private_addresses=settings.webhook_allow_private)
 
 
 def alert_service(settings: Settings, factory: sessionmaker[Session], analytics: AnalyticsFacade) -> AlertService:

@@ -35,6 +35,9 @@ class AlertSettings:
     """A delivery being sent is hidden from other runners this long, in case the sender dies."""
     batch_size: int = 100
     smtp: SmtpSettings | None = None
+    allow_private_addresses: bool = False
+    """Let webhooks reach loopback, private and link-local addresses (``analytics.alerts.addresses``): for
+    development against local receivers only."""
 
     def __post_init__(self) -> None:
         if self.interval_seconds <= 0:
