@@ -3,6 +3,7 @@ at once; unknown and locked accounts are answered exactly like a wrong password;
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 import idp.accounts.service as accounts_service
+from analytics.api import Analytics, provider_events
 from idp.accounts.models import User
 from idp.db import transaction
 from tests.functional.conftest import Provider, start_provider
@@ -155,3 +157,38 @@ def test_a_right_password_after_failures_resets_the_count(guarded: Provider) -> 
     with transaction(guarded.context.factory) as db:
         fresh = db.get(User, user.id)
         assert fresh is not None and fresh.failed_logins == 0 and fresh.locked_until is None
+
+
+@pytest.fixture
+def recorded(database_url: str, tmp_path: Path) -> Iterator[Provider]:
+    """A provider recording its own events (chDB), limits out of the way."""
+    analytics = Analytics.open(url=None, data_dir=tmp_path, flush_interval=0.2)
+    analytics.migrate()
+    prov, server = start_provider(tmp_path, database_url, analytics, signin_address_limit=0,
+                                  signin_account_limit=0)
+    prov.extra["analytics"] = analytics
+    yield prov
+    server.stop()
+
+
+def test_failed_sign_ins_are_recorded_with_their_reason(recorded: Provider) -> None:
+    user, gone = recorded.user(), recorded.user()
+    with transaction(recorded.context.factory) as db:
+        disabled = db.get(User, gone.id)
+        assert disabled is not None
+        accounts_service.disable_user(db, disabled)
+    client_id, _ = recorded.client(first_party=True)
+    with httpx.Client(base_url=recorded.url, follow_redirects=False, timeout=30) as browser:
+        page = browser.get("/authorize", params=authorize_params(client_id))
+        login(browser, page, "nobody-at-all@example.com", "wrong password")
+        login(browser, page, gone.email)
+        for _ in range(recorded.settings.login_max_failures + 1):
+            login(browser, page, user.email, "wrong password")
+    analytics: Analytics = recorded.extra["analytics"]
+    analytics.flush(20)
+    rows = analytics.clickhouse.execute(
+        f"SELECT account, properties FROM events WHERE name = '{provider_events.SIGNIN_FAILED}'").dicts()
+    reasons = sorted((row["account"], json.loads(row["properties"])["reason"]) for row in rows)
+    expected = [("", "unknown_user"), (gone.id, "disabled")]
+    expected += [(user.id, "bad_password")] * recorded.settings.login_max_failures + [(user.id, "locked")]
+    assert reasons == sorted(expected)
