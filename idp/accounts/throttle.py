@@ -144,6 +144,8 @@ class Throttle:
 
     def refusing(self, checks: Sequence[tuple[Limit, str]]) -> Throttled | None:
         """What this process learnt from ``record_failure``: a key still refused, without asking the database."""
+        if not self._refused:  # the common case, on the token endpoint's hot path
+            return None
         now = self.clock()
         for limit, value in checks:
             until = self._refused.get(limit.key(value))
