@@ -49,6 +49,22 @@ def cmd_users_admin(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_users_reset_factors(args: argparse.Namespace, settings: Settings) -> int:
+    from idp.accounts.factors.policy import reset
+    from idp.accounts.service import find_user_by_email
+    from idp.db import transaction
+
+    with sql_sessions(settings) as factory, transaction(factory) as db:
+        user = find_user_by_email(db, args.email)
+        if user is None:
+            print(f"error: no account {args.email}", file=sys.stderr)
+            return 1
+        had = reset(db, user.id)
+        print(json.dumps({"id": user.id, "email": user.email, "removed": {
+            "totp": had.totp, "passkeys": had.passkeys, "recovery_codes": had.recovery_codes}}))
+    return 0
+
+
 def register(sub: Commands) -> None:
     users = sub.add_parser("users").add_subparsers(dest="users_command", required=True)
     uc = users.add_parser("create", help="create a user")
@@ -64,3 +80,6 @@ def register(sub: Commands) -> None:
     ua.add_argument("email")
     ua.add_argument("--revoke", action="store_true")
     ua.set_defaults(handler=cmd_users_admin)
+    rf = users.add_parser("reset-factors", help="remove a user's authenticator app, recovery codes and passkeys")
+    rf.add_argument("email")
+    rf.set_defaults(handler=cmd_users_reset_factors)

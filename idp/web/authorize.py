@@ -21,6 +21,7 @@ from idp.oauth.errors import InvalidRequest
 from idp.oauth.server import parse_form, read_body, read_form
 from idp.web import csrf
 from idp.web.context import Canary, canary
+from idp.web.factors import handoff
 from idp.web.responses import NO_STORE, error_page
 from idp.web.throttling import client_address, too_many_page
 
@@ -46,6 +47,7 @@ class Outcome:
     email: str = ""
     set_session: str | None = None
     login_error: str = ""
+    set_factor: str | None = None  # the second step's ceremony (idp.web.factors)
     throttled: Throttled | None = None
 
 
@@ -108,7 +110,11 @@ def login_sync(c: Canary, params: dict[str, str], email: str, password: str, add
             c.activity.signin_failed(db, failed.user_id, failed.reason, req.client.client_id)
             # Unknown, locked and disabled accounts get the wrong password's answer: it tells nothing.
             return Outcome("login", request=req, login_error="Wrong e-mail or password.")
-        c.throttle.release(db, reservation)
+        c.throttle.release(db, reservation)  # a right password uses up no allowance
+        second = handoff.after_password(db, user, req, now)
+        if second is not None:
+            db.commit()
+            return Outcome("redirect", location=second[1], set_factor=second[0])
         cookie, session = sessions.start_session(db, user, c.settings.session_ttl, now)
         # The session, the user's sign-in time and (when no consent is needed) the code: one transaction.
         outcome = _flow(c, db, req.without_prompt("login"), session, now)
@@ -163,6 +169,8 @@ def render(request: Request, c: Canary, outcome: Outcome) -> Response:
             template = "consent.html"
         response = c.templates.TemplateResponse(request, template, context, headers=NO_STORE)
         csrf.set_cookie(response, token, c.settings.secure_cookies)
+    if outcome.set_factor:
+        handoff.set_cookie(response, outcome.set_factor, c.settings.secure_cookies)
     if outcome.set_session:
         response.set_cookie(SESSION_COOKIE, outcome.set_session, max_age=c.settings.session_ttl, httponly=True,
                             samesite="lax", secure=c.settings.secure_cookies, path="/")
