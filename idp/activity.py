@@ -62,6 +62,14 @@ class Activity:
         self._emit(provider_events.SIGNIN_FAILED, user_id or "", organization=_organization(db, user_id, None),
                    client_id=client_id, properties={"reason": reason})
 
+    def signin_throttled(self, db: Session | None, user_id: str | None, limit: str, endpoint: str,
+                         client_id: str) -> None:
+        """An attempt refused by a limit (``idp.accounts.throttle``), before any password or secret was checked."""
+        if self.recorder is None:
+            return
+        self._emit(provider_events.SIGNIN_THROTTLED, user_id or "", organization=_organization(db, user_id, None),
+                   client_id=client_id, properties={"limit": limit, "endpoint": endpoint})
+
     def token_issued(self, db: Session | None, grant_type: str, client: Client, user: User | None,
                      scope: str) -> Callable[[], None] | None:
         """Builds the token event inside the token's transaction (the organization look-up shares its connection)

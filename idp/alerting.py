@@ -28,7 +28,8 @@ def alert_settings(settings: Settings) -> AlertSettings:
         )
     return AlertSettings(interval_seconds=float(settings.alert_interval), smtp=smtp,
                          churn=ChurnModel(**settings.churn_parameters()),  # type: ignore[arg-type]
-                         decline_fraction=settings.churn_decline_fraction)
+                         decline_fraction=settings.churn_decline_fraction,
+                         allow_private_addresses=settings.webhook_allow_private)
 
 
 def alert_service(settings: Settings, factory: sessionmaker[Session], analytics: AnalyticsFacade,

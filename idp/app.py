@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from idp.accounts.throttle import Throttle
 from idp.activity import Activity
 from idp.clock import SYSTEM_CLOCK, Clock
 from idp.db import make_engine, make_session_factory
@@ -31,7 +32,8 @@ from idp.web import admin, authorize, console, dashboard, discovery, events, log
 from idp.web.context import Canary
 from idp.web.factors import routes as factors
 from idp.web.responses import json_error
-from idp.web.security import SecurityHeaders
+from idp.web.security import SecurityHeaders, csp_context
+from idp.web.throttling import limits, login_policy
 
 if TYPE_CHECKING:
     from analytics.api import AnalyticsFacade
@@ -101,8 +103,10 @@ def build_context(settings: Settings, analytics: AnalyticsFacade | None = None, 
     server = CanaryAuthorizationServer(factory, tokens, access, settings.max_body_bytes, activity.token_issued,
                                        ClientCache(settings.cache_seconds))
     return Canary(settings=settings, factory=factory, keys=keys, tokens=tokens, access=access, server=server,
-                  activity=activity, templates=Jinja2Templates(directory=str(TEMPLATES)), analytics=analytics,
-                  clock=clock)
+                  activity=activity, templates=Jinja2Templates(directory=str(TEMPLATES),
+                                                               context_processors=[csp_context]),
+                  analytics=analytics, clock=clock, login_policy=login_policy(settings),
+                  throttle=Throttle(limits(settings), clock.timestamp))
 
 
 def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, background: bool = True,

@@ -89,6 +89,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("CANARY_CHURN_INACTIVE_DAYS", "14", "The fixed threshold: inactive after this many days, rhythm or not."),
     Option("CANARY_CHURN_DECLINE_FRACTION", "0.3", "An organization is declining when this week's share of active "
            "members is down by this fraction from the four weeks before."),
+    # Security: throttling and webhook addresses (docs/security.md)
+    Option("CANARY_SIGNIN_ADDRESS_LIMIT", "20", "Sign-in attempts that did not succeed allowed per client address "
+           "per CANARY_THROTTLE_WINDOW on the login form; more are answered 429 with Retry-After. 0 = no limit."),
+    Option("CANARY_SIGNIN_ACCOUNT_LIMIT", "10", "Sign-in attempts that did not succeed allowed per e-mail address "
+           "(known or not) per CANARY_THROTTLE_WINDOW; more are answered 429. 0 = no limit."),
+    Option("CANARY_CLIENT_AUTH_LIMIT", "20", "Failed client authentications allowed per client address and per "
+           "client_id per CANARY_THROTTLE_WINDOW at /token and /introspect; more are answered 429. 0 = no limit."),
+    Option("CANARY_THROTTLE_WINDOW", "300", "Sliding window of the limits above, seconds. Counters live in the "
+           "accounts database, shared by every worker and node."),
+    Option("CANARY_WEBHOOK_ALLOW_PRIVATE", "0", "1 = webhook endpoints may be loopback, private, link-local or "
+           "otherwise internal addresses. A development switch: never in production."),
 )
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -179,6 +190,11 @@ class Settings:
     churn_slowing_min_days: int = 4
     churn_inactive_days: int = 14
     churn_decline_fraction: float = 0.3
+    signin_address_limit: int = 20
+    signin_account_limit: int = 10
+    client_auth_limit: int = 20
+    throttle_window: int = 300
+    webhook_allow_private: bool = False
 
     def __post_init__(self) -> None:
         issuer = self.issuer.rstrip("/")
@@ -199,6 +215,8 @@ class Settings:
             raise SettingsError("CANARY_CODE_TTL must be between 1 and 60 seconds")
         if self.key_encryption_key and len(self.key_encryption_key) < 32:
             raise SettingsError("CANARY_KEY_ENCRYPTION_KEY must have at least 32 characters")
+        if self.throttle_window < 1:
+            raise SettingsError("CANARY_THROTTLE_WINDOW must be at least 1 second")
         if self.smtp_tls not in {"starttls", "ssl", "none"}:
             raise SettingsError("CANARY_SMTP_TLS must be starttls, ssl or none")
         self._check_churn()
@@ -238,6 +256,8 @@ class Settings:
             )
         if self.secure_cookies and not self.key_encryption_key:
             found.append("private signing keys are stored unencrypted: set CANARY_KEY_ENCRYPTION_KEY")
+        if self.webhook_allow_private:
+            found.append("CANARY_WEBHOOK_ALLOW_PRIVATE=1: webhooks may reach internal addresses (development only)")
         if self.demo:
             found.append("demo mode: a demo client and user with a printed password exist")
         return found
@@ -292,6 +312,11 @@ class Settings:
             "churn_slowing_min_days": _int(env, "CANARY_CHURN_SLOWING_MIN_DAYS"),
             "churn_inactive_days": _int(env, "CANARY_CHURN_INACTIVE_DAYS"),
             "churn_decline_fraction": _float(env, "CANARY_CHURN_DECLINE_FRACTION"),
+            "signin_address_limit": _int(env, "CANARY_SIGNIN_ADDRESS_LIMIT", 0),
+            "signin_account_limit": _int(env, "CANARY_SIGNIN_ACCOUNT_LIMIT", 0),
+            "client_auth_limit": _int(env, "CANARY_CLIENT_AUTH_LIMIT", 0),
+            "throttle_window": _int(env, "CANARY_THROTTLE_WINDOW", 1, 86400),
+            "webhook_allow_private": _flag(env, "CANARY_WEBHOOK_ALLOW_PRIVATE"),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ exactly once and retries survive restarts. Rules and webhook endpoints are creat
 only through `analytics.alerts.rules` and `analytics.alerts.endpoints`.
 """
 
+from analytics.alerts.addresses import ForbiddenAddress, GuardedTransport
 from analytics.alerts.detector import Transition, run_detection
 from analytics.alerts.dispatcher import DeliveryReport, deliver_due
 from analytics.alerts.endpoints import (
@@ -82,6 +83,8 @@ __all__ = [
     "DeliveryReport",
     "EndpointChanges",
     "EndpointInUse",
+    "ForbiddenAddress",
+    "GuardedTransport",
     "InvalidSecretError",
     "OrganizationResolver",
     "Outcome",

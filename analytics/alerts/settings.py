@@ -41,6 +41,9 @@ class AlertSettings:
     """What `account.going_quiet` rules judge by."""
     decline_fraction: float = DEFAULT_DECLINE_FRACTION
     """What `organization.declining` rules judge by."""
+    allow_private_addresses: bool = False
+    """Let webhooks reach loopback, private and link-local addresses (``analytics.alerts.addresses``): for
+    development against local receivers only."""
 
     def __post_init__(self) -> None:
         if self.interval_seconds <= 0:

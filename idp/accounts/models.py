@@ -131,3 +131,17 @@ class FactorChallenge(Base):
     webauthn_challenge: Mapped[str | None] = mapped_column(String(200), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ThrottleCount(Base):
+    """Attempts counted for one throttled key (an address, an account, a client) in one fixed window of time.
+
+    Kept in the accounts database so that every worker and node shares them (``idp.accounts.throttle``); rows
+    older than two windows are pruned.
+    """
+
+    __tablename__ = "throttle_counts"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -117,7 +117,7 @@ class Validator:
                 return ErrorPage("invalid_request", f"parameter {name!r} is too long")
         client_id = params.get("client_id", "")
         client = self._client(client_id) if client_id and len(client_id) <= 64 else None
-        if client is None:
+        if client is None or client.disabled:
             return ErrorPage("invalid_client", "unknown client_id" if client_id else "client_id is missing")
         redirect_uri = params.get("redirect_uri")
         if redirect_uri is None:

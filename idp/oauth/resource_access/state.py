@@ -2,8 +2,8 @@
 
 A well-signed, unexpired access token (``TokenService.decode``) is usable while its ``jti`` is not on the
 deny-list, the grant it came from (``gid``, carried by user tokens only) is not revoked, its user is not
-disabled, and its client still exists. Revoking a grant, disabling an account or deleting a client therefore
-stops every token already issued, whatever its format (``idp.oauth.tokens``).
+disabled, and its client still exists and is not disabled. Revoking a grant, disabling an account, disabling or
+deleting a client therefore stops every token already issued, whatever its format (``idp.oauth.tokens``).
 
 What the rule needs is read by one statement, which the events endpoint extends with the memberships of the
 accounts a batch names, so that posting events costs one statement (``idp.oauth.resource_access``). Each row:
@@ -35,7 +35,7 @@ class Unusable(enum.Enum):
 
     REVOKED = "token revoked"
     DISABLED = "account disabled"
-    CLIENT_GONE = "the token's client no longer exists"
+    CLIENT_GONE = "the token's client no longer exists"  # or is disabled
 
 
 def problem(row: Sequence[Any]) -> Unusable | None:
@@ -90,6 +90,6 @@ def statement(paramstyle: str, accounts: int, user_token: bool) -> str:
         f"SELECT {token_state}, c.{clients.c.client_id.name}, c.{clients.c.first_party.name}, "
         f"c.{clients.c.organization_id.name}, m.{members.c.user_id.name}, m.{members.c.organization_id.name} "
         f"FROM (SELECT 1 AS one) AS base "
-        f"LEFT JOIN {clients.name} AS c ON c.{clients.c.client_id.name} = {p} "
+        f"LEFT JOIN {clients.name} AS c ON c.{clients.c.client_id.name} = {p} AND NOT c.{clients.c.disabled.name} "
         f"LEFT JOIN {members.name} AS m ON {on_accounts}"
     )
