@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from analytics.alerts import AlertService, AlertSettings, OrganizationResolver, SmtpSettings
+from analytics.alerts import AlertService, AlertSettings, MailTransport, OrganizationResolver
 from idp.accounts.service import find_organization
 from idp.directory import SqlAccountDirectory
 from idp.settings import Settings
@@ -16,18 +16,15 @@ if TYPE_CHECKING:
 
 
 def alert_settings(settings: Settings) -> AlertSettings:
-    smtp = None
-    if settings.smtp_host:
-        smtp = SmtpSettings(
-            host=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username or None,
-            password=settings.smtp_password or None, security=settings.smtp_tls,  # type: ignore[arg-type]
-            from_address=settings.smtp_from,
-        )
-    return AlertSettings(interval_seconds=float(settings.alert_interval), smtp=smtp)
+    return AlertSettings(interval_seconds=float(settings.alert_interval), product_name=settings.product_name)
 
 
-def alert_service(settings: Settings, factory: sessionmaker[Session], analytics: AnalyticsFacade) -> AlertService:
-    return AlertService(factory, analytics.clickhouse, SqlAccountDirectory(factory), alert_settings(settings))
+def alert_service(settings: Settings, factory: sessionmaker[Session], analytics: AnalyticsFacade,
+                  mail: MailTransport | None = None) -> AlertService:
+    """E-mail notifications go through ``mail``, the provider's mail transport (``idp.mail``): SMTP, or the
+    development outbox when SMTP is not configured."""
+    return AlertService(factory, analytics.clickhouse, SqlAccountDirectory(factory), alert_settings(settings),
+                        mail=mail)
 
 
 def organization_resolver(db: Session) -> OrganizationResolver:

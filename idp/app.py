@@ -19,6 +19,7 @@ from starlette.templating import Jinja2Templates
 from idp.activity import Activity
 from idp.clock import SYSTEM_CLOCK, Clock
 from idp.db import make_engine, make_session_factory
+from idp.mail import mailer_for
 from idp.oauth.client_cache import ClientCache
 from idp.oauth.errors import InvalidRequest
 from idp.oauth.key_cipher import cipher_from
@@ -101,7 +102,7 @@ def build_context(settings: Settings, analytics: AnalyticsFacade | None = None, 
                                        ClientCache(settings.cache_seconds))
     return Canary(settings=settings, factory=factory, keys=keys, tokens=tokens, access=access, server=server,
                   activity=activity, templates=Jinja2Templates(directory=str(TEMPLATES)), analytics=analytics,
-                  clock=clock)
+                  clock=clock, mail=mailer_for(settings, factory, clock))
 
 
 def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, background: bool = True,
@@ -115,11 +116,13 @@ def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, 
         for warning in settings.warnings():
             log.warning(warning)
         alerts = None
+        if background:
+            context.mail.sender.start()
         if analytics is not None and background:
             from idp.alerting import alert_service
 
             analytics.start()
-            alerts = alert_service(settings, context.factory, analytics)
+            alerts = alert_service(settings, context.factory, analytics, context.mail.transport)
             alerts.start()
         app.state.alerts = alerts  # the running alert service, or None
         try:
@@ -127,6 +130,7 @@ def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, 
         finally:
             if alerts is not None:
                 alerts.close()
+            context.mail.sender.stop()
             if analytics is not None and background:
                 analytics.close()
             context.factory.kw["bind"].dispose()

@@ -7,6 +7,7 @@ only through `analytics.alerts.rules` and `analytics.alerts.endpoints`.
 
 from analytics.alerts.detector import Transition, run_detection
 from analytics.alerts.dispatcher import DeliveryReport, deliver_due
+from analytics.alerts.email import MailAttempt, MailTransport
 from analytics.alerts.endpoints import (
     MAX_DESCRIPTION_LENGTH,
     MAX_SECRET_LENGTH,
@@ -50,7 +51,7 @@ from analytics.alerts.rules import (
     update_rule,
 )
 from analytics.alerts.service import AlertService, RunReport
-from analytics.alerts.settings import AlertSettings, SmtpSettings
+from analytics.alerts.settings import AlertSettings
 from analytics.alerts.signing import SECRET_PREFIX, InvalidSecretError, generate_webhook_secret, secret_key
 
 __all__ = [
@@ -78,10 +79,11 @@ __all__ = [
     "EndpointChanges",
     "EndpointInUse",
     "InvalidSecretError",
+    "MailAttempt",
+    "MailTransport",
     "OrganizationResolver",
     "RuleChanges",
     "RunReport",
-    "SmtpSettings",
     "Transition",
     "UnknownEndpoint",
     "UnknownRule",

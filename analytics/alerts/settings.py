@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 DEFAULT_BACKOFF = (5, 30, 120, 600, 3600, 7200, 14400)
 """Seconds to wait after the 1st, 2nd, ... failed attempt; the last value repeats."""
-
-
-@dataclass(frozen=True, slots=True)
-class SmtpSettings:
-    host: str
-    port: int = 587
-    username: str | None = None
-    password: str | None = None
-    security: Literal["none", "starttls", "ssl"] = "starttls"
-    from_address: str = "canary@localhost"
-    timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +22,8 @@ class AlertSettings:
     claim_seconds: int = 120
     """A delivery being sent is hidden from other runners this long, in case the sender dies."""
     batch_size: int = 100
-    smtp: SmtpSettings | None = None
+    product_name: str = "Canary"
+    """Named in the subject and body of notification e-mails."""
 
     def __post_init__(self) -> None:
         if self.interval_seconds <= 0:

@@ -30,6 +30,8 @@ class Client(Base):
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
     # "jwt" (RFC 9068) or "opaque" (idp.oauth.sealed): what its access tokens look like to their holders.
     access_token_format: Mapped[str] = mapped_column(String(10), default="jwt", server_default="jwt")
+    # Shown on the login page (https URL of an image), with the client's name.
+    logo_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     organization_id: Mapped[str | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="SET NULL"), nullable=True
     )

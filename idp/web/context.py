@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from idp.activity import Activity
 from idp.clock import Clock
+from idp.mail import Mailer
 from idp.oauth.keys import KeyStore
 from idp.oauth.resource_access import ResourceAccess
 from idp.oauth.server import CanaryAuthorizationServer
@@ -37,6 +38,7 @@ class Canary:
     templates: Jinja2Templates
     analytics: AnalyticsFacade | None
     clock: Clock
+    mail: Mailer  # outgoing mail: mail.send(template, to, context, db=None)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking service code (SQLAlchemy, argon2) off the event loop."""
