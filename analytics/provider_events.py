@@ -1,7 +1,9 @@
-"""The names of the events the provider records about itself (source ``idp``): sign-ins, tokens, sign-outs.
+"""The names of the events the provider records about itself (source ``idp``): sign-ins, tokens, sign-outs,
+and account changes (invitations, sign-ups, verified addresses, password resets and changes).
 
 They are stored in ClickHouse, and the ``daily_activity`` view selects by them: renaming one splits history.
-``ACTIVITY`` is what counts as a user being active; a failed sign-in or a sign-out does not.
+``ACTIVITY`` is what counts as a user being active; a failed sign-in, a sign-out or an account change does
+not (an invitation is sent by someone else; the sign-in that follows a reset or a sign-up counts).
 """
 
 from __future__ import annotations
@@ -13,6 +15,12 @@ SIGNIN_FAILED: Final = "signin.failed"
 TOKEN_ISSUED: Final = "token.issued"
 TOKEN_REFRESHED: Final = "token.refreshed"
 SIGNOUT: Final = "signout"
+ACCOUNT_INVITED: Final = "account.invited"
+ACCOUNT_SIGNED_UP: Final = "account.signed_up"
+EMAIL_VERIFIED: Final = "email.verified"
+PASSWORD_RESET_REQUESTED: Final = "password.reset_requested"
+PASSWORD_CHANGED: Final = "password.changed"
 
-ALL: Final = (SIGNIN_SUCCEEDED, SIGNIN_FAILED, TOKEN_ISSUED, TOKEN_REFRESHED, SIGNOUT)
+ALL: Final = (SIGNIN_SUCCEEDED, SIGNIN_FAILED, TOKEN_ISSUED, TOKEN_REFRESHED, SIGNOUT, ACCOUNT_INVITED,
+              ACCOUNT_SIGNED_UP, EMAIL_VERIFIED, PASSWORD_RESET_REQUESTED, PASSWORD_CHANGED)
 ACTIVITY: Final = (SIGNIN_SUCCEEDED, TOKEN_ISSUED, TOKEN_REFRESHED)

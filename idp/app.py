@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from idp.accounts.flows import AccountFlows, AccountPolicy
 from idp.activity import Activity
 from idp.clock import SYSTEM_CLOCK, Clock
 from idp.db import make_engine, make_session_factory
@@ -28,7 +29,7 @@ from idp.oauth.resource_access import ResourceAccess
 from idp.oauth.server import BodyTooLarge, CanaryAuthorizationServer
 from idp.oauth.tokens import TokenPolicy, TokenService
 from idp.settings import Settings
-from idp.web import admin, authorize, dashboard, discovery, events, logout, token, userinfo
+from idp.web import account_routes, admin, authorize, dashboard, discovery, events, logout, token, userinfo
 from idp.web.context import Canary
 from idp.web.responses import json_error
 from idp.web.security import SecurityHeaders
@@ -63,6 +64,7 @@ ROUTES = [
     Route("/dashboard/callback", dashboard.callback, methods=["GET"]),
     Route("/dashboard/accounts/{account_id}", dashboard.account, methods=["GET"]),
     *admin.routes,
+    *account_routes.routes,
 ]
 
 MIDDLEWARE = [
@@ -100,9 +102,11 @@ def build_context(settings: Settings, analytics: AnalyticsFacade | None = None, 
     activity = Activity(analytics)
     server = CanaryAuthorizationServer(factory, tokens, access, settings.max_body_bytes, activity.token_issued,
                                        ClientCache(settings.cache_seconds))
+    mail = mailer_for(settings, factory, clock)
     return Canary(settings=settings, factory=factory, keys=keys, tokens=tokens, access=access, server=server,
                   activity=activity, templates=Jinja2Templates(directory=str(TEMPLATES)), analytics=analytics,
-                  clock=clock, mail=mailer_for(settings, factory, clock))
+                  clock=clock, mail=mail, accounts=AccountFlows(mail, clock, AccountPolicy.from_settings(settings),
+                                                                TokenService.revoke_user_grants, activity))
 
 
 def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, background: bool = True,

@@ -16,10 +16,10 @@ def demo(settings: Settings) -> dict[str, Any]:
     from sqlalchemy import select
 
     from idp.accounts.passwords import hash_password
-    from idp.clock import SYSTEM_CLOCK
-    from idp.mail import mailer_for
     from idp.accounts.service import create_user, find_user_by_email
+    from idp.clock import SYSTEM_CLOCK
     from idp.db import transaction
+    from idp.mail import mailer_for
     from idp.oauth.clients import create_client, rotate_secret
     from idp.oauth.models import Client
     from idp.opaque import new_secret

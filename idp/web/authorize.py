@@ -18,7 +18,7 @@ from idp.accounts.service import LoginPolicy, authenticate
 from idp.oauth import authorize as authz
 from idp.oauth.errors import InvalidRequest
 from idp.oauth.server import parse_form, read_body, read_form
-from idp.web import csrf
+from idp.web import csrf, login_page
 from idp.web.context import Canary, canary
 from idp.web.responses import NO_STORE, error_page
 
@@ -100,7 +100,7 @@ def login_sync(c: Canary, params: dict[str, str], email: str, password: str) -> 
             c.activity.signin_failed(db, failed.user_id, failed.reason, req.client.client_id)
             message = ("This account is locked for a while after too many attempts." if failed.reason == "locked"
                        else "Wrong e-mail or password.")
-            return Outcome("login", request=req, login_error=message)
+            return Outcome("login", request=req, login_error=message, email=email)
         cookie, session = sessions.start_session(db, user, c.settings.session_ttl, now)
         # The session, the user's sign-in time and (when no consent is needed) the code: one transaction.
         outcome = _flow(c, db, req.without_prompt("login"), session, now)
@@ -145,7 +145,7 @@ def render(request: Request, c: Canary, outcome: Outcome) -> Response:
         }
         if outcome.kind == "login":
             context.update(action=request.url_for("login").path, error=outcome.login_error,
-                           login_hint=req.login_hint)
+                           login_hint=outcome.email or req.login_hint, **login_page.extras(c, req))
             template = "login.html"
         else:
             context.update(action=request.url_for("consent").path, scopes=req.scope.split(),

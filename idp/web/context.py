@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from idp.accounts.flows import AccountFlows
 from idp.activity import Activity
 from idp.clock import Clock
 from idp.mail import Mailer
@@ -39,6 +40,7 @@ class Canary:
     analytics: AnalyticsFacade | None
     clock: Clock
     mail: Mailer  # outgoing mail: mail.send(template, to, context, db=None)
+    accounts: AccountFlows  # what password reset, verification, sign-up and invitations need
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking service code (SQLAlchemy, argon2) off the event loop."""

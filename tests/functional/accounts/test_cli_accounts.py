@@ -1,0 +1,47 @@
+"""`canary users reset-password`, `verify` and the password rules of `users create`, as real subprocesses on a
+fresh SQLite data directory without SMTP: mail goes to the development outbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+
+def canary(tmp: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CANARY_DATA_DIR": str(tmp), "CANARY_PRODUCT_NAME": "Acme Cloud"}
+    return subprocess.run([sys.executable, "-m", "idp.cli", *args], input=stdin, capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    result = canary(tmp_path, "migrate", "--sql-only")
+    assert result.returncode == 0, result.stderr
+    return tmp_path
+
+
+def test_users_create_applies_the_password_rules(data: Path) -> None:
+    for password, why in [("nine char", "at least 10"), ("iloveyou123", "most common"),
+                          ("ada@example.com", "e-mail address or your name")]:
+        result = canary(data, "users", "create", "ada@example.com", "--password-stdin", stdin=password + "\n")
+        assert result.returncode == 1 and why in result.stderr, result.stderr
+
+
+def test_reset_password_mails_a_link_to_the_outbox_and_verify_marks_the_address(data: Path) -> None:
+    created = canary(data, "users", "create", "ada@example.com", "--password-stdin", stdin="long enough phrase\n")
+    assert created.returncode == 0, created.stderr
+    sent = canary(data, "users", "reset-password", "ada@example.com")
+    assert sent.returncode == 0, sent.stderr
+    assert "link: http://localhost:8000/password/reset?token=" in sent.stderr  # the outbox logs links
+    [eml] = (data / "outbox").glob("*.eml")
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert message["To"] == "ada@example.com" and "Acme Cloud" in message["Subject"]
+    assert canary(data, "users", "reset-password", "nobody@example.com").returncode == 1
+    verified = canary(data, "users", "verify", "ada@example.com")
+    assert json.loads(verified.stdout)["email_verified"] is True
