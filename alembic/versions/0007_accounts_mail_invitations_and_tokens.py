@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(20), nullable=False),
         sa.Column("user_id", sa.String(32), nullable=False),
         sa.Column("email", sa.String(320), nullable=False),
+        sa.Column("password_hash", sa.String(200), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),

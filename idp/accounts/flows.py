@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import LoginSession, User
+from idp.accounts.throttle import SignupThrottle
 from idp.clock import Clock
 from idp.mail import Mailer
 from idp.settings import Settings
@@ -76,6 +77,7 @@ class AccountFlows:
     end_grants: Callable[[Session, str, datetime], None]
     """Revokes every token grant (refresh-token family) of an account."""
     events: AccountEvents = field(default_factory=NoEvents)
+    signup_throttle: SignupThrottle = field(default_factory=lambda: SignupThrottle())
 
     def sign_out_everywhere(self, db: Session, user: User, now: datetime) -> int:
         """End every login session and revoke every grant; returns the sessions ended."""

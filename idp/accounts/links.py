@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from idp.accounts.errors import AccountError
 from idp.accounts.models import AccountToken, User
 from idp.opaque import digest, new_secret
 
@@ -17,13 +18,20 @@ VERIFY_EMAIL = "verify_email"
 MAX_TOKEN_LENGTH = 128
 
 
-def issue(db: Session, user: User, purpose: str, email: str, ttl: timedelta, now: datetime) -> str:
+class InvalidLink(AccountError):
+    """The link is unknown, expired, spent or for something else."""
+
+    code = "invalid_link"
+
+
+def issue(db: Session, user: User, purpose: str, email: str, ttl: timedelta, now: datetime,
+          password_hash: str | None = None) -> str:
     """A new token for ``user``; the raw value is returned once, for the link."""
     db.execute(update(AccountToken).where(AccountToken.user_id == user.id, AccountToken.purpose == purpose,
                                           AccountToken.used_at.is_(None)).values(used_at=now))
     token = new_secret()
     db.add(AccountToken(token_hash=digest(token), purpose=purpose, user_id=user.id, email=email, created_at=now,
-                        expires_at=now + ttl))
+                        expires_at=now + ttl, password_hash=password_hash))
     db.flush()
     return token
 

@@ -11,16 +11,13 @@ from sqlalchemy.orm import Session
 from idp.accounts import links
 from idp.accounts.errors import AccountError
 from idp.accounts.flows import AccountFlows
+from idp.accounts.links import InvalidLink
 from idp.accounts.models import User
 from idp.accounts.password_rules import check_password
 from idp.accounts.passwords import hash_password, verify_password
 from idp.accounts.service import find_user_by_email
 
 RESET_PATH = "/password/reset"
-
-
-class InvalidLink(AccountError):
-    code = "invalid_link"
 
 
 class WrongPassword(AccountError):

@@ -3,8 +3,10 @@ verification, sign-up, invitations and ``/account``."""
 
 from __future__ import annotations
 
-from idp.web import password_reset
+from idp.web import email_verification, password_reset, signup
 
 routes = [
     *password_reset.routes,
+    *email_verification.routes,
+    *signup.routes,
 ]

@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from idp.accounts import recovery
 from idp.accounts.errors import AccountError
+from idp.accounts.links import InvalidLink
 from idp.web import forms
 from idp.web.context import Canary, canary
 
@@ -68,7 +69,7 @@ def _reset(c: Canary, token: str, password: str) -> str:
     with c.factory() as db:
         try:
             recovery.reset_password(c.accounts, db, token, password)
-        except recovery.InvalidLink:
+        except InvalidLink:
             return EXPIRED
         except AccountError as err:
             return str(err)[:1].upper() + str(err)[1:] + "."

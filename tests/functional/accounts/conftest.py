@@ -3,6 +3,7 @@ mailbox that waits for the provider's background sender and finds the links in w
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import socket
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -59,18 +61,25 @@ def smtp_server() -> tuple[Inbox, Controller, int]:
     return inbox, controller, port
 
 
-@pytest.fixture(scope="module")
-def mailing(database_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-            ) -> Iterator[tuple[Provider, Mailbox]]:
-    """A provider mailing through SMTP; a module may set ``SETTINGS`` (e.g. ``{"signup": "open"}``)."""
+@contextlib.contextmanager
+def mailing_provider(database_url: str, tmp: Path, **overrides: Any) -> Iterator[tuple[Provider, Mailbox]]:
+    """A provider mailing through a real SMTP server on loopback, with settings ``overrides``."""
     inbox, controller, port = smtp_server()
-    overrides: dict[str, Any] = getattr(request.module, "SETTINGS", {})
-    prov, server = start_provider(tmp_path_factory.mktemp("mailing"), database_url, smtp_host="127.0.0.1",
-                                  smtp_port=port, smtp_tls="none", smtp_from="id@example.com",
-                                  product_name="Acme Cloud", **overrides)
-    yield prov, Mailbox(inbox, prov)
-    server.stop()
-    controller.stop()
+    try:
+        prov, server = start_provider(tmp, database_url, smtp_host="127.0.0.1", smtp_port=port, smtp_tls="none",
+                                      smtp_from="id@example.com", product_name="Acme Cloud", **overrides)
+        try:
+            yield prov, Mailbox(inbox, prov)
+        finally:
+            server.stop()
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def mailing(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Provider, Mailbox]]:
+    with mailing_provider(database_url, tmp_path_factory.mktemp("mailing")) as pair:
+        yield pair
 
 
 @pytest.fixture
