@@ -1,6 +1,7 @@
 """Accounts people can be handed: the outgoing mail queue, single-use tokens of password resets and e-mail
 verification, invitations into organizations (a membership is "invited" until accepted, with the time it was
-invited: an invited member who never accepts counts as never active since), and a client's logo on the login page.
+invited: an invited member who never accepts counts as never active since), and a client's logo on the login page and
+where it starts its own sign-in (where an accepted invitation sends people on).
 
 Revision ID: 0007
 Revises: 0005
@@ -80,6 +81,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("invited_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("clients") as batch:
         batch.add_column(sa.Column("logo_uri", sa.String(2000), nullable=True))
+        batch.add_column(sa.Column("initiate_login_uri", sa.String(2000), nullable=True))
 
 
 def downgrade() -> None:

@@ -37,8 +37,11 @@ def create_client(
     "refresh_token"), scope: str = "openid profile email offline_access", public: bool = False,
     first_party: bool = False, admin: bool = False, post_logout_redirect_uris: Iterable[str] = (),
     organization_id: str | None = None, id_token_alg: str = "RS256", access_token_format: str = "jwt",  # noqa: S107
+    logo_uri: str | None = None, initiate_login_uri: str | None = None,
 ) -> tuple[Client, str | None]:
     grants = list(dict.fromkeys(grant_types))
+    check_web_uri("logo_uri", logo_uri)
+    check_web_uri("initiate_login_uri", initiate_login_uri)
     uris, logout = list(redirect_uris), list(post_logout_redirect_uris)
     check_metadata(grant_types=grants, redirect_uris=uris, post_logout_redirect_uris=logout, public=public,
                    id_token_alg=id_token_alg, access_token_format=access_token_format)
@@ -53,6 +56,7 @@ def create_client(
         token_endpoint_auth_method="none" if public else "client_secret_basic",
         first_party=first_party, admin=admin, organization_id=organization_id,
         id_token_signed_response_alg=id_token_alg, access_token_format=access_token_format,
+        logo_uri=logo_uri or None, initiate_login_uri=initiate_login_uri or None,
     )
     db.add(client)
     db.flush()
@@ -78,6 +82,18 @@ class InvalidClientField(ClientRegistrationError):
     def __init__(self, field: str, description: str) -> None:
         super().__init__(description)
         self.field = field
+
+
+def check_web_uri(field: str, uri: str | None) -> None:
+    """``logo_uri`` and ``initiate_login_uri`` (OpenID Connect Registration §2): https, or http on localhost;
+    empty means none."""
+    if not uri:
+        return
+    parts = urlsplit(uri)
+    if len(uri) > 2000 or parts.scheme not in {"https", "http"} or not parts.hostname or parts.fragment:
+        raise InvalidClientField(field, f"{field} must be an absolute https URL without a fragment")
+    if parts.scheme == "http" and parts.hostname not in _LOCAL:
+        raise InvalidClientField(field, f"{field} must use https (plain http only for localhost)")
 
 
 def check_metadata(
@@ -110,9 +126,10 @@ def update_client(
     db: Session, client: Client, *, name: str | None = None, redirect_uris: Iterable[str] | None = None,
     post_logout_redirect_uris: Iterable[str] | None = None, grant_types: Iterable[str] | None = None,
     scope: str | None = None, first_party: bool | None = None, admin: bool | None = None,
-    access_token_format: str | None = None,
+    access_token_format: str | None = None, logo_uri: str | None = None, initiate_login_uri: str | None = None,
 ) -> None:
-    """Change what is given, checked as at registration. An admin client always has the ``admin`` scope;
+    """Change what is given, checked as at registration (an empty ``logo_uri`` or ``initiate_login_uri``
+    removes it). An admin client always has the ``admin`` scope;
     taking ``admin`` away takes the scope away too."""
     grants = list(dict.fromkeys(grant_types)) if grant_types is not None else list(client.grant_types)
     uris = list(redirect_uris) if redirect_uris is not None else list(client.redirect_uris)
@@ -138,6 +155,10 @@ def update_client(
         client.first_party = first_party
     if access_token_format is not None:
         client.access_token_format = access_token_format
+    for field, value in (("logo_uri", logo_uri), ("initiate_login_uri", initiate_login_uri)):
+        if value is not None:
+            check_web_uri(field, value)
+            setattr(client, field, value or None)
     forget_client(db, client.client_id)
     db.flush()
 

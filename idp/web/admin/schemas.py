@@ -126,6 +126,8 @@ ORGANIZATION_UPDATE = define("OrganizationUpdate", obj({
 MEMBER = define("Member", obj({
     "account_id": string(), "email": string(format="email"), "name": string(), "role": string(),
     "disabled": boolean(), "joined_at": TIMESTAMP,
+    "state": string("`invited` until the member accepts the invitation", enum=["active", "invited"]),
+    "invited_at": OPTIONAL_TIMESTAMP,
 }))
 MEMBER_ROLE = define("MemberRole", obj({"role": {**ROLE_INPUT, "default": "member"}}, required=()))
 
@@ -144,6 +146,9 @@ _CLIENT = {
     "admin": boolean("admin clients may call this API with their client_credentials tokens"),
     "access_token_format": string(enum=list(ACCESS_TOKEN_FORMATS)),
     "organization_id": {"type": ["string", "null"]},
+    "logo_uri": {"type": ["string", "null"], "description": "shown on the login page"},
+    "initiate_login_uri": {"type": ["string", "null"], "description": "where an accepted invitation naming the "
+                           "client sends people (OpenID Connect Core §4)"},
     "created_at": OPTIONAL_TIMESTAMP,
 }
 CLIENT = define("Client", obj(_CLIENT))
@@ -158,6 +163,7 @@ GRANT_TYPES_INPUT = {"type": "array", "minItems": 1, "uniqueItems": True,
                      "items": string(enum=sorted(GRANT_TYPES))}
 SCOPE_INPUT = string("space-separated scope tokens", maxLength=1000, pattern=SCOPE_PATTERN)
 CLIENT_NAME_INPUT = string(minLength=1, maxLength=200)
+WEB_URI_INPUT = string("an https URL (http only for localhost); empty removes it", maxLength=2000)
 ACCESS_TOKEN_FORMAT_INPUT = string("`jwt`: RFC 9068 tokens resource servers verify with the JWKS; `opaque`: "
                                    "encrypted tokens resource servers introspect", enum=list(ACCESS_TOKEN_FORMATS),
                                    default="jwt")
@@ -175,6 +181,8 @@ CLIENT_CREATE = define("ClientCreate", obj({
     "organization": {**ORGANIZATION_REF, "description": "the organization (id or slug) the client belongs to"},
     "id_token_signed_response_alg": string(enum=["RS256", "ES256"], default="RS256"),
     "access_token_format": ACCESS_TOKEN_FORMAT_INPUT,
+    "logo_uri": WEB_URI_INPUT,
+    "initiate_login_uri": WEB_URI_INPUT,
 }, required=("name",)))
 CLIENT_UPDATE = define("ClientUpdate", obj({
     "name": CLIENT_NAME_INPUT,
@@ -185,4 +193,6 @@ CLIENT_UPDATE = define("ClientUpdate", obj({
     "first_party": boolean(),
     "admin": boolean("true adds the `admin` scope, false removes it"),
     "access_token_format": ACCESS_TOKEN_FORMAT_INPUT,
+    "logo_uri": WEB_URI_INPUT,
+    "initiate_login_uri": WEB_URI_INPUT,
 }, required=()))

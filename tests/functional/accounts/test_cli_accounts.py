@@ -45,3 +45,18 @@ def test_reset_password_mails_a_link_to_the_outbox_and_verify_marks_the_address(
     assert canary(data, "users", "reset-password", "nobody@example.com").returncode == 1
     verified = canary(data, "users", "verify", "ada@example.com")
     assert json.loads(verified.stdout)["email_verified"] is True
+
+
+def test_users_invite_mails_the_link_and_the_member_waits_as_invited(data: Path) -> None:
+    result = canary(data, "users", "invite", "new@example.com", "--organization", "acme", "--role", "admin")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["organization"] == "acme" and out["role"] == "admin" and out["invitation_id"]
+    assert "link: http://localhost:8000/invitations/accept?token=" in result.stderr
+    [eml] = (data / "outbox").glob("*.eml")
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert message["Subject"] == "You are invited to acme on Acme Cloud"
+    assert canary(data, "users", "invite", "new@example.com", "--organization", "acme", "--client", "nope"
+                  ).returncode == 1
+    bad = canary(data, "users", "invite", "not-an-address", "--organization", "acme")
+    assert bad.returncode == 1 and "not an e-mail address" in bad.stderr
