@@ -79,10 +79,13 @@ class AccountFlows:
     events: AccountEvents = field(default_factory=NoEvents)
     signup_throttle: SignupThrottle = field(default_factory=lambda: SignupThrottle())
 
-    def sign_out_everywhere(self, db: Session, user: User, now: datetime) -> int:
-        """End every login session and revoke every grant; returns the sessions ended."""
-        ended = db.execute(update(LoginSession).where(LoginSession.user_id == user.id,
-                                                      LoginSession.ended_at.is_(None)).values(ended_at=now))
+    def sign_out_everywhere(self, db: Session, user: User, now: datetime, keep: str | None = None) -> int:
+        """End every login session (but the one whose ``id_hash`` is ``keep``) and revoke every grant;
+        returns the sessions ended."""
+        live = [LoginSession.user_id == user.id, LoginSession.ended_at.is_(None)]
+        if keep is not None:
+            live.append(LoginSession.id_hash != keep)
+        ended = db.execute(update(LoginSession).where(*live).values(ended_at=now))
         self.end_grants(db, user.id, now)
         return int(getattr(ended, "rowcount", 0) or 0)
 

@@ -60,19 +60,22 @@ def reset_password(flows: AccountFlows, db: Session, token: str, password: str) 
     return user
 
 
-def change_password(flows: AccountFlows, db: Session, user: User, current: str, new: str) -> None:
-    """The signed-in user's own change: the current password is required."""
+def change_password(flows: AccountFlows, db: Session, user: User, current: str, new: str,
+                    keep_session: str | None = None) -> None:
+    """The signed-in user's own change: the current password is required. Every other session ends (the
+    one whose ``id_hash`` is ``keep_session`` stays) and every grant is revoked."""
     if not verify_password(user.password_hash, current):
         raise WrongPassword("the current password is wrong")
     check_password(new, min_length=flows.policy.password_min_length, email=user.email, name=user.name)
-    _set_password(flows, db, user, new, how="changed on the account page")
+    _set_password(flows, db, user, new, how="changed on the account page", keep_session=keep_session)
 
 
-def _set_password(flows: AccountFlows, db: Session, user: User, password: str, how: str) -> None:
+def _set_password(flows: AccountFlows, db: Session, user: User, password: str, how: str,
+                  keep_session: str | None = None) -> None:
     now = flows.clock.now()
     user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
-    flows.sign_out_everywhere(db, user, now)
+    flows.sign_out_everywhere(db, user, now, keep=keep_session)
     flows.mail.send("password_changed", user.email, {"how": how}, db=db)
     flows.events.password_changed(db, user.id, how)

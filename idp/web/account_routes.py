@@ -3,11 +3,12 @@ verification, sign-up, invitations and ``/account``."""
 
 from __future__ import annotations
 
-from idp.web import email_verification, invitations, password_reset, signup
+from idp.web import account, email_verification, invitations, password_reset, signup
 
 routes = [
     *password_reset.routes,
     *email_verification.routes,
     *signup.routes,
     *invitations.routes,
+    *account.routes,
 ]
