@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import LoginSession, User
-from idp.accounts.throttle import SignupThrottle
+from idp.accounts.throttle import Throttle
 from idp.clock import Clock
 from idp.mail import Mailer
 from idp.settings import Settings
@@ -59,6 +59,8 @@ class AccountPolicy:
     signup: str = "off"  # off | open | domains:a.com,b.com
     signup_domains: tuple[str, ...] = ()
     invitation_ttl: int = 7 * 86400
+    login_max_failures: int = 5
+    login_lock_seconds: int = 900
     reset_ttl: int = 30 * 60
     verification_ttl: int = 48 * 3600
 
@@ -66,7 +68,8 @@ class AccountPolicy:
     def from_settings(cls, settings: Settings) -> AccountPolicy:
         return cls(base_url=settings.issuer, password_min_length=settings.password_min_length,
                    signup=settings.signup, signup_domains=settings.signup_domains,
-                   invitation_ttl=settings.invitation_ttl)
+                   invitation_ttl=settings.invitation_ttl, login_max_failures=settings.login_max_failures,
+                   login_lock_seconds=settings.login_lock_seconds)
 
 
 @dataclass
@@ -77,7 +80,10 @@ class AccountFlows:
     end_grants: Callable[[Session, str, datetime], None]
     """Revokes every token grant (refresh-token family) of an account."""
     events: AccountEvents = field(default_factory=NoEvents)
-    signup_throttle: SignupThrottle = field(default_factory=lambda: SignupThrottle())
+    signup_throttle: Throttle = field(default_factory=lambda: Throttle())
+    """Sign-up attempts per client address."""
+    reset_throttle: Throttle = field(default_factory=lambda: Throttle())
+    """Password reset requests per client address."""
 
     def sign_out_everywhere(self, db: Session, user: User, now: datetime, keep: str | None = None) -> int:
         """End every login session (but the one whose ``id_hash`` is ``keep``) and revoke every grant;

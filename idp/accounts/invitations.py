@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from idp.accounts.errors import AccountError, NotFound
+from idp.accounts.errors import AccountError, NotFound, SignInFailed
 from idp.accounts.flows import AccountFlows
 from idp.accounts.links import InvalidLink
 from idp.accounts.models import Invitation, Membership, Organization, User
 from idp.accounts.password_rules import check_password
-from idp.accounts.passwords import hash_password, verify_password
-from idp.accounts.service import find_membership, find_user_by_email, normalize_email
+from idp.accounts.passwords import hash_password
+from idp.accounts.service import LoginPolicy, authenticate, find_membership, find_user_by_email, normalize_email
 from idp.opaque import digest, new_secret
 
 ACCEPT_PATH = "/invitations/accept"
@@ -123,8 +123,15 @@ def accept(flows: AccountFlows, db: Session, token: str, *, password: str, name:
         check_password(password, min_length=flows.policy.password_min_length, email=user.email, name=name)
         user.password_hash = hash_password(password)
         user.name = name.strip()[:200] or user.name
-    elif not verify_password(user.password_hash, password):
-        raise AccountError("wrong password")
+    else:  # the account's own password, counted like a sign-in (failures lock the account)
+        policy = LoginPolicy(flows.policy.login_max_failures, flows.policy.login_lock_seconds)
+        try:
+            authenticate(db, user.email, password, policy, flows.clock.now())
+        except SignInFailed as failed:
+            db.commit()  # failure counters and lockout
+            if failed.reason == "locked":
+                raise AccountError("this account is locked for a while after too many attempts") from failed
+            raise AccountError("wrong password") from failed
     now = flows.clock.now()
     user.email_verified = True
     invitation.accepted_at = now

@@ -13,7 +13,7 @@ from idp.accounts.flows import AccountFlows
 from idp.accounts.models import User
 from idp.accounts.password_rules import check_password
 from idp.accounts.passwords import hash_password
-from idp.accounts.service import find_user_by_email, normalize_email
+from idp.accounts.service import find_user_by_email, normalize_email, organization_ids
 from idp.accounts.verification import send_verification
 
 
@@ -39,7 +39,9 @@ def sign_up(flows: AccountFlows, db: Session, *, email: str, name: str, password
         raise SignupClosed(f"sign-up is open to addresses at {', '.join(flows.policy.signup_domains)} only")
     check_password(password, min_length=flows.policy.password_min_length, email=address, name=name)
     user = find_user_by_email(db, address)
-    if user is not None and (user.password_hash is not None or user.email_verified):
+    if user is not None and (user.password_hash is not None or user.email_verified
+                             or organization_ids(db, user.id)):
+        # An account in use, or one an invitation made: its owner is told (and can reset the password).
         flows.mail.send("signup_existing", address, {}, db=db)
         return
     if user is None:

@@ -1,5 +1,6 @@
-"""Throttling sign-up attempts per client address: a sliding window kept in the process's memory (each
-worker process counts its own; a restart forgets), enough to keep one address from mailing strangers in bulk."""
+"""Throttling attempts per client address (sign-ups, password reset requests): a sliding window kept in the
+process's memory (each worker process counts its own; a restart forgets), enough to keep one address from
+mailing strangers in bulk."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from collections import deque
 from datetime import datetime, timedelta
 
 
-class SignupThrottle:
-    """At most ``limit`` sign-up attempts per client address in ``window`` (per process)."""
+class Throttle:
+    """At most ``limit`` attempts per client address in ``window`` (per process)."""
 
     def __init__(self, limit: int = 5, window: timedelta = timedelta(minutes=10), max_addresses: int = 10000) -> None:
         self.limit, self.window, self.max_addresses = limit, window, max_addresses

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -13,6 +15,7 @@ from idp.accounts.links import InvalidLink
 from idp.web import forms
 from idp.web.context import Canary, canary
 
+log = logging.getLogger("canary.accounts")
 SENT = ("If an account exists for {email}, we sent it a link to choose a new password. "
         "The link works for 30 minutes.")
 
@@ -40,7 +43,11 @@ async def forgot(request: Request) -> Response:
         return forms.page(request, "password_forgot.html", {
             "authorization_request": back, "email": email, "error": "Enter your e-mail address.",
             "sign_in": forms.sign_in_url(back)}, status=400)
-    await c.run(_request_reset, c, email)
+    client = request.client.host if request.client else "unknown"
+    if c.accounts.reset_throttle.allow(client, c.clock.now()):
+        await c.run(_request_reset, c, email)
+    else:  # the same answer: nothing tells a prober that this address was not mailed
+        log.warning("password reset requests from %s throttled", client)
     return forms.page(request, "notice.html", {"title": "Check your mail", "message": SENT.format(email=email),
                                                "sign_in": forms.sign_in_url(back)})
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from idp.accounts.models import User
 from tests.functional.accounts.conftest import Mailbox, unique_email
 from tests.functional.conftest import Provider
 from tests.support.accounts import org_id
@@ -104,6 +105,9 @@ def test_someone_with_an_account_joins_with_their_password(
     assert "already have an account" in browser.get(link).text
     wrong = accept(browser, link, password="not my password at all")
     assert wrong.status_code == 400 and "Wrong password" in wrong.text
+    with provider_m.context.factory() as db:  # counted like a failed sign-in
+        counted = db.get(User, user.id)
+        assert counted is not None and counted.failed_logins == 1
     joined = accept(browser, link, password=PASSWORD)
     assert joined.status_code == 200 and f"You joined {slug}" in joined.text
     member = api.member(slug, user.email)

@@ -126,3 +126,17 @@ def test_operator_sends_a_reset_and_marks_an_address_verified_by_the_admin_api(
     httpx.post(f"{api}/disable", headers=headers)
     refused = httpx.post(f"{api}/password-reset", headers=headers)
     assert refused.status_code == 400 and "disabled" in refused.json()["error_description"]
+
+
+def test_reset_requests_are_throttled_per_client_address_with_the_same_answer(
+        provider_m: Provider, mailbox: Mailbox, browser: httpx.Client, new_email: str) -> None:
+    from idp.accounts.throttle import Throttle
+
+    user = provider_m.user(email=new_email)
+    provider_m.context.accounts.reset_throttle = Throttle(limit=1)
+    form = browser.get("/password/forgot")
+    answers = [browser.post("/password/forgot", data={"csrf_token": hidden(form.text, "csrf_token"),
+                                                      "email": user.email}) for _ in range(3)]
+    assert {a.status_code for a in answers} == {200} and len({a.text for a in answers}) == 1
+    assert len(mailbox.messages(user.email)) == 1
+    provider_m.context.accounts.reset_throttle = Throttle()

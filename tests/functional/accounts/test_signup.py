@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from idp.accounts.throttle import SignupThrottle
+from idp.accounts.throttle import Throttle
 from tests.functional.accounts.conftest import Mailbox, mailing_provider, unique_email
 from tests.functional.conftest import Provider
 from tests.support.browser import hidden, login, redirect_params
@@ -106,7 +106,31 @@ def test_weak_passwords_and_bursts_are_refused(provider_m: Provider, browser: ht
     data = {"csrf_token": hidden(form.text, "csrf_token"), "name": "Bob", "email": "bob@acme.test"}
     weak = browser.post("/signup", data={**data, "password": "qwertyuiop", "repeat": "qwertyuiop"})
     assert weak.status_code == 400 and "most common" in weak.text
-    provider_m.context.accounts.signup_throttle = SignupThrottle(limit=2)
+    provider_m.context.accounts.signup_throttle = Throttle(limit=2)
     for _ in range(2):
         assert browser.post("/signup", data={**data, "password": "x", "repeat": "y"}).status_code == 400
     assert browser.post("/signup", data={**data, "password": "x", "repeat": "y"}).status_code == 429
+    provider_m.context.accounts.signup_throttle = Throttle()
+
+
+def test_an_invited_address_is_not_taken_over_by_a_sign_up(provider_m: Provider, mailbox: Mailbox,
+                                                           browser: httpx.Client) -> None:
+    from idp.accounts import invitations
+    from idp.accounts.service import create_organization, find_user_by_email
+    from idp.db import transaction
+
+    if mode(provider_m) == "off":
+        assert browser.get("/signup").status_code == 404
+        return
+    email = unique_email("invited").replace("example.com", "acme.test")
+    with transaction(provider_m.context.factory) as db:
+        org = create_organization(db, slug=f"inv-{email[8:18]}")
+        invitations.invite(provider_m.context.accounts, db, email=email, organization=org)
+    form = browser.get("/signup")
+    answer = browser.post("/signup", data={"csrf_token": hidden(form.text, "csrf_token"), "name": "Mallory",
+                                           "email": email, "password": PASSWORD, "repeat": PASSWORD})
+    assert answer.status_code == 200 and "We sent a link" in answer.text
+    assert "already has one" in mailbox.text(mailbox.last(email))
+    with provider_m.context.factory() as db:
+        user = find_user_by_email(db, email)
+        assert user is not None and user.name == "" and user.password_hash is None
