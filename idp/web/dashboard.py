@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from analytics.api import queries
 from idp.accounts import sessions
+from idp.accounts.invitations import seat_uptake
 from idp.accounts.models import Organization, User
 from idp.accounts.service import find_organization
 from idp.directory import SqlAccountDirectory
@@ -39,6 +40,8 @@ class Overview:
     lifecycle_chart: str = ""
     inactive: list[Any] = field(default_factory=list)
     health: list[tuple[Organization, Any]] = field(default_factory=list)
+    seats: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Per organization id: (accepted, invited) invitations."""
     top: Any = None
 
 
@@ -86,6 +89,8 @@ def overview_data(c: Canary, org_ref: str | None) -> Overview | str:
     out.inactive = queries.inactive_accounts(engine, directory, INACTIVE_DAYS, now, org_id)[:50]
     for each in ([org] if org else orgs[:50]):
         out.health.append((each, queries.organization_health(engine, directory, each.id, now)))
+    with c.factory() as db:
+        out.seats = seat_uptake(db, [each.id for each, _health in out.health])
     out.top = queries.top_events(engine, directory, today - timedelta(days=29), today + timedelta(days=1),
                                  org_id, limit=15)
     return out

@@ -13,9 +13,11 @@ import pytest
 
 from analytics.api import Analytics
 from idp.accounts import invitations
+from idp.accounts.models import User
 from idp.accounts.service import create_organization
 from idp.db import transaction
 from tests.functional.conftest import Provider, start_provider
+from tests.support.browser import login
 
 
 @pytest.fixture
@@ -68,6 +70,17 @@ def test_health_counts_invited_members_and_reports_seat_uptake(with_analytics: P
         now = health()
         assert now["members"] == 2 and now["inactive"] == 0
         assert now["seats"] == {"invited": 2, "accepted": 1, "uptake": 0.5}
+
+        admin = prov.user(email=f"admin-{slug}@example.com")
+        with transaction(prov.context.factory) as db:
+            row = db.get(User, admin.id)
+            assert row is not None
+            row.is_admin = True
+        first = http.get("/dashboard")
+        landed = login(http, http.get(first.headers["location"]), admin.email)
+        http.get(landed.headers["location"])
+        dashboard = http.get("/dashboard", params={"org": slug})
+        assert dashboard.status_code == 200 and "1 of 2 invited" in dashboard.text
         prov.clock.advance(31 * 86400)
         later = health()
         assert later["members"] == 2 and later["inactive"] == 2
