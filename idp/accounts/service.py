@@ -134,6 +134,7 @@ def add_member(db: Session, user: User, org: Organization, role: str = "member")
     )
     if existing is not None:
         existing.role = role
+        existing.state = "active"  # added directly: no invitation left to accept
         return existing
     membership = Membership(user_id=user.id, organization_id=org.id, role=role)
     db.add(membership)

@@ -134,6 +134,11 @@ def test_resend_replaces_the_link_and_revoke_removes_the_invited_member(
     assert api.http.post(f"/organizations/{slug}/invitations/{invitation['id']}/resend").status_code == 400
     assert api.http.post(f"/organizations/{slug}/invitations", json={"email": email, "role": "owner"}
                          ).status_code == 400
+    # An operator who adds an invited person directly makes the membership active.
+    again = api.call("POST", f"/organizations/{slug}/invitations", 201, json={"email": email})
+    assert api.member(slug, email)["state"] == "invited"  # type: ignore[index]
+    added = api.call("PUT", f"/organizations/{slug}/members/{again['account_id']}", json={"role": "member"})
+    assert added["state"] == "active"
 
 
 def test_invitations_expire(provider_m: Provider, mailbox: Mailbox, browser: httpx.Client, api: Api) -> None:
