@@ -53,6 +53,7 @@ def verify(flows: AccountFlows, db: Session, token: str) -> User:
     if row.email != user.email:
         if db.scalar(select(User.id).where(User.email == row.email, User.id != user.id)) is not None:
             raise EmailTaken(f"an account with {row.email} exists")
+        flows.mail.send("email_changed", user.email, {"new_email": row.email}, db=db)  # the old address is told
         user.email = row.email
     if row.password_hash is not None and user.password_hash is None:
         user.password_hash = row.password_hash

@@ -49,7 +49,7 @@ def test_every_template_renders_text_and_html_with_the_product_name() -> None:
 
     context = {"product": "Acme Cloud", "base_url": "https://id.example.com", "recipient": "a@example.com",
                "link": "https://id.example.com/x?token=t", "organization": "Acme", "expires": "2026-01-01",
-               "minutes": 30, "hours": 48, "how": "reset"}
+               "minutes": 30, "hours": 48, "how": "reset", "new_email": "b@example.com"}
     assert {"invitation", "password_reset", "password_changed", "verify_email", "test"} <= set(template_names())
     for name in template_names():
         subject, text, html = render(name, context)

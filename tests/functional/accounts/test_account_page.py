@@ -52,6 +52,8 @@ def test_name_and_email_change_with_verification(provider_m: Provider, mailbox: 
     assert "Address confirmed" in done.text
     after = browser.get("/account").text
     assert new in after and "(verified)" in after
+    told = mailbox.last(user.email)
+    assert told["Subject"] == "Your Acme Cloud e-mail address was changed" and new in mailbox.text(told)
     with httpx.Client(base_url=provider_m.url, timeout=30) as other:
         assert new in open_account(other, new).text  # the new address signs in
 

@@ -1,5 +1,5 @@
-"""`canary users reset-password`, `verify` and the password rules of `users create`, as real subprocesses on a
-fresh SQLite data directory without SMTP: mail goes to the development outbox."""
+"""`canary users reset-password`, `verify`, `invite`, the password rules of `users create` and `canary mail`, as
+real subprocesses on a fresh SQLite data directory without SMTP: mail goes to the development outbox."""
 
 from __future__ import annotations
 
@@ -60,3 +60,29 @@ def test_users_invite_mails_the_link_and_the_member_waits_as_invited(data: Path)
                   ).returncode == 1
     bad = canary(data, "users", "invite", "not-an-address", "--organization", "acme")
     assert bad.returncode == 1 and "not an e-mail address" in bad.stderr
+
+
+def test_mail_test_and_status(data: Path) -> None:
+    sent = canary(data, "mail", "test", "ops@example.com")
+    assert sent.returncode == 0 and json.loads(sent.stdout)["sent"] is True, sent.stderr
+    status = json.loads(canary(data, "mail", "status").stdout)
+    assert status["messages"]["sent"] == 1 and "outbox" in status["destination"]
+    again = canary(data, "mail", "test", "ops@example.com")
+    assert again.returncode == 0 and len(list((data / "outbox").glob("*.eml"))) == 2
+
+
+def test_mail_test_reports_an_smtp_server_that_is_down(data: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "CANARY_DATA_DIR": str(data), "CANARY_SMTP_HOST": "127.0.0.1",
+           "CANARY_SMTP_PORT": str(port), "CANARY_SMTP_TLS": "none"}
+    failed = subprocess.run([sys.executable, "-m", "idp.cli", "mail", "test", "ops@example.com"], env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert failed.returncode == 1 and json.loads(failed.stdout)["sent"] is False
+    status = subprocess.run([sys.executable, "-m", "idp.cli", "mail", "status"], env=env, capture_output=True,
+                            text=True, timeout=120, check=False)
+    [problem] = json.loads(status.stdout)["problems"]
+    assert problem["status"] == "pending" and "ConnectionRefusedError" in problem["last_error"]
