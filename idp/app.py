@@ -31,6 +31,7 @@ from idp.oauth.tokens import TokenPolicy, TokenService
 from idp.settings import Settings
 from idp.web import account_routes, admin, authorize, dashboard, discovery, events, logout, token, userinfo
 from idp.web.context import Canary
+from idp.web.factors import routes as factors
 from idp.web.responses import json_error
 from idp.web.security import SecurityHeaders
 
@@ -64,6 +65,7 @@ ROUTES = [
     Route("/dashboard/callback", dashboard.callback, methods=["GET"]),
     Route("/dashboard/accounts/{account_id}", dashboard.account, methods=["GET"]),
     *admin.routes,
+    *factors.routes,
     *account_routes.routes,
 ]
 

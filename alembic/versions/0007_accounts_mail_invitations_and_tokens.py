@@ -4,7 +4,7 @@ invited: an invited member who never accepts counts as never active since), and 
 where it starts its own sign-in (where an accepted invitation sends people on).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0008
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

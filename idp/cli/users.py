@@ -49,6 +49,22 @@ def cmd_users_admin(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_users_reset_factors(args: argparse.Namespace, settings: Settings) -> int:
+    from idp.accounts.factors.policy import reset
+    from idp.accounts.service import find_user_by_email
+    from idp.db import transaction
+
+    with sql_sessions(settings) as factory, transaction(factory) as db:
+        user = find_user_by_email(db, args.email)
+        if user is None:
+            print(f"error: no account {args.email}", file=sys.stderr)
+            return 1
+        had = reset(db, user.id)
+        print(json.dumps({"id": user.id, "email": user.email, "removed": {
+            "totp": had.totp, "passkeys": had.passkeys, "recovery_codes": had.recovery_codes}}))
+    return 0
+
+
 def cmd_users_reset_password(args: argparse.Namespace, settings: Settings) -> int:
     """Mail the account a password reset link, as "Forgot password?" does."""
     from idp.accounts.recovery import request_reset
@@ -121,6 +137,9 @@ def register(sub: Commands) -> None:
     ua.add_argument("email")
     ua.add_argument("--revoke", action="store_true")
     ua.set_defaults(handler=cmd_users_admin)
+    rf = users.add_parser("reset-factors", help="remove a user's authenticator app, recovery codes and passkeys")
+    rf.add_argument("email")
+    rf.set_defaults(handler=cmd_users_reset_factors)
     ur = users.add_parser("reset-password", help="mail the user a password reset link")
     ur.add_argument("email")
     ur.set_defaults(handler=cmd_users_reset_password)

@@ -20,6 +20,7 @@ from idp.oauth.errors import InvalidRequest
 from idp.oauth.server import parse_form, read_body, read_form
 from idp.web import csrf, login_page
 from idp.web.context import Canary, canary
+from idp.web.factors import handoff
 from idp.web.responses import NO_STORE, error_page
 
 SESSION_COOKIE = "canary_session"
@@ -44,6 +45,7 @@ class Outcome:
     email: str = ""
     set_session: str | None = None
     login_error: str = ""
+    set_factor: str | None = None  # the second step's ceremony (idp.web.factors)
 
 
 def _query_params(request: Request) -> dict[str, str]:
@@ -101,6 +103,10 @@ def login_sync(c: Canary, params: dict[str, str], email: str, password: str) -> 
             message = ("This account is locked for a while after too many attempts." if failed.reason == "locked"
                        else "Wrong e-mail or password.")
             return Outcome("login", request=req, login_error=message, email=email)
+        second = handoff.after_password(db, user, req, now)
+        if second is not None:
+            db.commit()
+            return Outcome("redirect", location=second[1], set_factor=second[0])
         cookie, session = sessions.start_session(db, user, c.settings.session_ttl, now)
         # The session, the user's sign-in time and (when no consent is needed) the code: one transaction.
         outcome = _flow(c, db, req.without_prompt("login"), session, now)
@@ -154,6 +160,8 @@ def render(request: Request, c: Canary, outcome: Outcome) -> Response:
         response = c.templates.TemplateResponse(request, template, context, headers={
             **NO_STORE, "X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"})
         csrf.set_cookie(response, token, c.settings.secure_cookies)
+    if outcome.set_factor:
+        handoff.set_cookie(response, outcome.set_factor, c.settings.secure_cookies)
     if outcome.set_session:
         response.set_cookie(SESSION_COOKIE, outcome.set_session, max_age=c.settings.session_ttl, httponly=True,
                             samesite="lax", secure=c.settings.secure_cookies, path="/")
