@@ -1,8 +1,8 @@
 """``/invitations/accept``: the mailed invitation link. Someone without a password sets their name and one;
-someone with an account signs in with its password. Then they are signed in (a login session) and, when the
-invitation named a client with an ``initiate_login_uri``, sent there to start the application's own sign-in
-(OpenID Connect Core §4: ``iss`` and ``login_hint``); otherwise a page says they joined. The rules are
-``idp.accounts.invitations``'s."""
+someone with an account signs in with its password. Then they are signed in (a login session; not when a second
+factor is due, which the full sign-in asks for) and, when the invitation named a client with an
+``initiate_login_uri``, sent there to start the application's own sign-in (OpenID Connect Core §4: ``iss`` and
+``login_hint``); otherwise a page says they joined. The rules are ``idp.accounts.invitations``'s."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from idp.accounts import invitations, sessions
 from idp.accounts.errors import AccountError
+from idp.accounts.factors import policy as factor_policy
 from idp.accounts.links import InvalidLink
 from idp.accounts.models import Organization, User
 from idp.oauth.models import Client
@@ -29,7 +30,8 @@ EXPIRED = "This invitation has expired, was revoked or was already accepted. Ask
 
 @dataclass
 class Accepted:
-    session_cookie: str
+    session_cookie: str | None
+    """None when a second factor is due: the person joined, and signs in through the full sign-in."""
     organization: str
     client_name: str = ""
     continue_to: str = ""
@@ -68,12 +70,17 @@ def _accept(c: Canary, token: str, name: str, password: str) -> Accepted | str:
         except AccountError as err:
             return str(err)[:1].upper() + str(err)[1:] + "."
         now = c.clock.now()
-        user.last_sign_in_at = now
-        cookie, _session = sessions.start_session(db, user, c.settings.session_ttl, now)
+        cookie = None
+        # A password is the whole sign-in only for accounts that need no second factor (none enrolled, none
+        # required by an organization); the others join now and sign in through the second step.
+        if not (factor_policy.factors_of(db, user.id).any or factor_policy.required_by_organization(db, user.id)):
+            user.last_sign_in_at = now
+            cookie, _session = sessions.start_session(db, user, c.settings.session_ttl, now)
         org = db.get(Organization, invitation.organization_id)
         client = db.get(Client, invitation.client_id) if invitation.client_id else None
         db.commit()
-        c.activity.signin_succeeded(db, user, client.client_id if client else "")
+        if cookie is not None:
+            c.activity.signin_succeeded(db, user, client.client_id if client else "")
         accepted = Accepted(cookie, org.name or org.slug if org else "")
         if client is not None:
             accepted.client_name = client.name
@@ -109,10 +116,12 @@ async def accept(request: Request) -> Response:
     else:
         message = f"You joined {result.organization}."
         if result.client_name:
-            message += f" Go back to {result.client_name}: you are signed in."
+            message += (f" Go back to {result.client_name}: you are signed in." if result.session_cookie
+                        else f" Go back to {result.client_name} and sign in.")
         response = forms.page(request, "notice.html", {"title": "Welcome", "message": message})
-    response.set_cookie(SESSION_COOKIE, result.session_cookie, max_age=c.settings.session_ttl, httponly=True,
-                        samesite="lax", secure=c.settings.secure_cookies, path="/")
+    if result.session_cookie is not None:
+        response.set_cookie(SESSION_COOKIE, result.session_cookie, max_age=c.settings.session_ttl, httponly=True,
+                            samesite="lax", secure=c.settings.secure_cookies, path="/")
     return response
 
 

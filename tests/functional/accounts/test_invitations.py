@@ -153,3 +153,22 @@ def test_invitations_expire(provider_m: Provider, mailbox: Mailbox, browser: htt
     [listed] = fresh.call("GET", f"/organizations/{slug}/invitations")["items"]
     fresh.http.close()
     assert listed["status"] == "expired"
+
+
+def test_an_account_with_a_second_factor_joins_but_signs_in_through_the_second_step(
+        provider_m: Provider, mailbox: Mailbox, browser: httpx.Client, api: Api) -> None:
+    from idp.accounts.models import TotpFactor
+    from idp.db import transaction
+
+    user = provider_m.user(email=unique_email("mfa"), name="Careful Person")
+    with transaction(provider_m.context.factory) as db:
+        db.add(TotpFactor(user_id=user.id, secret="JBSWY3DPEHPK3PXP", confirmed_at=provider_m.clock.now()))
+    slug = f"eps-{unique_email('o')[2:12]}"
+    org_id(provider_m, slug)
+    api.call("POST", f"/organizations/{slug}/invitations", 201, json={"email": user.email})
+    joined = accept(browser, mailbox.link(user.email, "/invitations/accept"), password=PASSWORD)
+    assert joined.status_code == 200 and f"You joined {slug}" in joined.text
+    assert "canary_session" not in joined.headers.get("set-cookie", "")
+    assert browser.get("/account").status_code == 302  # not signed in: the password alone is not enough
+    member = api.member(slug, user.email)
+    assert member is not None and member["state"] == "active"
