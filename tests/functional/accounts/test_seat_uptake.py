@@ -84,3 +84,9 @@ def test_health_counts_invited_members_and_reports_seat_uptake(with_analytics: P
         prov.clock.advance(31 * 86400)
         later = health()
         assert later["members"] == 2 and later["inactive"] == 2
+        token = http.post("/token", data={"grant_type": "client_credentials", "scope": "admin"},
+                          auth=(client_id, secret or "")).json()["access_token"]
+        inactive = http.get("/admin/api/v1/activity/inactive", params={"organization": slug, "days": 30},
+                            headers={"Authorization": f"Bearer {token}"}).json()["items"]
+        never = {item["email"]: item for item in inactive}[f"later-{slug}@example.com"]
+        assert never["last_seen"] is None and never["inactive_days"] >= 31
