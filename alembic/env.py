@@ -13,6 +13,7 @@ from alembic import context
 from sqlalchemy import MetaData, engine_from_config, pool
 
 import idp.accounts.models
+import idp.mail.models
 import idp.oauth.models  # noqa: F401  (registers tables)
 from idp.db import Base
 

@@ -101,3 +101,21 @@ class Activity:
         if self.recorder is None:
             return
         self._emit(provider_events.SIGNOUT, user_id, organization=_organization(db, user_id, None), client_id=client_id)
+
+    # Account changes (``idp.accounts.flows.AccountEvents``): recorded like the rest, never blocking the change.
+    def account_invited(self, db: Session, user_id: str, organization_id: str) -> None:
+        self._emit(provider_events.ACCOUNT_INVITED, user_id, organization=organization_id)
+
+    def account_signed_up(self, db: Session, user_id: str) -> None:
+        self._emit(provider_events.ACCOUNT_SIGNED_UP, user_id)
+
+    def email_verified(self, db: Session, user_id: str) -> None:
+        self._emit(provider_events.EMAIL_VERIFIED, user_id, organization=_organization(db, user_id, None))
+
+    def password_reset_requested(self, db: Session, user_id: str, by: str) -> None:
+        self._emit(provider_events.PASSWORD_RESET_REQUESTED, user_id, organization=_organization(db, user_id, None),
+                   properties={"by": by})
+
+    def password_changed(self, db: Session, user_id: str, how: str) -> None:
+        self._emit(provider_events.PASSWORD_CHANGED, user_id, organization=_organization(db, user_id, None),
+                   properties={"how": how})

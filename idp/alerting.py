@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from analytics.alerts import AlertService, AlertSettings, OrganizationResolver, SmtpSettings
+from analytics.alerts import AlertService, AlertSettings, MailTransport, OrganizationResolver
 from analytics.queries import ChurnModel
 from idp.accounts.service import find_organization
 from idp.directory import SqlAccountDirectory
@@ -19,23 +19,19 @@ if TYPE_CHECKING:
 
 
 def alert_settings(settings: Settings) -> AlertSettings:
-    smtp = None
-    if settings.smtp_host:
-        smtp = SmtpSettings(
-            host=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username or None,
-            password=settings.smtp_password or None, security=settings.smtp_tls,  # type: ignore[arg-type]
-            from_address=settings.smtp_from,
-        )
-    return AlertSettings(interval_seconds=float(settings.alert_interval), smtp=smtp,
+    return AlertSettings(interval_seconds=float(settings.alert_interval), product_name=settings.product_name,
                          churn=ChurnModel(**settings.churn_parameters()),  # type: ignore[arg-type]
                          decline_fraction=settings.churn_decline_fraction,
                          allow_private_addresses=settings.webhook_allow_private)
 
 
 def alert_service(settings: Settings, factory: sessionmaker[Session], analytics: AnalyticsFacade,
-                  clock: Callable[[], datetime] | None = None) -> AlertService:
-    """The alert service; `clock` is the provider's (the system clock by default)."""
-    service = AlertService(factory, analytics.clickhouse, SqlAccountDirectory(factory), alert_settings(settings))
+                  mail: MailTransport | None = None, clock: Callable[[], datetime] | None = None) -> AlertService:
+    """The alert service. E-mail notifications go through ``mail``, the provider's mail transport (``idp.mail``):
+    SMTP, or the development outbox when SMTP is not configured; ``clock`` is the provider's (the system clock by
+    default)."""
+    service = AlertService(factory, analytics.clickhouse, SqlAccountDirectory(factory), alert_settings(settings),
+                           mail=mail)
     if clock is not None:
         service.clock = clock
     return service

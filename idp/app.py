@@ -16,10 +16,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from idp.accounts.flows import AccountFlows, AccountPolicy
 from idp.accounts.throttle import Throttle
 from idp.activity import Activity
 from idp.clock import SYSTEM_CLOCK, Clock
 from idp.db import make_engine, make_session_factory
+from idp.mail import mailer_for
 from idp.oauth.client_cache import ClientCache
 from idp.oauth.errors import InvalidRequest
 from idp.oauth.key_cipher import cipher_from
@@ -28,7 +30,7 @@ from idp.oauth.resource_access import ResourceAccess
 from idp.oauth.server import BodyTooLarge, CanaryAuthorizationServer
 from idp.oauth.tokens import TokenPolicy, TokenService
 from idp.settings import Settings
-from idp.web import admin, authorize, console, dashboard, discovery, events, logout, token, userinfo
+from idp.web import account_routes, admin, authorize, console, dashboard, discovery, events, logout, token, userinfo
 from idp.web.context import Canary
 from idp.web.factors import routes as factors
 from idp.web.responses import json_error
@@ -65,6 +67,7 @@ ROUTES = [
     *dashboard.routes,
     *admin.routes,
     *factors.routes,
+    *account_routes.routes,
 ]
 
 MIDDLEWARE = [
@@ -102,11 +105,14 @@ def build_context(settings: Settings, analytics: AnalyticsFacade | None = None, 
     activity = Activity(analytics)
     server = CanaryAuthorizationServer(factory, tokens, access, settings.max_body_bytes, activity.token_issued,
                                        ClientCache(settings.cache_seconds))
+    mail = mailer_for(settings, factory, clock)
     return Canary(settings=settings, factory=factory, keys=keys, tokens=tokens, access=access, server=server,
                   activity=activity, templates=Jinja2Templates(directory=str(TEMPLATES),
                                                                context_processors=[csp_context]),
                   analytics=analytics, clock=clock, login_policy=login_policy(settings),
-                  throttle=Throttle(limits(settings), clock.timestamp))
+                  throttle=Throttle(limits(settings), clock.timestamp),
+                  mail=mail, accounts=AccountFlows(mail, clock, AccountPolicy.from_settings(settings),
+                                                   TokenService.revoke_user_grants, activity))
 
 
 def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, background: bool = True,
@@ -120,11 +126,14 @@ def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, 
         for warning in settings.warnings():
             log.warning(warning)
         alerts = None
+        if background:
+            context.mail.sender.start()
         if analytics is not None and background:
             from idp.alerting import alert_service
 
             analytics.start()
-            alerts = alert_service(settings, context.factory, analytics, clock=context.clock.now)
+            alerts = alert_service(settings, context.factory, analytics, context.mail.transport,
+                                   clock=context.clock.now)
             alerts.start()
         app.state.alerts = alerts  # the running alert service, or None
         try:
@@ -132,6 +141,7 @@ def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, 
         finally:
             if alerts is not None:
                 alerts.close()
+            context.mail.sender.stop()
             if analytics is not None and background:
                 analytics.close()
             context.factory.kw["bind"].dispose()

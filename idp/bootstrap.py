@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from analytics.api import AnalyticsFacade
+    from idp.accounts.flows import AccountFlows
 
 log = logging.getLogger("canary")
 
@@ -41,6 +42,21 @@ def sql_sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
         yield make_session_factory(engine)
     finally:
         engine.dispose()
+
+
+@contextlib.contextmanager
+def account_flows(settings: Settings) -> Iterator[tuple[AccountFlows, sessionmaker[Session]]]:
+    """The account flows for a command (``canary users invite``, ``reset-password``): mail is queued in the
+    database and sent by the running server's sender (or the outbox)."""
+    from idp.accounts.flows import AccountFlows, AccountPolicy
+    from idp.clock import SYSTEM_CLOCK
+    from idp.mail import mailer_for
+    from idp.oauth.tokens import TokenService
+
+    with sql_sessions(settings) as factory:
+        mail = mailer_for(settings, factory, SYSTEM_CLOCK)
+        yield (AccountFlows(mail, SYSTEM_CLOCK, AccountPolicy.from_settings(settings),
+                            TokenService.revoke_user_grants), factory)
 
 
 def open_analytics(settings: Settings) -> AnalyticsFacade:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from analytics.directory import AccountRef, Roster
@@ -46,13 +46,18 @@ class SqlAccountDirectory:
             return _strings(db.connection(), _of(select(User.id), organization))
 
     def roster(self, organization: str | None, created_before: datetime) -> Roster:
+        """In an organization, a member still in state ``invited`` counts from the invitation: never active
+        since it, they are inactive once it is old enough."""
         stmt = select(User.id)
+        since: Any = User.created_at
         if organization is not None:
             stmt = _of(stmt, organization)
+            since = case((Membership.state == "invited", func.coalesce(Membership.invited_at, User.created_at)),
+                         else_=User.created_at)
         with self.factory() as db:
             connection = db.connection()
             subs = _strings(connection, stmt)
-            newer = connection.execute(stmt.where(User.created_at >= created_before)).scalars().all()
+            newer = connection.execute(stmt.where(since >= created_before)).scalars().all()
         return Roster(subs, list(newer))
 
     def lookup(self, subs: Sequence[str]) -> dict[str, AccountRef]:

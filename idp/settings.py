@@ -100,6 +100,13 @@ OPTIONS: tuple[Option, ...] = (
            "accounts database, shared by every worker and node."),
     Option("CANARY_WEBHOOK_ALLOW_PRIVATE", "0", "1 = webhook endpoints may be loopback, private, link-local or "
            "otherwise internal addresses. A development switch: never in production."),
+    # accounts: mail, sign-up, passwords, invitations
+    Option("CANARY_PRODUCT_NAME", "Canary", "The product's name as people see it: in the subject and body of "
+           "every e-mail and on the account pages."),
+    Option("CANARY_SIGNUP", "off", "Self sign-up: `off`, `open`, or `domains:example.com,example.org` (only "
+           "addresses at those domains)."),
+    Option("CANARY_PASSWORD_MIN_LENGTH", "10", "Shortest password accepted wherever a password is set."),
+    Option("CANARY_INVITATION_TTL", "604800", "How long an invitation link works, seconds (7 days)."),
 )
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -195,6 +202,10 @@ class Settings:
     client_auth_limit: int = 20
     throttle_window: int = 300
     webhook_allow_private: bool = False
+    product_name: str = "Canary"
+    signup: str = "off"
+    password_min_length: int = 10
+    invitation_ttl: int = 7 * 86400
 
     def __post_init__(self) -> None:
         issuer = self.issuer.rstrip("/")
@@ -220,6 +231,8 @@ class Settings:
         if self.smtp_tls not in {"starttls", "ssl", "none"}:
             raise SettingsError("CANARY_SMTP_TLS must be starttls, ssl or none")
         self._check_churn()
+        if self.signup != "off" and self.signup != "open" and not self.signup_domains:
+            raise SettingsError("CANARY_SIGNUP must be off, open or domains:example.com,... with at least one domain")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{(self.data_dir / 'canary.db').resolve()}")
 
@@ -242,6 +255,18 @@ class Settings:
     @property
     def secure_cookies(self) -> bool:
         return self.issuer.startswith("https://")
+
+    @property
+    def signup_domains(self) -> tuple[str, ...]:
+        """The domains of ``CANARY_SIGNUP=domains:...``, lowercased; empty for ``off`` and ``open``."""
+        if not self.signup.startswith("domains:"):
+            return ()
+        return tuple(d.strip().lower() for d in self.signup[len("domains:"):].split(",") if d.strip())
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where mail goes as ``.eml`` files when no SMTP server is configured."""
+        return self.data_dir / "outbox"
 
     @property
     def embedded_database(self) -> bool:
@@ -317,6 +342,10 @@ class Settings:
             "client_auth_limit": _int(env, "CANARY_CLIENT_AUTH_LIMIT", 0),
             "throttle_window": _int(env, "CANARY_THROTTLE_WINDOW", 1, 86400),
             "webhook_allow_private": _flag(env, "CANARY_WEBHOOK_ALLOW_PRIVATE"),
+            "product_name": _get(env, "CANARY_PRODUCT_NAME").strip() or "Canary",
+            "signup": _get(env, "CANARY_SIGNUP").strip().lower(),
+            "password_min_length": _int(env, "CANARY_PASSWORD_MIN_LENGTH", 8, 128),
+            "invitation_ttl": _int(env, "CANARY_INVITATION_TTL", 300),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

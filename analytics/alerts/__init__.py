@@ -8,6 +8,7 @@ only through `analytics.alerts.rules` and `analytics.alerts.endpoints`.
 from analytics.alerts.addresses import ForbiddenAddress, GuardedTransport
 from analytics.alerts.detector import Transition, run_detection
 from analytics.alerts.dispatcher import DeliveryReport, deliver_due
+from analytics.alerts.email import MailAttempt, MailTransport
 from analytics.alerts.endpoints import (
     MAX_DESCRIPTION_LENGTH,
     MAX_SECRET_LENGTH,
@@ -53,7 +54,7 @@ from analytics.alerts.rules import (
     update_rule,
 )
 from analytics.alerts.service import AlertService, RunReport
-from analytics.alerts.settings import AlertSettings, SmtpSettings
+from analytics.alerts.settings import AlertSettings
 from analytics.alerts.signing import SECRET_PREFIX, InvalidSecretError, generate_webhook_secret, secret_key
 from analytics.alerts.webhooks import Outcome
 
@@ -86,11 +87,12 @@ __all__ = [
     "ForbiddenAddress",
     "GuardedTransport",
     "InvalidSecretError",
+    "MailAttempt",
+    "MailTransport",
     "OrganizationResolver",
     "Outcome",
     "RuleChanges",
     "RunReport",
-    "SmtpSettings",
     "Transition",
     "UnknownEndpoint",
     "UnknownRule",

@@ -17,7 +17,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from analytics.alerts.email import send_email
+from analytics.alerts.email import MailTransport, send_email
 from analytics.alerts.models import Delivery, WebhookEndpoint
 from analytics.alerts.settings import AlertSettings
 from analytics.alerts.webhooks import Outcome, send_webhook
@@ -112,7 +112,10 @@ def deliver_due(
     settings: AlertSettings,
     now: datetime,
     client: httpx.Client,
+    mail: MailTransport | None = None,
 ) -> DeliveryReport:
+    """Send what is due at ``now``: webhooks through ``client``, e-mails through ``mail`` (none: e-mail
+    deliveries fail their attempt with "e-mail is not configured" and are retried)."""
     report = DeliveryReport()
     for delivery_id in _claim(session_factory, settings, now):
         with session_factory() as session:
@@ -133,10 +136,10 @@ def deliver_due(
             session.commit()  # no transaction stays open while sending
             if endpoint is not None:
                 outcome = send_webhook(client, url, secret, message_id, body)
-            elif settings.smtp is None or recipient is None:
-                outcome = Outcome(False, "SMTP is not configured")
+            elif mail is None or recipient is None:
+                outcome = Outcome(False, "e-mail is not configured")
             else:
-                outcome = send_email(settings.smtp, recipient, message_id, body)
+                outcome = send_email(mail, recipient, message_id, body, settings.product_name)
             delivery = session.get(Delivery, delivery_id)
             endpoint = None if endpoint is None else session.get(WebhookEndpoint, endpoint.id)
             if delivery is None:

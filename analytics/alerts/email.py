@@ -1,13 +1,23 @@
-"""Sending one notification by e-mail over SMTP."""
+"""The e-mail channel of inactivity notifications: composing one message; sending goes through a
+``MailTransport`` that the host application injects.
+
+Analytics imports nothing from the provider, so it states here what it needs of a mail service — an address
+to send from and ``send(message)`` answering delivered / error / permanent — and the provider's one mail
+service (``idp.mail``'s SMTP or development-outbox transport) has exactly that shape. The alert deliveries keep
+their own retry state (``alert_deliveries``); the transport makes one attempt per call.
+"""
 
 from __future__ import annotations
 
+import html
 import json
-import smtplib
-import ssl
+import uuid
+from datetime import UTC, datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Protocol
 
-from analytics.alerts.settings import SmtpSettings
 from analytics.alerts.webhooks import Outcome
 
 SUBJECTS = {
@@ -16,53 +26,61 @@ SUBJECTS = {
 }
 
 
-def compose(settings: SmtpSettings, recipient: str, message_id: str, body: str) -> EmailMessage:
+class MailAttempt(Protocol):
+    @property
+    def delivered(self) -> bool: ...
+
+    @property
+    def error(self) -> str | None: ...
+
+    @property
+    def permanent(self) -> bool: ...
+
+
+class MailTransport(Protocol):
+    """One attempt to hand a complete message to the mail system."""
+
+    @property
+    def sender(self) -> str: ...
+
+    def send(self, message: EmailMessage) -> MailAttempt: ...
+
+
+def compose(sender: str, recipient: str, message_id: str, body: str, product: str = "Canary",
+            now: datetime | None = None) -> EmailMessage:
+    """A complete RFC 5322 message (Date, Message-ID, From, To, Subject, plain text and HTML) about one
+    notification; ``body`` is the notification's JSON, as webhooks receive it."""
     event = json.loads(body)
     data = event["data"]
     who = data.get("email") or data["account"]
     message = EmailMessage()
-    message["From"] = settings.from_address
+    message["Date"] = format_datetime(now or datetime.now(UTC))
+    local, _, domain = sender.partition("@")
+    message["From"] = Address(display_name=product, username=local, domain=domain) if domain else sender
     message["To"] = recipient
-    message["Subject"] = SUBJECTS.get(event["type"], "{who}: {type}").format(
+    message["Subject"] = f"{product}: " + SUBJECTS.get(event["type"], "{who}: {type}").format(
         who=who, days=data.get("inactive_days"), type=event["type"]
     )
-    domain = settings.from_address.rpartition("@")[2] or "localhost"
-    message["Message-ID"] = f"<{message_id}@{domain}>"
-    lines = [
-        f"Account: {data['account']}",
-        f"E-mail: {data.get('email') or '-'}",
-        f"Organization: {data.get('organization') or 'all'}",
-        f"Last seen: {data.get('last_seen') or 'never'}",
-        f"Inactive days: {data.get('inactive_days')}",
-        f"Rule: {data.get('rule_name')} ({data.get('threshold_days')} days)",
-        "",
-        json.dumps(event, indent=2),
+    message["Message-ID"] = f"<{message_id or uuid.uuid4().hex}@{domain or 'localhost'}>"
+    message["Auto-Submitted"] = "auto-generated"
+    facts = [
+        ("Account", data["account"]),
+        ("E-mail", data.get("email") or "-"),
+        ("Organization", data.get("organization") or "all"),
+        ("Last seen", data.get("last_seen") or "never"),
+        ("Inactive days", str(data.get("inactive_days"))),
+        ("Rule", f"{data.get('rule_name')} ({data.get('threshold_days')} days)"),
     ]
-    message.set_content("\n".join(lines))
+    text = "\n".join(f"{label}: {value}" for label, value in facts)
+    message.set_content(f"{text}\n\n{json.dumps(event, indent=2)}\n\n-- {product}\n")
+    rows = "".join(f"<tr><th align='left'>{html.escape(label)}</th><td>{html.escape(str(value))}</td></tr>"
+                   for label, value in facts)
+    message.add_alternative(f"<!doctype html><html><body><p><strong>{html.escape(product)}</strong></p>"
+                            f"<table>{rows}</table></body></html>", subtype="html")
     return message
 
 
-def send_email(settings: SmtpSettings, recipient: str, message_id: str, body: str) -> Outcome:
-    message = compose(settings, recipient, message_id, body)
-    try:
-        smtp: smtplib.SMTP
-        if settings.security == "ssl":
-            smtp = smtplib.SMTP_SSL(
-                settings.host,
-                settings.port,
-                timeout=settings.timeout_seconds,
-                context=ssl.create_default_context(),
-            )
-        else:
-            smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds)
-        with smtp:
-            if settings.security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
-            if settings.username:
-                smtp.login(settings.username, settings.password or "")
-            smtp.send_message(message)
-    except smtplib.SMTPRecipientsRefused as error:
-        return Outcome(False, f"recipient refused: {error.recipients}"[:500], permanent=True)
-    except (smtplib.SMTPException, OSError) as error:
-        return Outcome(False, f"{type(error).__name__}: {error}"[:500])
-    return Outcome(True)
+def send_email(transport: MailTransport, recipient: str, message_id: str, body: str,
+               product: str = "Canary") -> Outcome:
+    attempt = transport.send(compose(transport.sender, recipient, message_id, body, product))
+    return Outcome(attempt.delivered, attempt.error, permanent=attempt.permanent)

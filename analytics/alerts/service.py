@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from analytics.alerts.addresses import GuardedTransport
 from analytics.alerts.detector import Transition, run_detection
 from analytics.alerts.dispatcher import DeliveryReport, deliver_due
+from analytics.alerts.email import MailTransport
 from analytics.alerts.settings import AlertSettings
 from analytics.directory import AccountDirectory
 from analytics.queries import Executor
@@ -44,12 +45,16 @@ class AlertService:
         settings: AlertSettings | None = None,
         clock: Callable[[], datetime] = utc_now,
         transport: httpx.BaseTransport | None = None,
+        mail: MailTransport | None = None,
     ) -> None:
+        """``transport`` carries webhooks (tests pass one); ``mail`` sends e-mail notifications (the host
+        application's mail service; without one they are retried until it exists or they fail)."""
         self.session_factory = session_factory
         self.engine = engine
         self.directory = directory
         self.settings = settings or AlertSettings()
         self.clock = clock
+        self.mail = mail
         # Webhooks go only to public addresses, checked after resolution on each connection (``addresses``);
         # a ``transport`` given (tests answering in-process) replaces that guard.
         self._client = httpx.Client(
@@ -78,9 +83,9 @@ class AlertService:
                 transitions = run_detection(self.session_factory, self.engine, self.directory, moment,
                                             self.settings.churn, self.settings.decline_fraction)
             except Exception:
-                deliver_due(self.session_factory, self.settings, moment, self._client)
+                deliver_due(self.session_factory, self.settings, moment, self._client, self.mail)
                 raise
-            deliveries = deliver_due(self.session_factory, self.settings, moment, self._client)
+            deliveries = deliver_due(self.session_factory, self.settings, moment, self._client, self.mail)
             return RunReport(transitions, deliveries)
 
     def start(self) -> None:

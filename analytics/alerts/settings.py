@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from analytics.queries import DEFAULT_DECLINE_FRACTION, ChurnModel
 
 DEFAULT_BACKOFF = (5, 30, 120, 600, 3600, 7200, 14400)
 """Seconds to wait after the 1st, 2nd, ... failed attempt; the last value repeats."""
-
-
-@dataclass(frozen=True, slots=True)
-class SmtpSettings:
-    host: str
-    port: int = 587
-    username: str | None = None
-    password: str | None = None
-    security: Literal["none", "starttls", "ssl"] = "starttls"
-    from_address: str = "canary@localhost"
-    timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +24,6 @@ class AlertSettings:
     claim_seconds: int = 120
     """A delivery being sent is hidden from other runners this long, in case the sender dies."""
     batch_size: int = 100
-    smtp: SmtpSettings | None = None
     churn: ChurnModel = field(default_factory=ChurnModel)
     """What `account.going_quiet` rules judge by."""
     decline_fraction: float = DEFAULT_DECLINE_FRACTION
@@ -44,6 +31,8 @@ class AlertSettings:
     allow_private_addresses: bool = False
     """Let webhooks reach loopback, private and link-local addresses (``analytics.alerts.addresses``): for
     development against local receivers only."""
+    product_name: str = "Canary"
+    """Named in the subject and body of notification e-mails."""
 
     def __post_init__(self) -> None:
         if self.interval_seconds <= 0:

@@ -1,4 +1,5 @@
-"""Account tables: users, organizations, memberships, login sessions, second factors."""
+"""Account tables: users, organizations, memberships, login sessions, second factors, invitations and the
+single-use tokens of password resets and e-mail verification."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
+import idp.mail.models  # noqa: F401  (the outgoing mail queue shares the accounts database)
 from idp.db import Base, UTCDateTime, utcnow
 
 
@@ -54,6 +56,9 @@ class Membership(Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(50), default="member")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "active", or "invited" until the invitation is accepted (then invited_at stays as history).
+    state: Mapped[str] = mapped_column(String(10), default="active", server_default="active")
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class LoginSession(Base):
@@ -145,3 +150,39 @@ class ThrottleCount(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AccountToken(Base):
+    """A single-use link's token (password reset, e-mail verification). Only its SHA-256 is stored."""
+
+    __tablename__ = "account_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # password_reset | verify_email
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The address the link proves (the account's, or the new one of an e-mail change).
+    email: Mapped[str] = mapped_column(String(320))
+    # A sign-up's chosen password (argon2id), set on the account only once the address is verified.
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Invitation(Base):
+    """An invitation into an organization. Only the SHA-256 of the link's token is stored."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(50), default="member")
+    client_id: Mapped[str | None] = mapped_column(ForeignKey("clients.client_id", ondelete="SET NULL"),
+                                                  nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

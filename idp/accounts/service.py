@@ -13,12 +13,15 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from idp.accounts.errors import AccountError, EmailTaken, NotFound, SignInFailed
 from idp.accounts.models import LoginSession, Membership, Organization, User
+from idp.accounts.password_rules import check_password
 from idp.accounts.passwords import hash_password, needs_rehash, verify_password
 from idp.db import utcnow
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,98}$")
 MIN_PASSWORD = 8
+"""The floor of ``CANARY_PASSWORD_MIN_LENGTH``."""
+DEFAULT_PASSWORD_MIN_LENGTH = 10
 
 
 def normalize_email(email: str) -> str:
@@ -29,13 +32,15 @@ def normalize_email(email: str) -> str:
 
 
 def create_user(
-    db: Session, *, email: str, password: str | None, name: str = "", email_verified: bool = False
+    db: Session, *, email: str, password: str | None, name: str = "", email_verified: bool = False,
+    password_min_length: int = DEFAULT_PASSWORD_MIN_LENGTH,
 ) -> User:
+    """A new account; a password, when given, must pass ``idp.accounts.password_rules``."""
     email = normalize_email(email)
     if db.scalar(select(User.id).where(User.email == email)) is not None:
         raise EmailTaken(f"an account with {email} exists")
-    if password is not None and len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+    if password is not None:
+        check_password(password, min_length=password_min_length, email=email, name=name)
     user = User(
         email=email,
         name=name.strip(),
@@ -174,6 +179,7 @@ def add_member(db: Session, user: User, org: Organization, role: str = "member")
     )
     if existing is not None:
         existing.role = role
+        existing.state = "active"  # added directly: no invitation left to accept
         return existing
     membership = Membership(user_id=user.id, organization_id=org.id, role=role)
     db.add(membership)
@@ -204,6 +210,7 @@ def is_locked(user: User, now: datetime | None = None) -> bool:
 def update_user(
     db: Session, user: User, *, email: str | None = None, name: str | None = None,
     email_verified: bool | None = None, password: str | None = None,
+    password_min_length: int = DEFAULT_PASSWORD_MIN_LENGTH,
 ) -> None:
     """Change what is given. A new e-mail address is unverified unless ``email_verified`` says otherwise;
     a new password also lifts a lockout."""
@@ -219,8 +226,7 @@ def update_user(
     if email_verified is not None:
         user.email_verified = email_verified
     if password is not None:
-        if len(password) < MIN_PASSWORD:
-            raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+        check_password(password, min_length=password_min_length, email=user.email, name=user.name)
         user.password_hash = hash_password(password)
         user.failed_logins = 0
         user.locked_until = None

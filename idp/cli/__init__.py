@@ -11,10 +11,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from idp.cli import activity, alerts, clients, config, keys, migrate, serve, users
+from idp.cli import activity, alerts, clients, config, keys, mail, migrate, serve, users
 from idp.settings import Settings, SettingsError
 
-COMMAND_GROUPS = (serve, migrate, users, clients, keys, config, activity, alerts)
+COMMAND_GROUPS = (serve, migrate, users, clients, keys, config, activity, alerts, mail)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -31,7 +31,8 @@ def cmd_clients_create(args: argparse.Namespace, settings: Settings) -> int:
             db, name=args.name, redirect_uris=args.redirect_uri, grant_types=grants, scope=scope,
             public=args.public, first_party=args.first_party, admin=args.admin,
             post_logout_redirect_uris=args.post_logout_redirect_uri, organization_id=org_id,
-            access_token_format=args.access_token_format, resource_server=args.resource_server)
+            access_token_format=args.access_token_format, resource_server=args.resource_server,
+            logo_uri=args.logo_uri, initiate_login_uri=args.initiate_login_uri)
         out = client.public_dict()
         if secret:
             out["client_secret"] = secret
@@ -71,6 +72,9 @@ def register(sub: Commands) -> None:
     cc.add_argument("--organization", help="organization the client belongs to (event ingest scope)")
     cc.add_argument("--access-token-format", choices=["jwt", "opaque"], default="jwt",  # registration checks too
                     help="jwt (default): RFC 9068 tokens verifiable with the JWKS; opaque: encrypted, introspected")
+    cc.add_argument("--logo-uri", help="https URL of the logo the login page shows")
+    cc.add_argument("--initiate-login-uri", help="https URL that starts the client's sign-in; accepted "
+                    "invitations naming the client send people there")
     cc.set_defaults(handler=cmd_clients_create)
     cl = clients.add_parser("list")
     cl.add_argument("--json", action="store_true")

@@ -17,7 +17,9 @@ def demo(settings: Settings) -> dict[str, Any]:
 
     from idp.accounts.passwords import hash_password
     from idp.accounts.service import create_user, find_user_by_email
+    from idp.clock import SYSTEM_CLOCK
     from idp.db import transaction
+    from idp.mail import mailer_for
     from idp.oauth.clients import create_client, rotate_secret
     from idp.oauth.models import Client
     from idp.opaque import new_secret
@@ -42,10 +44,20 @@ def demo(settings: Settings) -> dict[str, Any]:
                 first_party=True)
         else:
             secret = rotate_secret(db, backend)
+        # A first message, so that the outbox shows what mail looks like; the server sends it once it starts.
+        mailer_for(settings, factory, SYSTEM_CLOCK).send("test", DEMO_EMAIL, db=db)
         return {
             "issuer": settings.issuer,
             "user": {"email": DEMO_EMAIL, "password": password},
             "public_client": {"client_id": spa.client_id, "redirect_uri": DEMO_REDIRECT, "pkce": "S256"},
+            "mail": mail_destination(settings),
             "resource_server_client": {"client_id": backend.client_id, "client_secret": secret,
                                        "grant_type": "client_credentials", "scope": "events:write"},
         }
+
+
+def mail_destination(settings: Settings) -> str:
+    """Where the provider's mail goes, as the demo prints it."""
+    if settings.smtp_host:
+        return f"SMTP server {settings.smtp_host}:{settings.smtp_port}"
+    return f"no SMTP server configured: messages are written as .eml files to {settings.outbox_dir.resolve()}"

@@ -20,12 +20,14 @@ def prepare(settings: Settings) -> None:
     from idp.oauth.clients import ensure_dashboard_client
     from idp.oauth.key_cipher import cipher_from
     from idp.oauth.keys import ensure_key
+    from idp.oauth.user_grants import ensure_account_client
 
     if settings.embedded_database:
         migrate_sql(settings)
     with sql_sessions(settings) as factory, transaction(factory) as db:
         ensure_key(db, settings.signing_alg, cipher_from(settings.key_encryption_key))
         ensure_dashboard_client(db, settings.issuer)
+        ensure_account_client(db, settings.issuer)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -42,6 +44,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
               flush=True)
         print(f"Console: {settings.issuer}/console (sign in as {info['user']['email']}: the demo user may open it)",
               flush=True)
+        print(f"Mail: {info['mail']}", flush=True)
     if settings.workers > 1:
         if settings.analytics_url is None:
             raise SettingsError("more than one worker needs CANARY_ANALYTICS_URL (embedded ClickHouse is "

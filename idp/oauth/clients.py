@@ -38,10 +38,13 @@ def create_client(
     first_party: bool = False, admin: bool = False, post_logout_redirect_uris: Iterable[str] = (),
     organization_id: str | None = None, id_token_alg: str = "RS256", access_token_format: str = "jwt",  # noqa: S107
     resource_server: bool = False,
+    logo_uri: str | None = None, initiate_login_uri: str | None = None,
 ) -> tuple[Client, str | None]:
     """A new client and its secret (None for public clients). ``resource_server``: it may introspect tokens
     issued to other clients."""
     grants = list(dict.fromkeys(grant_types))
+    check_web_uri("logo_uri", logo_uri)
+    check_web_uri("initiate_login_uri", initiate_login_uri)
     uris, logout = list(redirect_uris), list(post_logout_redirect_uris)
     check_metadata(grant_types=grants, redirect_uris=uris, post_logout_redirect_uris=logout, public=public,
                    id_token_alg=id_token_alg, access_token_format=access_token_format)
@@ -57,6 +60,7 @@ def create_client(
         first_party=first_party, admin=admin, organization_id=organization_id,
         id_token_signed_response_alg=id_token_alg, access_token_format=access_token_format,
         resource_server=resource_server, disabled=False,
+        logo_uri=logo_uri or None, initiate_login_uri=initiate_login_uri or None,
     )
     db.add(client)
     db.flush()
@@ -82,6 +86,18 @@ class InvalidClientField(ClientRegistrationError):
     def __init__(self, field: str, description: str) -> None:
         super().__init__(description)
         self.field = field
+
+
+def check_web_uri(field: str, uri: str | None) -> None:
+    """``logo_uri`` and ``initiate_login_uri`` (OpenID Connect Registration §2): https, or http on localhost;
+    empty means none."""
+    if not uri:
+        return
+    parts = urlsplit(uri)
+    if len(uri) > 2000 or parts.scheme not in {"https", "http"} or not parts.hostname or parts.fragment:
+        raise InvalidClientField(field, f"{field} must be an absolute https URL without a fragment")
+    if parts.scheme == "http" and parts.hostname not in _LOCAL:
+        raise InvalidClientField(field, f"{field} must use https (plain http only for localhost)")
 
 
 def check_metadata(
@@ -115,10 +131,12 @@ def update_client(
     post_logout_redirect_uris: Iterable[str] | None = None, grant_types: Iterable[str] | None = None,
     scope: str | None = None, first_party: bool | None = None, admin: bool | None = None,
     access_token_format: str | None = None, resource_server: bool | None = None, disabled: bool | None = None,
+    logo_uri: str | None = None, initiate_login_uri: str | None = None,
 ) -> None:
-    """Change what is given, checked as at registration. An admin client always has the ``admin`` scope;
-    taking ``admin`` away takes the scope away too. A disabled client's tokens are inactive at once
-    (``idp.oauth.resource_access``), and it cannot authenticate until enabled again."""
+    """Change what is given, checked as at registration (an empty ``logo_uri`` or ``initiate_login_uri``
+    removes it). An admin client always has the ``admin`` scope; taking ``admin`` away takes the scope away
+    too. A disabled client's tokens are inactive at once (``idp.oauth.resource_access``), and it cannot
+    authenticate until enabled again."""
     grants = list(dict.fromkeys(grant_types)) if grant_types is not None else list(client.grant_types)
     uris = list(redirect_uris) if redirect_uris is not None else list(client.redirect_uris)
     logout = (list(post_logout_redirect_uris) if post_logout_redirect_uris is not None
@@ -147,6 +165,10 @@ def update_client(
         client.resource_server = resource_server
     if disabled is not None:
         client.disabled = disabled
+    for field, value in (("logo_uri", logo_uri), ("initiate_login_uri", initiate_login_uri)):
+        if value is not None:
+            check_web_uri(field, value)
+            setattr(client, field, value or None)
     forget_client(db, client.client_id)
     db.flush()
 

@@ -30,6 +30,10 @@ class Client(Base):
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
     # "jwt" (RFC 9068) or "opaque" (idp.oauth.sealed): what its access tokens look like to their holders.
     access_token_format: Mapped[str] = mapped_column(String(10), default="jwt", server_default="jwt")
+    # Shown on the login page (https URL of an image), with the client's name.
+    logo_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    # Where a third party (an accepted invitation) sends people to start the client's own sign-in (OIDC Core §4).
+    initiate_login_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     organization_id: Mapped[str | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="SET NULL"), nullable=True
     )
@@ -100,6 +104,8 @@ class Client(Base):
             "resource_server": self.resource_server,
             "disabled": self.disabled,
             "organization_id": self.organization_id,
+            "logo_uri": self.logo_uri,
+            "initiate_login_uri": self.initiate_login_uri,
             "created_at": self.created_at.isoformat() if self.created_at else None,
         }
 

@@ -19,7 +19,7 @@ from idp.accounts.throttle import Throttled
 from idp.oauth import authorize as authz
 from idp.oauth.errors import InvalidRequest
 from idp.oauth.server import parse_form, read_body, read_form
-from idp.web import csrf
+from idp.web import csrf, login_page
 from idp.web.context import Canary, canary
 from idp.web.factors import handoff
 from idp.web.responses import NO_STORE, error_page
@@ -109,7 +109,8 @@ def login_sync(c: Canary, params: dict[str, str], email: str, password: str, add
             db.commit()  # what the lock notice did
             c.activity.signin_failed(db, failed.user_id, failed.reason, req.client.client_id)
             # Unknown, locked and disabled accounts get the wrong password's answer: it tells nothing.
-            return Outcome("login", request=req, login_error="Wrong e-mail or password.")
+            return Outcome("login", request=req, login_error="Wrong e-mail or password.",
+                           email=email)
         c.throttle.release(db, reservation)  # a right password uses up no allowance
         second = handoff.after_password(db, user, req, now)
         if second is not None:
@@ -161,7 +162,7 @@ def render(request: Request, c: Canary, outcome: Outcome) -> Response:
         }
         if outcome.kind == "login":
             context.update(action=request.url_for("login").path, error=outcome.login_error,
-                           login_hint=req.login_hint)
+                           login_hint=outcome.email or req.login_hint, **login_page.extras(c, req))
             template = "login.html"
         else:
             context.update(action=request.url_for("consent").path, scopes=req.scope.split(),

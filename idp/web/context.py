@@ -11,10 +11,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from idp.accounts.flows import AccountFlows
 from idp.accounts.service import LoginPolicy
 from idp.accounts.throttle import Throttle
 from idp.activity import Activity
 from idp.clock import Clock
+from idp.mail import Mailer
 from idp.oauth.keys import KeyStore
 from idp.oauth.resource_access import ResourceAccess
 from idp.oauth.server import CanaryAuthorizationServer
@@ -39,6 +41,8 @@ class Canary:
     templates: Jinja2Templates
     analytics: AnalyticsFacade | None
     clock: Clock
+    mail: Mailer  # outgoing mail: mail.send(template, to, context, db=None)
+    accounts: AccountFlows  # what password reset, verification, sign-up and invitations need
     login_policy: LoginPolicy = field(default_factory=LoginPolicy)  # lockout, and its notice to the owner
     throttle: Throttle = field(default_factory=Throttle)  # sign-in and client authentication limits
 

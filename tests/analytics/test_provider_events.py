@@ -7,7 +7,9 @@ from analytics.api import Event, provider_events
 
 def test_the_names_stored_for_the_providers_events() -> None:
     assert provider_events.ALL == ("signin.succeeded", "signin.failed", "token.issued", "token.refreshed", "signout",
-                                   "mfa.enrolled", "mfa.removed", "signin.throttled")
+                                   "mfa.enrolled", "mfa.removed", "account.invited", "account.signed_up",
+                                   "email.verified", "password.reset_requested", "password.changed",
+                                   "signin.throttled")
     assert provider_events.ACTIVITY == ("signin.succeeded", "token.issued", "token.refreshed")
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route
 
-from idp.web.admin import accounts, activity, alerts, clients, factors, openapi, organizations, routing
+from idp.web.admin import accounts, activity, alerts, clients, factors, invitations, openapi, organizations, routing
 from idp.web.admin.routing import Operation, not_found
 from idp.web.admin.routing import routes as operation_routes
 
 OPERATIONS: list[Operation] = [
     *accounts.OPERATIONS,
     *organizations.OPERATIONS,
+    *invitations.OPERATIONS,
     *clients.OPERATIONS,
     *activity.OPERATIONS,
     *alerts.OPERATIONS,

@@ -68,7 +68,8 @@ def create_account(call: Call) -> dict[str, Any]:
         organizations.append((org, item.get("role", "member")))
     try:
         user = service.create_user(call.db, email=address, password=body.get("password"),
-                                   name=body.get("name", ""), email_verified=body.get("email_verified", False))
+                                   name=body.get("name", ""), email_verified=body.get("email_verified", False),
+                                   password_min_length=call.c.settings.password_min_length)
     except EmailTaken as err:
         raise Conflict(str(err), "email") from err
     for org, role in organizations:
@@ -85,7 +86,7 @@ def update_account(call: Call) -> dict[str, Any]:
     body = call.body
     service.update_user(call.db, user, email=email(body["email"]) if "email" in body else None,
                         name=body.get("name"), email_verified=body.get("email_verified"),
-                        password=body.get("password"))
+                        password=body.get("password"), password_min_length=call.c.settings.password_min_length)
     if body.get("disabled") is True:
         _disable(call, user)
     elif body.get("disabled") is False:
@@ -110,6 +111,15 @@ def enable_account(call: Call) -> dict[str, Any]:
     return load(call, user)
 
 
+def send_password_reset(call: Call) -> dict[str, Any]:
+    from idp.accounts.recovery import request_reset
+
+    user = service.get_user(call.db, call.path["account_id"])
+    if not request_reset(call.c.accounts, call.db, user.email, requested_by="operator"):
+        raise BadRequest("the account is disabled: enable it first")
+    return load(call, user)
+
+
 OPERATIONS = [
     Operation("GET", "/accounts", list_accounts, "listAccounts", "Search accounts", TAG, ACCOUNT_PAGE,
               parameters=(QUERY, *paging.PARAMETERS),
@@ -130,4 +140,9 @@ OPERATIONS = [
     Operation("POST", "/accounts/{account_id}/enable", enable_account, "enableAccount", "Enable an account", TAG,
               schemas.ACCOUNT, parameters=(ACCOUNT_ID,),
               description="The account may sign in again; a lockout after failed sign-ins is lifted too."),
+    Operation("POST", "/accounts/{account_id}/password-reset", send_password_reset, "sendPasswordReset",
+              "Mail a password reset link", TAG, schemas.ACCOUNT, parameters=(ACCOUNT_ID,),
+              description="Mails the account a single-use link (30 minutes) to choose a new password, as "
+                          "\"Forgot password?\" does. 400 when the account is disabled. Mark an address verified "
+                          "with PATCH {\"email_verified\": true}."),
 ]

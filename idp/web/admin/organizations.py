@@ -29,7 +29,8 @@ def organization_json(org: Organization, members: int) -> dict[str, Any]:
 
 def member_json(user: User, membership: Membership) -> dict[str, Any]:
     return {"account_id": user.id, "email": user.email, "name": user.name, "role": membership.role,
-            "disabled": user.disabled, "joined_at": timestamp(membership.created_at)}
+            "disabled": user.disabled, "joined_at": timestamp(membership.created_at), "state": membership.state,
+            "invited_at": timestamp(membership.invited_at)}
 
 
 def find(db: Session, id_or_slug: str) -> Organization:

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from analytics.alerts import AlertConfigError, EndpointInUse, UnknownEndpoint, UnknownRule
 from idp.accounts.errors import AccountError, EmailTaken
 from idp.accounts.errors import NotFound as AccountNotFound
+from idp.accounts.password_rules import WeakPassword
 from idp.db import transaction
 from idp.oauth.clients import InvalidClientField
 from idp.oauth.errors import ClientRegistrationError
@@ -164,6 +165,8 @@ def _run(op: Operation, c: Canary, call: dict[str, Any]) -> Any:
         raise NotFound(str(err)) from err
     except EmailTaken as err:
         raise Conflict(str(err), "email") from err
+    except WeakPassword as err:
+        raise BadRequest(str(err), "password") from err
     except AccountError as err:
         raise BadRequest(str(err)) from err
     except InvalidClientField as err:

@@ -126,6 +126,8 @@ ORGANIZATION_UPDATE = define("OrganizationUpdate", obj({
 MEMBER = define("Member", obj({
     "account_id": string(), "email": string(format="email"), "name": string(), "role": string(),
     "disabled": boolean(), "joined_at": TIMESTAMP,
+    "state": string("`invited` until the member accepts the invitation", enum=["active", "invited"]),
+    "invited_at": OPTIONAL_TIMESTAMP,
 }))
 MEMBER_ROLE = define("MemberRole", obj({"role": {**ROLE_INPUT, "default": "member"}}, required=()))
 
@@ -146,6 +148,9 @@ _CLIENT = {
     "resource_server": boolean("resource servers may introspect tokens issued to other clients"),
     "disabled": boolean("a disabled client cannot authenticate or sign users in, and its tokens are inactive"),
     "organization_id": {"type": ["string", "null"]},
+    "logo_uri": {"type": ["string", "null"], "description": "shown on the login page"},
+    "initiate_login_uri": {"type": ["string", "null"], "description": "where an accepted invitation naming the "
+                           "client sends people (OpenID Connect Core §4)"},
     "created_at": OPTIONAL_TIMESTAMP,
 }
 CLIENT = define("Client", obj(_CLIENT))
@@ -160,6 +165,7 @@ GRANT_TYPES_INPUT = {"type": "array", "minItems": 1, "uniqueItems": True,
                      "items": string(enum=sorted(GRANT_TYPES))}
 SCOPE_INPUT = string("space-separated scope tokens", maxLength=1000, pattern=SCOPE_PATTERN)
 CLIENT_NAME_INPUT = string(minLength=1, maxLength=200)
+WEB_URI_INPUT = string("an https URL (http only for localhost); empty removes it", maxLength=2000)
 ACCESS_TOKEN_FORMAT_INPUT = string("`jwt`: RFC 9068 tokens resource servers verify with the JWKS; `opaque`: "
                                    "encrypted tokens resource servers introspect", enum=list(ACCESS_TOKEN_FORMATS),
                                    default="jwt")
@@ -179,6 +185,8 @@ CLIENT_CREATE = define("ClientCreate", obj({
     "access_token_format": ACCESS_TOKEN_FORMAT_INPUT,
     "resource_server": {"type": "boolean", "default": False,
                         "description": "may introspect tokens issued to other clients"},
+    "logo_uri": WEB_URI_INPUT,
+    "initiate_login_uri": WEB_URI_INPUT,
 }, required=("name",)))
 CLIENT_UPDATE = define("ClientUpdate", obj({
     "name": CLIENT_NAME_INPUT,
@@ -191,4 +199,6 @@ CLIENT_UPDATE = define("ClientUpdate", obj({
     "access_token_format": ACCESS_TOKEN_FORMAT_INPUT,
     "resource_server": boolean("may introspect tokens issued to other clients"),
     "disabled": boolean("true stops the client: it cannot authenticate, and its tokens become inactive"),
+    "logo_uri": WEB_URI_INPUT,
+    "initiate_login_uri": WEB_URI_INPUT,
 }, required=()))

@@ -365,7 +365,7 @@ def test_deliveries_show_status_attempts_and_errors(admin: Admin, provider: Prov
     assert sorted(d["status"] for d in by_channel[gone["id"]]) == ["failed", "failed"]
     for delivery in by_channel["owner@example.com"]:
         assert delivery["status"] == "pending" and delivery["webhook_id"] is None
-        assert delivery["last_error"] == "SMTP is not configured"
+        assert delivery["last_error"] == "e-mail is not configured"
 
     disabled = admin.ok("GET", f"/alerts/webhooks/{gone['id']}")
     assert disabled["disabled"] is True and "410" in disabled["disabled_reason"] and disabled["disabled_at"]

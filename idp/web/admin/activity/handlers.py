@@ -27,6 +27,7 @@ from analytics.queries import (
     top_events,
 )
 from idp.accounts import service
+from idp.accounts.invitations import seat_uptake
 from idp.accounts.models import Organization
 from idp.directory import SqlAccountDirectory
 from idp.web.admin import organizations, paging
@@ -198,11 +199,14 @@ def get_organization_health(call: Call) -> dict[str, Any]:
     org = organizations.find(call.db, call.path["organization"])
     now = call.c.clock.now()
     health = _query(organization_health, engine, SqlAccountDirectory(call.c.factory), org.id, now)
+    accepted, invited = seat_uptake(call.db, [org.id])[org.id]
     return {
         "organization": {"id": org.id, "slug": org.slug},
         "members": health.members, "active_7d": health.active_7d, "active_30d": health.active_30d,
         "inactive": health.inactive, "previous_active_30d": health.previous_active_30d,
-        "trend": health.trend, "trend_ratio": health.trend_ratio, "as_of": now.isoformat(),
+        "trend": health.trend, "trend_ratio": health.trend_ratio,
+        "seats": {"invited": invited, "accepted": accepted, "uptake": accepted / invited if invited else None},
+        "as_of": now.isoformat(),
     }
 
 

@@ -161,6 +161,11 @@ ORGANIZATION_HEALTH = define("OrganizationHealth", obj({
     "trend": {"type": "integer", "description": "active_30d - previous_active_30d"},
     "trend_ratio": {"type": ["number", "null"], "description": "active_30d / previous_active_30d - 1; null when "
                     "nobody was active in the previous period"},
+    "seats": obj({
+        "invited": {**COUNT, "description": "people invited (invitations not revoked)"},
+        "accepted": {**COUNT, "description": "of those, how many accepted"},
+        "uptake": {"type": ["number", "null"], "description": "accepted / invited; null when nobody was invited"},
+    }, description="seat uptake of the organization's invitations"),
     "as_of": TIMESTAMP,
 }))
 
