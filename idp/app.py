@@ -109,7 +109,7 @@ def build_context(settings: Settings, analytics: AnalyticsFacade | None = None, 
     return Canary(settings=settings, factory=factory, keys=keys, tokens=tokens, access=access, server=server,
                   activity=activity, templates=Jinja2Templates(directory=str(TEMPLATES),
                                                                context_processors=[csp_context]),
-                  analytics=analytics, clock=clock, login_policy=login_policy(settings),
+                  analytics=analytics, clock=clock, login_policy=login_policy(settings, mail),
                   throttle=Throttle(limits(settings), clock.timestamp),
                   mail=mail, accounts=AccountFlows(mail, clock, AccountPolicy.from_settings(settings),
                                                    TokenService.revoke_user_grants, activity))

@@ -7,11 +7,16 @@ address (the peer, or the forwarded address from a proxy trusted by ``CANARY_FOR
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.accounts.models import User
 from idp.accounts.service import LoginPolicy
 from idp.accounts.throttle import Limits, Throttled
+from idp.mail import Mailer
 from idp.settings import Settings
 from idp.web.responses import error_page, json_error
 
@@ -21,9 +26,16 @@ def limits(settings: Settings) -> Limits:
                      client_auth=settings.client_auth_limit, window=settings.throttle_window)
 
 
-def login_policy(settings: Settings) -> LoginPolicy:
-    """Lockout from the settings; its ``on_lock`` notice is a no-op until something that sends mail is wired in."""
-    return LoginPolicy(settings.login_max_failures, settings.login_lock_seconds)
+def login_policy(settings: Settings, mail: Mailer | None = None) -> LoginPolicy:
+    """Lockout from the settings; when an account becomes locked its owner is told by e-mail (queued in the
+    sign-in's transaction, so a lock that is rolled back sends nothing)."""
+    if mail is None:
+        return LoginPolicy(settings.login_max_failures, settings.login_lock_seconds)
+
+    def tell_owner(db: Session, user: User, locked_until: datetime) -> None:
+        mail.send("account_locked", user.email, {"until": locked_until.strftime("%Y-%m-%d %H:%M")}, db=db)
+
+    return LoginPolicy(settings.login_max_failures, settings.login_lock_seconds, on_lock=tell_owner)
 
 
 def client_address(request: Request) -> str:
