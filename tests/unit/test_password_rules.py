@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from idp.accounts.address_limit import AddressLimit
 from idp.accounts.password_rules import MAX_LENGTH, WeakPassword, check_password, common_passwords
-from idp.accounts.throttle import Throttle
 
 
 @pytest.mark.parametrize(("password", "why"), [
@@ -40,7 +40,7 @@ def test_the_shipped_list_has_thousands_of_entries_of_eight_or_more() -> None:
 
 
 def test_throttle_counts_per_address_in_a_sliding_window() -> None:
-    throttle = Throttle(limit=2, window=timedelta(minutes=10))
+    throttle = AddressLimit(limit=2, window=timedelta(minutes=10))
     start = datetime(2026, 1, 1, tzinfo=UTC)
     assert throttle.allow("a", start) and throttle.allow("a", start + timedelta(minutes=1))
     assert not throttle.allow("a", start + timedelta(minutes=2))
