@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from analytics.api import ClickHouseError, queries
-from idp.accounts import service
+from idp.accounts import invitations, service
 from idp.accounts.factors import policy
 from idp.accounts.models import Membership, Organization, User
 from idp.directory import SqlAccountDirectory
@@ -52,12 +52,13 @@ class Detail:
     organization: Organization
     members: list[tuple[User, Membership]]
     total: int
+    seats: tuple[int, int]  # (accepted, invited) invitations not revoked
 
 
 def _detail(db: Session, ref: str) -> Detail:
     org = _find(db, ref)
     members, total = service.members_page(db, org, limit=500)
-    return Detail(org, members, total)
+    return Detail(org, members, total, invitations.seat_uptake(db, [org.id])[org.id])
 
 
 def health(c: Canary, org_id: str) -> queries.OrganizationHealth | str | None:

@@ -81,7 +81,10 @@ def test_unknown_address_gets_the_same_answer_and_no_mail(
     unknown = "nobody-" + new_email
     answers = [forgot(browser, page, address) for address in (known.email, unknown)]
     assert answers[0].status_code == answers[1].status_code == 200
-    assert answers[0].text.replace(known.email, "X") == answers[1].text.replace(unknown, "X")
+    # The pages differ only in the address and in each response's own CSP nonce.
+    pages = [re.sub(r'nonce="[^"]*"', "", answer.text).replace(address, "X")
+             for answer, address in zip(answers, (known.email, unknown), strict=True)]
+    assert pages[0] == pages[1]
     assert len(mailbox.messages(known.email)) == 1
     assert mailbox.messages(unknown) == []
 
@@ -130,13 +133,14 @@ def test_operator_sends_a_reset_and_marks_an_address_verified_by_the_admin_api(
 
 def test_reset_requests_are_throttled_per_client_address_with_the_same_answer(
         provider_m: Provider, mailbox: Mailbox, browser: httpx.Client, new_email: str) -> None:
-    from idp.accounts.throttle import Throttle
+    from idp.accounts.address_limit import AddressLimit
 
     user = provider_m.user(email=new_email)
-    provider_m.context.accounts.reset_throttle = Throttle(limit=1)
+    provider_m.context.accounts.reset_throttle = AddressLimit(limit=1)
     form = browser.get("/password/forgot")
     answers = [browser.post("/password/forgot", data={"csrf_token": hidden(form.text, "csrf_token"),
                                                       "email": user.email}) for _ in range(3)]
-    assert {a.status_code for a in answers} == {200} and len({a.text for a in answers}) == 1
+    assert {a.status_code for a in answers} == {200}
+    assert len({re.sub(r'nonce="[^"]*"', "", a.text) for a in answers}) == 1  # each page has its own nonce
     assert len(mailbox.messages(user.email)) == 1
-    provider_m.context.accounts.reset_throttle = Throttle()
+    provider_m.context.accounts.reset_throttle = AddressLimit()

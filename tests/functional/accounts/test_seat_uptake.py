@@ -76,11 +76,11 @@ def test_health_counts_invited_members_and_reports_seat_uptake(with_analytics: P
             row = db.get(User, admin.id)
             assert row is not None
             row.is_admin = True
-        first = http.get("/dashboard")
+        first = http.get(f"/console/organizations/{slug}")
         landed = login(http, http.get(first.headers["location"]), admin.email)
         http.get(landed.headers["location"])
-        dashboard = http.get("/dashboard", params={"org": slug})
-        assert dashboard.status_code == 200 and "1 of 2 invited" in dashboard.text
+        page = http.get(f"/console/organizations/{slug}")
+        assert page.status_code == 200 and "1 of 2 invited" in page.text, page.text
         prov.clock.advance(31 * 86400)
         later = health()
         assert later["members"] == 2 and later["inactive"] == 2

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from idp.accounts.throttle import Throttle
+from idp.accounts.address_limit import AddressLimit
 from tests.functional.accounts.conftest import Mailbox, mailing_provider, unique_email
 from tests.functional.conftest import Provider
 from tests.support.browser import hidden, login, redirect_params
@@ -106,11 +106,11 @@ def test_weak_passwords_and_bursts_are_refused(provider_m: Provider, browser: ht
     data = {"csrf_token": hidden(form.text, "csrf_token"), "name": "Bob", "email": "bob@acme.test"}
     weak = browser.post("/signup", data={**data, "password": "qwertyuiop", "repeat": "qwertyuiop"})
     assert weak.status_code == 400 and "most common" in weak.text
-    provider_m.context.accounts.signup_throttle = Throttle(limit=2)
+    provider_m.context.accounts.signup_throttle = AddressLimit(limit=2)
     for _ in range(2):
         assert browser.post("/signup", data={**data, "password": "x", "repeat": "y"}).status_code == 400
     assert browser.post("/signup", data={**data, "password": "x", "repeat": "y"}).status_code == 429
-    provider_m.context.accounts.signup_throttle = Throttle()
+    provider_m.context.accounts.signup_throttle = AddressLimit()
 
 
 def test_an_invited_address_is_not_taken_over_by_a_sign_up(provider_m: Provider, mailbox: Mailbox,
