@@ -73,12 +73,23 @@ def _account_data(rule: AlertRule, sub: str, refs: dict[str, Any], verdict: Asse
     }
 
 
+Scores = dict[tuple[str | None, int], tuple[dict[str, Assessment], dict[str, date]]]
+"""Assessments of one detection run by (organization, horizon): rules of the same scope score once."""
+
+
 def detect_going_quiet(session: Session, engine: Executor, directory: AccountDirectory, rule: AlertRule,
-                       now: datetime, model: ChurnModel, enqueue: Enqueue, mark: Mark) -> list[tuple[str, str, int]]:
+                       now: datetime, model: ChurnModel, enqueue: Enqueue, mark: Mark,
+                       scores: Scores | None = None) -> list[tuple[str, str, int]]:
     """(account, event type, deliveries) of every transition of the rule."""
     today = utc_day(now)
-    scope = None if rule.organization is None else directory.members(rule.organization)
-    found, last = score_accounts(engine, scope, today, model, within=horizon(rule, model))
+    key = (rule.organization, horizon(rule, model))
+    if scores is not None and key in scores:
+        found, last = scores[key]
+    else:
+        scope = None if rule.organization is None else directory.members(rule.organization)
+        found, last = score_accounts(engine, scope, today, model, within=key[1])
+        if scores is not None:
+            scores[key] = (found, last)
     states = {s.account: s for s in session.scalars(
         select(AccountAlertState).where(AccountAlertState.rule_id == rule.id))}
 
