@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from analytics.alerts.errors import AlertConfigError
 from analytics.alerts.models import AccountAlertState, AlertRule, Delivery, WebhookEndpoint
 from analytics.alerts.rules import check_stored
-from analytics.alerts.signals import detect_declining, detect_going_quiet
+from analytics.alerts.signals import Scores, detect_declining, detect_going_quiet
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.queries import DEFAULT_DECLINE_FRACTION, ChurnModel, Executor, QueryError, inactive_accounts
 from analytics.queries.inactive import InactiveAccount, last_activity
@@ -147,10 +147,10 @@ def account_ref(account: InactiveAccount) -> AccountRef:
 
 def _detect_rule(
     session: Session, engine: Executor, directory: AccountDirectory, rule: AlertRule, now: datetime,
-    model: ChurnModel, decline_fraction: float,
+    model: ChurnModel, decline_fraction: float, scores: Scores,
 ) -> list[Transition]:
     if rule.kind == "account.going_quiet":
-        found = detect_going_quiet(session, engine, directory, rule, now, model, _enqueue, _mark)
+        found = detect_going_quiet(session, engine, directory, rule, now, model, _enqueue, _mark, scores)
     elif rule.kind == "organization.declining":
         found = detect_declining(session, engine, directory, rule, now, decline_fraction, _enqueue, _mark)
     else:
@@ -207,6 +207,7 @@ def run_detection(
     logged and skipped. `model` and `decline_fraction` are what `account.going_quiet` and
     `organization.declining` rules judge by."""
     model = model or ChurnModel()
+    scores: Scores = {}  # going-quiet rules of one scope score its accounts once per run
     with session_factory() as session:
         rule_ids = list(session.scalars(select(AlertRule.id).where(AlertRule.enabled.is_(True))))
     transitions: list[Transition] = []
@@ -217,7 +218,7 @@ def run_detection(
                 if rule is None or not rule.enabled:
                     continue
                 check_stored(rule)
-                found = _detect_rule(session, engine, directory, rule, now, model, decline_fraction)
+                found = _detect_rule(session, engine, directory, rule, now, model, decline_fraction, scores)
                 session.commit()
             except (AlertConfigError, QueryError) as error:
                 session.rollback()

@@ -73,23 +73,41 @@ def _account_data(rule: AlertRule, sub: str, refs: dict[str, Any], verdict: Asse
     }
 
 
+Scores = dict[tuple[str | None, int], tuple[dict[str, Assessment], dict[str, date]]]
+"""Assessments of one detection run by (organization, horizon): rules of the same scope score once."""
+
+
 def detect_going_quiet(session: Session, engine: Executor, directory: AccountDirectory, rule: AlertRule,
-                       now: datetime, model: ChurnModel, enqueue: Enqueue, mark: Mark) -> list[tuple[str, str, int]]:
+                       now: datetime, model: ChurnModel, enqueue: Enqueue, mark: Mark,
+                       scores: Scores | None = None) -> list[tuple[str, str, int]]:
     """(account, event type, deliveries) of every transition of the rule."""
     today = utc_day(now)
-    scope = None if rule.organization is None else directory.members(rule.organization)
-    found, last = score_accounts(engine, scope, today, model, within=horizon(rule, model))
-    states = {s.account: s for s in session.scalars(
-        select(AccountAlertState).where(AccountAlertState.rule_id == rule.id))}
+    key = (rule.organization, horizon(rule, model))
+    if scores is not None and key in scores:
+        found, last = scores[key]
+    else:
+        scope = None if rule.organization is None else directory.members(rule.organization)
+        found, last = score_accounts(engine, scope, today, model, within=key[1])
+        if scores is not None:
+            scores[key] = (found, last)
+    # Plain rows, not entities: a rule over every account holds tens of thousands of states.
+    states = {account: (state, changed_at) for account, state, changed_at in session.execute(
+        select(AccountAlertState.account, AccountAlertState.state, AccountAlertState.changed_at)
+        .where(AccountAlertState.rule_id == rule.id)).tuples()}
+    threshold = rule.threshold_days
 
     def quiet(verdict: Assessment) -> bool:
-        return verdict.quiet or (verdict.rhythm is None and verdict.silent_days >= rule.threshold_days)
+        return verdict.quiet or (verdict.rhythm is None and verdict.silent_days >= threshold)
 
-    crossing = [sub for sub, verdict in found.items()
-                if quiet(verdict) and (sub not in states or states[sub].state == "active")]
-    returning = [sub for sub, verdict in found.items()
-                 if sub in states and states[sub].state == "inactive" and not quiet(verdict)
-                 and last[sub] >= utc_day(states[sub].changed_at)]
+    crossing = []
+    returning = []
+    for sub, verdict in found.items():
+        known = states.get(sub)
+        if known is None or known[0] == "active":
+            if quiet(verdict):
+                crossing.append(sub)
+        elif not quiet(verdict) and last[sub] >= utc_day(known[1]):
+            returning.append(sub)
     refs = directory.lookup(sorted(crossing + returning)) if crossing or returning else {}
     transitions = []
     for sub in sorted(crossing):

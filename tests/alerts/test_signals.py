@@ -82,3 +82,14 @@ def test_an_unknown_kind_is_refused(database: AlertDatabase, receiver: Receiver)
             create_rule(session, "x", 7, emails=["a@example.com"], kind="account.sleeping")
         assert error.value.field == "kind"
         assert update_rule(session, rule_id, {"kind": "account.inactive"}).kind == "account.inactive"
+
+
+def test_rules_of_one_scope_each_notify_from_one_scoring(database: AlertDatabase, receiver: Receiver) -> None:
+    directory = InMemoryDirectory([account("alice", 100), account("erin", 100, ("org-b",))])
+    first, _ = _rule(database, receiver, "account.going_quiet", days=7)
+    second, _ = _rule(database, receiver, "account.going_quiet", days=7)
+    of_b, _ = _rule(database, receiver, "account.going_quiet", organization="org-b", days=7)
+    activity = FakeActivity({"alice": TODAY - timedelta(days=8), "erin": TODAY - timedelta(days=9)})
+    with AlertService(database.session_factory(), activity, directory) as service:
+        found = sorted((t.rule_id, t.account) for t in service.run_once(NOW).transitions)
+    assert found == sorted([(first, "alice"), (first, "erin"), (second, "alice"), (second, "erin"), (of_b, "erin")])
