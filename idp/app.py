@@ -28,7 +28,7 @@ from idp.oauth.resource_access import ResourceAccess
 from idp.oauth.server import BodyTooLarge, CanaryAuthorizationServer
 from idp.oauth.tokens import TokenPolicy, TokenService
 from idp.settings import Settings
-from idp.web import admin, authorize, dashboard, discovery, events, logout, token, userinfo
+from idp.web import admin, authorize, console, dashboard, discovery, events, logout, token, userinfo
 from idp.web.context import Canary
 from idp.web.factors import routes as factors
 from idp.web.responses import json_error
@@ -61,9 +61,8 @@ ROUTES = [
     Route("/revoke", token.revoke, methods=["POST"]),
     Route("/logout", logout.logout, methods=["GET", "POST"], name="logout"),
     Route("/healthz", health, methods=["GET"]),
-    Route("/dashboard", dashboard.overview, methods=["GET"]),
-    Route("/dashboard/callback", dashboard.callback, methods=["GET"]),
-    Route("/dashboard/accounts/{account_id}", dashboard.account, methods=["GET"]),
+    *console.routes,
+    *dashboard.routes,
     *admin.routes,
     *factors.routes,
 ]
@@ -125,7 +124,7 @@ def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, 
             from idp.alerting import alert_service
 
             analytics.start()
-            alerts = alert_service(settings, context.factory, analytics)
+            alerts = alert_service(settings, context.factory, analytics, clock=context.clock.now)
             alerts.start()
         app.state.alerts = alerts  # the running alert service, or None
         try:

@@ -7,7 +7,7 @@ server decides who may learn about a token); ``clients.disabled`` stops a client
 deleting it. Both are false for every existing client.
 
 Revision ID: 0006
-Revises: 0008 (re-chained after the second factors merged into main)
+Revises: 0011
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0008"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

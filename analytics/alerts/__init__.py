@@ -32,7 +32,9 @@ from analytics.alerts.models import (
     metadata,
 )
 from analytics.alerts.outbox import STATUSES, deliveries_page, delivery_dict
+from analytics.alerts.probe import TEST_EVENT, send_test_notification
 from analytics.alerts.rules import (
+    KINDS,
     MAX_EMAIL_LENGTH,
     MAX_EMAILS,
     MAX_NAME_LENGTH,
@@ -53,8 +55,10 @@ from analytics.alerts.rules import (
 from analytics.alerts.service import AlertService, RunReport
 from analytics.alerts.settings import AlertSettings, SmtpSettings
 from analytics.alerts.signing import SECRET_PREFIX, InvalidSecretError, generate_webhook_secret, secret_key
+from analytics.alerts.webhooks import Outcome
 
 __all__ = [
+    "KINDS",
     "MAX_DESCRIPTION_LENGTH",
     "MAX_EMAILS",
     "MAX_EMAIL_LENGTH",
@@ -68,6 +72,7 @@ __all__ = [
     "MIN_THRESHOLD_DAYS",
     "SECRET_PREFIX",
     "STATUSES",
+    "TEST_EVENT",
     "AccountAlertState",
     "AlertChannel",
     "AlertConfigError",
@@ -82,6 +87,7 @@ __all__ = [
     "GuardedTransport",
     "InvalidSecretError",
     "OrganizationResolver",
+    "Outcome",
     "RuleChanges",
     "RunReport",
     "SmtpSettings",
@@ -105,6 +111,7 @@ __all__ = [
     "rules_page",
     "run_detection",
     "secret_key",
+    "send_test_notification",
     "update_rule",
     "update_webhook_endpoint",
     "validate_url",

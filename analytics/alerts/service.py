@@ -75,7 +75,8 @@ class AlertService:
         with self._lock:
             moment = now or self.clock()
             try:
-                transitions = run_detection(self.session_factory, self.engine, self.directory, moment)
+                transitions = run_detection(self.session_factory, self.engine, self.directory, moment,
+                                            self.settings.churn, self.settings.decline_fraction)
             except Exception:
                 deliver_due(self.session_factory, self.settings, moment, self._client)
                 raise
