@@ -2,7 +2,8 @@
 operator can check the receiver and its signature check before an account goes quiet.
 
 It is not queued, retried, listed among deliveries, nor counted in the endpoint's failures; it goes to a
-disabled endpoint too, so that a receiver can be checked before the endpoint is enabled again.
+disabled endpoint too, so that a receiver can be checked before the endpoint is enabled again. Like every
+webhook it reaches public addresses only, checked after resolution (``analytics.alerts.addresses``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 
 import httpx
 
+from analytics.alerts.addresses import GuardedTransport
 from analytics.alerts.detector import new_message_id
 from analytics.alerts.models import WebhookEndpoint
 from analytics.alerts.settings import AlertSettings
@@ -33,6 +35,7 @@ def send_test_notification(
         "data": {"webhook_id": endpoint.id, "message": "A test notification from Canary: this endpoint "
                  "receives signed notifications."},
     })
-    with httpx.Client(timeout=settings.webhook_timeout_seconds, transport=transport, follow_redirects=False,
-                      headers={"user-agent": "canary-webhooks/1"}) as client:
+    guarded = transport or GuardedTransport(settings.allow_private_addresses)
+    with httpx.Client(timeout=settings.webhook_timeout_seconds, transport=guarded, follow_redirects=False,
+                      trust_env=False, headers={"user-agent": "canary-webhooks/1"}) as client:
         return send_webhook(client, endpoint.url, endpoint.secret, new_message_id(), body)

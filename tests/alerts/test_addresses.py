@@ -16,6 +16,7 @@ from analytics.alerts import (
     GuardedTransport,
     create_rule,
     create_webhook_endpoint,
+    send_test_notification,
     update_webhook_endpoint,
 )
 from analytics.alerts.addresses import checked_addresses, is_public, numeric_host
@@ -127,3 +128,13 @@ def test_the_service_guards_its_webhooks_by_default(sqlite_database: AlertDataba
     with AlertService(sqlite_database.session_factory(), activity, directory) as service:  # then switched off
         report = service.run_once(NOW)
     assert report.deliveries.delivered == [] and receiver.received == []
+
+
+def test_a_test_notification_is_guarded_too(sqlite_database: AlertDatabase, receiver: Receiver) -> None:
+    with sqlite_database.session_factory()() as session:
+        endpoint = create_webhook_endpoint(session, receiver.url, allow_private=True)
+        session.commit()
+        refused = send_test_notification(endpoint, AlertSettings(), NOW)
+        assert not refused.delivered and "refused" in (refused.error or "") and receiver.received == []
+        sent = send_test_notification(endpoint, AlertSettings(allow_private_addresses=True), NOW)
+        assert sent.delivered and len(receiver.received) == 1

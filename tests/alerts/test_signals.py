@@ -8,15 +8,24 @@ from datetime import timedelta
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from analytics.alerts import AlertConfigError, AlertService, create_rule, create_webhook_endpoint, update_rule
+from analytics.alerts import (
+    AlertConfigError,
+    AlertService,
+    AlertSettings,
+    create_rule,
+    create_webhook_endpoint,
+    update_rule,
+)
 from analytics.directory import InMemoryDirectory
 from tests.alerts.conftest import NOW, TODAY, AlertDatabase, FakeActivity, Receiver, account
+
+LOOPBACK = AlertSettings(allow_private_addresses=True)  # the test receiver listens on loopback
 
 
 def _rule(database: AlertDatabase, receiver: Receiver, kind: str, organization: str | None = None,
           days: int = 14) -> tuple[int, str]:
     with database.session_factory()() as session:
-        endpoint = create_webhook_endpoint(session, receiver.url)
+        endpoint = create_webhook_endpoint(session, receiver.url, allow_private=True)
         rule = create_rule(session, kind, days, organization, webhook_ids=[endpoint.id], kind=kind)
         session.commit()
         return rule.id, endpoint.secret
@@ -30,11 +39,11 @@ def test_an_organization_declining_and_recovering_is_told_once_each(database: Al
     # Everyone was active in the four weeks before; nobody in org-a this week, "other" today.
     activity = FakeActivity({"m0": TODAY - timedelta(days=8), "m1": TODAY - timedelta(days=12),
                              "m2": TODAY - timedelta(days=20), "m3": TODAY - timedelta(days=27), "other": TODAY})
-    with AlertService(database.session_factory(), activity, directory) as service:
+    with AlertService(database.session_factory(), activity, directory, LOOPBACK) as service:
         first = service.run_once(NOW)
         assert [(t.account, t.type) for t in first.transitions] == [("org-a", "organization.declining")]
         assert service.run_once(NOW).transitions == []
-    with AlertService(database.session_factory(), activity, directory) as restarted:
+    with AlertService(database.session_factory(), activity, directory, LOOPBACK) as restarted:
         assert restarted.run_once(NOW + timedelta(minutes=1)).transitions == []
         activity.last.update({"m0": TODAY, "m1": TODAY, "m2": TODAY})
         back = restarted.run_once(NOW + timedelta(minutes=2))
@@ -52,7 +61,7 @@ def test_a_rule_of_one_organization_watches_that_one(database: AlertDatabase, re
     directory = InMemoryDirectory([account("a1", 100, ("org-a",)), account("b1", 100, ("org-b",))])
     _rule(database, receiver, "organization.declining", organization="org-b")
     activity = FakeActivity({"a1": TODAY - timedelta(days=9), "b1": TODAY - timedelta(days=9)})
-    with AlertService(database.session_factory(), activity, directory) as service:
+    with AlertService(database.session_factory(), activity, directory, LOOPBACK) as service:
         assert [t.account for t in service.run_once(NOW).transitions] == ["org-b"]
 
 
@@ -63,8 +72,8 @@ def test_going_quiet_without_a_rhythm_falls_back_to_the_threshold_and_once(datab
     _rule(database, receiver, "account.going_quiet", days=7)
     activity = FakeActivity({"alice": TODAY - timedelta(days=8), "bob": TODAY - timedelta(days=2),
                              "gone": TODAY - timedelta(days=400)})
-    with AlertService(database.session_factory(), activity, directory) as one, \
-            AlertService(database.session_factory(), activity, directory) as two:
+    with AlertService(database.session_factory(), activity, directory, LOOPBACK) as one, \
+            AlertService(database.session_factory(), activity, directory, LOOPBACK) as two:
         found = one.run_once(NOW).transitions + two.run_once(NOW).transitions
         assert [(t.account, t.type) for t in found] == [("alice", "account.going_quiet")]
         activity.last["alice"] = TODAY

@@ -53,7 +53,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, clickhouse_server_url: str) -
     database = f"canary_browser_{uuid.uuid4().hex[:10]}"
     analytics = Analytics.open(url=server_url_for(database), data_dir=tmp, flush_interval=0.2)
     analytics.migrate()
-    server = serve(tmp, analytics)
+    server = serve(tmp, analytics, webhook_allow_private=True)  # the webhook receiver listens on loopback
     admin = make_admin(server, email=f"operator-{uuid.uuid4().hex[:6]}@example.com", name="Olive Operator")
     try:
         yield Live(server, analytics, admin)

@@ -106,7 +106,8 @@ def start_provider(
 
 @pytest.fixture(scope="session")
 def provider(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
-    prov, server = start_provider(tmp_path_factory.mktemp("data"), database_url)
+    # Test webhook receivers listen on loopback: the development switch lets the provider reach them.
+    prov, server = start_provider(tmp_path_factory.mktemp("data"), database_url, webhook_allow_private=True)
     yield prov
     server.stop()
 

@@ -147,7 +147,7 @@ def canary(clickhouse_server_url: str, tmp_path_factory: pytest.TempPathFactory)
     server.start()
     canary = Canary(settings.issuer, settings, app.state.canary, analytics, url, "", "", "")
     canary.rs_id, rs_secret = canary.client(name="reports API", grant_types=["client_credentials"],
-                                            scope="events:write", first_party=True)
+                                            scope="events:write", first_party=True, resource_server=True)
     admin_id, admin_secret = canary.client(name="ops", grant_types=["client_credentials"], admin=True,
                                            scope="admin")
     assert rs_secret and admin_secret

@@ -54,14 +54,16 @@ def _endpoint_id(request: Request) -> int:
     return int(value)
 
 
-def _create(db: Session, url: str, description: str, clock: Callable[[], datetime]) -> WebhookEndpoint:
-    return create_webhook_endpoint(db, url, None, description, clock)
+def _create(db: Session, url: str, description: str, clock: Callable[[], datetime],
+            allow_private: bool) -> WebhookEndpoint:
+    return create_webhook_endpoint(db, url, None, description, clock, allow_private=allow_private)
 
 
 @action(show)
 async def create(request: Request, op: Operator, form: Form) -> Response:
     c = canary(request)
-    endpoint = await work(c, _create, form.get("url").strip(), form.get("description").strip(), c.clock.now)
+    endpoint = await work(c, _create, form.get("url").strip(), form.get("description").strip(), c.clock.now,
+                          c.settings.webhook_allow_private)
     return render(request, op, "console/webhook_secret.html", {"section": "webhooks", "endpoint": endpoint},
                   status=201)
 
@@ -82,14 +84,16 @@ async def show_endpoint(request: Request, op: Operator, *, error: str = "", stat
                   error=error, status=status)
 
 
-def _update(db: Session, endpoint_id: int, url: str, description: str) -> None:
-    update_webhook_endpoint(db, endpoint_id, {"url": url, "description": description})
+def _update(db: Session, endpoint_id: int, url: str, description: str, allow_private: bool) -> None:
+    update_webhook_endpoint(db, endpoint_id, {"url": url, "description": description}, allow_private=allow_private)
 
 
 @action(show_endpoint)
 async def update(request: Request, op: Operator, form: Form) -> Response:
     endpoint_id = _endpoint_id(request)
-    await work(canary(request), _update, endpoint_id, form.get("url").strip(), form.get("description").strip())
+    c = canary(request)
+    await work(c, _update, endpoint_id, form.get("url").strip(), form.get("description").strip(),
+               c.settings.webhook_allow_private)
     return done(f"/console/webhooks/{endpoint_id}", "webhook-updated")
 
 

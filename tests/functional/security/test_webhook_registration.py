@@ -24,13 +24,15 @@ def _admin_headers(provider: Provider) -> dict[str, str]:
 
 
 @pytest.fixture
-def permissive(database_url: str, tmp_path: Path) -> Iterator[Provider]:
-    prov, server = start_provider(tmp_path, database_url, webhook_allow_private=True)
+def strict(database_url: str, tmp_path: Path) -> Iterator[Provider]:
+    """Canary as configured by default (the shared test provider lets webhooks reach loopback receivers)."""
+    prov, server = start_provider(tmp_path, database_url)
     yield prov
     server.stop()
 
 
-def test_admin_api_refuses_internal_addresses(provider: Provider) -> None:
+def test_admin_api_refuses_internal_addresses(strict: Provider) -> None:
+    provider = strict
     headers = _admin_headers(provider)
     for url in ("http://127.0.0.1:8080/hook", "http://2130706433/", "http://169.254.169.254/", "http://[::1]/"):
         response = httpx.post(f"{provider.url}/admin/api/v1/alerts/webhooks", json={"url": url}, headers=headers)
@@ -44,13 +46,15 @@ def test_admin_api_refuses_internal_addresses(provider: Provider) -> None:
     assert moved.status_code == 400 and "public address" in moved.text
 
 
-def test_the_development_switch_allows_them(permissive: Provider) -> None:
-    response = httpx.post(f"{permissive.url}/admin/api/v1/alerts/webhooks", json={"url": "http://127.0.0.1:9/"},
-                          headers=_admin_headers(permissive))
+def test_the_development_switch_allows_them(provider: Provider) -> None:
+    assert provider.settings.webhook_allow_private
+    response = httpx.post(f"{provider.url}/admin/api/v1/alerts/webhooks", json={"url": "http://127.0.0.1:9/"},
+                          headers=_admin_headers(provider))
     assert response.status_code == 201
 
 
-def test_cli_refuses_internal_addresses_unless_switched(provider: Provider) -> None:
+def test_cli_refuses_internal_addresses_unless_switched(strict: Provider) -> None:
+    provider = strict
     env = {**os.environ, "CANARY_DATABASE_URL": provider.settings.database_url,
            "CANARY_DATA_DIR": str(provider.settings.data_dir)}
     command = [sys.executable, "-m", "idp.cli", "alerts", "webhooks", "create", "http://0x7f.1/hook"]
