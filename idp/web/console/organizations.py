@@ -145,6 +145,20 @@ async def remove_member(request: Request, op: Operator, form: Form) -> Response:
     return done(f"/console/organizations/{slug}", "member-removed")
 
 
+def _invite(db: Session, c: Canary, ref: str, email: str, role: str) -> str:
+    org = _find(db, ref)
+    invitations.invite(c.accounts, db, email=email, organization=org, role=role)
+    return org.slug
+
+
+@action(show_organization)
+async def invite(request: Request, op: Operator, form: Form) -> Response:
+    c = canary(request)
+    slug = await work(c, _invite, c, request.path_params["org"], form.get("email").strip(),
+                      form.get("role", "member").strip() or "member")
+    return done(f"/console/organizations/{slug}", "invited")
+
+
 def _require(db: Session, ref: str, required: bool) -> str:
     org = _find(db, ref)
     policy.set_organization_requirement(org, required)

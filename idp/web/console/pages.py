@@ -43,6 +43,8 @@ T = TypeVar("T")
 
 # What a redirect after a successful form says; the query string names one of these, never free text.
 NOTICES = {
+    "invited": "Invitation sent: the person joins when they follow the link in the mail.",
+    "reset-sent": "A password reset link is on its way to the account's e-mail address.",
     "disabled": "The account is disabled: it cannot sign in, its sessions ended and its tokens stopped working.",
     "enabled": "The account is enabled: it may sign in again.",
     "factors-reset": "The account's second factors are removed: it signs in with its password alone, or enrolls "

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from analytics.api import ClickHouseError, queries
-from idp.accounts import service
+from idp.accounts import recovery, service
 from idp.accounts.factors import policy
 from idp.accounts.models import Membership, Organization, User
 from idp.directory import SqlAccountDirectory
@@ -24,7 +24,7 @@ from idp.web import charts
 from idp.web.admin.factors import reset_factors
 from idp.web.admin.routing import Call
 from idp.web.console.auth import Operator
-from idp.web.console.pages import PAGE_SIZE, Form, action, done, look, page, render, work
+from idp.web.console.pages import PAGE_SIZE, Form, Refused, action, done, look, page, render, work
 from idp.web.context import Canary, canary
 
 
@@ -150,6 +150,20 @@ async def reset_second_factors(request: Request, op: Operator, form: Form) -> Re
     user_id = request.path_params["user_id"]
     await work(c, _reset_factors, user_id, c)
     return done(f"/console/users/{user_id}", "factors-reset")
+
+
+def _send_reset(db: Session, user_id: str, c: Canary) -> None:
+    user = service.get_user(db, user_id)
+    if not recovery.request_reset(c.accounts, db, user.email, requested_by="operator"):
+        raise Refused(f"{user.email} is disabled: enable the account before sending a reset")
+
+
+@action(show_user)
+async def send_password_reset(request: Request, op: Operator, form: Form) -> Response:
+    c = canary(request)
+    user_id = request.path_params["user_id"]
+    await work(c, _send_reset, user_id, c)
+    return done(f"/console/users/{user_id}", "reset-sent")
 
 
 users = page(show_list)
