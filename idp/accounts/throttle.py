@@ -8,8 +8,9 @@ describe). Taking an attempt is one conditional ``UPDATE … RETURNING`` on the 
 requests, on any worker or node, never take more than the limit between them. A limit of 0 turns a key off.
 
 ``reserve`` takes an attempt before the work it guards (a password check); ``release`` gives it back when the
-attempt turns out not to count (a right password). ``check`` and ``record`` serve failures only known after the
-fact (client authentication): refuse while over the limit, count each failure.
+attempt turns out not to count (a right password). ``record_failure`` serves failures only known after the fact
+(client authentication): it counts one, says whether it was beyond the limit, and lets this process refuse the
+key without a database read until it allows again (``refusing``). Counters older than two windows are pruned.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ _c = _table.c
 class Limit:
     """At most ``limit`` attempts per key per ``window`` seconds (0 = no limit)."""
 
-    name: str  # what the key counts: "address", "account", "client"
+    name: str  # what the key counts: signin-address, signin-account, client-address, client
     limit: int
     window: int
 
