@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Protocol
 
 from analytics import alerts, migrations, provider_events, queries
-from analytics.clickhouse import ClickHouse, ClickHouseError, open_engine
+from analytics.clickhouse import ClickHouse, ClickHouseError, EmbeddedEngine, open_engine
+from analytics.clickhouse.relay import Relay, socket_path
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.ingest.body import parse_body
 from analytics.ingest.errors import EventValidationError
@@ -37,15 +38,25 @@ __all__ = [
     "EventRecorder",
     "EventValidationError",
     "Posted",
+    "Relay",
     "SpoolFull",
     "alerts",
     "parse_body",
     "parse_events",
     "provider_events",
     "queries",
+    "share_embedded",
 ]
 
 log = logging.getLogger(__name__)
+
+
+def share_embedded(engine: ClickHouse, data_dir: Path) -> Relay | None:
+    """Serve an embedded ClickHouse to the other processes of ``data_dir`` (``analytics.clickhouse.relay``) until
+    the returned relay is closed; None for a ClickHouse server, which every process reaches itself."""
+    if not isinstance(engine, EmbeddedEngine):
+        return None
+    return Relay(engine, socket_path(data_dir))
 
 
 class EventRecorder(Protocol):

@@ -226,7 +226,7 @@ def create_accounts(server: Server, count: int) -> list[str]:
 
 def client_token(server: Server) -> str:
     client = json.loads(server.cli("clients", "create", "ingest bench", "--grant-type", "client_credentials",
-                                   "--scope", "events:write", "--first-party"))
+                                   "--scope", "events:write", "--first-party", "--json"))
     response = httpx.post(f"{server.url}/token", data={"grant_type": "client_credentials"},
                           auth=(client["client_id"], client["client_secret"]), timeout=30)
     response.raise_for_status()

@@ -9,6 +9,7 @@ consecutive failed attempts, or at once when it answers 410 Gone; its pending de
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,6 +22,8 @@ from analytics.alerts.email import send_email
 from analytics.alerts.models import Delivery, WebhookEndpoint
 from analytics.alerts.settings import AlertSettings
 from analytics.alerts.webhooks import Outcome, send_webhook
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -137,6 +140,9 @@ def deliver_due(
                 outcome = Outcome(False, "SMTP is not configured")
             else:
                 outcome = send_email(settings.smtp, recipient, message_id, body)
+            if not outcome.delivered:
+                log.warning("alert notification %s to %s failed: %s", message_id,
+                            url if endpoint is not None else recipient, outcome.error)
             delivery = session.get(Delivery, delivery_id)
             endpoint = None if endpoint is None else session.get(WebhookEndpoint, endpoint.id)
             if delivery is None:

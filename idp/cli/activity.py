@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 
 from idp.cli.command import Commands
-from idp.cli.output import jsonable, table
+from idp.cli.output import json_option, jsonable, table
 from idp.cli.world import organization_id, world
 from idp.settings import Settings
 
@@ -50,13 +50,13 @@ def cmd_account(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(sub: Commands) -> None:
     activity = sub.add_parser("activity", help="who is using the product").add_subparsers(
-        dest="activity_command", required=True)
+        dest="activity_command", required=True, metavar="COMMAND")
     inactive = activity.add_parser("inactive", help="accounts with no activity for N days")
-    inactive.add_argument("--days", type=int, default=14)
+    inactive.add_argument("--days", type=int, default=14, help="days without activity (default: 14)")
     inactive.add_argument("--org", help="organization id or slug")
-    inactive.add_argument("--json", action="store_true")
+    json_option(inactive)
     inactive.set_defaults(handler=cmd_inactive)
     account = activity.add_parser("account", help="one account's activity summary")
-    account.add_argument("email")
-    account.add_argument("--json", action="store_true")
+    account.add_argument("email", help="the account's e-mail address")
+    json_option(account)
     account.set_defaults(handler=cmd_account)

@@ -26,7 +26,7 @@ from analytics.alerts import (
     rules_page,
     update_rule,
 )
-from idp.alerting import organization_resolver
+from idp.alerting import organization_resolver, rule_warnings
 from idp.web.admin import paging
 from idp.web.admin.alerts.paths import ID, MAX_ID, TAG, id_parameter, path_id
 from idp.web.admin.routing import Call, Operation
@@ -45,7 +45,10 @@ RULE = define("AlertRule", obj({
     "emails": {"type": "array", "items": string(format="email"), "description": "e-mail recipients notified"},
     "enabled": boolean(),
     "created_at": TIMESTAMP,
-}))
+    "warnings": {"type": "array", "items": string(), "description": "what will not work as configured (e.g. "
+                 "e-mail recipients without SMTP); present when there is something to say"},
+}, required=("id", "name", "threshold_days", "organization_id", "webhook_ids", "emails", "enabled",
+             "created_at")))
 RULE_PAGE = paging.page_of("AlertRulePage", RULE)
 
 _RULE_NAME = string(minLength=1, maxLength=MAX_NAME_LENGTH)
@@ -98,7 +101,7 @@ def create_alert_rule(call: Call) -> dict[str, Any]:
     rule = create_rule(call.db, body["name"], body["threshold_days"], body.get("organization"),
                        body.get("webhook_ids", ()), body.get("emails", ()), body.get("enabled", True),
                        organizations=organization_resolver(call.db))
-    return rule_dict(rule)
+    return _with_warnings(call, rule_dict(rule))
 
 
 def get_alert_rule(call: Call) -> dict[str, Any]:
@@ -107,7 +110,13 @@ def get_alert_rule(call: Call) -> dict[str, Any]:
 
 def update_alert_rule(call: Call) -> dict[str, Any]:
     rule_id = path_id(call, "rule_id", "alert rule")
-    return rule_dict(update_rule(call.db, rule_id, _changes(call.body), organizations=organization_resolver(call.db)))
+    rule = update_rule(call.db, rule_id, _changes(call.body), organizations=organization_resolver(call.db))
+    return _with_warnings(call, rule_dict(rule))
+
+
+def _with_warnings(call: Call, rule: dict[str, Any]) -> dict[str, Any]:
+    warnings = rule_warnings(call.c.settings, rule["emails"])
+    return {**rule, "warnings": warnings} if warnings else rule
 
 
 def delete_alert_rule(call: Call) -> None:
