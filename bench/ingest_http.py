@@ -359,7 +359,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("    properties checks", ("_properties (analytics/ingest/fast.py",)),
     ("  full validator (bodies the decoder declines)", ("validate_body (analytics/ingest/body.py",)),
     ("  look-up: token state + memberships (SQL)", ("_look_up (idp/oauth/resource_access/service.py",)),
-    ("  authorise (organizations)", ("organizations (idp/oauth/resource_access/posting.py",)),
+    ("  authorise (accounts, organizations)", ("resolve (idp/oauth/resource_access/posting.py",)),
     ("  encode (Native columns)", ("encode (analytics/ingest/posted.py",)),
     ("  spool append (enqueue, await commit)", ("append_encoded_async (analytics/spool.py",)),
     ("spool committer (insert + fsync)", ("_commit_loop (analytics/spool.py",)),

@@ -31,7 +31,7 @@ def cmd_clients_create(args: argparse.Namespace, settings: Settings) -> int:
             db, name=args.name, redirect_uris=args.redirect_uri, grant_types=grants, scope=scope,
             public=args.public, first_party=args.first_party, admin=args.admin,
             post_logout_redirect_uris=args.post_logout_redirect_uri, organization_id=org_id,
-            access_token_format=args.access_token_format)
+            access_token_format=args.access_token_format, events_by_email=args.events_by_email)
         out = client.public_dict()
         if secret:
             out["client_secret"] = secret
@@ -71,6 +71,8 @@ def register(sub: Commands) -> None:
     cc.add_argument("--organization", help="organization the client belongs to (event ingest scope)")
     cc.add_argument("--access-token-format", choices=["jwt", "opaque"], default="jwt",  # registration checks too
                     help="jwt (default): RFC 9068 tokens verifiable with the JWKS; opaque: encrypted, introspected")
+    cc.add_argument("--events-by-email", action="store_true",
+                    help="the events it posts may name their account by e-mail address as well as by sub")
     json_option(cc)
     cc.set_defaults(handler=cmd_clients_create)
     cl = clients.add_parser("list", help="list the registered clients")

@@ -6,7 +6,7 @@ import hmac
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 import idp.accounts.models  # noqa: F401  (the tables OAuth rows refer to)
@@ -34,6 +34,8 @@ class Client(Base):
         ForeignKey("organizations.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # May name the accounts of the events it posts by e-mail address as well as by sub.
+    events_by_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # --- authlib.oauth2.rfc6749.ClientMixin -------------------------------------------------------------
     @property
@@ -91,6 +93,7 @@ class Client(Base):
             "first_party": self.first_party,
             "admin": self.admin,
             "access_token_format": self.access_token_format,
+            "events_by_email": self.events_by_email,
             "organization_id": self.organization_id,
             "created_at": self.created_at.isoformat() if self.created_at else None,
         }

@@ -15,6 +15,7 @@ problem (401/403) before a body problem (413/400) before a refusal (403).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from idp.oauth.errors import Forbidden, InsufficientScope, InvalidRequest, OAuthError
-from idp.oauth.resource_access import Posting
+from idp.oauth.resource_access import Posting, UnknownAccounts
 from idp.oauth.server import BodyTooLarge, read_body
 from idp.web import bearer
 from idp.web.context import Canary, canary
@@ -60,6 +61,11 @@ async def post_events(request: Request) -> Response:
     return await ingest(c, claims, body)
 
 
+def invalid_events(errors: list[dict[str, Any]]) -> Response:
+    return JSONResponse({"error": "invalid_request", "error_description": "some events are invalid; none were "
+                         "accepted", "errors": errors}, status_code=400)
+
+
 def _token_error(err: OAuthError) -> Response:
     if isinstance(err, InvalidRequest):
         return bearer_error("invalid_request", err.description, 400)
@@ -87,10 +93,15 @@ async def ingest(c: Canary, claims: dict[str, Any], body: bytes) -> Response:
         posted = parse_body(body, default_account=default_account, client_id=claims["client_id"], now=c.clock.now(),
                             retention_days=c.settings.event_retention_days)
     except EventValidationError as err:
-        problem = JSONResponse({"error": "invalid_request", "error_description": "some events are invalid; none "
-                                "were accepted", "errors": err.errors}, status_code=400)
-    except (ValueError, UnicodeDecodeError):
-        problem = json_error("invalid_request", "the body must be a JSON object")
+        problem = invalid_events(err.errors)
+    except json.JSONDecodeError as err:
+        problem = json_error("invalid_request", f"the body is not valid JSON: {err.msg} at line {err.lineno} "
+                             f"column {err.colno} (character {err.pos})")
+    except UnicodeDecodeError as err:
+        problem = json_error("invalid_request", f"the body is not UTF-8 text: byte {err.start} is not valid "
+                             "UTF-8")
+    except ValueError as err:
+        problem = json_error("invalid_request", f"the body must be a JSON object: {err}")
     posting = await look_up(c, claims, list(dict.fromkeys(posted.accounts)) if posted is not None else [])
     try:
         posting.check_token()
@@ -100,7 +111,9 @@ async def ingest(c: Canary, claims: dict[str, Any], body: bytes) -> Response:
         assert problem is not None
         return problem
     try:
-        organizations = posting.organizations(posted.accounts, posted.organizations)
+        posted.accounts, organizations = posting.resolve(posted.accounts, posted.organizations)
+    except UnknownAccounts as unknown:
+        return invalid_events(unknown.errors)
     except Forbidden as err:
         return json_error("forbidden", err.description, 403)
     try:

@@ -52,7 +52,7 @@ def create_client(call: Call) -> dict[str, Any]:
     client, secret = registry.create_client(
         call.db, name=body["name"], scope=scope, public=public, first_party=body.get("first_party", False),
         admin=admin, organization_id=organization_id, id_token_alg=alg, access_token_format=token_format,
-        **metadata)
+        events_by_email=body.get("events_by_email", False), **metadata)
     return {**client.public_dict(), "client_secret": secret}
 
 

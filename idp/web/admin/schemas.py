@@ -131,6 +131,7 @@ MEMBER_ROLE = define("MemberRole", obj({"role": {**ROLE_INPUT, "default": "membe
 
 # --- clients -----------------------------------------------------------------------------------------------
 URI_LIST = {"type": "array", "items": string(format="uri")}
+EVENTS_BY_EMAIL = "the events this client posts may name their account by e-mail address as well as by sub"
 _CLIENT = {
     "client_id": string(),
     "name": string(),
@@ -145,6 +146,7 @@ _CLIENT = {
     "access_token_format": string(enum=list(ACCESS_TOKEN_FORMATS)),
     "organization_id": {"type": ["string", "null"]},
     "created_at": OPTIONAL_TIMESTAMP,
+    "events_by_email": boolean(EVENTS_BY_EMAIL),
 }
 CLIENT = define("Client", obj(_CLIENT))
 SECRET = string("shown only in this response; only its digest is kept")
@@ -175,6 +177,7 @@ CLIENT_CREATE = define("ClientCreate", obj({
     "organization": {**ORGANIZATION_REF, "description": "the organization (id or slug) the client belongs to"},
     "id_token_signed_response_alg": string(enum=["RS256", "ES256"], default="RS256"),
     "access_token_format": ACCESS_TOKEN_FORMAT_INPUT,
+    "events_by_email": {"type": "boolean", "default": False, "description": EVENTS_BY_EMAIL},
 }, required=("name",)))
 CLIENT_UPDATE = define("ClientUpdate", obj({
     "name": CLIENT_NAME_INPUT,
@@ -185,4 +188,5 @@ CLIENT_UPDATE = define("ClientUpdate", obj({
     "first_party": boolean(),
     "admin": boolean("true adds the `admin` scope, false removes it"),
     "access_token_format": ACCESS_TOKEN_FORMAT_INPUT,
+    "events_by_email": boolean(EVENTS_BY_EMAIL),
 }, required=()))

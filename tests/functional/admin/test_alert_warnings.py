@@ -14,10 +14,11 @@ def test_a_rule_with_e_mail_recipients_and_no_smtp_carries_a_warning(admin: Admi
     assert len(created["warnings"]) == 1 and "SMTP is not configured" in created["warnings"][0]
     patched = admin.ok("PATCH", f"/alerts/rules/{created['id']}", json={"threshold_days": 8})
     assert "SMTP is not configured" in patched["warnings"][0]
+    assert admin.ok("GET", f"/alerts/rules/{created['id']}")["warnings"] == patched["warnings"]
     cleared = admin.ok("PATCH", f"/alerts/rules/{created['id']}", json={"emails": [], "webhook_ids": [
         admin.ok("POST", "/alerts/webhooks", 201, json={"url": "https://hooks.example.com/x"})["id"]]})
-    assert "warnings" not in cleared
-    assert "warnings" not in admin.ok("GET", f"/alerts/rules/{created['id']}")
+    assert cleared["warnings"] == []
+    assert admin.ok("GET", f"/alerts/rules/{created['id']}")["warnings"] == []
 
 
 def test_no_warning_once_smtp_is_configured() -> None:

@@ -45,10 +45,9 @@ RULE = define("AlertRule", obj({
     "emails": {"type": "array", "items": string(format="email"), "description": "e-mail recipients notified"},
     "enabled": boolean(),
     "created_at": TIMESTAMP,
-    "warnings": {"type": "array", "items": string(), "description": "what will not work as configured (e.g. "
-                 "e-mail recipients without SMTP); present when there is something to say"},
-}, required=("id", "name", "threshold_days", "organization_id", "webhook_ids", "emails", "enabled",
-             "created_at")))
+    "warnings": {"type": "array", "items": string(), "description": "what will not work as configured, e.g. "
+                 "e-mail recipients while SMTP is not configured; empty when nothing"},
+}))
 RULE_PAGE = paging.page_of("AlertRulePage", RULE)
 
 _RULE_NAME = string(minLength=1, maxLength=MAX_NAME_LENGTH)
@@ -93,7 +92,7 @@ def _changes(body: dict[str, Any]) -> RuleChanges:
 
 def list_rules(call: Call) -> dict[str, Any]:
     rows, total = rules_page(call.db, *paging.window(call))
-    return paging.page(call, [rule_dict(r) for r in rows], total)
+    return paging.page(call, [_with_warnings(call, rule_dict(r)) for r in rows], total)
 
 
 def create_alert_rule(call: Call) -> dict[str, Any]:
@@ -105,7 +104,7 @@ def create_alert_rule(call: Call) -> dict[str, Any]:
 
 
 def get_alert_rule(call: Call) -> dict[str, Any]:
-    return rule_dict(get_rule(call.db, path_id(call, "rule_id", "alert rule")))
+    return _with_warnings(call, rule_dict(get_rule(call.db, path_id(call, "rule_id", "alert rule"))))
 
 
 def update_alert_rule(call: Call) -> dict[str, Any]:
@@ -115,8 +114,7 @@ def update_alert_rule(call: Call) -> dict[str, Any]:
 
 
 def _with_warnings(call: Call, rule: dict[str, Any]) -> dict[str, Any]:
-    warnings = rule_warnings(call.c.settings, rule["emails"])
-    return {**rule, "warnings": warnings} if warnings else rule
+    return {**rule, "warnings": rule_warnings(call.c.settings, rule["emails"])}
 
 
 def delete_alert_rule(call: Call) -> None:
