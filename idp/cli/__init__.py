@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, AccountError | OAuthError | QueryError | AlertConfigError):
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        if isinstance(exc, FileNotFoundError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         if isinstance(exc, ClickHouseError):
             print(f"error: analytics (ClickHouse): {exc}", file=sys.stderr)
             return 1
