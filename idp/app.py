@@ -12,7 +12,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
@@ -27,8 +27,9 @@ from idp.oauth.resource_access import ResourceAccess
 from idp.oauth.server import BodyTooLarge, CanaryAuthorizationServer
 from idp.oauth.tokens import TokenPolicy, TokenService
 from idp.settings import Settings
-from idp.web import admin, authorize, dashboard, discovery, events, logout, token, userinfo
+from idp.web import admin, authorize, dashboard, discovery, events, logout, operations, token, userinfo
 from idp.web.context import Canary
+from idp.web.instrumented import Instrumented
 from idp.web.responses import json_error
 from idp.web.security import SecurityHeaders
 
@@ -37,10 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("canary")
 TEMPLATES = Path(__file__).parent / "web" / "templates"
-
-
-async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
 
 
 ROUTES = [
@@ -57,7 +54,7 @@ ROUTES = [
     Route("/consent", authorize.consent, methods=["POST"], name="consent"),
     Route("/revoke", token.revoke, methods=["POST"]),
     Route("/logout", logout.logout, methods=["GET", "POST"], name="logout"),
-    Route("/healthz", health, methods=["GET"]),
+    *operations.routes,
     Route("/dashboard", dashboard.overview, methods=["GET"]),
     Route("/dashboard/callback", dashboard.callback, methods=["GET"]),
     Route("/dashboard/accounts/{account_id}", dashboard.account, methods=["GET"]),
@@ -65,6 +62,7 @@ ROUTES = [
 ]
 
 MIDDLEWARE = [
+    Middleware(Instrumented),
     Middleware(SecurityHeaders),
 ]
 

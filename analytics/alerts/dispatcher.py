@@ -18,6 +18,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from analytics import observe
 from analytics.alerts.email import send_email
 from analytics.alerts.models import Delivery, WebhookEndpoint
 from analytics.alerts.settings import AlertSettings
@@ -86,6 +87,7 @@ def _record(
         if endpoint is not None:
             endpoint.failure_count = 0
         report.delivered.append(delivery.message_id)
+        observe.count("alert_deliveries", "delivered")
         return
     delivery.last_error = outcome.error
     if endpoint is not None:
@@ -106,8 +108,10 @@ def _record(
     if delivery.status == "pending":
         delivery.next_attempt_at = now + timedelta(seconds=settings.backoff(delivery.attempts))
         report.retrying.append(delivery.message_id)
+        observe.count("alert_deliveries", "retrying")
     else:
         report.failed.append(delivery.message_id)
+        observe.count("alert_deliveries", "failed")
 
 
 def deliver_due(
@@ -129,6 +133,7 @@ def deliver_due(
                     delivery.status = "failed"
                     delivery.last_error = "endpoint disabled or deleted"
                     report.failed.append(message_id)
+                    observe.count("alert_deliveries", "failed")
                     session.commit()
                     continue
                 url, secret = endpoint.url, endpoint.secret

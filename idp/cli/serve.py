@@ -61,12 +61,26 @@ def hold_data_dir(settings: Settings) -> IO[str] | None:
     return lock
 
 
+def metrics_for_workers(settings: Settings) -> None:
+    """Prometheus' multiprocess mode for the workers about to start: an empty ``metrics/`` in the data directory
+    named by PROMETHEUS_MULTIPROC_DIR, which the workers inherit. Set before anything imports prometheus-client
+    (it reads the variable once); the samples of an earlier run are removed."""
+    import shutil
+
+    path = settings.data_dir.resolve() / "metrics"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     lock = hold_data_dir(settings)
     if lock is None:
         return 1
+    if settings.workers > 1:
+        metrics_for_workers(settings)
     prepare(settings)
     if args.demo or settings.demo:
         info = demo(settings)

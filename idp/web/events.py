@@ -22,6 +22,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from idp import metrics
 from idp.oauth.errors import Forbidden, InsufficientScope, InvalidRequest, OAuthError
 from idp.oauth.resource_access import Posting, UnknownAccounts
 from idp.oauth.server import BodyTooLarge, read_body
@@ -44,6 +45,7 @@ async def look_up(c: Canary, claims: dict[str, Any], accounts: Sequence[str]) ->
 async def post_events(request: Request) -> Response:
     c = canary(request)
     if c.analytics is None:
+        metrics.event_post_refused("not_configured")
         return json_error("temporarily_unavailable", "event ingest is not configured", 503)
     try:
         token = bearer.header_token(request)
@@ -57,6 +59,7 @@ async def post_events(request: Request) -> Response:
             (await look_up(c, claims, ())).check_token()
         except OAuthError as err:
             return _token_error(err)
+        metrics.event_post_refused("too_large")
         return json_error("payload_too_large", f"a request may carry at most {MAX_BATCH_BYTES} bytes", 413)
     return await ingest(c, claims, body)
 
@@ -67,6 +70,7 @@ def invalid_events(errors: list[dict[str, Any]]) -> Response:
 
 
 def _token_error(err: OAuthError) -> Response:
+    metrics.event_post_refused(err.error)
     if isinstance(err, InvalidRequest):
         return bearer_error("invalid_request", err.description, 400)
     if isinstance(err, InsufficientScope):
@@ -93,15 +97,15 @@ async def ingest(c: Canary, claims: dict[str, Any], body: bytes) -> Response:
         posted = parse_body(body, default_account=default_account, client_id=claims["client_id"], now=c.clock.now(),
                             retention_days=c.settings.event_retention_days)
     except EventValidationError as err:
-        problem = invalid_events(err.errors)
+        problem, reason = invalid_events(err.errors), "invalid_events"
     except json.JSONDecodeError as err:
-        problem = json_error("invalid_request", f"the body is not valid JSON: {err.msg} at line {err.lineno} "
-                             f"column {err.colno} (character {err.pos})")
+        problem, reason = json_error("invalid_request", f"the body is not valid JSON: {err.msg} at line "
+                                     f"{err.lineno} column {err.colno} (character {err.pos})"), "not_json"
     except UnicodeDecodeError as err:
-        problem = json_error("invalid_request", f"the body is not UTF-8 text: byte {err.start} is not valid "
-                             "UTF-8")
+        problem, reason = json_error("invalid_request", f"the body is not UTF-8 text: byte {err.start} is not "
+                                     "valid UTF-8"), "not_json"
     except ValueError as err:
-        problem = json_error("invalid_request", f"the body must be a JSON object: {err}")
+        problem, reason = json_error("invalid_request", f"the body must be a JSON object: {err}"), "not_json"
     posting = await look_up(c, claims, list(dict.fromkeys(posted.accounts)) if posted is not None else [])
     try:
         posting.check_token()
@@ -109,16 +113,21 @@ async def ingest(c: Canary, claims: dict[str, Any], body: bytes) -> Response:
         return _token_error(err)
     if problem is not None or posted is None:
         assert problem is not None
+        metrics.event_post_refused(reason)
         return problem
     try:
         posted.accounts, organizations = posting.resolve(posted.accounts, posted.organizations)
     except UnknownAccounts as unknown:
+        metrics.event_post_refused("unknown_account")
         return invalid_events(unknown.errors)
     except Forbidden as err:
+        metrics.event_post_refused("forbidden")
         return json_error("forbidden", err.description, 403)
     try:
         accepted = await analytics.accept_posted(posted, organizations)
     except SpoolFull as full:
+        metrics.event_post_refused("spool_full")
         return json_error("temporarily_unavailable", "the event buffer is full; retry later", 503,
                           {"Retry-After": str(int(getattr(full, "retry_after", 5)))})
+    metrics.events_accepted(accepted)
     return JSONResponse({"accepted": accepted}, status_code=202)
