@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from analytics.api import Condition
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-disable_created_metrics()  # a *_created series beside every counter only doubles what is scraped
+disable_created_metrics()  # type: ignore[no-untyped-call]  # a *_created series beside every counter only doubles what is scraped
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 HTTP_REQUESTS = Counter("canary_http_requests", "HTTP requests answered, by method, route template and status.",
