@@ -7,11 +7,16 @@ worker shares) are set by the worker answering the scrape and read as the most r
 reads that variable when it is first imported, so ``canary serve`` sets it before anything imports this module.
 
 On the hot paths (the token and events endpoints) a sample costs a dict look-up for the labelled child and its
-``inc``/``observe``: ``labels()`` itself, with its argument checks and lock, is called once per label set.
+``inc``: ``labels()`` itself, with its argument checks and lock, is called once per label set. Every request is
+counted and timed, which with prometheus-client's own calls took four locked increments (count, sum, bucket and
+the request counter): ``HttpTally`` keeps them in plain dicts on the event loop and adds them to the metrics
+each second and before a scrape, through the histogram's bucket values (the one place this module touches
+prometheus-client's internals; ``internals_missing`` says what a new version lacks, and a test calls it).
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -38,9 +43,9 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 HTTP_REQUESTS = Counter("canary_http_requests", "HTTP requests answered, by method, route template and status.",
                         ["method", "route", "status"])
+SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 HTTP_SECONDS = Histogram("canary_http_request_duration_seconds", "Time to answer an HTTP request, by method and "
-                         "route template.", ["method", "route"],
-                         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+                         "route template.", ["method", "route"], buckets=SECONDS_BUCKETS)
 TOKENS = Counter("canary_tokens_issued", "Tokens issued at /token, by grant type.", ["grant_type"])
 SIGNINS = Counter("canary_signins", "Password sign-ins, by outcome: succeeded, or why one failed (bad_password, "
                   "unknown_user, locked, disabled).", ["outcome"])
@@ -61,7 +66,6 @@ CLICKHOUSE_ERRORS = Counter("canary_clickhouse_errors", "ClickHouse statements o
 ALERT_DELIVERIES = Counter("canary_alert_deliveries", "Alert notification attempts (webhook or e-mail), by "
                            "outcome: delivered, retrying, failed.", ["outcome"])
 
-_http: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 _children: dict[tuple[Any, str], Any] = {}
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
@@ -73,15 +77,55 @@ def _child(metric: Any, label: str) -> Any:
     return child
 
 
-def request_answered(method: str, route: str, status: int, seconds: float) -> None:
-    key = (method, route, status)
-    children = _http.get(key)
-    if children is None:
+class HttpTally:
+    """Requests counted and timed in plain dicts, added to HTTP_REQUESTS and HTTP_SECONDS by ``flush``. Used
+    from the event loop's thread only (``idp.web.instrumented``), so nothing here needs a lock."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str, int], int] = {}
+        # per (method, route): how many fell in each bucket (the last one +Inf), then the sum of the seconds
+        self.times: dict[tuple[str, str], list[float]] = {}
+
+    def add(self, method: str, route: str, status: int, seconds: float) -> None:
         if method not in _METHODS:
             method = "other"
-        children = _http[key] = (HTTP_REQUESTS.labels(method, route, str(status)), HTTP_SECONDS.labels(method, route))
-    children[0].inc()
-    children[1].observe(seconds)
+        key = (method, route, status)
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + 1
+        times = self.times.get((method, route))
+        if times is None:
+            times = self.times[(method, route)] = [0.0] * (len(SECONDS_BUCKETS) + 2)
+        times[bisect.bisect_left(SECONDS_BUCKETS, seconds)] += 1  # the first bucket whose bound is >= seconds
+        times[-1] += seconds
+
+    def flush(self) -> None:
+        counts, self.counts = self.counts, {}
+        times, self.times = self.times, {}
+        for (method, route, status), n in counts.items():
+            HTTP_REQUESTS.labels(method, route, str(status)).inc(n)
+        for (method, route), observed in times.items():
+            child = HTTP_SECONDS.labels(method, route)
+            for bucket, observations in zip(child._buckets, observed[:-1], strict=True):
+                if observations:
+                    bucket.inc(observations)
+            child._sum.inc(observed[-1])
+
+
+def internals_missing() -> list[str]:
+    """What ``HttpTally.flush`` needs of prometheus-client's histogram and this version lacks."""
+    child = Histogram("canary_internals_probe", "a probe, never registered", buckets=SECONDS_BUCKETS, registry=None)
+    missing = []
+    buckets = getattr(child, "_buckets", None)
+    if not isinstance(buckets, list) or len(buckets) != len(SECONDS_BUCKETS) + 1:
+        missing.append("Histogram._buckets: one value per bucket, +Inf last")
+    elif not all(hasattr(b, "inc") and hasattr(b, "get") for b in buckets):
+        missing.append("Histogram._buckets values with inc() and get()")
+    if not hasattr(getattr(child, "_sum", None), "inc"):
+        missing.append("Histogram._sum with inc()")
+    return missing
+
+
+HTTP = HttpTally()
 
 
 def token_issued(grant_type: str) -> None:
@@ -112,6 +156,7 @@ def from_analytics(name: str, label: str, amount: float) -> None:
 
 def exposition(condition: Condition | None) -> bytes:
     """The text format of every metric, with the spool's gauges as they are now."""
+    HTTP.flush()
     if condition is not None:
         SPOOL_EVENTS.set(condition.spool_rows)
         SPOOL_BYTES.set(condition.spool_bytes)

@@ -194,9 +194,25 @@ def test_metrics_add_up_every_workers_samples(workers: str) -> None:
                                      auth=(client["client_id"], client["client_secret"]))
                 assert response.status_code == 200
                 issued += 1
-    for _ in range(4):  # whichever worker answers the scrape, the total is the same
-        with httpx.Client(base_url=url) as http:
-            text = scrape(url)
-            assert sample(text, "canary_tokens_issued_total", grant_type="client_credentials") == issued
-            assert sample(text, "canary_http_requests_total", method="POST", route="/token",
-                          status="200") == issued
+    time.sleep(1.5)  # each worker adds its request tally to the shared samples every second
+    for _ in range(4):  # whichever worker answers the scrape (a new connection each), the total is the same
+        text = scrape(url)
+        assert sample(text, "canary_tokens_issued_total", grant_type="client_credentials") == issued
+        assert sample(text, "canary_http_requests_total", method="POST", route="/token", status="200") == issued
+
+
+def test_the_prometheus_client_internals_the_request_tally_uses_are_there() -> None:
+    from idp import metrics
+
+    assert metrics.internals_missing() == [], "prometheus-client changed: see idp.metrics.HttpTally.flush"
+    tally = metrics.HttpTally()
+    route = f"/probe/{uuid.uuid4().hex}"
+    for seconds in (0.0005, 0.001, 0.003, 20.0):
+        tally.add("GET", route, 200, seconds)
+    tally.flush()
+    text = metrics.exposition(None).decode()
+    assert sample(text, "canary_http_requests_total", method="GET", route=route, status="200") == 4
+    assert sample(text, "canary_http_request_duration_seconds_bucket", le="0.001", method="GET", route=route) == 2
+    assert sample(text, "canary_http_request_duration_seconds_bucket", le="0.005", method="GET", route=route) == 3
+    assert sample(text, "canary_http_request_duration_seconds_bucket", le="+Inf", method="GET", route=route) == 4
+    assert sample(text, "canary_http_request_duration_seconds_sum", method="GET", route=route) == 20.0045
