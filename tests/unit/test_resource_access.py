@@ -165,8 +165,8 @@ def test_decisions_are_kept_per_answer() -> None:
     rows = members(("u1", "acme"))
     decided: dict[Any, Any] = {}
     assert organizations(CLIENT_TOKEN, rows, ["u1"], [""], decided) == ["acme"]
-    assert decided == {"u1": ("u1", "acme")}
-    decided["u1"] = ("u1", "kept")  # the next request with the same answer asks nothing again
+    assert decided == {"u1": "acme"}
+    decided["u1"] = "kept"  # the next request with the same answer asks nothing again
     assert organizations(CLIENT_TOKEN, rows, ["u1", "u1"], ["", ""], decided) == ["kept", "kept"]
 
 
@@ -324,3 +324,13 @@ def test_claims_checks_signature_and_scope_without_the_database(world: World) ->
         world.access.claims("x.y", SCOPE)
     with raises(InvalidTokenError, "an access token is required"):
         world.access.claims("", SCOPE)
+
+
+def test_accounts_named_by_e_mail_are_stored_by_sub_from_kept_decisions_too() -> None:
+    rows = members(("u1", "acme"), ("u2", "acme"), first_party=True, by_email=True)
+    decided: dict[Any, Any] = {}
+    named = ["u1@example.com", "u2", "u1@example.com"]
+    assert resolve(CLIENT_TOKEN, rows, named, ["", "", ""], decided) == (["u1", "u2", "u1"], ["acme"] * 3)
+    assert resolve(CLIENT_TOKEN, rows, named, ["", "", ""], decided) == (["u1", "u2", "u1"], ["acme"] * 3)
+    by_sub = ["u2", "u2"]
+    assert resolve(CLIENT_TOKEN, rows, by_sub, ["", "acme-slug"], {})[0] is by_sub  # nothing to rename: as given

@@ -68,14 +68,20 @@ class Accounts:
         return None
 
 
+# In ``decided``: the accounts named otherwise than by their sub (by e-mail), event key → sub.
+RENAMED = object()
+
+
 def resolve(claims: dict[str, Any], rows: list[Any], accounts: list[str], posted: list[str],
-            decided: dict[Any, tuple[str, str]]) -> tuple[list[str], list[str]]:
+            decided: dict[Any, Any]) -> tuple[list[str], list[str]]:
     """The account id and the organization id to store with each event (given the account and organization
     it names, '' for none), or UnknownAccounts listing every event that names an unknown account, or Forbidden
     naming the first event refused.
 
     ``rows`` are the look-up's (``idp.oauth.resource_access.state``); ``decided`` keeps the decisions for the
-    next request answered by the same rows.
+    next request answered by the same rows: the organization per event key, and under ``RENAMED`` the accounts
+    to store otherwise than as named (so that the common batch, every account named by its sub, is returned
+    as it came).
     """
     first = rows[0]
     if first[CLIENT_ID] is None:
@@ -106,12 +112,17 @@ def resolve(claims: dict[str, Any], rows: list[Any], accounts: list[str], posted
             account_id = ids[key]
             assert account_id is not None
             try:
-                decided[key] = (account_id, organization(account, account_id, named, found, user_token, sub,
-                                                         first_party, client_org))
+                decided[key] = organization(account, account_id, named, found, user_token, sub, first_party,
+                                            client_org)
             except Forbidden as refused:
                 raise Forbidden(f"event {keys.index(key)}: {refused.description}") from None
-    chosen = list(map(decided.__getitem__, keys))
-    return [account_id for account_id, _ in chosen], [org for _, org in chosen]
+            if account_id != account:
+                decided.setdefault(RENAMED, {})[key] = account_id
+    organizations = list(map(decided.__getitem__, keys))
+    renamed = decided.get(RENAMED)
+    if renamed:
+        accounts = [renamed.get(key, account) for key, account in zip(keys, accounts, strict=True)]
+    return accounts, organizations
 
 
 def _unknown(key: Any, distinct: dict[Any, tuple[str, str]], by_email: bool) -> str:
