@@ -40,36 +40,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser().parse_known_args(argv)
     if extra:
         args.usage_parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    for warning in unknown_variables(os.environ):  # before the settings are read: a typo may be why they fail
+        print(f"warning: {warning}", file=sys.stderr)
     overrides = {k: v for k in ("host", "port", "workers") if (v := getattr(args, k, None)) is not None}
     try:
         settings = Settings.from_env(os.environ, **overrides)
         logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
         logging.getLogger("alembic").setLevel(logging.WARNING)
-        for warning in unknown_variables(os.environ):
-            logging.getLogger("canary.settings").warning(warning)
         code: int = args.handler(args, settings)
         return code
-    except SettingsError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
     except Exception as exc:
-        from analytics.alerts import AlertConfigError
-        from analytics.api import ClickHouseError
-        from analytics.queries import QueryError
-        from idp.accounts.errors import AccountError
-        from idp.oauth.errors import OAuthError
-        from idp.oauth.key_cipher import KeyEncryptionError
+        message, status = failure(exc)
+        print(message, file=sys.stderr)
+        return status
 
-        if isinstance(exc, KeyEncryptionError):
-            print(f"configuration error: {exc}", file=sys.stderr)
-            return 2
-        if isinstance(exc, AccountError | OAuthError | QueryError | AlertConfigError):
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        if isinstance(exc, FileNotFoundError):
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        if isinstance(exc, ClickHouseError):
-            print(f"error: analytics (ClickHouse): {exc}", file=sys.stderr)
-            return 1
-        raise
+
+def failure(exc: Exception) -> tuple[str, int]:
+    """What a command that failed prints (one line) and its exit status: 2 for configuration, else 1.
+
+    An error nothing here expected is logged with its traceback at debug level only: the command says what
+    happened in one line, CANARY_LOG_LEVEL=debug shows where.
+    """
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from analytics.alerts import AlertConfigError
+    from analytics.api import ClickHouseError
+    from analytics.queries import QueryError
+    from idp.accounts.errors import AccountError
+    from idp.oauth.errors import OAuthError
+    from idp.oauth.key_cipher import KeyEncryptionError
+
+    if isinstance(exc, SettingsError | KeyEncryptionError):
+        return f"configuration error: {exc}", 2
+    if isinstance(exc, AccountError | OAuthError | QueryError | AlertConfigError | FileNotFoundError):
+        return f"error: {exc}", 1
+    if isinstance(exc, ClickHouseError):
+        return f"error: analytics (ClickHouse): {_first_line(exc)}", 1
+    if isinstance(exc, OperationalError | InterfaceError):
+        return f"error: the accounts database is unreachable: {_first_line(exc.orig or exc)}", 1
+    logging.getLogger("canary").debug("unexpected error", exc_info=exc)
+    return f"error: unexpected {type(exc).__name__}: {_first_line(exc)} (CANARY_LOG_LEVEL=debug shows where)", 1
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -128,3 +128,25 @@ def test_a_misspelled_variable_is_warned_about_at_start(data: Path) -> None:
     result = canary(data, "users", "list", CANARY_ISUER="https://id.example.com")
     assert result.returncode == 0
     assert "CANARY_ISUER is not a Canary setting and is ignored; did you mean CANARY_ISSUER?" in result.stderr
+
+
+def test_failures_are_one_line_without_a_traceback(tmp_path: Path) -> None:
+    unreachable = canary(tmp_path, "users", "list",
+                         CANARY_DATABASE_URL=f"postgresql+psycopg://nobody@127.0.0.1:{_closed_port()}/none")
+    assert unreachable.returncode == 1 and "Traceback" not in unreachable.stderr
+    assert unreachable.stderr.startswith("error: the accounts database is unreachable: ")
+    assert len(unreachable.stderr.strip().splitlines()) == 1
+    typo = canary(tmp_path, "users", "list", CANARY_PORTT="8100", CANARY_PORT="eighty")
+    assert typo.returncode == 2 and "Traceback" not in typo.stderr
+    assert typo.stderr.splitlines() == [
+        "warning: CANARY_PORTT is not a Canary setting and is ignored; did you mean CANARY_PORT?",
+        "configuration error: CANARY_PORT must be an integer, got 'eighty'"]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
