@@ -48,12 +48,16 @@ class Activity:
         except Exception:  # the event is lost, the sign-in is not
             log.exception("could not record %s for %s", name, account)
 
-    def signin_succeeded(self, db: Session, user: User, client_id: str) -> None:
+    def signin_succeeded(self, db: Session, user: User, client_id: str, method: str = "password",
+                         amr: list[str] | None = None) -> None:
         metrics.sign_in("succeeded")
         if self.recorder is None:
             return
+        properties: dict[str, Any] = {"method": method}
+        if amr:
+            properties["amr"] = amr
         self._emit(provider_events.SIGNIN_SUCCEEDED, user.id, organization=_organization(db, user.id, None),
-                   client_id=client_id, properties={"method": "password"})
+                   client_id=client_id, properties=properties)
 
     def signin_failed(self, db: Session, user_id: str | None, reason: str, client_id: str) -> None:
         metrics.sign_in(reason)
@@ -61,6 +65,14 @@ class Activity:
             return
         self._emit(provider_events.SIGNIN_FAILED, user_id or "", organization=_organization(db, user_id, None),
                    client_id=client_id, properties={"reason": reason})
+
+    def signin_throttled(self, db: Session | None, user_id: str | None, limit: str, endpoint: str,
+                         client_id: str) -> None:
+        """An attempt refused by a limit (``idp.accounts.throttle``), before any password or secret was checked."""
+        if self.recorder is None:
+            return
+        self._emit(provider_events.SIGNIN_THROTTLED, user_id or "", organization=_organization(db, user_id, None),
+                   client_id=client_id, properties={"limit": limit, "endpoint": endpoint})
 
     def token_issued(self, db: Session | None, grant_type: str, client: Client, user: User | None,
                      scope: str) -> Callable[[], None] | None:
@@ -78,6 +90,20 @@ class Activity:
             self._emit(name, account, organization=organization, client_id=client.client_id, properties=properties)
 
         return hand_over
+
+    def mfa_enrolled(self, db: Session, user_id: str, factor: str) -> None:
+        """``factor``: totp or passkey."""
+        if self.recorder is None:
+            return
+        self._emit(provider_events.MFA_ENROLLED, user_id, organization=_organization(db, user_id, None),
+                   properties={"factor": factor})
+
+    def mfa_removed(self, db: Session, user_id: str, factor: str, by: str = "user") -> None:
+        """``factor``: totp, passkey or all (an operator's reset); ``by``: user or operator."""
+        if self.recorder is None:
+            return
+        self._emit(provider_events.MFA_REMOVED, user_id, organization=_organization(db, user_id, None),
+                   properties={"factor": factor, "by": by})
 
     def signout(self, db: Session, user_id: str, client_id: str) -> None:
         if self.recorder is None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from analytics.alerts import AlertService, AlertSettings, OrganizationResolver, SmtpSettings
+from analytics.queries import ChurnModel
 from idp.accounts.service import find_organization
 from idp.directory import SqlAccountDirectory
 from idp.settings import Settings
@@ -23,11 +26,19 @@ def alert_settings(settings: Settings) -> AlertSettings:
             password=settings.smtp_password or None, security=settings.smtp_tls,  # type: ignore[arg-type]
             from_address=settings.smtp_from,
         )
-    return AlertSettings(interval_seconds=float(settings.alert_interval), smtp=smtp)
+    return AlertSettings(interval_seconds=float(settings.alert_interval), smtp=smtp,
+                         churn=ChurnModel(**settings.churn_parameters()),  # type: ignore[arg-type]
+                         decline_fraction=settings.churn_decline_fraction,
+                         allow_private_addresses=settings.webhook_allow_private)
 
 
-def alert_service(settings: Settings, factory: sessionmaker[Session], analytics: AnalyticsFacade) -> AlertService:
-    return AlertService(factory, analytics.clickhouse, SqlAccountDirectory(factory), alert_settings(settings))
+def alert_service(settings: Settings, factory: sessionmaker[Session], analytics: AnalyticsFacade,
+                  clock: Callable[[], datetime] | None = None) -> AlertService:
+    """The alert service; `clock` is the provider's (the system clock by default)."""
+    service = AlertService(factory, analytics.clickhouse, SqlAccountDirectory(factory), alert_settings(settings))
+    if clock is not None:
+        service.clock = clock
+    return service
 
 
 def rule_warnings(settings: Settings, emails: object) -> list[str]:

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from idp.accounts.throttle import Throttle
 from idp.activity import Activity
 from idp.clock import SYSTEM_CLOCK, Clock
 from idp.db import make_engine, make_session_factory
@@ -27,11 +28,13 @@ from idp.oauth.resource_access import ResourceAccess
 from idp.oauth.server import BodyTooLarge, CanaryAuthorizationServer
 from idp.oauth.tokens import TokenPolicy, TokenService
 from idp.settings import Settings
-from idp.web import admin, authorize, dashboard, discovery, events, logout, operations, token, userinfo
+from idp.web import admin, authorize, console, dashboard, discovery, events, logout, operations, token, userinfo
 from idp.web.context import Canary
+from idp.web.factors import routes as factors
 from idp.web.instrumented import Instrumented
 from idp.web.responses import json_error
-from idp.web.security import SecurityHeaders
+from idp.web.security import SecurityHeaders, csp_context
+from idp.web.throttling import limits, login_policy
 
 if TYPE_CHECKING:
     from analytics.api import AnalyticsFacade
@@ -55,10 +58,10 @@ ROUTES = [
     Route("/revoke", token.revoke, methods=["POST"]),
     Route("/logout", logout.logout, methods=["GET", "POST"], name="logout"),
     *operations.routes,
-    Route("/dashboard", dashboard.overview, methods=["GET"]),
-    Route("/dashboard/callback", dashboard.callback, methods=["GET"]),
-    Route("/dashboard/accounts/{account_id}", dashboard.account, methods=["GET"]),
+    *console.routes,
+    *dashboard.routes,
     *admin.routes,
+    *factors.routes,
 ]
 
 MIDDLEWARE = [
@@ -98,8 +101,10 @@ def build_context(settings: Settings, analytics: AnalyticsFacade | None = None, 
     server = CanaryAuthorizationServer(factory, tokens, access, settings.max_body_bytes, activity.token_issued,
                                        ClientCache(settings.cache_seconds))
     return Canary(settings=settings, factory=factory, keys=keys, tokens=tokens, access=access, server=server,
-                  activity=activity, templates=Jinja2Templates(directory=str(TEMPLATES)), analytics=analytics,
-                  clock=clock)
+                  activity=activity, templates=Jinja2Templates(directory=str(TEMPLATES),
+                                                               context_processors=[csp_context]),
+                  analytics=analytics, clock=clock, login_policy=login_policy(settings),
+                  throttle=Throttle(limits(settings), clock.timestamp))
 
 
 def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, background: bool = True,
@@ -117,7 +122,7 @@ def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, 
             from idp.alerting import alert_service
 
             analytics.start()
-            alerts = alert_service(settings, context.factory, analytics)
+            alerts = alert_service(settings, context.factory, analytics, clock=context.clock.now)
             alerts.start()
         app.state.alerts = alerts  # the running alert service, or None
         try:

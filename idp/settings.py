@@ -71,6 +71,36 @@ OPTIONS: tuple[Option, ...] = (
     Option("CANARY_SMTP_PASSWORD", "", "SMTP password."),
     Option("CANARY_SMTP_TLS", "starttls", "starttls, ssl or none."),
     Option("CANARY_SMTP_FROM", "canary@localhost", "From address of notification emails."),
+    # early warning of churn: each account's rhythm (docs/early-warning.md)
+    Option("CANARY_CHURN_HISTORY_DAYS", "120", "Days of activity (28 to 120) an account's rhythm is learned from."),
+    Option("CANARY_CHURN_MIN_ACTIVE_DAYS", "2", "Fewer active days in that history are no rhythm yet."),
+    Option("CANARY_CHURN_MIN_HISTORY_DAYS", "21", "A first active day more recent than this is no rhythm yet."),
+    Option("CANARY_CHURN_RECENT_DAYS", "14", "The recent period whose activity rate is compared with the baseline."),
+    Option("CANARY_CHURN_WEEKDAY_SHARE", "0.9", "Share of active days on Monday to Friday above which an account "
+           "keeps to weekdays (weekends are not counted as silence)."),
+    Option("CANARY_CHURN_GAP_QUANTILE", "0.85", "Which of an account's gaps between active days is its high gap."),
+    Option("CANARY_CHURN_QUIET_FACTOR", "4.5", "Going quiet: silent for this many high gaps."),
+    Option("CANARY_CHURN_RARE_SILENCE", "0.0001", "Going quiet also: a silence this unlikely at the account's rate of "
+           "active days."),
+    Option("CANARY_CHURN_MIN_QUIET_DAYS", "5", "Going quiet takes at least this many days (weekdays)."),
+    Option("CANARY_CHURN_MAX_QUIET_DAYS", "90", "Going quiet takes at most this many days (weekdays)."),
+    Option("CANARY_CHURN_SLOWING_RATIO", "0.5", "Slowing: recent rate at most this share of the baseline rate."),
+    Option("CANARY_CHURN_SLOWING_MIN_DAYS", "4", "Slowing is judged for accounts expected active this many days of "
+           "the recent period."),
+    Option("CANARY_CHURN_INACTIVE_DAYS", "14", "The fixed threshold: inactive after this many days, rhythm or not."),
+    Option("CANARY_CHURN_DECLINE_FRACTION", "0.3", "An organization is declining when this week's share of active "
+           "members is down by this fraction from the four weeks before."),
+    # Security: throttling and webhook addresses (docs/security.md)
+    Option("CANARY_SIGNIN_ADDRESS_LIMIT", "20", "Sign-in attempts that did not succeed allowed per client address "
+           "per CANARY_THROTTLE_WINDOW on the login form; more are answered 429 with Retry-After. 0 = no limit."),
+    Option("CANARY_SIGNIN_ACCOUNT_LIMIT", "10", "Sign-in attempts that did not succeed allowed per e-mail address "
+           "(known or not) per CANARY_THROTTLE_WINDOW; more are answered 429. 0 = no limit."),
+    Option("CANARY_CLIENT_AUTH_LIMIT", "20", "Failed client authentications allowed per client address and per "
+           "client_id per CANARY_THROTTLE_WINDOW at /token and /introspect; more are answered 429. 0 = no limit."),
+    Option("CANARY_THROTTLE_WINDOW", "300", "Sliding window of the limits above, seconds. Counters live in the "
+           "accounts database, shared by every worker and node."),
+    Option("CANARY_WEBHOOK_ALLOW_PRIVATE", "0", "1 = webhook endpoints may be loopback, private, link-local or "
+           "otherwise internal addresses. A development switch: never in production."),
     # operations: metrics
     Option("CANARY_METRICS_TOKEN", "", "Bearer token that opens `/metrics` from any address; empty = only the "
            "addresses of CANARY_METRICS_ALLOW_IPS."),
@@ -98,6 +128,14 @@ def _int(env: Mapping[str, str], name: str, minimum: int = 0, maximum: int | Non
     if value < minimum or (maximum is not None and value > maximum):
         raise SettingsError(f"{name} must be between {minimum} and {maximum}, got {value}")
     return value
+
+
+def _float(env: Mapping[str, str], name: str) -> float:
+    raw = _get(env, name)
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
 
 
 def listening_issuer(host: str, port: int) -> str:
@@ -172,6 +210,25 @@ class Settings:
     key_encryption_key: str = field(default="", repr=False)
     smtp_tls: str = "starttls"
     smtp_from: str = "canary@localhost"
+    churn_history_days: int = 120
+    churn_min_active_days: int = 2
+    churn_min_history_days: int = 21
+    churn_recent_days: int = 14
+    churn_weekday_share: float = 0.9
+    churn_gap_quantile: float = 0.85
+    churn_quiet_factor: float = 4.5
+    churn_rare_silence: float = 0.0001
+    churn_min_quiet_days: int = 5
+    churn_max_quiet_days: int = 90
+    churn_slowing_ratio: float = 0.5
+    churn_slowing_min_days: int = 4
+    churn_inactive_days: int = 14
+    churn_decline_fraction: float = 0.3
+    signin_address_limit: int = 20
+    signin_account_limit: int = 10
+    client_auth_limit: int = 20
+    throttle_window: int = 300
+    webhook_allow_private: bool = False
     # operations: metrics, and whether CANARY_ISSUER was given or follows the listening address
     metrics_token: str = field(default="", repr=False)
     metrics_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
@@ -199,10 +256,29 @@ class Settings:
             raise SettingsError("CANARY_CODE_TTL must be between 1 and 60 seconds")
         if self.key_encryption_key and len(self.key_encryption_key) < 32:
             raise SettingsError("CANARY_KEY_ENCRYPTION_KEY must have at least 32 characters")
+        if self.throttle_window < 1:
+            raise SettingsError("CANARY_THROTTLE_WINDOW must be at least 1 second")
         if self.smtp_tls not in {"starttls", "ssl", "none"}:
             raise SettingsError("CANARY_SMTP_TLS must be starttls, ssl or none")
+        self._check_churn()
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{(self.data_dir / 'canary.db').resolve()}")
+
+    def churn_parameters(self) -> dict[str, int | float]:
+        """The parameters of `analytics.queries.ChurnModel`, by name."""
+        prefix = "churn_"
+        return {name[len(prefix):]: getattr(self, name) for name in self.__dataclass_fields__
+                if name.startswith(prefix) and name != "churn_decline_fraction"}
+
+    def _check_churn(self) -> None:
+        from analytics.queries import ChurnModel, QueryError
+
+        try:
+            ChurnModel(**self.churn_parameters())  # type: ignore[arg-type]
+        except QueryError as error:
+            raise SettingsError(f"CANARY_CHURN_{error.field.upper()} {error.message}") from error
+        if not 0 < self.churn_decline_fraction < 1:
+            raise SettingsError("CANARY_CHURN_DECLINE_FRACTION must be between 0 and 1")
 
     @property
     def secure_cookies(self) -> bool:
@@ -221,6 +297,8 @@ class Settings:
             )
         if self.secure_cookies and not self.key_encryption_key:
             found.append("private signing keys are stored unencrypted: set CANARY_KEY_ENCRYPTION_KEY")
+        if self.webhook_allow_private:
+            found.append("CANARY_WEBHOOK_ALLOW_PRIVATE=1: webhooks may reach internal addresses (development only)")
         if self.demo:
             found.append("demo mode: a demo client and user with a printed password exist")
         listening = listening_issuer(self.host, self.port)
@@ -269,6 +347,25 @@ class Settings:
             "key_encryption_key": _get(env, "CANARY_KEY_ENCRYPTION_KEY"),
             "smtp_tls": _get(env, "CANARY_SMTP_TLS"),
             "smtp_from": _get(env, "CANARY_SMTP_FROM"),
+            "churn_history_days": _int(env, "CANARY_CHURN_HISTORY_DAYS"),
+            "churn_min_active_days": _int(env, "CANARY_CHURN_MIN_ACTIVE_DAYS"),
+            "churn_min_history_days": _int(env, "CANARY_CHURN_MIN_HISTORY_DAYS"),
+            "churn_recent_days": _int(env, "CANARY_CHURN_RECENT_DAYS"),
+            "churn_weekday_share": _float(env, "CANARY_CHURN_WEEKDAY_SHARE"),
+            "churn_gap_quantile": _float(env, "CANARY_CHURN_GAP_QUANTILE"),
+            "churn_quiet_factor": _float(env, "CANARY_CHURN_QUIET_FACTOR"),
+            "churn_rare_silence": _float(env, "CANARY_CHURN_RARE_SILENCE"),
+            "churn_min_quiet_days": _int(env, "CANARY_CHURN_MIN_QUIET_DAYS"),
+            "churn_max_quiet_days": _int(env, "CANARY_CHURN_MAX_QUIET_DAYS"),
+            "churn_slowing_ratio": _float(env, "CANARY_CHURN_SLOWING_RATIO"),
+            "churn_slowing_min_days": _int(env, "CANARY_CHURN_SLOWING_MIN_DAYS"),
+            "churn_inactive_days": _int(env, "CANARY_CHURN_INACTIVE_DAYS"),
+            "churn_decline_fraction": _float(env, "CANARY_CHURN_DECLINE_FRACTION"),
+            "signin_address_limit": _int(env, "CANARY_SIGNIN_ADDRESS_LIMIT", 0),
+            "signin_account_limit": _int(env, "CANARY_SIGNIN_ACCOUNT_LIMIT", 0),
+            "client_auth_limit": _int(env, "CANARY_CLIENT_AUTH_LIMIT", 0),
+            "throttle_window": _int(env, "CANARY_THROTTLE_WINDOW", 1, 86400),
+            "webhook_allow_private": _flag(env, "CANARY_WEBHOOK_ALLOW_PRIVATE"),
             "metrics_token": _get(env, "CANARY_METRICS_TOKEN").strip(),
             "metrics_allow_ips": tuple(a.strip() for a in _get(env, "CANARY_METRICS_ALLOW_IPS").split(",")
                                        if a.strip()),

@@ -4,7 +4,7 @@ Existing clients keep naming accounts by ``sub`` only: an e-mail address is some
 be wrong about (an address that moved to another account), so the owner opts in per client.
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0006
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

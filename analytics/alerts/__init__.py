@@ -5,6 +5,7 @@ exactly once and retries survive restarts. Rules and webhook endpoints are creat
 only through `analytics.alerts.rules` and `analytics.alerts.endpoints`.
 """
 
+from analytics.alerts.addresses import ForbiddenAddress, GuardedTransport
 from analytics.alerts.detector import Transition, run_detection
 from analytics.alerts.dispatcher import DeliveryReport, deliver_due
 from analytics.alerts.endpoints import (
@@ -31,7 +32,9 @@ from analytics.alerts.models import (
     metadata,
 )
 from analytics.alerts.outbox import STATUSES, deliveries_page, delivery_dict
+from analytics.alerts.probe import TEST_EVENT, send_test_notification
 from analytics.alerts.rules import (
+    KINDS,
     MAX_EMAIL_LENGTH,
     MAX_EMAILS,
     MAX_NAME_LENGTH,
@@ -52,8 +55,10 @@ from analytics.alerts.rules import (
 from analytics.alerts.service import AlertService, RunReport
 from analytics.alerts.settings import AlertSettings, SmtpSettings
 from analytics.alerts.signing import SECRET_PREFIX, InvalidSecretError, generate_webhook_secret, secret_key
+from analytics.alerts.webhooks import Outcome
 
 __all__ = [
+    "KINDS",
     "MAX_DESCRIPTION_LENGTH",
     "MAX_EMAILS",
     "MAX_EMAIL_LENGTH",
@@ -67,6 +72,7 @@ __all__ = [
     "MIN_THRESHOLD_DAYS",
     "SECRET_PREFIX",
     "STATUSES",
+    "TEST_EVENT",
     "AccountAlertState",
     "AlertChannel",
     "AlertConfigError",
@@ -77,8 +83,11 @@ __all__ = [
     "DeliveryReport",
     "EndpointChanges",
     "EndpointInUse",
+    "ForbiddenAddress",
+    "GuardedTransport",
     "InvalidSecretError",
     "OrganizationResolver",
+    "Outcome",
     "RuleChanges",
     "RunReport",
     "SmtpSettings",
@@ -102,6 +111,7 @@ __all__ = [
     "rules_page",
     "run_detection",
     "secret_key",
+    "send_test_notification",
     "update_rule",
     "update_webhook_endpoint",
     "validate_url",

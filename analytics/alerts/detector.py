@@ -1,4 +1,6 @@
-"""Inactivity detection: compare each enabled rule's inactive accounts with the state last notified.
+"""Detection: compare what each enabled rule reports with the state last notified. `account.inactive` rules
+are below; `account.going_quiet` and `organization.declining` rules are `analytics.alerts.signals`, with the
+same guarantees.
 
 - An account crossing active -> inactive (threshold reached, per `analytics.queries.inactive_accounts`,
   never-active accounts created `threshold_days` ago included) enqueues one `account.inactive`
@@ -23,7 +25,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -32,14 +34,16 @@ from sqlalchemy.orm import Session
 from analytics.alerts.errors import AlertConfigError
 from analytics.alerts.models import AccountAlertState, AlertRule, Delivery, WebhookEndpoint
 from analytics.alerts.rules import check_stored
+from analytics.alerts.signals import detect_declining, detect_going_quiet
 from analytics.directory import AccountDirectory, AccountRef
-from analytics.queries import Executor, QueryError, inactive_accounts
+from analytics.queries import DEFAULT_DECLINE_FRACTION, ChurnModel, Executor, QueryError, inactive_accounts
 from analytics.queries.inactive import InactiveAccount, last_activity
 from analytics.queries.params import today
 
 log = logging.getLogger(__name__)
 
-EventType = Literal["account.inactive", "account.reactivated"]
+EventType = Literal["account.inactive", "account.reactivated", "account.going_quiet", "organization.declining",
+                    "organization.recovered"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +88,7 @@ def payload(
     )
 
 
-def _enqueue(session: Session, rule: AlertRule, type_: EventType, account: str, body: str, now: datetime) -> int:
+def _enqueue(session: Session, rule: AlertRule, type_: str, account: str, body: str, now: datetime) -> int:
     endpoints = {
         endpoint.id: endpoint
         for endpoint in session.scalars(
@@ -142,6 +146,19 @@ def account_ref(account: InactiveAccount) -> AccountRef:
 
 
 def _detect_rule(
+    session: Session, engine: Executor, directory: AccountDirectory, rule: AlertRule, now: datetime,
+    model: ChurnModel, decline_fraction: float,
+) -> list[Transition]:
+    if rule.kind == "account.going_quiet":
+        found = detect_going_quiet(session, engine, directory, rule, now, model, _enqueue, _mark)
+    elif rule.kind == "organization.declining":
+        found = detect_declining(session, engine, directory, rule, now, decline_fraction, _enqueue, _mark)
+    else:
+        return _detect_inactive(session, engine, directory, rule, now)
+    return [Transition(rule.id, subject, cast(EventType, type_), 0, count) for subject, type_, count in found]
+
+
+def _detect_inactive(
     session: Session, engine: Executor, directory: AccountDirectory, rule: AlertRule, now: datetime
 ) -> list[Transition]:
     inactive = inactive_accounts(engine, directory, rule.threshold_days, now, rule.organization)
@@ -183,9 +200,13 @@ def run_detection(
     engine: Executor,
     directory: AccountDirectory,
     now: datetime,
+    model: ChurnModel | None = None,
+    decline_fraction: float = DEFAULT_DECLINE_FRACTION,
 ) -> list[Transition]:
     """Detect transitions for every enabled rule; each rule commits on its own, and a rule that fails is
-    logged and skipped."""
+    logged and skipped. `model` and `decline_fraction` are what `account.going_quiet` and
+    `organization.declining` rules judge by."""
+    model = model or ChurnModel()
     with session_factory() as session:
         rule_ids = list(session.scalars(select(AlertRule.id).where(AlertRule.enabled.is_(True))))
     transitions: list[Transition] = []
@@ -196,7 +217,7 @@ def run_detection(
                 if rule is None or not rule.enabled:
                     continue
                 check_stored(rule)
-                found = _detect_rule(session, engine, directory, rule, now)
+                found = _detect_rule(session, engine, directory, rule, now, model, decline_fraction)
                 session.commit()
             except (AlertConfigError, QueryError) as error:
                 session.rollback()

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from analytics.alerts.addresses import ForbiddenAddress, check_host
 from analytics.alerts.errors import AlertConfigError, EndpointInUse, UnknownEndpoint
 from analytics.alerts.models import AlertChannel, WebhookEndpoint
 from analytics.alerts.signing import InvalidSecretError, generate_webhook_secret, secret_key
@@ -33,8 +34,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def validate_url(url: str) -> str:
-    """An http(s) URL with a host, without spaces or control characters."""
+def validate_url(url: str, *, allow_private: bool = False) -> str:
+    """An http(s) URL with a host, without spaces or control characters, whose host is not a loopback,
+    private or otherwise internal address as written (``analytics.alerts.addresses``; names are checked again
+    once resolved, at delivery) unless ``allow_private``."""
     if not isinstance(url, str) or not url:
         raise AlertConfigError("url", "must be an http(s) URL with a host")
     if len(url) > MAX_URL_LENGTH:
@@ -48,6 +51,11 @@ def validate_url(url: str) -> str:
         raise AlertConfigError("url", f"is malformed: {error}") from error
     if parts.scheme not in ("http", "https") or not hostname:
         raise AlertConfigError("url", "must be an http(s) URL with a host")
+    if not allow_private:
+        try:
+            check_host(hostname)
+        except ForbiddenAddress as refused:
+            raise AlertConfigError("url", f"must reach a public address: {refused}") from refused
     return url
 
 
@@ -73,10 +81,13 @@ def create_webhook_endpoint(
     secret: str | None = None,
     description: str = "",
     clock: Callable[[], datetime] = utc_now,
+    *,
+    allow_private: bool = False,
 ) -> WebhookEndpoint:
-    """A new endpoint; without `secret`, one is generated (read it back from `endpoint.secret`)."""
+    """A new endpoint; without `secret`, one is generated (read it back from `endpoint.secret`).
+    `allow_private`: the URL may name an internal address (development only)."""
     endpoint = WebhookEndpoint(
-        url=validate_url(url),
+        url=validate_url(url, allow_private=allow_private),
         secret=_secret(secret or generate_webhook_secret()),
         description=_description(description),
         created_at=clock(),
@@ -103,11 +114,12 @@ def webhook_endpoints_page(
     return list(rows), total
 
 
-def update_webhook_endpoint(session: Session, endpoint_id: int, changes: EndpointChanges) -> WebhookEndpoint:
+def update_webhook_endpoint(session: Session, endpoint_id: int, changes: EndpointChanges, *,
+                            allow_private: bool = False) -> WebhookEndpoint:
     """Change only the fields given; a new secret applies to the next attempt at once."""
     endpoint = get_webhook_endpoint(session, endpoint_id)
     if "url" in changes:
-        endpoint.url = validate_url(changes["url"])
+        endpoint.url = validate_url(changes["url"], allow_private=allow_private)
     if "secret" in changes:
         endpoint.secret = _secret(changes["secret"])
     if "description" in changes:

@@ -3,8 +3,9 @@
 - `alert_rules` / `alert_channels`: who is notified, and how, when accounts go quiet.
 - `webhook_endpoints`: the `secret` is a credential (`whsec_<base64>`). It is stored as given because
   signing needs the key itself; protect the database and its backups accordingly.
-- `alert_account_states`: the last state notified per rule and account, so that each transition fires
-  exactly once across restarts. No row means "active" (nothing notified yet).
+- `alert_account_states`: the last state notified per rule and account (per rule and organization for
+  `organization.declining` rules: `account` holds the organization's id; `inactive` means declining), so that
+  each transition fires exactly once across restarts. No row means "active" (nothing notified yet).
 - `alert_deliveries`: outgoing notifications with their retry schedule; the payload is stored as the
   exact bytes signed and sent, so every retry carries the same `webhook-id` and body.
 """
@@ -71,6 +72,8 @@ class AlertRule(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     threshold_days: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32), default="account.inactive", server_default="account.inactive")
+    """What the rule reports: `analytics.alerts.rules.KINDS`."""
     organization: Mapped[str | None] = mapped_column(String(255))
     """None: every account."""
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -3,6 +3,11 @@
 Every create and update goes through the checks below, with these bounds:
 
 - `name`: 1 to 200 characters once surrounding spaces are removed.
+- `kind`: what the rule reports (`KINDS`): `account.inactive` (the default) when an account has been
+  inactive for `threshold_days`; `account.going_quiet` when an account is silent well beyond its own rhythm
+  (`analytics.queries.risk`), or, with too little history for a rhythm, silent for `threshold_days`;
+  `organization.declining` when an organization's share of active members this week fell by the configured
+  fraction against the four weeks before (`threshold_days` is then unused).
 - `threshold_days`: a whole number from 1 to 3650 (ten years). Longer thresholds reach back before any
   event could have been recorded, and far longer ones overflow the detector's date arithmetic.
 - `organization`: an organization the provider knows (`organizations` resolves an id or slug to its id),
@@ -10,7 +15,7 @@ Every create and update goes through the checks below, with these bounds:
 - channels: at most 50 webhook endpoints, each existing and, when added to the rule, enabled; at most 50
   e-mail addresses (stored in lower case, at most 320 characters); at least one of either.
 
-A new `threshold_days` or `organization` starts the rule afresh: the accounts notified so far were judged by
+A new `kind`, `threshold_days` or `organization` starts the rule afresh: the accounts notified so far were judged by
 the old terms, so their state is forgotten and the next run reports the accounts inactive by the new ones.
 """
 
@@ -27,6 +32,7 @@ from sqlalchemy.orm import Session
 from analytics.alerts.errors import AlertConfigError, UnknownRule
 from analytics.alerts.models import AccountAlertState, AlertChannel, AlertRule, WebhookEndpoint
 
+KINDS = ("account.inactive", "account.going_quiet", "organization.declining")
 MIN_THRESHOLD_DAYS = 1
 MAX_THRESHOLD_DAYS = 3650
 MAX_NAME_LENGTH = 200
@@ -45,6 +51,7 @@ class RuleChanges(TypedDict, total=False):
     """Fields of a rule to change; `webhook_ids` and `emails` replace the current ones."""
 
     name: str
+    kind: str
     threshold_days: int
     organization: str | None
     webhook_ids: Sequence[int]
@@ -79,6 +86,12 @@ def check_threshold_days(value: object) -> int:
             f"must be a whole number of days from {MIN_THRESHOLD_DAYS} to {MAX_THRESHOLD_DAYS} (ten years); "
             f"got {value!r}",
         )
+    return value
+
+
+def check_kind(value: object) -> str:
+    if not isinstance(value, str) or value not in KINDS:
+        raise AlertConfigError("kind", f"must be one of {', '.join(KINDS)}; got {value!r}")
     return value
 
 
@@ -152,6 +165,7 @@ def check_enabled(value: object) -> bool:
 def check_stored(rule: AlertRule) -> None:
     """Refuse a stored rule the checks above would not have let in (written around them)."""
     check_threshold_days(rule.threshold_days)
+    check_kind(rule.kind)
 
 
 # --- the service ---------------------------------------------------------------------------------------------
@@ -168,12 +182,14 @@ def create_rule(
     emails: Sequence[str] = (),
     enabled: bool = True,
     *,
+    kind: str = "account.inactive",
     organizations: OrganizationResolver = _as_is,
     clock: Callable[[], datetime] = utc_now,
 ) -> AlertRule:
     """A rule notifying `webhook_ids` and `emails` when accounts (of `organization`, or all) have been
     inactive for `threshold_days`. Its first run reports the accounts already inactive, once."""
     rule_name = check_name(name)
+    rule_kind = check_kind(kind)
     days = check_threshold_days(threshold_days)
     organization_id = check_organization(organization, organizations)
     ids = check_webhook_ids(session, webhook_ids)
@@ -182,6 +198,7 @@ def create_rule(
     rule = AlertRule(
         name=rule_name,
         threshold_days=days,
+        kind=rule_kind,
         organization=organization_id,
         enabled=check_enabled(enabled),
         created_at=clock(),
@@ -212,6 +229,7 @@ def update_rule(
     """Change only the fields given. Nothing changes unless every field given passes its check."""
     rule = get_rule(session, rule_id)
     name = check_name(changes["name"]) if "name" in changes else rule.name
+    kind = check_kind(changes["kind"]) if "kind" in changes else rule.kind
     days = check_threshold_days(changes["threshold_days"]) if "threshold_days" in changes else rule.threshold_days
     organization = (
         check_organization(changes["organization"], organizations) if "organization" in changes else rule.organization
@@ -225,8 +243,9 @@ def update_rule(
         addresses = check_emails(changes["emails"]) if "emails" in changes else current["emails"]
         check_channels(ids, addresses, "webhook_ids" if "webhook_ids" in changes else "emails")
         channels = _channels(ids, addresses)
-    restart = days != rule.threshold_days or organization != rule.organization
+    restart = days != rule.threshold_days or organization != rule.organization or kind != rule.kind
     rule.name, rule.threshold_days, rule.organization, rule.enabled = name, days, organization, enabled
+    rule.kind = kind
     if channels is not None:
         rule.channels = channels
     if restart:
@@ -246,6 +265,7 @@ def rule_dict(rule: AlertRule) -> dict[str, Any]:
     return {
         "id": rule.id,
         "name": rule.name,
+        "kind": rule.kind,
         "threshold_days": rule.threshold_days,
         "organization_id": rule.organization,
         "webhook_ids": [c.endpoint_id for c in rule.channels if c.endpoint_id is not None],

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import httpx
 from sqlalchemy.orm import Session
 
+from analytics.alerts.addresses import GuardedTransport
 from analytics.alerts.detector import Transition, run_detection
 from analytics.alerts.dispatcher import DeliveryReport, deliver_due
 from analytics.alerts.settings import AlertSettings
@@ -49,10 +50,13 @@ class AlertService:
         self.directory = directory
         self.settings = settings or AlertSettings()
         self.clock = clock
+        # Webhooks go only to public addresses, checked after resolution on each connection (``addresses``);
+        # a ``transport`` given (tests answering in-process) replaces that guard.
         self._client = httpx.Client(
             timeout=self.settings.webhook_timeout_seconds,
-            transport=transport,
+            transport=transport or GuardedTransport(self.settings.allow_private_addresses),
             follow_redirects=False,
+            trust_env=False,
             headers={"user-agent": "canary-webhooks/1"},
         )
         self._stop = threading.Event()
@@ -71,7 +75,8 @@ class AlertService:
         with self._lock:
             moment = now or self.clock()
             try:
-                transitions = run_detection(self.session_factory, self.engine, self.directory, moment)
+                transitions = run_detection(self.session_factory, self.engine, self.directory, moment,
+                                            self.settings.churn, self.settings.decline_fraction)
             except Exception:
                 deliver_due(self.session_factory, self.settings, moment, self._client)
                 raise

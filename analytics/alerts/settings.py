@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+
+from analytics.queries import DEFAULT_DECLINE_FRACTION, ChurnModel
 
 DEFAULT_BACKOFF = (5, 30, 120, 600, 3600, 7200, 14400)
 """Seconds to wait after the 1st, 2nd, ... failed attempt; the last value repeats."""
@@ -35,6 +37,13 @@ class AlertSettings:
     """A delivery being sent is hidden from other runners this long, in case the sender dies."""
     batch_size: int = 100
     smtp: SmtpSettings | None = None
+    churn: ChurnModel = field(default_factory=ChurnModel)
+    """What `account.going_quiet` rules judge by."""
+    decline_fraction: float = DEFAULT_DECLINE_FRACTION
+    """What `organization.declining` rules judge by."""
+    allow_private_addresses: bool = False
+    """Let webhooks reach loopback, private and link-local addresses (``analytics.alerts.addresses``): for
+    development against local receivers only."""
 
     def __post_init__(self) -> None:
         if self.interval_seconds <= 0:

@@ -17,34 +17,70 @@ from analytics.queries.accounts import (
 )
 from analytics.queries.active import ActiveUsers, ActiveUsersDay, active_users
 from analytics.queries.adoption import EventUsage, TopEvents, top_events
+from analytics.queries.at_risk import (
+    AT_RISK,
+    AtRiskAccount,
+    AtRiskAccounts,
+    account_assessment,
+    at_risk_accounts,
+    score_accounts,
+)
 from analytics.queries.errors import QueryError
 from analytics.queries.health import OrganizationHealth, organization_health
 from analytics.queries.inactive import InactiveAccount, inactive_accounts
 from analytics.queries.lifecycle import Granularity, Lifecycle, LifecyclePeriod, lifecycle
 from analytics.queries.params import MAX_RANGE_DAYS
+from analytics.queries.rhythm import ChurnModel, Rhythm, rhythm_of
+from analytics.queries.risk import STATES, Assessment, State, assess
+from analytics.queries.seats import (
+    DEFAULT_DECLINE_FRACTION,
+    OrganizationEngagement,
+    engagement_by_organization,
+    organization_engagement,
+)
 from analytics.queries.sql import Executor
+from analytics.queries.windows import Windows, read_windows
 
 __all__ = [
+    "AT_RISK",
+    "DEFAULT_DECLINE_FRACTION",
     "MAX_RANGE_DAYS",
+    "STATES",
     "AccountSummary",
     "ActiveUsers",
     "ActiveUsersDay",
+    "Assessment",
+    "AtRiskAccount",
+    "AtRiskAccounts",
+    "ChurnModel",
     "EventUsage",
     "Executor",
     "Granularity",
     "InactiveAccount",
     "Lifecycle",
     "LifecyclePeriod",
+    "OrganizationEngagement",
     "OrganizationHealth",
     "QueryError",
+    "Rhythm",
+    "State",
     "TimelineEvent",
     "TimelinePage",
     "TopEvents",
+    "Windows",
+    "account_assessment",
     "account_summary",
     "account_timeline",
     "active_users",
+    "assess",
+    "at_risk_accounts",
+    "engagement_by_organization",
     "inactive_accounts",
     "lifecycle",
+    "organization_engagement",
     "organization_health",
+    "read_windows",
+    "rhythm_of",
+    "score_accounts",
     "top_events",
 ]

@@ -1,11 +1,11 @@
-"""Account tables: users, organizations, memberships, login sessions."""
+"""Account tables: users, organizations, memberships, login sessions, second factors."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, false
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db import Base, UTCDateTime, utcnow
@@ -30,6 +30,8 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Wrong second factors since the last right one; a correct password does not clear them.
+    factor_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Organization(Base):
@@ -39,6 +41,8 @@ class Organization(Base):
     slug: Mapped[str] = mapped_column(String(100), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Members must sign in with a second factor; those without one enroll at their next sign-in.
+    require_second_factor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Membership(Base):
@@ -65,3 +69,79 @@ class LoginSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # How the user authenticated (RFC 8176 values, space-separated) and the level that gives
+    # (idp.accounts.factors.levels); fixed for the session's life: a step-up starts a new session.
+    amr: Mapped[str] = mapped_column(String(100), default="pwd", server_default="pwd")
+    acr: Mapped[str] = mapped_column(String(100), default="", server_default="")
+
+
+class TotpFactor(Base):
+    """A user's authenticator app (RFC 6238). The secret is sealed when CANARY_KEY_ENCRYPTION_KEY is set;
+    ``confirmed_at`` is None until the user has entered a first code."""
+
+    __tablename__ = "totp_factors"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The last time step a code was accepted for: a code is never accepted twice.
+    last_step: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RecoveryCode(Base):
+    """A single-use recovery code; only its SHA-256 is stored."""
+
+    __tablename__ = "recovery_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Passkey(Base):
+    """A WebAuthn credential. ``id`` is the credential id (base64url); the public key is COSE-encoded."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[str] = mapped_column(String(1400), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Synced (backed-up) passkeys live in software key stores: amr `swk`; others `hwk`.
+    backed_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class FactorChallenge(Base):
+    """A ceremony in progress, bound to a browser by a cookie whose SHA-256 is ``id_hash``: the second step
+    after a correct password, enrollment at sign-in, a passkey sign-in or a passkey registration."""
+
+    __tablename__ = "factor_challenges"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True,
+                                                index=True)
+    # The authorization request the sign-in continues with (form-encoded).
+    request: Mapped[str] = mapped_column(Text, default="")
+    webauthn_challenge: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ThrottleCount(Base):
+    """Attempts counted for one throttled key (an address, an account, a client) in one fixed window of time.
+
+    Kept in the accounts database so that every worker and node shares them (``idp.accounts.throttle``); rows
+    older than two windows are pruned.
+    """
+
+    __tablename__ = "throttle_counts"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer, default=0)

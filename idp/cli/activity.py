@@ -48,6 +48,24 @@ def cmd_account(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_at_risk(args: argparse.Namespace, settings: Settings) -> int:
+    from analytics.queries import ChurnModel, at_risk_accounts
+
+    model = ChurnModel(**settings.churn_parameters())  # type: ignore[arg-type]
+    with world(settings) as (factory, analytics, directory):
+        found = at_risk_accounts(analytics.clickhouse, directory, datetime.now(UTC), model,
+                                 organization=organization_id(factory, args.org))
+        rows = found[:args.limit]
+    if args.json:
+        print(json.dumps([{"account": r.sub, "email": r.email, "state": r.state, "score": r.score,
+                           "last_seen": r.last_seen.isoformat(), "explanation": r.explanation} for r in rows],
+                         indent=2))
+        return 0
+    print(table(["account", "email", "state", "score", "last seen", "why"],
+                [(r.sub, r.email, r.state, r.score, r.last_seen.isoformat(), r.explanation) for r in rows]))
+    return 0
+
+
 def register(sub: Commands) -> None:
     activity = sub.add_parser("activity", help="who is using the product").add_subparsers(
         dest="activity_command", required=True, metavar="COMMAND")
@@ -56,6 +74,12 @@ def register(sub: Commands) -> None:
     inactive.add_argument("--org", help="organization id or slug")
     json_option(inactive)
     inactive.set_defaults(handler=cmd_inactive)
+    at_risk = activity.add_parser("at-risk", help="accounts going quiet or slowing by their own rhythm, riskiest "
+                                  "first")
+    at_risk.add_argument("--org", help="organization id or slug")
+    at_risk.add_argument("--limit", type=int, default=50, help="at most this many (default: 50)")
+    json_option(at_risk)
+    at_risk.set_defaults(handler=cmd_at_risk)
     account = activity.add_parser("account", help="one account's activity summary")
     account.add_argument("email", help="the account's e-mail address")
     json_option(account)

@@ -76,7 +76,8 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
         try:
             with transaction(factory) as db:
                 if args.webhooks_command == "create":
-                    endpoint = create_webhook_endpoint(db, args.url, args.secret, args.description or "")
+                    endpoint = create_webhook_endpoint(db, args.url, args.secret, args.description or "",
+                                                       allow_private=settings.webhook_allow_private)
                     print_record({"id": endpoint.id, "url": endpoint.url, "secret": endpoint.secret}, args.json)
                     return 0
                 if args.webhooks_command == "enable":

@@ -31,7 +31,8 @@ def cmd_clients_create(args: argparse.Namespace, settings: Settings) -> int:
             db, name=args.name, redirect_uris=args.redirect_uri, grant_types=grants, scope=scope,
             public=args.public, first_party=args.first_party, admin=args.admin,
             post_logout_redirect_uris=args.post_logout_redirect_uri, organization_id=org_id,
-            access_token_format=args.access_token_format, events_by_email=args.events_by_email)
+            access_token_format=args.access_token_format, resource_server=args.resource_server,
+            events_by_email=args.events_by_email)
         out = client.public_dict()
         if secret:
             out["client_secret"] = secret
@@ -68,6 +69,8 @@ def register(sub: Commands) -> None:
     cc.add_argument("--public", action="store_true", help="no secret; PKCE required")
     cc.add_argument("--first-party", action="store_true", help="skip the consent page")
     cc.add_argument("--admin", action="store_true", help="may use the admin API")
+    cc.add_argument("--resource-server", action="store_true",
+                    help="may introspect tokens issued to other clients (an API that accepts them)")
     cc.add_argument("--organization", help="organization the client belongs to (event ingest scope)")
     cc.add_argument("--access-token-format", choices=["jwt", "opaque"], default="jwt",  # registration checks too
                     help="jwt (default): RFC 9068 tokens verifiable with the JWKS; opaque: encrypted, introspected")

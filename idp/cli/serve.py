@@ -90,6 +90,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
               "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256\n"
               "  (then exchange the code with code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk)",
               flush=True)
+        print(f"Console: {settings.issuer}/console (sign in as {info['user']['email']}: the demo user may open it)",
+              flush=True)
     if settings.workers > 1:
         if settings.analytics_url is None:
             raise SettingsError("more than one worker needs CANARY_ANALYTICS_URL (embedded ClickHouse is "

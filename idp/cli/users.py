@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +110,22 @@ def cmd_users_change(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_users_reset_factors(args: argparse.Namespace, settings: Settings) -> int:
+    from idp.accounts.factors.policy import reset
+    from idp.db import transaction
+
+    with sql_sessions(settings) as factory, transaction(factory) as db:
+        user = find(db, args.account)
+        had = reset(db, user.id)
+        removed = {"totp": had.totp, "passkeys": had.passkeys, "recovery_codes": had.recovery_codes}
+        if args.json:
+            print(json.dumps({"id": user.id, "email": user.email, "removed": removed}, indent=2))
+        else:
+            print_record({"id": user.id, "email": user.email, **{f"removed {k}": v for k, v in removed.items()}},
+                         False)
+    return 0
+
+
 def register(sub: Commands) -> None:
     users = sub.add_parser("users", help="end users' accounts").add_subparsers(
         dest="users_command", required=True, metavar="COMMAND")
@@ -149,3 +166,7 @@ def register(sub: Commands) -> None:
     ua.add_argument("--revoke", action="store_true", help="take the right away")
     json_option(ua)
     ua.set_defaults(handler=cmd_users_change)
+    rf = users.add_parser("reset-factors", help="remove a user's authenticator app, recovery codes and passkeys")
+    rf.add_argument("account", help="e-mail address or account id")
+    json_option(rf)
+    rf.set_defaults(handler=cmd_users_reset_factors)

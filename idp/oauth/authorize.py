@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.accounts.factors import levels
 from idp.accounts.models import LoginSession
 from idp.oauth.client_cache import ClientCache
 from idp.oauth.keys import KeyStore
@@ -57,6 +58,8 @@ class AuthorizationRequest:
     login_hint: str | None
     id_token_hint_sub: str | None
     params: dict[str, str] = field(default_factory=dict)
+    # The known levels of ``acr_values`` (OIDC Core §3.1.2.1), in the request's order; unknown ones are ignored.
+    acr_values: tuple[str, ...] = ()
 
     def without_prompt(self, *names: str) -> AuthorizationRequest:
         """After the user has logged in (or consented) in this flow, that prompt is satisfied."""
@@ -114,7 +117,7 @@ class Validator:
                 return ErrorPage("invalid_request", f"parameter {name!r} is too long")
         client_id = params.get("client_id", "")
         client = self._client(client_id) if client_id and len(client_id) <= 64 else None
-        if client is None:
+        if client is None or client.disabled:
             return ErrorPage("invalid_client", "unknown client_id" if client_id else "client_id is missing")
         redirect_uri = params.get("redirect_uri")
         if redirect_uri is None:
@@ -141,7 +144,7 @@ class Validator:
             max_age=int(params["max_age"]) if params.get("max_age") else None,
             login_hint=params.get("login_hint"),
             id_token_hint_sub=self._hint_subject(params.get("id_token_hint"), client, fail),
-            params=dict(params),
+            params=dict(params), acr_values=tuple(levels.requested(params.get("acr_values"))),
         )
 
     def _client(self, client_id: str) -> Client | None:
@@ -243,6 +246,7 @@ def decide(
         or "login" in request.prompt
         or (request.max_age is not None and (now - session.auth_time).total_seconds() > request.max_age)
         or (request.id_token_hint_sub is not None and request.id_token_hint_sub != session.user_id)
+        or not levels.satisfies(session.acr, request.acr_values)  # step-up
     )
     if needs_login:
         if "none" in request.prompt:

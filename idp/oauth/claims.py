@@ -10,7 +10,7 @@ SCOPE_CLAIMS = {
     "profile": ("name",),
     "email": ("email", "email_verified"),
 }
-CLAIMS_SUPPORTED = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid",
+CLAIMS_SUPPORTED = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "amr", "acr",
                     "name", "email", "email_verified"]
 
 

@@ -37,8 +37,10 @@ def create_client(
     "refresh_token"), scope: str = "openid profile email offline_access", public: bool = False,
     first_party: bool = False, admin: bool = False, post_logout_redirect_uris: Iterable[str] = (),
     organization_id: str | None = None, id_token_alg: str = "RS256", access_token_format: str = "jwt",  # noqa: S107
-    events_by_email: bool = False,
+    resource_server: bool = False, events_by_email: bool = False,
 ) -> tuple[Client, str | None]:
+    """A new client and its secret (None for public clients). ``resource_server``: it may introspect tokens
+    issued to other clients."""
     grants = list(dict.fromkeys(grant_types))
     uris, logout = list(redirect_uris), list(post_logout_redirect_uris)
     check_metadata(grant_types=grants, redirect_uris=uris, post_logout_redirect_uris=logout, public=public,
@@ -54,7 +56,7 @@ def create_client(
         token_endpoint_auth_method="none" if public else "client_secret_basic",
         first_party=first_party, admin=admin, organization_id=organization_id,
         id_token_signed_response_alg=id_token_alg, access_token_format=access_token_format,
-        events_by_email=events_by_email,
+        resource_server=resource_server, disabled=False, events_by_email=events_by_email,
     )
     db.add(client)
     db.flush()
@@ -112,10 +114,12 @@ def update_client(
     db: Session, client: Client, *, name: str | None = None, redirect_uris: Iterable[str] | None = None,
     post_logout_redirect_uris: Iterable[str] | None = None, grant_types: Iterable[str] | None = None,
     scope: str | None = None, first_party: bool | None = None, admin: bool | None = None,
-    access_token_format: str | None = None, events_by_email: bool | None = None,
+    access_token_format: str | None = None, resource_server: bool | None = None, disabled: bool | None = None,
+    events_by_email: bool | None = None,
 ) -> None:
     """Change what is given, checked as at registration. An admin client always has the ``admin`` scope;
-    taking ``admin`` away takes the scope away too."""
+    taking ``admin`` away takes the scope away too. A disabled client's tokens are inactive at once
+    (``idp.oauth.resource_access``), and it cannot authenticate until enabled again."""
     grants = list(dict.fromkeys(grant_types)) if grant_types is not None else list(client.grant_types)
     uris = list(redirect_uris) if redirect_uris is not None else list(client.redirect_uris)
     logout = (list(post_logout_redirect_uris) if post_logout_redirect_uris is not None
@@ -140,6 +144,10 @@ def update_client(
         client.first_party = first_party
     if access_token_format is not None:
         client.access_token_format = access_token_format
+    if resource_server is not None:
+        client.resource_server = resource_server
+    if disabled is not None:
+        client.disabled = disabled
     if events_by_email is not None:
         client.events_by_email = events_by_email
     forget_client(db, client.client_id)

@@ -15,9 +15,10 @@ from typing import Any, Protocol
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from idp.accounts.models import User
+from idp.accounts.factors.levels import SINGLE
+from idp.accounts.models import LoginSession, User
 from idp.oauth.claims import user_claims
 from idp.oauth.models import AuthorizationCode, Client
 from idp.oauth.tokens import PresentedRefreshToken, TokenService
@@ -189,11 +190,23 @@ class OpenIDConnect:
         user: User = request.user
         code: AuthorizationCode | None = request.authorization_code
         source = code if code is not None else request.refresh_token
+        amr, acr = self.methods(request.db, source.sid)
         token["id_token"] = grant.server.tokens.id_token(
             client=request.client, user=user, claims=user_claims(user, token["scope"]),
             auth_time=source.auth_time, access_token=token["access_token"],
-            nonce=code.nonce if code is not None else None, sid=source.sid,
+            nonce=code.nonce if code is not None else None, sid=source.sid, amr=amr, acr=acr,
         )
+
+    @staticmethod
+    def methods(db: Any, sid: str | None) -> tuple[list[str] | None, str | None]:
+        """``amr`` and ``acr`` of the login session the code (or the refresh token's family) came from. A session
+        keeps them for its life (a step-up starts a new one), so a refreshed ID token repeats them."""
+        if sid is None:
+            return None, None
+        row = db.execute(select(LoginSession.amr, LoginSession.acr).where(LoginSession.sid == sid)).first()
+        if row is None:
+            return None, None
+        return row.amr.split(), row.acr or SINGLE
 
 
 class ActivityHook:

@@ -1,4 +1,10 @@
-"""Token introspection (RFC 7662) and revocation (RFC 7009) over Authlib's endpoints."""
+"""Token introspection (RFC 7662) and revocation (RFC 7009) over Authlib's endpoints.
+
+Who may introspect (RFC 7662 §2.1 leaves it to the server, §4 asks it to limit what is disclosed): the token's
+own client, and clients registered as resource servers (``Client.resource_server``); for anyone else every token
+is ``{"active": false}``. The answer carries no claim the token's scope does not cover: the user's e-mail
+(``username``) only with the ``email`` scope. A token whose client is deleted or disabled is inactive.
+"""
 
 from __future__ import annotations
 
@@ -51,9 +57,14 @@ def find_token(server: Any, request: Any, value: str, hint: str | None) -> Prese
                 continue
             return PresentedToken(client_id=claims["client_id"], claims=claims)
         row = tokens.find_refresh_token(db, value)
-        if row is not None and tokens.grant_active(db, row.grant_id):
+        if row is not None and tokens.grant_active(db, row.grant_id) and _client_active(db, row.client_id):
             return PresentedToken(client_id=row.client_id, refresh=row, expired=row.expires_at <= tokens.clock.now())
     return None
+
+
+def _client_active(db: Any, client_id: str) -> bool:
+    client = db.get(Client, client_id)
+    return client is not None and not client.disabled
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
@@ -67,14 +78,13 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         token = find_token(self.server, request, request.form["token"], request.form.get("token_type_hint"))
         if token is None or not self.check_permission(token, client, request):
             return None
-        if token.claims is not None and "gid" in token.claims:
+        if token.claims is not None and "gid" in token.claims and "email" in str(token.claims.get("scope")).split():
             user = request.db.get(User, token.claims["sub"])
             token.username = user.email if user is not None else None
         return token
 
     def check_permission(self, token: PresentedToken, client: Client, request: Any) -> bool:
-        # Resource servers (confidential clients) introspect tokens issued to other clients.
-        return not client.is_public
+        return token.check_client(client) or client.resource_server
 
     def introspect_token(self, token: PresentedToken) -> dict[str, Any]:
         if token.claims is not None:

@@ -34,6 +34,10 @@ class Client(Base):
         ForeignKey("organizations.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # May introspect tokens issued to other clients (idp.oauth.introspection); others introspect only their own.
+    resource_server: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A disabled client cannot authenticate or start a sign-in, and its tokens are not usable anywhere.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # May name the accounts of the events it posts by e-mail address as well as by sub.
     events_by_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
@@ -67,6 +71,8 @@ class Client(Base):
         return hmac.compare_digest(self.secret_hash, digest(client_secret))
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.disabled:
+            return False  # Authlib answers invalid_client
         if endpoint == "token":
             if self.is_public:
                 return method == "none"
@@ -93,6 +99,8 @@ class Client(Base):
             "first_party": self.first_party,
             "admin": self.admin,
             "access_token_format": self.access_token_format,
+            "resource_server": self.resource_server,
+            "disabled": self.disabled,
             "events_by_email": self.events_by_email,
             "organization_id": self.organization_id,
             "created_at": self.created_at.isoformat() if self.created_at else None,

@@ -226,13 +226,16 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         return status, body, dict(headers)
 
     # --- the Starlette side ------------------------------------------------------------------------------
-    async def respond(self, request: Request, endpoint: str | None) -> OAuthJSONResponse:
-        """``endpoint`` None is the token endpoint; otherwise "introspection" or "revocation".
+    async def respond(self, request: Request, endpoint: str | None,
+                      form: dict[str, str] | None = None) -> OAuthJSONResponse:
+        """``endpoint`` None is the token endpoint; otherwise "introspection" or "revocation". ``form``: the body,
+        when the caller has read it already (``read_form``).
 
         The request's URI is its path: nothing here reads the full URL (it would be the audience of JWT client
         authentication, which Canary does not offer), and building it was a sixtieth of a token request.
         """
-        form = await read_form(request, self.max_body)
+        if form is None:
+            form = await read_form(request, self.max_body)
         headers = {k.lower(): v for k, v in request.headers.items()}
         headers["Authorization"] = headers.get("authorization", "")
         if endpoint is None and self._needs_no_database(form, headers["Authorization"]):

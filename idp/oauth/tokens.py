@@ -141,6 +141,7 @@ class TokenService:
     def id_token(
         self, *, client: Client, user: User, claims: dict[str, Any], auth_time: datetime,
         access_token: str | None, nonce: str | None, sid: str | None, now: datetime | None = None,
+        amr: list[str] | None = None, acr: str | None = None,
     ) -> str:
         now = now or self.clock.now()
         iat = int(now.timestamp())
@@ -154,6 +155,10 @@ class TokenService:
             body["nonce"] = nonce
         if sid:
             body["sid"] = sid
+        if amr:
+            body["amr"] = amr
+        if acr:
+            body["acr"] = acr
         if access_token:
             body["at_hash"] = half_hash(access_token, key.alg)
         header = {"alg": key.alg, "typ": "JWT", "kid": key.kid}

@@ -14,13 +14,16 @@ from starlette.responses import RedirectResponse, Response
 from idp.accounts import sessions
 from idp.accounts.errors import SignInFailed
 from idp.accounts.models import LoginSession, User
-from idp.accounts.service import LoginPolicy, authenticate
+from idp.accounts.service import authenticate, find_user_by_email
+from idp.accounts.throttle import Throttled
 from idp.oauth import authorize as authz
 from idp.oauth.errors import InvalidRequest
 from idp.oauth.server import parse_form, read_body, read_form
 from idp.web import csrf
 from idp.web.context import Canary, canary
+from idp.web.factors import handoff
 from idp.web.responses import NO_STORE, error_page
+from idp.web.throttling import client_address, too_many_page
 
 SESSION_COOKIE = "canary_session"
 SCOPE_DESCRIPTIONS = {
@@ -36,7 +39,7 @@ SCOPE_DESCRIPTIONS = {
 class Outcome:
     """What the synchronous part decided; rendered on the event loop."""
 
-    kind: str  # page | redirect | login | consent
+    kind: str  # page | redirect | login | consent | throttled
     location: str = ""
     error: str = ""
     description: str = ""
@@ -44,6 +47,8 @@ class Outcome:
     email: str = ""
     set_session: str | None = None
     login_error: str = ""
+    set_factor: str | None = None  # the second step's ceremony (idp.web.factors)
+    throttled: Throttled | None = None
 
 
 def _query_params(request: Request) -> dict[str, str]:
@@ -86,21 +91,30 @@ def authorize_sync(c: Canary, params: dict[str, str], cookie: str | None) -> Out
         return _flow(c, db, req, sessions.load_session(db, cookie, now), now)
 
 
-def login_sync(c: Canary, params: dict[str, str], email: str, password: str) -> Outcome:
+def login_sync(c: Canary, params: dict[str, str], email: str, password: str, address: str = "") -> Outcome:
     with c.factory() as db:
         req = _validate(c, db, params)
         if isinstance(req, Outcome):
             return req
-        policy = LoginPolicy(c.settings.login_max_failures, c.settings.login_lock_seconds)
         now = c.clock.now()
+        try:  # an attempt is taken from the address's and the account's allowance before the password is checked
+            reservation = c.throttle.reserve(db, c.throttle.limits.signin(address, email))
+        except Throttled as refused:
+            known = find_user_by_email(db, email)
+            c.activity.signin_throttled(db, known.id if known else None, refused.limit, "login", req.client.client_id)
+            return Outcome("throttled", throttled=refused)
         try:
-            user = authenticate(db, email, password, policy, now)
+            user = authenticate(db, email, password, c.login_policy, now)
         except SignInFailed as failed:
-            db.commit()  # failure counters and lockout
+            db.commit()  # what the lock notice did
             c.activity.signin_failed(db, failed.user_id, failed.reason, req.client.client_id)
-            message = ("This account is locked for a while after too many attempts." if failed.reason == "locked"
-                       else "Wrong e-mail or password.")
-            return Outcome("login", request=req, login_error=message)
+            # Unknown, locked and disabled accounts get the wrong password's answer: it tells nothing.
+            return Outcome("login", request=req, login_error="Wrong e-mail or password.")
+        c.throttle.release(db, reservation)  # a right password uses up no allowance
+        second = handoff.after_password(db, user, req, now)
+        if second is not None:
+            db.commit()
+            return Outcome("redirect", location=second[1], set_factor=second[0])
         cookie, session = sessions.start_session(db, user, c.settings.session_ttl, now)
         # The session, the user's sign-in time and (when no consent is needed) the code: one transaction.
         outcome = _flow(c, db, req.without_prompt("login"), session, now)
@@ -132,6 +146,8 @@ def render(request: Request, c: Canary, outcome: Outcome) -> Response:
     response: Response
     if outcome.kind == "page":
         return error_page(request, outcome.error, outcome.description)
+    if outcome.throttled is not None:
+        return too_many_page(request, outcome.throttled)
     if outcome.kind == "redirect":
         response = RedirectResponse(outcome.location, status_code=303 if request.method == "POST" else 302,
                                     headers=NO_STORE)
@@ -151,9 +167,10 @@ def render(request: Request, c: Canary, outcome: Outcome) -> Response:
             context.update(action=request.url_for("consent").path, scopes=req.scope.split(),
                            descriptions=SCOPE_DESCRIPTIONS, email=outcome.email)
             template = "consent.html"
-        response = c.templates.TemplateResponse(request, template, context, headers={
-            **NO_STORE, "X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"})
+        response = c.templates.TemplateResponse(request, template, context, headers=NO_STORE)
         csrf.set_cookie(response, token, c.settings.secure_cookies)
+    if outcome.set_factor:
+        handoff.set_cookie(response, outcome.set_factor, c.settings.secure_cookies)
     if outcome.set_session:
         response.set_cookie(SESSION_COOKIE, outcome.set_session, max_age=c.settings.session_ttl, httponly=True,
                             samesite="lax", secure=c.settings.secure_cookies, path="/")
@@ -195,7 +212,7 @@ async def login(request: Request) -> Response:
     if not email or not password or len(email) > 320 or len(password) > 1024:
         outcome = await c.run(_invalid_login, c, params)
     else:
-        outcome = await c.run(login_sync, c, params, email, password)
+        outcome = await c.run(login_sync, c, params, email, password, client_address(request))
     return render(request, c, outcome)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,6 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from idp.accounts.service import LoginPolicy
+from idp.accounts.throttle import Throttle
 from idp.activity import Activity
 from idp.clock import Clock
 from idp.oauth.keys import KeyStore
@@ -37,6 +39,8 @@ class Canary:
     templates: Jinja2Templates
     analytics: AnalyticsFacade | None
     clock: Clock
+    login_policy: LoginPolicy = field(default_factory=LoginPolicy)  # lockout, and its notice to the owner
+    throttle: Throttle = field(default_factory=Throttle)  # sign-in and client authentication limits
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking service code (SQLAlchemy, argon2) off the event loop."""

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from idp.accounts.factors.levels import SUPPORTED as ACR_VALUES
 from idp.oauth.claims import CLAIMS_SUPPORTED
 from idp.web.context import canary
 
@@ -32,6 +33,7 @@ def metadata(issuer: str, algs: list[str]) -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS_SUPPORTED,
+        "acr_values_supported": list(ACR_VALUES),
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,

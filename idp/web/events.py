@@ -10,7 +10,9 @@ needs the database — the token's state, whether its client still exists, which
 accounts belong to — is one statement after the body is validated. On the embedded SQLite database that
 statement runs on the event loop and its answer is kept for the same token and accounts until the file changes;
 on a database server it runs on a worker thread. The answers keep the order of the plain checks: a token
-problem (401/403) before a body problem (413/400) before a refusal (403).
+problem (401/403) before a body problem (415/413/400) before a refusal (403). The body must be sent as
+``application/json`` (a charset parameter is fine): a form or ``text/plain`` post is what a browser can send
+across sites without asking, so it is refused with 415.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ async def post_events(request: Request) -> Response:
         claims = c.access.claims(token, SCOPE)
     except OAuthError as err:
         return _token_error(err)
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        metrics.event_post_refused("unsupported_media_type")
+        return json_error("unsupported_media_type", "the body must be JSON, sent with Content-Type: application/json "
+                          f"(got {media_type or 'none'!r})", 415)
     try:
         body = await read_body(request, MAX_BATCH_BYTES)
     except BodyTooLarge:

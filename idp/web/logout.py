@@ -1,13 +1,17 @@
 """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
 
-With a valid ``id_token_hint`` the session ends at once; without one the user confirms with a CSRF-protected
-form, so a third-party page cannot sign people out. ``post_logout_redirect_uri`` must be registered exactly
-for the client named by the hint (or by ``client_id``); otherwise no redirect happens.
+The session ends at once only when the ``id_token_hint`` is one of Canary's ID tokens, unexpired, and its
+subject is the user of this browser's session. Otherwise (no hint, someone else's token, an expired one, no
+session) the user confirms with a CSRF-protected form, so a third-party page cannot sign people out.
+``post_logout_redirect_uri`` must be registered exactly for the client named by the hint (an expired hint still
+names it) or by ``client_id``; otherwise no redirect happens.
 """
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -33,7 +37,17 @@ class Plan:
     confirmed: bool = False
 
 
-def plan(c: Canary, params: dict[str, str]) -> Plan:
+def _hint_matches_session(c: Canary, claims: dict[str, Any], cookie: str | None) -> bool:
+    now = c.clock.now()
+    exp = claims.get("exp")
+    if not isinstance(exp, int) or exp <= now.timestamp():
+        return False
+    with c.factory() as db:
+        session = sessions.load_session(db, cookie, now)
+    return session is not None and hmac.compare_digest(session.user_id, str(claims.get("sub", "")))
+
+
+def plan(c: Canary, params: dict[str, str], cookie: str | None = None) -> Plan:
     hint_claims = None
     if params.get("id_token_hint"):
         try:
@@ -56,7 +70,8 @@ def plan(c: Canary, params: dict[str, str]) -> Plan:
         if wanted not in client.post_logout_redirect_uris:
             return Plan(error="post_logout_redirect_uri is not registered for this client")
         redirect = redirect_with(wanted, {"state": params.get("state")})
-    return Plan(redirect=redirect, confirmed=hint_claims is not None)
+    return Plan(redirect=redirect,
+                confirmed=hint_claims is not None and _hint_matches_session(c, hint_claims, cookie))
 
 
 def end(c: Canary, cookie: str | None, client_id: str) -> None:
@@ -80,7 +95,7 @@ async def logout(request: Request) -> Response:
     except InvalidRequest as exc:
         return error_page(request, "invalid_request", exc.description)
     params = {k: v for k, v in form.items() if k in PARAMS}
-    result = await c.run(plan, c, params)
+    result = await c.run(plan, c, params, request.cookies.get(SESSION_COOKIE))
     if result.error:
         return error_page(request, "invalid_request", result.error)
     confirmed = result.confirmed or (request.method == "POST" and form.get("confirm") == "yes"

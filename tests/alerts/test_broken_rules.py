@@ -14,6 +14,7 @@ from analytics.alerts import (
     AlertChannel,
     AlertRule,
     AlertService,
+    AlertSettings,
     Delivery,
     create_rule,
     create_webhook_endpoint,
@@ -21,6 +22,8 @@ from analytics.alerts import (
 from analytics.alerts import service as service_module
 from analytics.directory import InMemoryDirectory, Roster
 from tests.alerts.conftest import NOW, TODAY, AlertDatabase, FakeActivity, Receiver
+
+LOOPBACK = AlertSettings(allow_private_addresses=True)  # the test receivers listen on loopback
 
 
 class FailingOrganization(InMemoryDirectory):
@@ -47,7 +50,7 @@ def test_a_broken_rule_is_skipped_and_the_good_one_delivers(
     database: AlertDatabase, receiver: Receiver, directory: InMemoryDirectory, caplog: pytest.LogCaptureFixture
 ) -> None:
     with database.session_factory()() as session:
-        endpoint = create_webhook_endpoint(session, receiver.url)
+        endpoint = create_webhook_endpoint(session, receiver.url, allow_private=True)
         overflowing = AlertRule(name="a million days", threshold_days=1_000_000, organization=None, enabled=True,
                                 created_at=NOW, channels=[AlertChannel(endpoint_id=endpoint.id)])
         failing = AlertRule(name="unreachable", threshold_days=7, organization="org-boom", enabled=True,
@@ -62,7 +65,7 @@ def test_a_broken_rule_is_skipped_and_the_good_one_delivers(
     activity = FakeActivity({"alice": TODAY - timedelta(days=10), "bob": TODAY, "carol": TODAY})
 
     with caplog.at_level(logging.INFO, logger="analytics.alerts"), AlertService(
-        database.session_factory(), activity, FailingOrganization(directory.accounts())
+        database.session_factory(), activity, FailingOrganization(directory.accounts()), LOOPBACK
     ) as service:
         report = service.run_once(NOW)
         again = service.run_once(NOW + timedelta(minutes=1))
@@ -84,7 +87,7 @@ def test_pending_notifications_go_out_when_detection_fails_as_a_whole(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with sqlite_database.session_factory()() as session:
-        endpoint = create_webhook_endpoint(session, receiver.url)
+        endpoint = create_webhook_endpoint(session, receiver.url, allow_private=True)
         session.add(_pending(None, endpoint.id))
         session.commit()
 
@@ -92,7 +95,7 @@ def test_pending_notifications_go_out_when_detection_fails_as_a_whole(
         raise ConnectionError("the rules could not be read")
 
     monkeypatch.setattr(service_module, "run_detection", unavailable)
-    with AlertService(sqlite_database.session_factory(), FakeActivity(), directory) as service, \
+    with AlertService(sqlite_database.session_factory(), FakeActivity(), directory, LOOPBACK) as service, \
             pytest.raises(ConnectionError):
         service.run_once(NOW)
     assert [r.headers["webhook-id"] for r in receiver.received] == ["msg_earlier"]

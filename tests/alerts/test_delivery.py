@@ -15,12 +15,13 @@ from analytics.alerts import (
 from analytics.directory import InMemoryDirectory
 from tests.alerts.conftest import NOW, TODAY, AlertDatabase, FakeActivity, Receiver
 
-SETTINGS = AlertSettings(backoff_seconds=(5, 30, 120), max_attempts=8, disable_after_failures=4)
+SETTINGS = AlertSettings(backoff_seconds=(5, 30, 120), max_attempts=8, disable_after_failures=4,
+                         allow_private_addresses=True)  # the receivers listen on loopback
 
 
 def _service(database: AlertDatabase, receiver: Receiver, directory: InMemoryDirectory) -> AlertService:
     with database.session_factory()() as session:
-        endpoint = create_webhook_endpoint(session, receiver.url)
+        endpoint = create_webhook_endpoint(session, receiver.url, allow_private=True)
         create_rule(session, "quiet", 7, "org-a", webhook_ids=[endpoint.id])
         session.commit()
     activity = FakeActivity({"alice": TODAY - timedelta(days=10), "bob": TODAY, "carol": TODAY})
@@ -91,9 +92,9 @@ def test_success_resets_the_failure_count(
 
 def test_timeouts_are_retried(sqlite_database: AlertDatabase, receiver: Receiver, directory: InMemoryDirectory) -> None:
     receiver.delay = 2.0
-    settings = AlertSettings(webhook_timeout_seconds=0.2, backoff_seconds=(5,))
+    settings = AlertSettings(webhook_timeout_seconds=0.2, backoff_seconds=(5,), allow_private_addresses=True)
     with sqlite_database.session_factory()() as session:
-        endpoint = create_webhook_endpoint(session, receiver.url)
+        endpoint = create_webhook_endpoint(session, receiver.url, allow_private=True)
         create_rule(session, "quiet", 7, "org-a", webhook_ids=[endpoint.id])
         session.commit()
     activity = FakeActivity({"alice": TODAY - timedelta(days=10), "bob": TODAY, "carol": TODAY})

@@ -17,11 +17,12 @@ def test_failed_webhook_and_e_mail_deliveries_are_warnings(
 ) -> None:
     receiver.statuses = [500]
     with database.session_factory()() as session:
-        endpoint = create_webhook_endpoint(session, receiver.url)
+        endpoint = create_webhook_endpoint(session, receiver.url, allow_private=True)
         create_rule(session, "quiet", 7, "org-a", webhook_ids=[endpoint.id], emails=["ops@example.com"])
         session.commit()
     activity = FakeActivity({"alice": TODAY - timedelta(days=10), "bob": TODAY, "carol": TODAY})
-    settings = AlertSettings(backoff_seconds=(5,), max_attempts=8, disable_after_failures=4)  # no SMTP
+    settings = AlertSettings(backoff_seconds=(5,), max_attempts=8, disable_after_failures=4,  # no SMTP
+                             allow_private_addresses=True)  # the receiver listens on loopback
     with caplog.at_level(logging.WARNING, logger="analytics.alerts"), \
             AlertService(database.session_factory(), activity, directory, settings) as service:
         report = service.run_once(NOW)

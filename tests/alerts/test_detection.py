@@ -16,10 +16,12 @@ from analytics.alerts import (
 from analytics.directory import InMemoryDirectory
 from tests.alerts.conftest import NOW, TODAY, AlertDatabase, FakeActivity, Receiver
 
+LOOPBACK = AlertSettings(allow_private_addresses=True)  # the test receivers listen on loopback
+
 
 def _setup(database: AlertDatabase, receiver: Receiver, organization: str | None = "org-a") -> tuple[int, str]:
     with database.session_factory()() as session:
-        endpoint = create_webhook_endpoint(session, receiver.url, description="owner")
+        endpoint = create_webhook_endpoint(session, receiver.url, description="owner", allow_private=True)
         rule = create_rule(session, "quiet a week", 7, organization, webhook_ids=[endpoint.id])
         session.commit()
         return rule.id, endpoint.secret
@@ -31,7 +33,7 @@ def test_inactive_and_reactivated_exactly_once_across_restarts(
     rule_id, secret = _setup(database, receiver)
     activity = FakeActivity({"alice": TODAY - timedelta(days=10), "bob": TODAY - timedelta(days=1)})
 
-    with AlertService(database.session_factory(), activity, directory) as service:
+    with AlertService(database.session_factory(), activity, directory, LOOPBACK) as service:
         report = service.run_once(NOW)
         # alice: last seen 10 days ago; carol: never active, created 30 days ago. dave is too new,
         # erin is in another organization.
@@ -64,14 +66,14 @@ def test_inactive_and_reactivated_exactly_once_across_restarts(
     assert messages["carol"].json["data"]["inactive_days"] == 30
 
     # A restart: new engines, sessions and service over the same database.
-    with AlertService(database.session_factory(), activity, directory) as service:
+    with AlertService(database.session_factory(), activity, directory, LOOPBACK) as service:
         assert service.run_once(NOW + timedelta(hours=1)).transitions == []
         activity.last["alice"] = TODAY
         later = NOW + timedelta(hours=2)
         report = service.run_once(later)
         assert [(t.account, t.type) for t in report.transitions] == [("alice", "account.reactivated")]
         assert service.run_once(later).transitions == []
-    with AlertService(database.session_factory(), activity, directory) as service:
+    with AlertService(database.session_factory(), activity, directory, LOOPBACK) as service:
         assert service.run_once(NOW + timedelta(hours=3)).transitions == []
 
     assert len(receiver.received) == 3
@@ -98,11 +100,11 @@ def test_disabled_rules_and_unknown_organizations_are_skipped(
     sqlite_database: AlertDatabase, receiver: Receiver, directory: InMemoryDirectory
 ) -> None:
     with sqlite_database.session_factory()() as session:
-        endpoint = create_webhook_endpoint(session, receiver.url)
+        endpoint = create_webhook_endpoint(session, receiver.url, allow_private=True)
         create_rule(session, "off", 7, None, webhook_ids=[endpoint.id], enabled=False)
         create_rule(session, "gone", 7, "org-deleted", webhook_ids=[endpoint.id])
         session.commit()
-    service = AlertService(sqlite_database.session_factory(), FakeActivity(), directory, AlertSettings())
+    service = AlertService(sqlite_database.session_factory(), FakeActivity(), directory, LOOPBACK)
     with service:
         assert service.run_once(NOW).transitions == []
     assert receiver.received == []

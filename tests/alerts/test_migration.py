@@ -1,4 +1,5 @@
-"""The 0002 migration creates exactly the tables of `analytics.alerts.models.metadata`."""
+"""The alert tables' migrations (0002, then 0011) create exactly the tables of
+`analytics.alerts.models.metadata`."""
 
 from __future__ import annotations
 
@@ -12,19 +13,22 @@ from sqlalchemy import create_engine
 
 from analytics.alerts.models import metadata
 
-MIGRATION = Path(__file__).resolve().parents[2] / "alembic" / "versions" / "0002_alert_rules_and_deliveries.py"
+VERSIONS = Path(__file__).resolve().parents[2] / "alembic" / "versions"
+MIGRATIONS = (("0002_alert_rules_and_deliveries.py", "0002", "0001"),
+              ("0011_alert_rules_choose_what_they_report.py", "0011", "0005"))
 
 
 def test_migration_matches_models(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("migration_0002", MIGRATION)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
     engine = create_engine(f"sqlite:///{tmp_path / 'm.db'}")
     with engine.begin() as connection:
-        context = MigrationContext.configure(connection)
-        with Operations.context(context):
-            spec.loader.exec_module(module)
-            module.upgrade()
-        assert module.revision == "0002" and module.down_revision == "0001"
+        for name, revision, down_revision in MIGRATIONS:
+            spec = importlib.util.spec_from_file_location(f"migration_{revision}", VERSIONS / name)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            context = MigrationContext.configure(connection)
+            with Operations.context(context):
+                spec.loader.exec_module(module)
+                module.upgrade()
+            assert module.revision == revision and module.down_revision == down_revision
         assert compare_metadata(MigrationContext.configure(connection), metadata) == []
     engine.dispose()

@@ -99,7 +99,7 @@ def test_create_get_list_update_delete(sqlite_database: AlertDatabase) -> None:
                            ["Ops@Example.com"], organizations=ORGANIZATIONS.get, clock=lambda: moment)
         shown = rule_dict(rule)
         assert shown == {
-            "id": rule.id, "name": "Quiet customers", "threshold_days": MAX_THRESHOLD_DAYS,
+            "id": rule.id, "name": "Quiet customers", "kind": "account.inactive", "threshold_days": MAX_THRESHOLD_DAYS,
             "organization_id": "org-1", "webhook_ids": [first.id, second.id], "emails": ["ops@example.com"],
             "enabled": True, "created_at": "2024-06-01T12:00:00+00:00",
         }

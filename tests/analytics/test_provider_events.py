@@ -6,7 +6,8 @@ from analytics.api import Event, provider_events
 
 
 def test_the_names_stored_for_the_providers_events() -> None:
-    assert provider_events.ALL == ("signin.succeeded", "signin.failed", "token.issued", "token.refreshed", "signout")
+    assert provider_events.ALL == ("signin.succeeded", "signin.failed", "token.issued", "token.refreshed", "signout",
+                                   "mfa.enrolled", "mfa.removed", "signin.throttled")
     assert provider_events.ACTIVITY == ("signin.succeeded", "token.issued", "token.refreshed")
 
 

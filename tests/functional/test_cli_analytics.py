@@ -23,7 +23,8 @@ from tests.support.webhooks import Receiver
 def env(tmp_path: Path, clickhouse_server_url: str) -> Iterator[dict[str, str]]:
     database = f"canary_cli_{uuid.uuid4().hex[:10]}"
     values = {**os.environ, "CANARY_DATA_DIR": str(tmp_path),
-              "CANARY_ANALYTICS_URL": server_url_for(database)}
+              "CANARY_ANALYTICS_URL": server_url_for(database),
+              "CANARY_WEBHOOK_ALLOW_PRIVATE": "1"}  # the webhook receiver is on loopback
     yield values
     from analytics.clickhouse import ServerEngine
 

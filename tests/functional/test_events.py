@@ -17,6 +17,8 @@ from tests.support.accounts import org_id
 from tests.support.browser import PASSWORD, authorize_params, login, sign_in
 from tests.support.tokens import exchange
 
+JSON = "application/json"
+
 
 def stored(prov: Provider, where: str) -> list[dict]:
     analytics: Analytics = prov.extra["analytics"]
@@ -107,7 +109,8 @@ def test_answers_keep_their_order_token_then_body_then_refusal(ingest: Provider)
     huge = b'{"name": "' + b"x" * (1024 * 1024) + b'"}'
 
     def post_huge(token: str) -> httpx.Response:
-        return httpx.post(f"{ingest.url}/v1/events", content=huge, headers={"Authorization": f"Bearer {token}"})
+        return httpx.post(f"{ingest.url}/v1/events", content=huge, headers={"Authorization": f"Bearer {token}",
+                                                                           "Content-Type": "application/json"})
 
     user = ingest.user()
     client_id, secret = ingest.client(grant_types=["client_credentials"], scope="events:write", first_party=True)
@@ -170,11 +173,11 @@ def test_bad_batch_is_rejected_whole_naming_index_and_field(ingest: Provider) ->
     assert stored(ingest, f"toString(event_id) = '{good}'") == []
     assert post(ingest, token, "not an object").status_code == 400
     assert httpx.post(f"{ingest.url}/v1/events", content=b"{not json",
-                      headers={"Authorization": f"Bearer {token}"}).status_code == 400
+                      headers={"Authorization": f"Bearer {token}", "Content-Type": JSON}).status_code == 400
     too_many = {"batch": [{"account": user.id, "name": "x"}] * 1001}
     assert post(ingest, token, too_many).status_code == 400
     huge = httpx.post(f"{ingest.url}/v1/events", content=b'{"name": "' + b"x" * (1024 * 1024) + b'"}',
-                      headers={"Authorization": f"Bearer {token}"})
+                      headers={"Authorization": f"Bearer {token}", "Content-Type": JSON})
     assert huge.status_code == 413
 
 

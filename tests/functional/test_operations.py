@@ -58,7 +58,8 @@ def test_metrics_count_requests_tokens_sign_ins_and_events(ingest: Provider) -> 
                       headers=headers).status_code == 202
     assert httpx.post(f"{ingest.url}/v1/events", json={"account": "nobody", "name": "a"},
                       headers=headers).status_code == 400
-    assert httpx.post(f"{ingest.url}/v1/events", content=b"{", headers=headers).status_code == 400
+    assert httpx.post(f"{ingest.url}/v1/events", content=b"{",
+                      headers={**headers, "Content-Type": "application/json"}).status_code == 400
     assert httpx.post(f"{ingest.url}/v1/events", json={"name": "a"},
                       headers={"Authorization": "Bearer garbage"}).status_code == 401
     app_id, _ = ingest.client(first_party=True)

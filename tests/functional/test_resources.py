@@ -90,7 +90,7 @@ def test_introspection_active_and_inactive(provider: Provider, http: httpx.Clien
 
 
 def test_concurrent_introspections_each_name_their_own_user(provider: Provider) -> None:
-    rs_id, rs_secret = provider.client(grant_types=["client_credentials"], scope="events:write")
+    rs_id, rs_secret = provider.client(grant_types=["client_credentials"], scope="events:write", resource_server=True)
     expected = {}
     for _ in range(3):
         with httpx.Client(base_url=provider.url, follow_redirects=False, timeout=30) as browser:  # its own sign-in
@@ -115,7 +115,7 @@ def test_a_deleted_clients_tokens_are_inactive(provider: Provider) -> None:
     client_id, secret = provider.client(grant_types=["client_credentials"], scope="events:write")
     token = httpx.post(f"{provider.url}/token", data={"grant_type": "client_credentials"},
                        auth=(client_id, secret or "")).json()["access_token"]
-    rs_id, rs_secret = provider.client(grant_types=["client_credentials"], scope="events:write")
+    rs_id, rs_secret = provider.client(grant_types=["client_credentials"], scope="events:write", resource_server=True)
     seen = introspect(provider, token, (rs_id, rs_secret or ""))
     assert seen["active"] is True and "username" not in seen
     with transaction(provider.context.factory) as db:
@@ -127,7 +127,7 @@ def test_a_deleted_clients_tokens_are_inactive(provider: Provider) -> None:
 
 def test_resource_server_may_introspect_other_clients_tokens(provider: Provider, http: httpx.Client) -> None:
     _, _, body = tokens_for(provider, http)
-    rs_id, rs_secret = provider.client(grant_types=["client_credentials"], scope="events:write")
+    rs_id, rs_secret = provider.client(grant_types=["client_credentials"], scope="events:write", resource_server=True)
     assert introspect(provider, body["access_token"], (rs_id, rs_secret or ""))["active"] is True
 
 

@@ -2,8 +2,8 @@
 
 A well-signed, unexpired access token (``TokenService.decode``) is usable while its ``jti`` is not on the
 deny-list, the grant it came from (``gid``, carried by user tokens only) is not revoked, its user is not
-disabled, and its client still exists. Revoking a grant, disabling an account or deleting a client therefore
-stops every token already issued, whatever its format (``idp.oauth.tokens``).
+disabled, and its client still exists and is not disabled. Revoking a grant, disabling an account, disabling or
+deleting a client therefore stops every token already issued, whatever its format (``idp.oauth.tokens``).
 
 What the rule needs is read by one statement, which the events endpoint extends with the accounts a batch
 names (by id, or by e-mail address) and their memberships, so that posting events costs one statement
@@ -39,7 +39,7 @@ class Unusable(enum.Enum):
 
     REVOKED = "token revoked"
     DISABLED = "account disabled"
-    CLIENT_GONE = "the token's client no longer exists"
+    CLIENT_GONE = "the token's client no longer exists"  # or is disabled
 
 
 def problem(row: Sequence[Any]) -> Unusable | None:
@@ -106,7 +106,7 @@ def statement(paramstyle: str, accounts: int, user_token: bool, emails: int = 0)
         f"c.{clients.c.organization_id.name}, m.{members.c.user_id.name}, m.{members.c.organization_id.name}, "
         f"u.{users.c.id.name}, u.{users.c.email.name}, o.{orgs.c.slug.name}, c.{clients.c.events_by_email.name} "
         f"FROM (SELECT 1 AS one) AS base "
-        f"LEFT JOIN {clients.name} AS c ON c.{clients.c.client_id.name} = {p} "
+        f"LEFT JOIN {clients.name} AS c ON c.{clients.c.client_id.name} = {p} AND NOT c.{clients.c.disabled.name} "
         f"LEFT JOIN {users.name} AS u ON {on_accounts} "
         f"LEFT JOIN {members.name} AS m ON m.{members.c.user_id.name} = u.{users.c.id.name} "
         f"LEFT JOIN {orgs.name} AS o ON o.{orgs.c.id.name} = m.{members.c.organization_id.name}"

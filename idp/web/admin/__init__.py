@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route
 
-from idp.web.admin import accounts, activity, alerts, clients, openapi, organizations, routing
+from idp.web.admin import accounts, activity, alerts, clients, factors, openapi, organizations, routing
 from idp.web.admin.routing import Operation, not_found
 from idp.web.admin.routing import routes as operation_routes
 
@@ -17,6 +17,7 @@ OPERATIONS: list[Operation] = [
     *clients.OPERATIONS,
     *activity.OPERATIONS,
     *alerts.OPERATIONS,
+    *factors.OPERATIONS,
 ]
 
 routes: list[BaseRoute] = [

@@ -8,7 +8,7 @@ from typing import Any
 from idp.accounts import service
 from idp.accounts.errors import AccountError, EmailTaken
 from idp.accounts.models import Membership, Organization, User
-from idp.oauth.tokens import TokenService
+from idp.oauth import account_status
 from idp.web.admin import paging, schemas
 from idp.web.admin.errors import BadRequest, Conflict
 from idp.web.admin.routing import Call, Operation, Parameter
@@ -89,7 +89,7 @@ def update_account(call: Call) -> dict[str, Any]:
     if body.get("disabled") is True:
         _disable(call, user)
     elif body.get("disabled") is False:
-        service.enable_user(user)
+        account_status.enable_account(user)
     return load(call, user)
 
 
@@ -100,15 +100,13 @@ def disable_account(call: Call) -> dict[str, Any]:
 
 
 def _disable(call: Call, user: User) -> None:
-    """Sign-in refused, login sessions ended, and every grant revoked: enabling the account later does not
-    bring its old access and refresh tokens back."""
-    service.disable_user(call.db, user)
-    TokenService.revoke_user_grants(call.db, user.id)
+    """Sign-in refused, login sessions ended, and every grant revoked (``idp.oauth.account_status``)."""
+    account_status.disable_account(call.db, user)
 
 
 def enable_account(call: Call) -> dict[str, Any]:
     user = service.get_user(call.db, call.path["account_id"])
-    service.enable_user(user)
+    account_status.enable_account(user)
     return load(call, user)
 
 

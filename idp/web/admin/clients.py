@@ -52,7 +52,8 @@ def create_client(call: Call) -> dict[str, Any]:
     client, secret = registry.create_client(
         call.db, name=body["name"], scope=scope, public=public, first_party=body.get("first_party", False),
         admin=admin, organization_id=organization_id, id_token_alg=alg, access_token_format=token_format,
-        events_by_email=body.get("events_by_email", False), **metadata)
+        resource_server=body.get("resource_server", False), events_by_email=body.get("events_by_email", False),
+        **metadata)
     return {**client.public_dict(), "client_secret": secret}
 
 
@@ -91,7 +92,7 @@ OPERATIONS = [
     Operation("DELETE", "/clients/{client_id}", delete_client, "deleteClient", "Delete a client", TAG, status=204,
               parameters=(CLIENT_ID,), response_description="Deleted",
               description="Its grants, refresh tokens and consents go with it; its access tokens stop working "
-                          "at the admin API and at event ingest."),
+                          "everywhere (introspection, UserInfo, the admin API, event ingest)."),
     Operation("POST", "/clients/{client_id}/secret", rotate_secret, "rotateClientSecret", "Rotate the secret", TAG,
               schemas.CLIENT_SECRET, parameters=(CLIENT_ID,),
               description="Replaces the client's secret at once; the response carries the new one, which is "

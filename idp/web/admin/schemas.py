@@ -144,6 +144,8 @@ _CLIENT = {
     "first_party": boolean("first-party clients skip consent and may post events for any account"),
     "admin": boolean("admin clients may call this API with their client_credentials tokens"),
     "access_token_format": string(enum=list(ACCESS_TOKEN_FORMATS)),
+    "resource_server": boolean("resource servers may introspect tokens issued to other clients"),
+    "disabled": boolean("a disabled client cannot authenticate or sign users in, and its tokens are inactive"),
     "organization_id": {"type": ["string", "null"]},
     "created_at": OPTIONAL_TIMESTAMP,
     "events_by_email": boolean(EVENTS_BY_EMAIL),
@@ -177,6 +179,8 @@ CLIENT_CREATE = define("ClientCreate", obj({
     "organization": {**ORGANIZATION_REF, "description": "the organization (id or slug) the client belongs to"},
     "id_token_signed_response_alg": string(enum=["RS256", "ES256"], default="RS256"),
     "access_token_format": ACCESS_TOKEN_FORMAT_INPUT,
+    "resource_server": {"type": "boolean", "default": False,
+                        "description": "may introspect tokens issued to other clients"},
     "events_by_email": {"type": "boolean", "default": False, "description": EVENTS_BY_EMAIL},
 }, required=("name",)))
 CLIENT_UPDATE = define("ClientUpdate", obj({
@@ -188,5 +192,7 @@ CLIENT_UPDATE = define("ClientUpdate", obj({
     "first_party": boolean(),
     "admin": boolean("true adds the `admin` scope, false removes it"),
     "access_token_format": ACCESS_TOKEN_FORMAT_INPUT,
+    "resource_server": boolean("may introspect tokens issued to other clients"),
+    "disabled": boolean("true stops the client: it cannot authenticate, and its tokens become inactive"),
     "events_by_email": boolean(EVENTS_BY_EMAIL),
 }, required=()))

@@ -38,7 +38,7 @@ from idp.directory import SqlAccountDirectory
 from tests.functional.admin.conftest import Admin, Spec, new_token, unique, validation_agreement
 from tests.functional.conftest import Provider
 
-NOWHERE = "http://127.0.0.1:9/hook"
+NOWHERE = "https://hooks.example.invalid/hook"  # never sent to: deliveries here go to an in-process transport
 
 
 def webhook(admin: Admin, **fields: Any) -> dict[str, Any]:
@@ -91,8 +91,8 @@ def test_webhook_url_must_be_http_or_https(admin: Admin) -> None:
 def test_webhook_patch_enable_and_delete(admin: Admin, provider: Provider) -> None:
     endpoint = webhook(admin)
     path = f"/alerts/webhooks/{endpoint['id']}"
-    changed = admin.ok("PATCH", path, json={"url": "http://127.0.0.1:9/other", "description": "moved"})
-    assert changed["url"] == "http://127.0.0.1:9/other" and changed["description"] == "moved"
+    changed = admin.ok("PATCH", path, json={"url": "https://hooks.example.invalid/other", "description": "moved"})
+    assert changed["url"] == "https://hooks.example.invalid/other" and changed["description"] == "moved"
     secret = "whsec_" + "Y2FuYXJ5LWNhbmFyeS1jYW5hcnktY2FuYXJ5"
     assert "secret" not in admin.ok("PATCH", path, json={"secret": secret})
     with transaction(provider.context.factory) as db:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from analytics.queries import MAX_RANGE_DAYS
 from idp.web.admin import organizations, paging
 from idp.web.admin.accounts import ACCOUNT_ID
+from idp.web.admin.activity import at_risk
 from idp.web.admin.activity.handlers import (
     get_account_activity,
     get_account_timeline,
@@ -81,4 +82,5 @@ OPERATIONS = [
               description="Usage events posted by resource servers, by name: how many, by how many accounts, and "
                           "their adoption. The organization filter applies to the organization recorded with "
                           "each event."),
+    *at_risk.OPERATIONS,
 ]

@@ -17,6 +17,7 @@ from analytics.queries import (
     MAX_RANGE_DAYS,
     Executor,
     QueryError,
+    account_assessment,
     account_summary,
     account_timeline,
     active_users,
@@ -30,6 +31,7 @@ from idp.accounts.models import Organization
 from idp.directory import SqlAccountDirectory
 from idp.web.admin import organizations, paging
 from idp.web.admin.accounts import timestamp
+from idp.web.admin.activity.rhythm import churn_model, rhythm_dict
 from idp.web.admin.activity.schemas import DEFAULT_DAYS, EARLIEST, LATEST
 from idp.web.admin.errors import ApiError, BadRequest
 from idp.web.admin.routing import Call
@@ -105,6 +107,7 @@ def get_account_activity(call: Call) -> dict[str, Any]:
     user = service.get_user(call.db, call.path["account_id"])
     now = call.c.clock.now()
     summary = _query(account_summary, engine, SqlAccountDirectory(call.c.factory), user.id, now)
+    assessed = _query(account_assessment, engine, user.id, now, churn_model(call.c.settings))
     return {
         "account_id": user.id,
         "first_seen": timestamp(summary.first_seen),
@@ -115,6 +118,7 @@ def get_account_activity(call: Call) -> dict[str, Any]:
         "active_days_30d": summary.active_days_30d,
         "events_by_name": summary.events_by_name,
         "clients": summary.clients,
+        "rhythm": None if assessed is None else rhythm_dict(assessed[0]),
         "as_of": now.isoformat(),
     }
 

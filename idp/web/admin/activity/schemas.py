@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from analytics.queries import STATES
 from idp.web.admin import paging
 from idp.web.admin.routing import Parameter
 from idp.web.admin.schemas import OPTIONAL_TIMESTAMP, TIMESTAMP, define, obj, string
@@ -51,6 +52,29 @@ DAY = {"type": "string", "format": "date"}
 ORGANIZATION_ID = {"type": ["string", "null"], "description": "the organization filtered on (its id), or null"}
 ORGANIZATION_BRIEF = define("OrganizationBrief", obj({"id": string(), "slug": string()}))
 
+RHYTHM = define("Rhythm", obj({
+    "active_days": {**COUNT, "description": "active days in the history the rhythm is learned from"},
+    "days_per_week": {"type": "number", "minimum": 0, "maximum": 7,
+                      "description": "active days per week from its first to its last active day of the history"},
+    "weekdays_only": {"type": "boolean", "description": "keeps to Monday to Friday: gaps and silence count weekdays"},
+    "usual_gap": {"type": "integer", "minimum": 1, "description": "median days (weekdays) from one active day to "
+                  "the next"},
+    "high_gap": {"type": "integer", "minimum": 1, "description": "the high percentile of those gaps"},
+    "quiet_after": {"type": "integer", "minimum": 1, "description": "the silence, in the same unit, that counts as "
+                    "going quiet"},
+}, description="how often the account is usually active; null when it has too little history"))
+ASSESSMENT_FIELDS = {
+    "state": string("`inactive`: past the fixed threshold; `going_quiet`: silent well beyond its usual gaps; "
+                    "`slowing`: recent rate well below its own baseline; `active`", enum=list(STATES)),
+    "score": {"type": "number", "minimum": 0, "description": "the silence as a share of the silence that counts "
+              "as going quiet (1 or more: beyond it), or for a drop in rate 0.99 times the share of the usual "
+              "rate lost"},
+    "explanation": string("one sentence, e.g. \"usually active 4 days a week; silent for 6 days, …\""),
+    "silent_days": {**COUNT, "description": "whole UTC days since the last active day (0: active today)"},
+    "rhythm": {"oneOf": [RHYTHM, {"type": "null"}]},
+}
+ACCOUNT_RHYTHM = define("AccountRhythm", obj(ASSESSMENT_FIELDS, description="the account's state by its own "
+                                                                             "rhythm; null when never active"))
 ACCOUNT_ACTIVITY = define("AccountActivity", obj({
     "account_id": string(),
     "first_seen": {**OPTIONAL_TIMESTAMP, "description": "first activity: a sign-in, a token issued or refreshed, "
@@ -65,6 +89,8 @@ ACCOUNT_ACTIVITY = define("AccountActivity", obj({
                        "description": "every event recorded for the account, counted by name"},
     "clients": {"type": "array", "items": string(), "description": "client_ids the account's events came "
                 "through"},
+    "rhythm": {"oneOf": [ACCOUNT_RHYTHM, {"type": "null"}], "description": "its state by its own rhythm (see "
+               "`listAtRiskAccounts`); null when never active"},
     "as_of": {**TIMESTAMP, "description": "when the numbers were computed"},
 }, description="one account's activity"))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from analytics.alerts import (
+    KINDS,
     MAX_EMAIL_LENGTH,
     MAX_EMAILS,
     MAX_NAME_LENGTH,
@@ -37,6 +38,7 @@ RULE_ID = id_parameter("rule_id", "rule")
 RULE = define("AlertRule", obj({
     "id": ID,
     "name": string(),
+    "kind": string("what the rule reports", enum=list(KINDS)),
     "threshold_days": {"type": "integer", "minimum": 1,
                        "description": "whole days without activity after which an account is reported"},
     "organization_id": {"type": ["string", "null"], "description": "only members of this organization; null "
@@ -54,6 +56,10 @@ _RULE_NAME = string(minLength=1, maxLength=MAX_NAME_LENGTH)
 _THRESHOLD = {"type": "integer", "minimum": MIN_THRESHOLD_DAYS, "maximum": MAX_THRESHOLD_DAYS,
               "description": "whole UTC days without activity after which an account is reported "
                              f"({MIN_THRESHOLD_DAYS} to {MAX_THRESHOLD_DAYS})"}
+_KIND = string("`account.inactive`: no activity for `threshold_days`; `account.going_quiet`: silent well beyond "
+               "the account's own rhythm (with too little history for one, for `threshold_days`); "
+               "`organization.declining`: the share of members active this week fell by "
+               "CANARY_CHURN_DECLINE_FRACTION against the four weeks before", enum=list(KINDS))
 _RULE_ORGANIZATION = {"type": ["string", "null"], "minLength": 1, "maxLength": MAX_ORGANIZATION_LENGTH,
                       "description": "an organization's id or slug: only its members; null for every account"}
 _WEBHOOK_IDS = {"type": "array", "maxItems": MAX_WEBHOOKS, "uniqueItems": True,
@@ -64,6 +70,7 @@ _EMAILS = {"type": "array", "maxItems": MAX_EMAILS, "uniqueItems": True,
            "description": "e-mail recipients to notify (needs CANARY_SMTP_HOST)"}
 RULE_CREATE = define("AlertRuleCreate", obj({
     "name": _RULE_NAME,
+    "kind": {**_KIND, "default": "account.inactive"},
     "threshold_days": _THRESHOLD,
     "organization": {**_RULE_ORGANIZATION, "default": None},
     "webhook_ids": _WEBHOOK_IDS,
@@ -72,6 +79,7 @@ RULE_CREATE = define("AlertRuleCreate", obj({
 }, required=("name", "threshold_days"), description="give at least one webhook endpoint or e-mail recipient"))
 RULE_UPDATE = define("AlertRuleUpdate", obj({
     "name": _RULE_NAME,
+    "kind": _KIND,
     "threshold_days": _THRESHOLD,
     "organization": _RULE_ORGANIZATION,
     "webhook_ids": {**_WEBHOOK_IDS, "description": "replaces the rule's webhook endpoints"},
@@ -99,7 +107,7 @@ def create_alert_rule(call: Call) -> dict[str, Any]:
     body = _changes(call.body)
     rule = create_rule(call.db, body["name"], body["threshold_days"], body.get("organization"),
                        body.get("webhook_ids", ()), body.get("emails", ()), body.get("enabled", True),
-                       organizations=organization_resolver(call.db))
+                       kind=body.get("kind", "account.inactive"), organizations=organization_resolver(call.db))
     return _with_warnings(call, rule_dict(rule))
 
 
@@ -134,8 +142,8 @@ OPERATIONS = [
     Operation("PATCH", "/alerts/rules/{rule_id}", update_alert_rule, "updateAlertRule", "Change an alert rule", TAG,
               RULE, body=RULE_UPDATE, parameters=(RULE_ID,),
               description="Changes only the fields given; `webhook_ids` and `emails` replace the current ones. "
-                          "A new `threshold_days` or `organization` starts the rule afresh: its next run reports "
-                          "the accounts inactive by the new terms, once."),
+                          "A new `kind`, `threshold_days` or `organization` starts the rule afresh: its next run "
+                          "reports the accounts inactive by the new terms, once."),
     Operation("DELETE", "/alerts/rules/{rule_id}", delete_alert_rule, "deleteAlertRule", "Delete an alert rule", TAG,
               status=204, parameters=(RULE_ID,), response_description="Deleted",
               description="Deliveries already queued are still sent."),

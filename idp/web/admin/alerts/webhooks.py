@@ -74,7 +74,8 @@ def list_webhooks(call: Call) -> dict[str, Any]:
 
 def create_webhook(call: Call) -> dict[str, Any]:
     body = call.body
-    endpoint = create_webhook_endpoint(call.db, body["url"], body.get("secret"), body.get("description", ""))
+    endpoint = create_webhook_endpoint(call.db, body["url"], body.get("secret"), body.get("description", ""),
+                                       allow_private=call.c.settings.webhook_allow_private)
     return {**webhook_dict(endpoint), "secret": endpoint.secret}
 
 
@@ -83,7 +84,8 @@ def get_webhook(call: Call) -> dict[str, Any]:
 
 
 def update_webhook(call: Call) -> dict[str, Any]:
-    return webhook_dict(update_webhook_endpoint(call.db, _id(call), cast(EndpointChanges, call.body)))
+    return webhook_dict(update_webhook_endpoint(call.db, _id(call), cast(EndpointChanges, call.body),
+                                                allow_private=call.c.settings.webhook_allow_private))
 
 
 def delete_webhook(call: Call) -> None:

@@ -1,0 +1,140 @@
+"""Alert rules: who is notified, and how, when accounts go quiet. What a rule may say is checked by
+``analytics.alerts`` (``create_rule``, ``update_rule``) alone; the console passes the form on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from analytics.alerts import (
+    MAX_THRESHOLD_DAYS,
+    MIN_THRESHOLD_DAYS,
+    AlertRule,
+    WebhookEndpoint,
+    create_rule,
+    delete_rule,
+    get_rule,
+    rules_page,
+    update_rule,
+    webhook_endpoints_page,
+)
+from idp.accounts.models import Organization
+from idp.alerting import organization_resolver
+from idp.web.console.auth import Operator
+from idp.web.console.pages import Form, Refused, action, done, look, page, render, work
+from idp.web.context import canary
+
+
+@dataclass
+class Rules:
+    rules: list[AlertRule]
+    endpoints: list[WebhookEndpoint]
+    organizations: list[Organization]
+
+    @property
+    def slugs(self) -> dict[str, str]:
+        return {org.id: org.slug for org in self.organizations}
+
+    @property
+    def has_email_recipients(self) -> bool:
+        return any(channel.email for rule in self.rules for channel in rule.channels)
+
+
+def _rules(db: Session) -> Rules:
+    rules, _ = rules_page(db)
+    endpoints, _ = webhook_endpoints_page(db)
+    orgs = list(db.scalars(select(Organization).order_by(Organization.slug)))
+    return Rules(rules, endpoints, orgs)
+
+
+async def show(request: Request, op: Operator, *, error: str = "", status: int = 200,
+               form: Form | None = None) -> Response:
+    c = canary(request)
+    data = await look(c, _rules)
+    return render(request, op, "console/alerts.html", {
+        "section": "alerts", "d": data, "form": form, "smtp": bool(c.settings.smtp_host),
+        "min_days": MIN_THRESHOLD_DAYS, "max_days": MAX_THRESHOLD_DAYS}, error=error, status=status)
+
+
+def _webhook_ids(form: Form) -> list[int]:
+    ids = []
+    for value in form.getlist("webhook_ids"):
+        if not value.isdigit() or len(value) > 9:
+            raise Refused("webhook_ids must name webhook endpoints")
+        ids.append(int(value))
+    return ids
+
+
+def _create(db: Session, form: Form) -> None:
+    create_rule(db, form.get("name"), form.number("threshold_days", "threshold_days"),
+                form.get("organization").strip() or None, _webhook_ids(form), form.lines("emails"),
+                enabled=form.flag("enabled"), organizations=organization_resolver(db))
+
+
+@action(show)
+async def create(request: Request, op: Operator, form: Form) -> Response:
+    await work(canary(request), _create, form)
+    return done("/console/alerts", "rule-created")
+
+
+def _rule_id(request: Request) -> int:
+    value = request.path_params["rule_id"]
+    if not value.isdigit() or len(value) > 9:
+        raise Refused(f"no alert rule {value!r}", 404)
+    return int(value)
+
+
+def _enable(db: Session, rule_id: int, enabled: bool) -> None:
+    update_rule(db, rule_id, {"enabled": enabled}, organizations=organization_resolver(db))
+
+
+@dataclass
+class Editing:
+    rule: AlertRule
+    choices: Rules
+
+
+def _editing(db: Session, rule_id: int) -> Editing:
+    return Editing(get_rule(db, rule_id), _rules(db))
+
+
+async def show_rule(request: Request, op: Operator, *, error: str = "", status: int = 200,
+                    form: Form | None = None) -> Response:
+    c = canary(request)
+    data = await look(c, _editing, _rule_id(request))
+    return render(request, op, "console/alert.html", {
+        "section": "alerts", "e": data, "form": form, "smtp": bool(c.settings.smtp_host),
+        "min_days": MIN_THRESHOLD_DAYS, "max_days": MAX_THRESHOLD_DAYS}, error=error, status=status)
+
+
+def _update(db: Session, rule_id: int, form: Form) -> None:
+    update_rule(db, rule_id, {
+        "name": form.get("name"), "threshold_days": form.number("threshold_days", "threshold_days"),
+        "organization": form.get("organization").strip() or None, "webhook_ids": _webhook_ids(form),
+        "emails": form.lines("emails"), "enabled": form.flag("enabled")}, organizations=organization_resolver(db))
+
+
+@action(show_rule)
+async def update(request: Request, op: Operator, form: Form) -> Response:
+    await work(canary(request), _update, _rule_id(request), form)
+    return done("/console/alerts", "rule-updated")
+
+
+@action(show)
+async def toggle(request: Request, op: Operator, form: Form) -> Response:
+    await work(canary(request), _enable, _rule_id(request), form.get("enabled") == "true")
+    return done("/console/alerts", "rule-updated")
+
+
+@action(show)
+async def delete(request: Request, op: Operator, form: Form) -> Response:
+    await work(canary(request), delete_rule, _rule_id(request))
+    return done("/console/alerts", "rule-deleted")
+
+
+alerts = page(show)
+rule = page(show_rule)

@@ -1,0 +1,19 @@
+"""The second-factor endpoints, in one list for ``idp.app``."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from idp.web.factors import handoff, passkey_signin, second_step, security_page
+
+routes = [
+    Route(handoff.SECOND_STEP_PATH, second_step.second_factor, methods=["GET", "POST"]),
+    Route(handoff.ENROLL_PATH, second_step.enroll, methods=["GET", "POST"]),
+    Route("/login/passkey/options", passkey_signin.options, methods=["POST"]),
+    Route("/login/passkey", passkey_signin.verify, methods=["POST"]),
+    Route("/factors/passkeys.js", passkey_signin.script, methods=["GET"]),
+    Route(security_page.PATH, security_page.security, methods=["GET"]),
+    Route(security_page.PATH + "/passkeys/options", security_page.registration_options, methods=["POST"]),
+    Route(security_page.PATH + "/passkeys", security_page.register, methods=["POST"]),
+    Route(security_page.PATH + "/{action}", security_page.act, methods=["POST"]),
+]

@@ -1,0 +1,53 @@
+"""The console's activity pages on real analytics (ClickHouse server and chDB): charts, quiet accounts,
+an account's events."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from analytics.api import Analytics, Event
+from tests.functional.conftest import Provider
+from tests.support.accounts import org_id
+from tests.support.console import make_admin, sign_in
+
+
+def test_activity_with_charts_quiet_accounts_and_an_account(ingest: Provider) -> None:
+    slug = f"dash-{uuid.uuid4().hex[:6]}"
+    admin = make_admin(ingest, organization=slug)
+    quiet = ingest.user(organization=slug, email=f"quiet-{uuid.uuid4().hex[:6]}@example.com")
+    busy = ingest.user(organization=slug)
+    analytics: Analytics = ingest.extra["analytics"]
+    now = datetime.now(UTC).replace(microsecond=0)
+    analytics.accept([
+        Event(uuid.uuid4(), quiet.id, org_id(ingest, slug), "c", "report.exported", now - timedelta(days=20), now, {}),
+        Event(uuid.uuid4(), busy.id, org_id(ingest, slug), "c", "report.viewed", now - timedelta(minutes=5), now, {}),
+    ])
+    analytics.flush(20)
+    with httpx.Client(base_url=ingest.url) as http:
+        page = sign_in(http, admin.email, f"/console?org={slug}")
+        assert page.status_code == 200 and quiet.email in page.text  # quiet for 20 days
+        charts = re.findall(r"<svg.*?</svg>", page.text, re.S)
+        assert len(charts) == 2
+        active, lifecycle = charts
+        assert ">active accounts</text>" in active and ">day (UTC)</text>" in active
+        today = now.date().isoformat()
+        # `busy` posted today (the admin's sign-in may not have reached ClickHouse yet); `quiet` was active
+        # 20 days ago, within the 30 days of MAU. Each point carries its date and value as a hover title.
+        assert re.search(rf"<title>{today} · DAU: [12]</title>", active), active
+        assert re.search(rf"<title>{today} · MAU: [23]</title>", active), active
+        assert ">week starting (UTC)</text>" in lifecycle and "<title>" in lifecycle
+        assert re.search(r"· new: [1-9]", lifecycle)
+        account = http.get(f"/console/users/{quiet.id}")
+        assert account.status_code == 200 and "report.exported" in account.text
+        per_day = re.search(r'<svg[^>]*chart-bars[^>]*aria-label="Events per day".*?</svg>', account.text, re.S)
+        assert per_day, account.text
+        twenty_days_ago = (now - timedelta(days=20)).date().isoformat()
+        assert f"<title>{twenty_days_ago} · usage events: 1</title>" in per_day.group(0)
+        organization = http.get(f"/console/organizations/{slug}")
+        assert re.search(r'<div class="cards" id="health">\s*<div class="card"><span>Members</span><b>3</b>',
+                         organization.text), organization.text
+        assert http.get("/console", params={"org": "no-such-org"}).status_code == 404
