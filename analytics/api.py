@@ -8,18 +8,23 @@ while ClickHouse is down; ``migrate()`` does connect.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from analytics import alerts, migrations, provider_events, queries
-from analytics.clickhouse import ClickHouse, ClickHouseError, open_engine
+from analytics.clickhouse import ClickHouse, ClickHouseError, EmbeddedEngine, open_engine
+from analytics.clickhouse.relay import Relay, socket_path
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.ingest.body import parse_body
 from analytics.ingest.errors import EventValidationError
 from analytics.ingest.model import Event
 from analytics.ingest.posted import Posted
 from analytics.ingest.validate import parse_events
+from analytics.observe import watch
 from analytics.pending import PendingEvents
 from analytics.spool import Spool, SpoolFull
 from analytics.writer import Writer
@@ -33,19 +38,43 @@ __all__ = [
     "AnalyticsFacade",
     "ClickHouse",
     "ClickHouseError",
+    "Condition",
     "Event",
     "EventRecorder",
     "EventValidationError",
     "Posted",
+    "Relay",
     "SpoolFull",
     "alerts",
     "parse_body",
     "parse_events",
     "provider_events",
     "queries",
+    "share_embedded",
+    "watch",
 ]
 
 log = logging.getLogger(__name__)
+
+
+def share_embedded(engine: ClickHouse, data_dir: Path) -> Relay | None:
+    """Serve an embedded ClickHouse to the other processes of ``data_dir`` (``analytics.clickhouse.relay``) until
+    the returned relay is closed; None for a ClickHouse server, which every process reaches itself."""
+    if not isinstance(engine, EmbeddedEngine):
+        return None
+    return Relay(engine, socket_path(data_dir))
+
+
+@dataclass(frozen=True)
+class Condition:
+    """How ingest is doing, for metrics and readiness. ``writer_lag_seconds``: 0 with an empty spool, else
+    the time since this process's writer last ended a drain without an error."""
+
+    spool_rows: int
+    spool_bytes: int
+    spool_max_bytes: int
+    spool_writable: bool
+    writer_lag_seconds: float
 
 
 class EventRecorder(Protocol):
@@ -67,6 +96,8 @@ class AnalyticsFacade(EventRecorder, Protocol):
     def close(self) -> None: ...
 
     async def accept_posted(self, posted: Posted, organizations: list[str]) -> int: ...
+
+    def condition(self) -> Condition: ...
 
 
 class Analytics:
@@ -179,6 +210,14 @@ class Analytics:
     def _maybe_wake(self) -> None:
         if self.spool.pending_rows >= self.writer.batch_rows:
             self.writer.wake()
+
+    def condition(self) -> Condition:
+        spool = self.spool
+        rows = spool.pending_rows
+        return Condition(
+            spool_rows=rows, spool_bytes=spool.pending_bytes, spool_max_bytes=spool.max_bytes,
+            spool_writable=os.access(spool.path, os.W_OK) and os.access(spool.path.parent, os.W_OK),
+            writer_lag_seconds=max(0.0, time.time() - self.writer.succeeded_at) if rows else 0.0)
 
     def flush(self, timeout: float = 10.0) -> None:
         """Everything recorded or accepted before this call is in ClickHouse afterwards (or TimeoutError)."""

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from analytics import rollup
+from analytics import observe, rollup
 from analytics.clickhouse import ClickHouse
 from analytics.retention import drop_expired_partitions
 from analytics.spool import Spool
@@ -55,6 +55,7 @@ class Writer:
         self._next_retention = 0.0
         self._next_rollup = 0.0
         self.failures = 0  # consecutive failed inserts
+        self.succeeded_at = time.time()  # when a drain last ended without an error
         self.inserted_rows = 0
 
     def start(self) -> None:
@@ -126,6 +127,7 @@ class Writer:
                     self.drain_once(wait=stopping)
                 except Exception as exc:
                     self.failures += 1
+                    observe.count("writer_failed_inserts")
                     backoff = min(MAX_BACKOFF_SECONDS, max(self.interval, backoff * 2 or 0.5))
                     retry_at = time.monotonic() + backoff
                     log.warning(
@@ -136,6 +138,7 @@ class Writer:
                         exc,
                     )
                 else:
+                    self.succeeded_at = time.time()
                     if self.failures:
                         log.warning("ClickHouse insert recovered after %d failures", self.failures)
                     self.failures = 0

@@ -151,7 +151,7 @@ class Canary:
         return out.stdout
 
     def create_client(self, name: str, *options: str) -> dict[str, Any]:
-        result: dict[str, Any] = json.loads(self.cli("clients", "create", name, *options))
+        result: dict[str, Any] = json.loads(self.cli("clients", "create", name, *options, "--json"))
         return result
 
     def server_pids(self) -> list[int]:

@@ -158,7 +158,7 @@ def main() -> None:
 
         parsed = [parse(i) for i in range(len(bodies))]
         looked_up = [c.access.posting(claims, list(dict.fromkeys(p.accounts))) for p in parsed]
-        organizations = [looked_up[i].organizations(p.accounts, p.organizations) for i, p in enumerate(parsed)]
+        organizations = [looked_up[i].resolve(p.accounts, p.organizations)[1] for i, p in enumerate(parsed)]
         encoded = [p.encode(organizations[i]) for i, p in enumerate(parsed)]
         gc.freeze()  # as canary serve does after start-up
         loop = asyncio.new_event_loop()
@@ -171,8 +171,8 @@ def main() -> None:
             "validation to columns": cpu_us(parse, args.iterations),
             "SQL: token state + memberships": cpu_us(
                 lambda i: c.access.posting(claims, list(dict.fromkeys(parsed[i].accounts))), args.iterations),
-            "authorise (organizations)": cpu_us(
-                lambda i: looked_up[i].organizations(parsed[i].accounts, parsed[i].organizations),
+            "authorise (accounts, organizations)": cpu_us(
+                lambda i: looked_up[i].resolve(parsed[i].accounts, parsed[i].organizations),
                 args.iterations),
             "encode (Native columns)": cpu_us(lambda i: parsed[i].encode(organizations[i]), args.iterations),
             "spool append, alone (fsync not counted)": cpu_us(

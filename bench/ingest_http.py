@@ -226,7 +226,7 @@ def create_accounts(server: Server, count: int) -> list[str]:
 
 def client_token(server: Server) -> str:
     client = json.loads(server.cli("clients", "create", "ingest bench", "--grant-type", "client_credentials",
-                                   "--scope", "events:write", "--first-party"))
+                                   "--scope", "events:write", "--first-party", "--json"))
     response = httpx.post(f"{server.url}/token", data={"grant_type": "client_credentials"},
                           auth=(client["client_id"], client["client_secret"]), timeout=30)
     response.raise_for_status()
@@ -359,7 +359,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("    properties checks", ("_properties (analytics/ingest/fast.py",)),
     ("  full validator (bodies the decoder declines)", ("validate_body (analytics/ingest/body.py",)),
     ("  look-up: token state + memberships (SQL)", ("_look_up (idp/oauth/resource_access/service.py",)),
-    ("  authorise (organizations)", ("organizations (idp/oauth/resource_access/posting.py",)),
+    ("  authorise (accounts, organizations)", ("resolve (idp/oauth/resource_access/posting.py",)),
     ("  encode (Native columns)", ("encode (analytics/ingest/posted.py",)),
     ("  spool append (enqueue, await commit)", ("append_encoded_async (analytics/spool.py",)),
     ("spool committer (insert + fsync)", ("_commit_loop (analytics/spool.py",)),

@@ -8,6 +8,7 @@ the spool refuses (full disk), the failure is logged and the user goes on.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from analytics.api import Event, EventRecorder, provider_events
+from idp import metrics
 from idp.accounts.models import User
 from idp.accounts.service import organization_ids
 from idp.oauth.models import Client
@@ -48,6 +50,7 @@ class Activity:
 
     def signin_succeeded(self, db: Session, user: User, client_id: str, method: str = "password",
                          amr: list[str] | None = None) -> None:
+        metrics.sign_in("succeeded")
         if self.recorder is None:
             return
         properties: dict[str, Any] = {"method": method}
@@ -57,6 +60,7 @@ class Activity:
                    client_id=client_id, properties=properties)
 
     def signin_failed(self, db: Session, user_id: str | None, reason: str, client_id: str) -> None:
+        metrics.sign_in(reason)
         if self.recorder is None:
             return
         self._emit(provider_events.SIGNIN_FAILED, user_id or "", organization=_organization(db, user_id, None),
@@ -73,15 +77,19 @@ class Activity:
     def token_issued(self, db: Session | None, grant_type: str, client: Client, user: User | None,
                      scope: str) -> Callable[[], None] | None:
         """Builds the token event inside the token's transaction (the organization look-up shares its connection)
-        and returns what hands it over, to be run once that transaction has committed."""
+        and returns what hands it over (and counts the token), to be run once that transaction has committed."""
         if self.recorder is None:
-            return None
+            return functools.partial(metrics.token_issued, grant_type)
         name = provider_events.TOKEN_REFRESHED if grant_type == "refresh_token" else provider_events.TOKEN_ISSUED
         account = user.id if user else ""
         organization = _organization(db, user.id if user else None, client)
         properties = {"grant_type": grant_type, "scope": scope}
-        return lambda: self._emit(name, account, organization=organization, client_id=client.client_id,
-                                  properties=properties)
+
+        def hand_over() -> None:
+            metrics.token_issued(grant_type)
+            self._emit(name, account, organization=organization, client_id=client.client_id, properties=properties)
+
+        return hand_over
 
     def mfa_enrolled(self, db: Session, user_id: str, factor: str) -> None:
         """``factor``: totp or passkey."""

@@ -37,6 +37,14 @@ def alert_service(settings: Settings, factory: sessionmaker[Session], analytics:
     return service
 
 
+def rule_warnings(settings: Settings, emails: object) -> list[str]:
+    """What will not work as a rule with these e-mail recipients says: mail without SMTP."""
+    if emails and not settings.smtp_host:
+        return ["SMTP is not configured (CANARY_SMTP_HOST is empty): this rule's e-mail recipients will not be "
+                "notified, and each e-mail delivery will fail"]
+    return []
+
+
 def organization_resolver(db: Session) -> OrganizationResolver:
     """Alert rules name organizations by id or slug; they store the id."""
 

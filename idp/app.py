@@ -12,7 +12,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
@@ -30,9 +30,22 @@ from idp.oauth.resource_access import ResourceAccess
 from idp.oauth.server import BodyTooLarge, CanaryAuthorizationServer
 from idp.oauth.tokens import TokenPolicy, TokenService
 from idp.settings import Settings
-from idp.web import account_routes, admin, authorize, console, dashboard, discovery, events, logout, token, userinfo
+from idp.web import (
+    account_routes,
+    admin,
+    authorize,
+    console,
+    dashboard,
+    discovery,
+    events,
+    logout,
+    operations,
+    token,
+    userinfo,
+)
 from idp.web.context import Canary
 from idp.web.factors import routes as factors
+from idp.web.instrumented import Instrumented
 from idp.web.responses import json_error
 from idp.web.security import SecurityHeaders, csp_context
 from idp.web.throttling import limits, login_policy
@@ -42,10 +55,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("canary")
 TEMPLATES = Path(__file__).parent / "web" / "templates"
-
-
-async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
 
 
 ROUTES = [
@@ -62,7 +71,7 @@ ROUTES = [
     Route("/consent", authorize.consent, methods=["POST"], name="consent"),
     Route("/revoke", token.revoke, methods=["POST"]),
     Route("/logout", logout.logout, methods=["GET", "POST"], name="logout"),
-    Route("/healthz", health, methods=["GET"]),
+    *operations.routes,
     *console.routes,
     *dashboard.routes,
     *admin.routes,
@@ -71,6 +80,7 @@ ROUTES = [
 ]
 
 MIDDLEWARE = [
+    Middleware(Instrumented),
     Middleware(SecurityHeaders),
 ]
 

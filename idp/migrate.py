@@ -12,10 +12,23 @@ from idp.db import make_engine
 from idp.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# An installed package carries the scripts here (setup.py copies them at build time); a checkout has them at
+# the top of the repository.
+PACKAGED = Path(__file__).resolve().parent / "sql_migrations"
+CHECKOUT = ROOT / "alembic"
+
+
+def script_location() -> Path:
+    """Where the Alembic scripts are: CANARY_MIGRATIONS, else the packaged copy, else the checkout's."""
+    if "CANARY_MIGRATIONS" in os.environ:
+        return Path(os.environ["CANARY_MIGRATIONS"])
+    return PACKAGED if (PACKAGED / "env.py").is_file() else CHECKOUT
 
 
 def alembic_config(url: str) -> Config:
-    directory = Path(os.environ.get("CANARY_MIGRATIONS", ROOT / "alembic"))
+    directory = script_location()
+    if not (directory / "env.py").is_file():
+        raise FileNotFoundError(f"no Alembic scripts at {directory}: reinstall canary (or set CANARY_MIGRATIONS)")
     cfg = Config()
     cfg.set_main_option("script_location", str(directory))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

@@ -29,7 +29,8 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("CANARY_ISSUER", "http://localhost:8000", "Public base URL; the `iss` of every token. https in production."),
+    Option("CANARY_ISSUER", "", "Public base URL; the `iss` of every token. https in production. Empty = "
+           "`http://localhost:PORT` when listening on a loopback or wildcard address, else `http://HOST:PORT`."),
     Option("CANARY_HOST", "127.0.0.1", "Address `canary serve` listens on."),
     Option("CANARY_PORT", "8000", "Port `canary serve` listens on."),
     Option("CANARY_WORKERS", "1", "Serving processes, each with its own listening socket on Linux; more than 1 "
@@ -107,9 +108,15 @@ OPTIONS: tuple[Option, ...] = (
            "addresses at those domains)."),
     Option("CANARY_PASSWORD_MIN_LENGTH", "10", "Shortest password accepted wherever a password is set."),
     Option("CANARY_INVITATION_TTL", "604800", "How long an invitation link works, seconds (7 days)."),
+    # operations: metrics
+    Option("CANARY_METRICS_TOKEN", "", "Bearer token that opens `/metrics` from any address; empty = only the "
+           "addresses of CANARY_METRICS_ALLOW_IPS."),
+    Option("CANARY_METRICS_ALLOW_IPS", "127.0.0.1,::1", "Comma-separated addresses allowed to read `/metrics` "
+           "without the token (empty = none)."),
 )
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+_WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 
 
 def options_table() -> str:
@@ -136,6 +143,33 @@ def _float(env: Mapping[str, str], name: str) -> float:
         return float(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def listening_issuer(host: str, port: int) -> str:
+    """The issuer of a provider listening on ``host``:``port`` (``localhost`` for loopback and wildcard hosts)."""
+    if host in _LOCAL_HOSTS or host in _WILDCARD_HOSTS or host.startswith("127."):
+        name = "localhost"
+    else:
+        name = f"[{host}]" if ":" in host else host
+    return f"http://{name}:{port}"
+
+
+def unknown_variables(env: Mapping[str, str]) -> list[str]:
+    """A warning for each ``CANARY_*`` variable that is not a setting, with the closest setting's name."""
+    import difflib
+
+    known = [o.env for o in OPTIONS]
+    found = []
+    for name in sorted(env):
+        if name.startswith("CANARY_") and name not in known and not name.startswith(_NOT_SETTINGS):
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            found.append(f"{name} is not a Canary setting and is ignored{hint}")
+    return found
+
+
+# Variables of the CANARY_ family that are not settings: test and tool configuration.
+_NOT_SETTINGS = ("CANARY_TEST_", "CANARY_BENCH_", "CANARY_MIGRATIONS")
 
 
 def _get(env: Mapping[str, str], name: str) -> str:
@@ -206,6 +240,10 @@ class Settings:
     signup: str = "off"
     password_min_length: int = 10
     invitation_ttl: int = 7 * 86400
+    # operations: metrics, and whether CANARY_ISSUER was given or follows the listening address
+    metrics_token: str = field(default="", repr=False)
+    metrics_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
+    issuer_given: bool = True
 
     def __post_init__(self) -> None:
         issuer = self.issuer.rstrip("/")
@@ -216,6 +254,9 @@ class Settings:
         if parts.query or parts.fragment:
             raise SettingsError("CANARY_ISSUER must not have a query or fragment")
         if parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS and not self.allow_insecure_http:
+            if not self.issuer_given:
+                raise SettingsError(f"canary listens on {self.host}, not a loopback address: set CANARY_ISSUER "
+                                    "to the https URL that clients reach it at")
             raise SettingsError(
                 "CANARY_ISSUER uses plain http on a non-local host; use https "
                 "(or CANARY_ALLOW_INSECURE_HTTP=1 for a throwaway test setup)"
@@ -285,6 +326,13 @@ class Settings:
             found.append("CANARY_WEBHOOK_ALLOW_PRIVATE=1: webhooks may reach internal addresses (development only)")
         if self.demo:
             found.append("demo mode: a demo client and user with a printed password exist")
+        listening = listening_issuer(self.host, self.port)
+        parts = urlsplit(self.issuer)
+        issuer_port = parts.port or (443 if parts.scheme == "https" else 80)
+        if self.issuer_given and parts.hostname in _LOCAL_HOSTS and issuer_port != self.port:
+            # A public issuer is taken to be a reverse proxy in front; a local one must be where Canary listens.
+            found.append(f"CANARY_ISSUER is {self.issuer} but canary listens on {self.host}:{self.port} "
+                         f"({listening}): discovery and tokens point elsewhere")
         return found
 
     @classmethod
@@ -292,6 +340,7 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, object] = {
             "issuer": _get(env, "CANARY_ISSUER"),
+            "issuer_given": bool(_get(env, "CANARY_ISSUER").strip()),
             "host": _get(env, "CANARY_HOST"),
             "port": _int(env, "CANARY_PORT", 0, 65535),
             "workers": _int(env, "CANARY_WORKERS", 1, 64),
@@ -346,6 +395,11 @@ class Settings:
             "signup": _get(env, "CANARY_SIGNUP").strip().lower(),
             "password_min_length": _int(env, "CANARY_PASSWORD_MIN_LENGTH", 8, 128),
             "invitation_ttl": _int(env, "CANARY_INVITATION_TTL", 300),
+            "metrics_token": _get(env, "CANARY_METRICS_TOKEN").strip(),
+            "metrics_allow_ips": tuple(a.strip() for a in _get(env, "CANARY_METRICS_ALLOW_IPS").split(",")
+                                       if a.strip()),
         }
         values.update(overrides)
+        if not values["issuer_given"]:
+            values["issuer"] = listening_issuer(str(values["host"]), int(values["port"]))  # type: ignore[call-overload]
         return cls(**values)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ consecutive failed attempts, or at once when it answers 410 Gone; its pending de
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,10 +18,13 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from analytics import observe
 from analytics.alerts.email import MailTransport, send_email
 from analytics.alerts.models import Delivery, WebhookEndpoint
 from analytics.alerts.settings import AlertSettings
 from analytics.alerts.webhooks import Outcome, send_webhook
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -83,6 +87,7 @@ def _record(
         if endpoint is not None:
             endpoint.failure_count = 0
         report.delivered.append(delivery.message_id)
+        observe.count("alert_deliveries", "delivered")
         return
     delivery.last_error = outcome.error
     if endpoint is not None:
@@ -103,8 +108,10 @@ def _record(
     if delivery.status == "pending":
         delivery.next_attempt_at = now + timedelta(seconds=settings.backoff(delivery.attempts))
         report.retrying.append(delivery.message_id)
+        observe.count("alert_deliveries", "retrying")
     else:
         report.failed.append(delivery.message_id)
+        observe.count("alert_deliveries", "failed")
 
 
 def deliver_due(
@@ -129,6 +136,7 @@ def deliver_due(
                     delivery.status = "failed"
                     delivery.last_error = "endpoint disabled or deleted"
                     report.failed.append(message_id)
+                    observe.count("alert_deliveries", "failed")
                     session.commit()
                     continue
                 url, secret = endpoint.url, endpoint.secret
@@ -140,6 +148,9 @@ def deliver_due(
                 outcome = Outcome(False, "e-mail is not configured")
             else:
                 outcome = send_email(mail, recipient, message_id, body, settings.product_name)
+            if not outcome.delivered:
+                log.warning("alert notification %s to %s failed: %s", message_id,
+                            url if endpoint is not None else recipient, outcome.error)
             delivery = session.get(Delivery, delivery_id)
             endpoint = None if endpoint is None else session.get(WebhookEndpoint, endpoint.id)
             if delivery is None:

@@ -6,13 +6,18 @@ from pathlib import Path
 
 from analytics.clickhouse.embedded import EmbeddedEngine
 from analytics.clickhouse.engine import ClickHouse, ClickHouseError, Rows, Statement
+from analytics.clickhouse.relay import RelayEngine, reachable, socket_path
 from analytics.clickhouse.server import ServerEngine
 
-__all__ = ["ClickHouse", "ClickHouseError", "EmbeddedEngine", "Rows", "ServerEngine", "Statement", "open_engine"]
+__all__ = ["ClickHouse", "ClickHouseError", "EmbeddedEngine", "RelayEngine", "Rows", "ServerEngine", "Statement",
+           "open_engine"]
 
 
 def open_engine(url: str | None, data_dir: Path) -> ClickHouse:
-    """The server at ``url``, or chDB under ``data_dir / "clickhouse"`` when no URL is given."""
+    """The server at ``url``, or chDB under ``data_dir / "clickhouse"`` when no URL is given — through the
+    process that holds it when one does (``relay``)."""
     if url:
         return ServerEngine(url)
+    if reachable(socket_path(data_dir)):
+        return RelayEngine(socket_path(data_dir))
     return EmbeddedEngine(data_dir / "clickhouse")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from analytics import observe
 from analytics.clickhouse.engine import ClickHouse, ClickHouseError, Rows, Statement
 from analytics.clickhouse.sql import render
 from analytics.ingest import blocks
@@ -50,6 +51,7 @@ class EmbeddedEngine(ClickHouse):
             try:
                 return self._session.query(sql, fmt)
             except Exception as exc:
+                observe.count("clickhouse_errors")
                 raise ClickHouseError(str(exc)) from exc
 
     def execute(self, statement: Statement) -> Rows:
@@ -80,6 +82,7 @@ class EmbeddedEngine(ClickHouse):
                     ins.append(data)
                     ins.finish()
             except Exception as exc:
+                observe.count("clickhouse_errors")
                 raise ClickHouseError(str(exc)) from exc
 
     def ping(self) -> bool:

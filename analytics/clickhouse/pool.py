@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from analytics import observe
 from analytics.clickhouse.engine import ClickHouseError
 
 _T = TypeVar("_T")
@@ -62,6 +63,7 @@ class ClientPool:
         except (errors.Error, OSError, EOFError) as exc:
             if client is not None:
                 client.disconnect()
+            observe.count("clickhouse_errors")
             raise ClickHouseError(str(exc)) from exc
         except BaseException:
             if client is not None:

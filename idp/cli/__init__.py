@@ -11,22 +11,37 @@ import os
 import sys
 from collections.abc import Sequence
 
-from idp.cli import activity, alerts, clients, config, keys, mail, migrate, serve, users
-from idp.settings import Settings, SettingsError
+from idp.cli import activity, alerts, clients, config, keys, mail, migrate, orgs, serve, users
+from idp.settings import Settings, SettingsError, unknown_variables
 
-COMMAND_GROUPS = (serve, migrate, users, clients, keys, config, activity, alerts, mail)
+COMMAND_GROUPS = (serve, migrate, users, orgs, clients, keys, config, activity, alerts, mail)
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="canary", description="OpenID Connect provider with usage analytics.")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in COMMAND_GROUPS:
         group.register(sub)
+    _remember_parsers(p)
     return p
 
 
+def _remember_parsers(p: argparse.ArgumentParser) -> None:
+    """Each (sub)command's parser is stored in its namespace, so that an error found after parsing — an
+    argument no parser took — shows the usage of the subcommand given, not the top-level one."""
+    p.set_defaults(usage_parser=p)
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _remember_parsers(child)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args, extra = parser().parse_known_args(argv)
+    if extra:
+        args.usage_parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    for warning in unknown_variables(os.environ):  # before the settings are read: a typo may be why they fail
+        print(f"warning: {warning}", file=sys.stderr)
     overrides = {k: v for k in ("host", "port", "workers") if (v := getattr(args, k, None)) is not None}
     try:
         settings = Settings.from_env(os.environ, **overrides)
@@ -34,20 +49,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("alembic").setLevel(logging.WARNING)
         code: int = args.handler(args, settings)
         return code
-    except SettingsError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
     except Exception as exc:
-        from analytics.alerts import AlertConfigError
-        from analytics.queries import QueryError
-        from idp.accounts.errors import AccountError
-        from idp.oauth.errors import OAuthError
-        from idp.oauth.key_cipher import KeyEncryptionError
+        message, status = failure(exc)
+        print(message, file=sys.stderr)
+        return status
 
-        if isinstance(exc, KeyEncryptionError):
-            print(f"configuration error: {exc}", file=sys.stderr)
-            return 2
-        if isinstance(exc, AccountError | OAuthError | QueryError | AlertConfigError):
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        raise
+
+def failure(exc: Exception) -> tuple[str, int]:
+    """What a command that failed prints (one line) and its exit status: 2 for configuration, else 1.
+
+    An error nothing here expected is logged with its traceback at debug level only: the command says what
+    happened in one line, CANARY_LOG_LEVEL=debug shows where.
+    """
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from analytics.alerts import AlertConfigError
+    from analytics.api import ClickHouseError
+    from analytics.queries import QueryError
+    from idp.accounts.errors import AccountError
+    from idp.oauth.errors import OAuthError
+    from idp.oauth.key_cipher import KeyEncryptionError
+
+    if isinstance(exc, SettingsError | KeyEncryptionError):
+        return f"configuration error: {exc}", 2
+    if isinstance(exc, AccountError | OAuthError | QueryError | AlertConfigError | FileNotFoundError):
+        return f"error: {exc}", 1
+    if isinstance(exc, ClickHouseError):
+        return f"error: analytics (ClickHouse): {_first_line(exc)}", 1
+    if isinstance(exc, OperationalError | InterfaceError):
+        return f"error: the accounts database is unreachable: {_first_line(exc.orig or exc)}", 1
+    logging.getLogger("canary").debug("unexpected error", exc_info=exc)
+    return f"error: unexpected {type(exc).__name__}: {_first_line(exc)} (CANARY_LOG_LEVEL=debug shows where)", 1
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

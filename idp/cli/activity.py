@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 
 from idp.cli.command import Commands
-from idp.cli.output import jsonable, table
+from idp.cli.output import json_option, jsonable, table
 from idp.cli.world import organization_id, world
 from idp.settings import Settings
 
@@ -68,19 +68,19 @@ def cmd_at_risk(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(sub: Commands) -> None:
     activity = sub.add_parser("activity", help="who is using the product").add_subparsers(
-        dest="activity_command", required=True)
+        dest="activity_command", required=True, metavar="COMMAND")
     inactive = activity.add_parser("inactive", help="accounts with no activity for N days")
-    inactive.add_argument("--days", type=int, default=14)
+    inactive.add_argument("--days", type=int, default=14, help="days without activity (default: 14)")
     inactive.add_argument("--org", help="organization id or slug")
-    inactive.add_argument("--json", action="store_true")
+    json_option(inactive)
     inactive.set_defaults(handler=cmd_inactive)
     at_risk = activity.add_parser("at-risk", help="accounts going quiet or slowing by their own rhythm, riskiest "
                                   "first")
     at_risk.add_argument("--org", help="organization id or slug")
-    at_risk.add_argument("--limit", type=int, default=50)
-    at_risk.add_argument("--json", action="store_true")
+    at_risk.add_argument("--limit", type=int, default=50, help="at most this many (default: 50)")
+    json_option(at_risk)
     at_risk.set_defaults(handler=cmd_at_risk)
     account = activity.add_parser("account", help="one account's activity summary")
-    account.add_argument("email")
-    account.add_argument("--json", action="store_true")
+    account.add_argument("email", help="the account's e-mail address")
+    json_option(account)
     account.set_defaults(handler=cmd_account)

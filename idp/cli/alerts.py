@@ -9,7 +9,7 @@ from typing import Any
 
 from idp.bootstrap import sql_sessions
 from idp.cli.command import Commands
-from idp.cli.output import jsonable, table
+from idp.cli.output import json_option, jsonable, print_record, table
 from idp.cli.world import world
 from idp.settings import Settings
 
@@ -30,7 +30,7 @@ def cmd_alerts_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
     from analytics.alerts import AlertConfigError, UnknownRule, create_rule, delete_rule, rule_dict, rules_page
-    from idp.alerting import organization_resolver
+    from idp.alerting import organization_resolver, rule_warnings
     from idp.db import transaction
 
     with sql_sessions(settings) as factory:
@@ -39,7 +39,10 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
                 if args.rules_command == "create":
                     rule = create_rule(db, args.name, args.days, args.org, args.webhook or (), args.email or (),
                                        organizations=organization_resolver(db))
-                    print(json.dumps(rule_dict(rule)))
+                    created = rule_dict(rule)
+                    print_record(created, args.json)
+                    for warning in rule_warnings(settings, created["emails"]):
+                        print(f"warning: {warning}", file=sys.stderr)
                     return 0
                 if args.rules_command == "delete":
                     delete_rule(db, args.id)
@@ -75,7 +78,7 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
                 if args.webhooks_command == "create":
                     endpoint = create_webhook_endpoint(db, args.url, args.secret, args.description or "",
                                                        allow_private=settings.webhook_allow_private)
-                    print(json.dumps({"id": endpoint.id, "url": endpoint.url, "secret": endpoint.secret}))
+                    print_record({"id": endpoint.id, "url": endpoint.url, "secret": endpoint.secret}, args.json)
                     return 0
                 if args.webhooks_command == "enable":
                     enable_webhook_endpoint(db, get_webhook_endpoint(db, args.id))
@@ -94,35 +97,40 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(sub: Commands) -> None:
-    alerts = sub.add_parser("alerts", help="inactivity alerts").add_subparsers(dest="alerts_command", required=True)
+    alerts = sub.add_parser("alerts", help="inactivity alerts").add_subparsers(
+        dest="alerts_command", required=True, metavar="COMMAND")
     run = alerts.add_parser("run", help="detect and deliver once (for cron)")
-    run.add_argument("--json", action="store_true")
+    json_option(run)
     run.set_defaults(handler=cmd_alerts_run)
 
-    rules = alerts.add_parser("rules").add_subparsers(dest="rules_command", required=True)
-    rules_list = rules.add_parser("list")
-    rules_list.add_argument("--json", action="store_true")
+    rules = alerts.add_parser("rules", help="alert rules: who to tell when accounts go quiet").add_subparsers(
+        dest="rules_command", required=True, metavar="COMMAND")
+    rules_list = rules.add_parser("list", help="list alert rules")
+    json_option(rules_list)
     rules_list.set_defaults(handler=cmd_rules)
-    create = rules.add_parser("create")
-    create.add_argument("name")
+    create = rules.add_parser("create", help="add an alert rule")
+    create.add_argument("name", help="a name for the rule")
     create.add_argument("--days", type=int, required=True, help="inactivity threshold in days (1 to 3650)")
     create.add_argument("--org", help="organization id or slug (default: all accounts)")
     create.add_argument("--webhook", type=int, action="append", help="webhook endpoint id")
-    create.add_argument("--email", action="append", help="e-mail recipient")
+    create.add_argument("--email", action="append", help="e-mail recipient (needs CANARY_SMTP_HOST)")
+    json_option(create)
     create.set_defaults(handler=cmd_rules)
-    delete = rules.add_parser("delete")
-    delete.add_argument("id", type=int)
+    delete = rules.add_parser("delete", help="delete an alert rule")
+    delete.add_argument("id", type=int, help="the rule's id")
     delete.set_defaults(handler=cmd_rules)
 
-    hooks = alerts.add_parser("webhooks").add_subparsers(dest="webhooks_command", required=True)
-    hooks_list = hooks.add_parser("list")
-    hooks_list.add_argument("--json", action="store_true")
+    hooks = alerts.add_parser("webhooks", help="webhook endpoints notified by alert rules").add_subparsers(
+        dest="webhooks_command", required=True, metavar="COMMAND")
+    hooks_list = hooks.add_parser("list", help="list webhook endpoints")
+    json_option(hooks_list)
     hooks_list.set_defaults(handler=cmd_webhooks)
     hook = hooks.add_parser("create", help="add an endpoint; prints its whsec_ signing secret")
-    hook.add_argument("url")
+    hook.add_argument("url", help="https URL that receives the notifications")
     hook.add_argument("--secret", help="whsec_… secret (default: generated)")
-    hook.add_argument("--description")
+    hook.add_argument("--description", help="a note for operators")
+    json_option(hook)
     hook.set_defaults(handler=cmd_webhooks)
     enable = hooks.add_parser("enable", help="re-enable a disabled endpoint")
-    enable.add_argument("id", type=int)
+    enable.add_argument("id", type=int, help="the endpoint's id")
     enable.set_defaults(handler=cmd_webhooks)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from idp.bootstrap import sql_sessions
 from idp.cli.command import Commands
+from idp.cli.output import json_option, print_record, print_rows
 from idp.settings import Settings
 
 
@@ -22,8 +22,8 @@ def cmd_clients_create(args: argparse.Namespace, settings: Settings) -> int:
         if args.organization:
             org = find_organization(db, args.organization)
             if org is None:
-                print(f"unknown organization {args.organization}", file=sys.stderr)
-                return 2
+                print(f"error: unknown organization {args.organization}", file=sys.stderr)
+                return 1
             org_id = org.id
         scope = args.scope or ("admin" if args.admin and grants == ["client_credentials"]
                                else "openid profile email offline_access")
@@ -32,11 +32,14 @@ def cmd_clients_create(args: argparse.Namespace, settings: Settings) -> int:
             public=args.public, first_party=args.first_party, admin=args.admin,
             post_logout_redirect_uris=args.post_logout_redirect_uri, organization_id=org_id,
             access_token_format=args.access_token_format, resource_server=args.resource_server,
-            logo_uri=args.logo_uri, initiate_login_uri=args.initiate_login_uri)
+            logo_uri=args.logo_uri, initiate_login_uri=args.initiate_login_uri,
+            events_by_email=args.events_by_email)
         out = client.public_dict()
         if secret:
             out["client_secret"] = secret
-        print(json.dumps(out, indent=2))
+        print_record(out, args.json)
+        if secret and not args.json:
+            print("The client_secret is shown once: keep it now.", file=sys.stderr)
     return 0
 
 
@@ -45,25 +48,25 @@ def cmd_clients_list(args: argparse.Namespace, settings: Settings) -> int:
 
     with sql_sessions(settings) as factory, factory() as db:
         rows = [c.public_dict() for c in list_clients(db)]
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        print(f"{'CLIENT ID':24} {'NAME':28} {'TYPE':13} GRANTS")
-        for r in rows:
-            kind = "public" if r["public"] else "confidential"
-            print(f"{r['client_id']:24} {r['name'][:28]:28} {kind:13} {' '.join(r['grant_types'])}")
+    for r in rows:
+        r["type"] = "public" if r["public"] else "confidential"
+    print_rows(rows, (("client id", "client_id"), ("name", "name"), ("type", "type"), ("grants", "grant_types"),
+                      ("scope", "scope")), args.json)
     return 0
 
 
 def register(sub: Commands) -> None:
-    clients = sub.add_parser("clients").add_subparsers(dest="clients_command", required=True)
+    clients = sub.add_parser("clients", help="OAuth clients (relying parties, resource servers)").add_subparsers(
+        dest="clients_command", required=True, metavar="COMMAND")
     cc = clients.add_parser("create", help="register a client; prints its secret once")
-    cc.add_argument("name")
-    cc.add_argument("--redirect-uri", action="append", default=[])
-    cc.add_argument("--post-logout-redirect-uri", action="append", default=[])
+    cc.add_argument("name", help="a name shown on the consent page")
+    cc.add_argument("--redirect-uri", action="append", default=[], help="a registered redirect URI (repeatable)")
+    cc.add_argument("--post-logout-redirect-uri", action="append", default=[],
+                    help="a registered post-logout redirect URI (repeatable)")
     cc.add_argument("--grant-type", action="append", choices=["authorization_code", "refresh_token",
-                                                               "client_credentials"])
-    cc.add_argument("--scope")
+                                                               "client_credentials"],
+                    help="a grant type (repeatable; default: authorization_code and refresh_token)")
+    cc.add_argument("--scope", help="space-separated scopes the client may ask for")
     cc.add_argument("--public", action="store_true", help="no secret; PKCE required")
     cc.add_argument("--first-party", action="store_true", help="skip the consent page")
     cc.add_argument("--admin", action="store_true", help="may use the admin API")
@@ -75,7 +78,10 @@ def register(sub: Commands) -> None:
     cc.add_argument("--logo-uri", help="https URL of the logo the login page shows")
     cc.add_argument("--initiate-login-uri", help="https URL that starts the client's sign-in; accepted "
                     "invitations naming the client send people there")
+    cc.add_argument("--events-by-email", action="store_true",
+                    help="the events it posts may name their account by e-mail address as well as by sub")
+    json_option(cc)
     cc.set_defaults(handler=cmd_clients_create)
-    cl = clients.add_parser("list")
-    cl.add_argument("--json", action="store_true")
+    cl = clients.add_parser("list", help="list the registered clients")
+    json_option(cl)
     cl.set_defaults(handler=cmd_clients_list)

@@ -26,5 +26,5 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(sub: Commands) -> None:
     m = sub.add_parser("migrate", help="create or upgrade the SQL schema and the ClickHouse schema")
-    m.add_argument("--sql-only", action="store_true")
+    m.add_argument("--sql-only", action="store_true", help="only the accounts database, not ClickHouse")
     m.set_defaults(handler=cmd_migrate)

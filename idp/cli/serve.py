@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
+import os
 import sys
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import IO, TYPE_CHECKING, Any
 
 from idp.bootstrap import ASGI_FACTORY, application, sql_sessions
 from idp.cli.command import Commands
 from idp.cli.demo import DEMO_REDIRECT, demo
 from idp.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+log = logging.getLogger("canary")
+LOCK_NAME = "serve.lock"
 
 
 def prepare(settings: Settings) -> None:
@@ -30,9 +40,49 @@ def prepare(settings: Settings) -> None:
         ensure_account_client(db, settings.issuer)
 
 
+def hold_data_dir(settings: Settings) -> IO[str] | None:
+    """The data directory's serve lock, held until the process exits; None when another process holds it."""
+    import fcntl
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = (settings.data_dir / LOCK_NAME).open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip()
+        lock.close()
+        print(f"canary serve is already running on {settings.data_dir.resolve()}"
+              + (f" (pid {holder})" if holder else "") + ": stop it first, or use another CANARY_DATA_DIR",
+              file=sys.stderr)
+        return None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
+def metrics_for_workers(settings: Settings) -> None:
+    """Prometheus' multiprocess mode for the workers about to start: an empty ``metrics/`` in the data directory
+    named by PROMETHEUS_MULTIPROC_DIR, which the workers inherit. Set before anything imports prometheus-client
+    (it reads the variable once); the samples of an earlier run are removed."""
+    import shutil
+
+    path = settings.data_dir.resolve() / "metrics"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    lock = hold_data_dir(settings)
+    if lock is None:
+        return 1
+    if settings.workers > 1:
+        metrics_for_workers(settings)
     prepare(settings)
     if args.demo or settings.demo:
         info = demo(settings)
@@ -60,8 +110,37 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             return supervisor.run()
         uvicorn.run(ASGI_FACTORY, factory=True, workers=settings.workers, **server_options(settings, args))
         return 0
-    uvicorn.run(application(settings), **server_options(settings, args))
+    app = application(settings)
+    share_while_serving(app, settings)
+    uvicorn.run(app, **server_options(settings, args))
     return 0
+
+
+def share_while_serving(app: Starlette, settings: Settings) -> None:
+    """While the app runs (its lifespan: uvicorn re-raises SIGTERM once it has shut down, so nothing after
+    ``uvicorn.run`` runs), its embedded ClickHouse is served to the other commands on this data directory."""
+    from analytics.api import share_embedded
+
+    analytics = app.state.canary.analytics
+    if analytics is None:
+        return
+    serving = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[Any]:
+        async with serving(app) as state:
+            relay = None
+            try:
+                relay = share_embedded(analytics.clickhouse, settings.data_dir)
+            except OSError as exc:
+                log.warning("activity and alert commands cannot run while this server does: %s", exc)
+            try:
+                yield state
+            finally:
+                if relay is not None:
+                    relay.close()
+
+    app.router.lifespan_context = lifespan
 
 
 def server_options(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
@@ -77,9 +156,9 @@ def server_options(settings: Settings, args: argparse.Namespace) -> dict[str, An
 
 def register(sub: Commands) -> None:
     s = sub.add_parser("serve", help="run the provider")
-    s.add_argument("--host")
-    s.add_argument("--port", type=int)
-    s.add_argument("--workers", type=int)
+    s.add_argument("--host", help="address to listen on (default: CANARY_HOST, 127.0.0.1)")
+    s.add_argument("--port", type=int, help="port to listen on (default: CANARY_PORT, 8000)")
+    s.add_argument("--workers", type=int, help="serving processes (default: CANARY_WORKERS, 1)")
     s.add_argument("--demo", action="store_true", help="create and print a demo user and clients")
-    s.add_argument("--access-log", action="store_true")
+    s.add_argument("--access-log", action="store_true", help="log every request")
     s.set_defaults(handler=cmd_serve)

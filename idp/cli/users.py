@@ -1,4 +1,4 @@
-"""`canary users …`: create accounts, and let one open the activity dashboard."""
+"""`canary users …`: create, list, show, disable, enable and delete accounts; let one open the dashboard."""
 
 from __future__ import annotations
 
@@ -6,10 +6,43 @@ import argparse
 import getpass
 import json
 import sys
+from typing import TYPE_CHECKING, Any
 
 from idp.bootstrap import sql_sessions
 from idp.cli.command import Commands
+from idp.cli.output import json_option, print_record, print_rows
 from idp.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from idp.accounts.models import User
+
+COLUMNS = (("id", "id"), ("email", "email"), ("name", "name"), ("organizations", "organizations"),
+           ("admin", "is_admin"), ("disabled", "disabled"), ("created", "created_at"))
+
+
+def user_dict(db: Session, user: User) -> dict[str, Any]:
+    from idp.accounts.service import memberships_of
+
+    orgs = memberships_of(db, [user.id])[user.id]
+    return {"id": user.id, "email": user.email, "name": user.name, "email_verified": user.email_verified,
+            "organizations": [org.slug for org, _ in orgs],
+            "organization_id": orgs[0][0].id if len(orgs) == 1 else None,
+            "is_admin": user.is_admin, "disabled": user.disabled, "created_at": user.created_at,
+            "last_sign_in_at": user.last_sign_in_at}
+
+
+def find(db: Session, reference: str) -> User:
+    """The account with this e-mail address or id, or AccountError (NotFound)."""
+    from idp.accounts.errors import NotFound
+    from idp.accounts.models import User
+    from idp.accounts.service import find_user_by_email
+
+    user = find_user_by_email(db, reference) if "@" in reference else db.get(User, reference)
+    if user is None:
+        raise NotFound(f"no account {reference}")
+    return user
 
 
 def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
@@ -20,48 +53,76 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
     if not args.password_stdin:
         password = getpass.getpass("Password: ")
         if password != getpass.getpass("Repeat: "):
-            print("passwords differ", file=sys.stderr)
+            print("error: the passwords differ", file=sys.stderr)
             return 2
     with sql_sessions(settings) as factory, transaction(factory) as db:
         user = create_user(db, email=args.email, password=password or None, name=args.name or "",
                            email_verified=args.verified, password_min_length=settings.password_min_length)
         user.is_admin = args.admin
-        org_id = None
         if args.organization:
             org = find_organization(db, args.organization) or create_organization(db, slug=args.organization)
             add_member(db, user, org, args.role)
-            org_id = org.id
-        print(json.dumps({"id": user.id, "email": user.email, "organization_id": org_id}))
+        print_record(user_dict(db, user), args.json)
     return 0
 
 
-def cmd_users_admin(args: argparse.Namespace, settings: Settings) -> int:
-    from idp.accounts.service import find_user_by_email
+def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
+    from idp.accounts.service import search_users
+
+    with sql_sessions(settings) as factory, factory() as db:
+        users, _total = search_users(db, args.query or "", limit=args.limit)
+        rows = [user_dict(db, user) for user in users]
+    print_rows(rows, COLUMNS, args.json)
+    return 0
+
+
+def cmd_users_show(args: argparse.Namespace, settings: Settings) -> int:
+    with sql_sessions(settings) as factory, factory() as db:
+        print_record(user_dict(db, find(db, args.account)), args.json)
+    return 0
+
+
+def cmd_users_change(args: argparse.Namespace, settings: Settings) -> int:
+    """disable, enable, delete and admin: one account changed in one transaction."""
+    from idp.accounts.deletion import delete_user
+    from idp.accounts.service import disable_user, enable_user
     from idp.db import transaction
+    from idp.oauth.tokens import TokenService
 
     with sql_sessions(settings) as factory, transaction(factory) as db:
-        user = find_user_by_email(db, args.email)
-        if user is None:
-            print(f"error: no account {args.email}", file=sys.stderr)
-            return 1
-        user.is_admin = not args.revoke
-        print(json.dumps({"id": user.id, "email": user.email, "is_admin": user.is_admin}))
+        user = find(db, args.account)
+        if args.users_command == "delete":
+            if not args.yes:
+                print(f"error: deleting {user.email} cannot be undone: add --yes", file=sys.stderr)
+                return 2
+            delete_user(db, user)
+            print(f"deleted {user.email}")
+            return 0
+        if args.users_command == "disable":
+            # As the admin API does: sign-in refused, sessions ended, grants revoked.
+            disable_user(db, user)
+            TokenService.revoke_user_grants(db, user.id)
+        elif args.users_command == "enable":
+            enable_user(user)
+        else:
+            user.is_admin = not args.revoke
+        print_record(user_dict(db, user), args.json)
     return 0
 
 
 def cmd_users_reset_factors(args: argparse.Namespace, settings: Settings) -> int:
     from idp.accounts.factors.policy import reset
-    from idp.accounts.service import find_user_by_email
     from idp.db import transaction
 
     with sql_sessions(settings) as factory, transaction(factory) as db:
-        user = find_user_by_email(db, args.email)
-        if user is None:
-            print(f"error: no account {args.email}", file=sys.stderr)
-            return 1
+        user = find(db, args.account)
         had = reset(db, user.id)
-        print(json.dumps({"id": user.id, "email": user.email, "removed": {
-            "totp": had.totp, "passkeys": had.passkeys, "recovery_codes": had.recovery_codes}}))
+        removed = {"totp": had.totp, "passkeys": had.passkeys, "recovery_codes": had.recovery_codes}
+        if args.json:
+            print(json.dumps({"id": user.id, "email": user.email, "removed": removed}, indent=2))
+        else:
+            print_record({"id": user.id, "email": user.email, **{f"removed {k}": v for k, v in removed.items()}},
+                         False)
     return 0
 
 
@@ -123,22 +184,48 @@ def cmd_users_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(sub: Commands) -> None:
-    users = sub.add_parser("users").add_subparsers(dest="users_command", required=True)
-    uc = users.add_parser("create", help="create a user")
-    uc.add_argument("email")
-    uc.add_argument("--name")
+    users = sub.add_parser("users", help="end users' accounts").add_subparsers(
+        dest="users_command", required=True, metavar="COMMAND")
+    uc = users.add_parser("create", help="create an account (asks for the password)")
+    uc.add_argument("email", help="the account's e-mail address")
+    uc.add_argument("--name", help="display name")
     uc.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     uc.add_argument("--organization", help="organization slug (created if missing)")
-    uc.add_argument("--role", default="member")
+    uc.add_argument("--role", default="member", help="role in the organization (default: member)")
     uc.add_argument("--verified", action="store_true", help="mark the e-mail address verified")
     uc.add_argument("--admin", action="store_true", help="may open the activity dashboard")
+    json_option(uc)
     uc.set_defaults(handler=cmd_users_create)
+
+    ul = users.add_parser("list", help="list accounts, oldest first")
+    ul.add_argument("query", nargs="?", help="only accounts whose e-mail or name contains this")
+    ul.add_argument("--limit", type=int, default=1000, help="at most this many (default: 1000)")
+    json_option(ul)
+    ul.set_defaults(handler=cmd_users_list)
+
+    us = users.add_parser("show", help="one account")
+    us.add_argument("account", help="e-mail address or account id")
+    json_option(us)
+    us.set_defaults(handler=cmd_users_show)
+
+    for name, text in (("disable", "refuse sign-in, end its sessions and revoke its tokens"),
+                       ("enable", "allow sign-in again (lifts a lockout too)"),
+                       ("delete", "delete the account, its memberships, sessions and tokens")):
+        p = users.add_parser(name, help=text)
+        p.add_argument("account", help="e-mail address or account id")
+        if name == "delete":
+            p.add_argument("--yes", action="store_true", help="confirm: deleting cannot be undone")
+        json_option(p)
+        p.set_defaults(handler=cmd_users_change)
+
     ua = users.add_parser("admin", help="let a user open the activity dashboard (or --revoke)")
-    ua.add_argument("email")
-    ua.add_argument("--revoke", action="store_true")
-    ua.set_defaults(handler=cmd_users_admin)
+    ua.add_argument("account", help="e-mail address or account id")
+    ua.add_argument("--revoke", action="store_true", help="take the right away")
+    json_option(ua)
+    ua.set_defaults(handler=cmd_users_change)
     rf = users.add_parser("reset-factors", help="remove a user's authenticator app, recovery codes and passkeys")
-    rf.add_argument("email")
+    rf.add_argument("account", help="e-mail address or account id")
+    json_option(rf)
     rf.set_defaults(handler=cmd_users_reset_factors)
     ur = users.add_parser("reset-password", help="mail the user a password reset link")
     ur.add_argument("email")

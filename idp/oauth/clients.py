@@ -37,7 +37,7 @@ def create_client(
     "refresh_token"), scope: str = "openid profile email offline_access", public: bool = False,
     first_party: bool = False, admin: bool = False, post_logout_redirect_uris: Iterable[str] = (),
     organization_id: str | None = None, id_token_alg: str = "RS256", access_token_format: str = "jwt",  # noqa: S107
-    resource_server: bool = False,
+    resource_server: bool = False, events_by_email: bool = False,
     logo_uri: str | None = None, initiate_login_uri: str | None = None,
 ) -> tuple[Client, str | None]:
     """A new client and its secret (None for public clients). ``resource_server``: it may introspect tokens
@@ -59,7 +59,7 @@ def create_client(
         token_endpoint_auth_method="none" if public else "client_secret_basic",
         first_party=first_party, admin=admin, organization_id=organization_id,
         id_token_signed_response_alg=id_token_alg, access_token_format=access_token_format,
-        resource_server=resource_server, disabled=False,
+        resource_server=resource_server, disabled=False, events_by_email=events_by_email,
         logo_uri=logo_uri or None, initiate_login_uri=initiate_login_uri or None,
     )
     db.add(client)
@@ -132,6 +132,7 @@ def update_client(
     scope: str | None = None, first_party: bool | None = None, admin: bool | None = None,
     access_token_format: str | None = None, resource_server: bool | None = None, disabled: bool | None = None,
     logo_uri: str | None = None, initiate_login_uri: str | None = None,
+    events_by_email: bool | None = None,
 ) -> None:
     """Change what is given, checked as at registration (an empty ``logo_uri`` or ``initiate_login_uri``
     removes it). An admin client always has the ``admin`` scope; taking ``admin`` away takes the scope away
@@ -169,6 +170,8 @@ def update_client(
         if value is not None:
             check_web_uri(field, value)
             setattr(client, field, value or None)
+    if events_by_email is not None:
+        client.events_by_email = events_by_email
     forget_client(db, client.client_id)
     db.flush()
 

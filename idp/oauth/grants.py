@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from sqlalchemy import select, update
 
@@ -156,6 +156,17 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
 
 class ClientCredentialsGrant(IssuesTokens, grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def validate_requested_scope(self) -> None:
+        """RFC 6749 §5.2 ``invalid_scope``: a scope the client is not registered for is refused, not dropped."""
+        scope = self.request.payload.scope
+        if scope:
+            client: Client = self.request.client
+            allowed = client.allowed_scopes()
+            refused = [s for s in dict.fromkeys(scope.split()) if s not in allowed]
+            if refused:
+                raise InvalidScopeError(description=f"this client is not registered for the scope "
+                                                    f"{' '.join(refused)!r}")
 
     def generate_token(self, user: User | None = None, scope: str | None = None, grant_type: str | None = None,
                        expires_in: int | None = None, include_refresh_token: bool = True) -> dict[str, Any]:

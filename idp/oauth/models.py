@@ -42,6 +42,8 @@ class Client(Base):
     resource_server: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # A disabled client cannot authenticate or start a sign-in, and its tokens are not usable anywhere.
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # May name the accounts of the events it posts by e-mail address as well as by sub.
+    events_by_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # --- authlib.oauth2.rfc6749.ClientMixin -------------------------------------------------------------
     @property
@@ -103,6 +105,7 @@ class Client(Base):
             "access_token_format": self.access_token_format,
             "resource_server": self.resource_server,
             "disabled": self.disabled,
+            "events_by_email": self.events_by_email,
             "organization_id": self.organization_id,
             "logo_uri": self.logo_uri,
             "initiate_login_uri": self.initiate_login_uri,

@@ -48,7 +48,7 @@ log = logging.getLogger("canary.oauth")
 # Descriptions for the errors Authlib raises without one (RFC 6749 §5.2 names).
 DESCRIPTIONS = {
     "invalid_request": "the request is missing a parameter or is malformed",
-    "invalid_client": "client authentication failed",
+    "invalid_client": "the client credentials are invalid: unknown client_id or wrong client_secret",
     "invalid_grant": "the code or refresh token is invalid, expired, revoked or was issued to another client",
     "unauthorized_client": "this client may not use this grant type",
     "unsupported_grant_type": "grant_type is missing or not supported",
@@ -218,7 +218,10 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         return request
 
     def handle_response(self, status: int, body: Any, headers: Any) -> tuple[int, Any, dict[str, str]]:
-        if isinstance(body, dict) and "error" in body and not body.get("error_description"):
+        if isinstance(body, dict) and "error" in body and (
+                not body.get("error_description") or body["error"] == "invalid_client"):
+            # Authlib's invalid_client text lists the methods tried, which reads as a configuration problem:
+            # say that the credentials were refused.
             body["error_description"] = DESCRIPTIONS.get(body["error"], "the request was refused")
         return status, body, dict(headers)
 

@@ -17,14 +17,16 @@ across sites without asking, so it is refused with 415.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from idp import metrics
 from idp.oauth.errors import Forbidden, InsufficientScope, InvalidRequest, OAuthError
-from idp.oauth.resource_access import Posting
+from idp.oauth.resource_access import Posting, UnknownAccounts
 from idp.oauth.server import BodyTooLarge, read_body
 from idp.web import bearer
 from idp.web.context import Canary, canary
@@ -45,6 +47,7 @@ async def look_up(c: Canary, claims: dict[str, Any], accounts: Sequence[str]) ->
 async def post_events(request: Request) -> Response:
     c = canary(request)
     if c.analytics is None:
+        metrics.event_post_refused("not_configured")
         return json_error("temporarily_unavailable", "event ingest is not configured", 503)
     try:
         token = bearer.header_token(request)
@@ -53,6 +56,7 @@ async def post_events(request: Request) -> Response:
         return _token_error(err)
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "application/json":
+        metrics.event_post_refused("unsupported_media_type")
         return json_error("unsupported_media_type", "the body must be JSON, sent with Content-Type: application/json "
                           f"(got {media_type or 'none'!r})", 415)
     try:
@@ -62,11 +66,18 @@ async def post_events(request: Request) -> Response:
             (await look_up(c, claims, ())).check_token()
         except OAuthError as err:
             return _token_error(err)
+        metrics.event_post_refused("too_large")
         return json_error("payload_too_large", f"a request may carry at most {MAX_BATCH_BYTES} bytes", 413)
     return await ingest(c, claims, body)
 
 
+def invalid_events(errors: list[dict[str, Any]]) -> Response:
+    return JSONResponse({"error": "invalid_request", "error_description": "some events are invalid; none were "
+                         "accepted", "errors": errors}, status_code=400)
+
+
 def _token_error(err: OAuthError) -> Response:
+    metrics.event_post_refused(err.error)
     if isinstance(err, InvalidRequest):
         return bearer_error("invalid_request", err.description, 400)
     if isinstance(err, InsufficientScope):
@@ -93,10 +104,15 @@ async def ingest(c: Canary, claims: dict[str, Any], body: bytes) -> Response:
         posted = parse_body(body, default_account=default_account, client_id=claims["client_id"], now=c.clock.now(),
                             retention_days=c.settings.event_retention_days)
     except EventValidationError as err:
-        problem = JSONResponse({"error": "invalid_request", "error_description": "some events are invalid; none "
-                                "were accepted", "errors": err.errors}, status_code=400)
-    except (ValueError, UnicodeDecodeError):
-        problem = json_error("invalid_request", "the body must be a JSON object")
+        problem, reason = invalid_events(err.errors), "invalid_events"
+    except json.JSONDecodeError as err:
+        problem, reason = json_error("invalid_request", f"the body is not valid JSON: {err.msg} at line "
+                                     f"{err.lineno} column {err.colno} (character {err.pos})"), "not_json"
+    except UnicodeDecodeError as err:
+        problem, reason = json_error("invalid_request", f"the body is not UTF-8 text: byte {err.start} is not "
+                                     "valid UTF-8"), "not_json"
+    except ValueError as err:
+        problem, reason = json_error("invalid_request", f"the body must be a JSON object: {err}"), "not_json"
     posting = await look_up(c, claims, list(dict.fromkeys(posted.accounts)) if posted is not None else [])
     try:
         posting.check_token()
@@ -104,14 +120,21 @@ async def ingest(c: Canary, claims: dict[str, Any], body: bytes) -> Response:
         return _token_error(err)
     if problem is not None or posted is None:
         assert problem is not None
+        metrics.event_post_refused(reason)
         return problem
     try:
-        organizations = posting.organizations(posted.accounts, posted.organizations)
+        posted.accounts, organizations = posting.resolve(posted.accounts, posted.organizations)
+    except UnknownAccounts as unknown:
+        metrics.event_post_refused("unknown_account")
+        return invalid_events(unknown.errors)
     except Forbidden as err:
+        metrics.event_post_refused("forbidden")
         return json_error("forbidden", err.description, 403)
     try:
         accepted = await analytics.accept_posted(posted, organizations)
     except SpoolFull as full:
+        metrics.event_post_refused("spool_full")
         return json_error("temporarily_unavailable", "the event buffer is full; retry later", 503,
                           {"Retry-After": str(int(getattr(full, "retry_after", 5)))})
+    metrics.events_accepted(accepted)
     return JSONResponse({"accepted": accepted}, status_code=202)

@@ -28,7 +28,7 @@ def data(tmp_path: Path) -> Path:
 
 def test_users_create_from_stdin_with_organization(data: Path) -> None:
     result = canary(data, "users", "create", "ada@example.com", "--name", "Ada", "--password-stdin",
-                    "--organization", "acme", stdin="long enough password\n")
+                    "--organization", "acme", "--json", stdin="long enough password\n")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["email"] == "ada@example.com" and out["organization_id"]
@@ -43,7 +43,7 @@ def test_users_create_rejects_short_password(data: Path) -> None:
 
 def test_clients_create_prints_secret_once_and_list_hides_it(data: Path) -> None:
     result = canary(data, "clients", "create", "Web", "--redirect-uri", "https://app.example.com/cb",
-                    "--first-party")
+                    "--first-party", "--json")
     assert result.returncode == 0, result.stderr
     created = json.loads(result.stdout)
     assert created["client_secret"] and created["first_party"] is True
@@ -57,10 +57,11 @@ def test_clients_create_prints_secret_once_and_list_hides_it(data: Path) -> None
 
 def test_clients_create_with_opaque_access_tokens(data: Path) -> None:
     result = canary(data, "clients", "create", "API", "--grant-type", "client_credentials", "--scope", "events:write",
-                    "--access-token-format", "opaque")
+                    "--access-token-format", "opaque", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["access_token_format"] == "opaque"
-    default = json.loads(canary(data, "clients", "create", "Web", "--redirect-uri", "https://app.example.com/cb").stdout)
+    default = json.loads(canary(data, "clients", "create", "Web", "--redirect-uri", "https://app.example.com/cb",
+                                    "--json").stdout)
     assert default["access_token_format"] == "jwt"
     refused = canary(data, "clients", "create", "Bad", "--grant-type", "client_credentials",
                      "--access-token-format", "paseto")
@@ -68,7 +69,8 @@ def test_clients_create_with_opaque_access_tokens(data: Path) -> None:
 
 
 def test_public_client_has_no_secret(data: Path) -> None:
-    result = canary(data, "clients", "create", "SPA", "--public", "--redirect-uri", "http://localhost:3000/cb")
+    result = canary(data, "clients", "create", "SPA", "--public", "--redirect-uri", "http://localhost:3000/cb",
+                    "--json")
     created = json.loads(result.stdout)
     assert "client_secret" not in created and created["public"] is True
 
@@ -79,7 +81,7 @@ def test_client_with_plain_http_remote_redirect_is_refused(data: Path) -> None:
 
 
 def test_keys_rotate(data: Path) -> None:
-    result = canary(data, "keys", "rotate", "--alg", "ES256", "--publish-delay", "60")
+    result = canary(data, "keys", "rotate", "--alg", "ES256", "--publish-delay", "60", "--json")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["alg"] == "ES256" and out["signs_from"] > out["published_at"]

@@ -42,9 +42,9 @@ def test_inactive_accounts_account_summary_and_cron_alerts(env: dict[str, str], 
                                                            tmp_path: Path) -> None:
     assert canary(env, "migrate").returncode == 0
     quiet = json.loads(canary(env, "users", "create", "quiet@example.com", "--password-stdin",
-                              "--organization", "acme", stdin="password-123\n").stdout)
+                              "--organization", "acme", "--json", stdin="password-123\n").stdout)
     busy = json.loads(canary(env, "users", "create", "busy@example.com", "--password-stdin",
-                             "--organization", "acme", stdin="password-123\n").stdout)
+                             "--organization", "acme", "--json", stdin="password-123\n").stdout)
     now = datetime.now(UTC).replace(microsecond=0)
     analytics = Analytics.open(url=env["CANARY_ANALYTICS_URL"], data_dir=tmp_path / "writer")
     try:
@@ -67,7 +67,7 @@ def test_inactive_accounts_account_summary_and_cron_alerts(env: dict[str, str], 
     bad = canary(env, "activity", "inactive", "--days", "-3")
     assert bad.returncode == 1 and "days" in bad.stderr
 
-    endpoint = json.loads(canary(env, "alerts", "webhooks", "create", receiver).stdout)
+    endpoint = json.loads(canary(env, "alerts", "webhooks", "create", receiver, "--json").stdout)
     assert endpoint["secret"].startswith("whsec_")
     assert canary(env, "alerts", "webhooks", "create", "ftp://example.com/x").returncode == 1
     too_long = canary(env, "alerts", "rules", "create", "forever", "--days", "1000000",

@@ -36,7 +36,7 @@ def canary(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Compl
 def test_at_risk_lists_who_is_going_quiet_and_why(env: dict[str, str], tmp_path: Path) -> None:
     assert canary(env, "migrate").returncode == 0
     users = {key: json.loads(canary(env, "users", "create", f"{key}@example.com", "--password-stdin",
-                                    "--organization", org, stdin="password-123\n").stdout)
+                                    "--organization", org, "--json", stdin="password-123\n").stdout)
              for key, org in (("quiet", "acme"), ("busy", "acme"), ("elsewhere", "globex"))}
     now = datetime.now(UTC).replace(microsecond=0)
     events = [Event(uuid.uuid4(), users[key]["id"], "", "c", "report.viewed", now - timedelta(days=ago), now, {})

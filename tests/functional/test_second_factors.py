@@ -229,8 +229,8 @@ def test_canary_users_reset_factors(clocked: Provider, tmp_path: Path) -> None:
     env = {**os.environ, "CANARY_DATA_DIR": str(tmp_path), "CANARY_DATABASE_URL": provider.settings.database_url}
 
     def reset(email: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "idp.cli", "users", "reset-factors", email], env=env,
-                              capture_output=True, text=True, timeout=120, check=False)
+        return subprocess.run([sys.executable, "-m", "idp.cli", "users", "reset-factors", email, "--json"],
+                              env=env, capture_output=True, text=True, timeout=120, check=False)
 
     done = reset(user.email)
     assert done.returncode == 0, done.stderr

@@ -213,8 +213,11 @@ def test_refresh_token_of_another_client_is_invalid_grant(provider: Provider, ht
 def test_client_credentials_scopes_limited_no_refresh_no_id_token(provider: Provider) -> None:
     client_id, secret = provider.client(grant_types=["client_credentials"], scope="events:write")
     auth = (client_id, secret or "")
+    refused = httpx.post(f"{provider.url}/token", data={"grant_type": "client_credentials",
+                                                        "scope": "events:write admin openid"}, auth=auth)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_scope"  # never narrowed silently
     body = httpx.post(f"{provider.url}/token", data={"grant_type": "client_credentials",
-                                                     "scope": "events:write admin openid"}, auth=auth).json()
+                                                     "scope": "events:write"}, auth=auth).json()
     assert body["scope"] == "events:write"
     assert "refresh_token" not in body and "id_token" not in body
     claims = decode(provider, body["access_token"]).claims

@@ -61,7 +61,7 @@ def test_serve_refuses_to_start_without_the_secret(tmp_path: Path) -> None:
     env = {"CANARY_DATA_DIR": str(tmp_path), "CANARY_KEY_ENCRYPTION_KEY": SECRET, "PATH": "/usr/bin:/bin"}
     canary = [sys.executable, "-m", "idp.cli"]
     subprocess.run([*canary, "migrate", "--sql-only"], env=env, check=True, capture_output=True)
-    created = subprocess.run([*canary, "keys", "rotate", "--publish-delay", "0"], env=env, check=True,
+    created = subprocess.run([*canary, "keys", "rotate", "--publish-delay", "0", "--json"], env=env, check=True,
                              capture_output=True, text=True)
     assert json.loads(created.stdout)["alg"] == "RS256"
     del env["CANARY_KEY_ENCRYPTION_KEY"]

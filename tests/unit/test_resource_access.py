@@ -24,9 +24,9 @@ from idp.oauth.clients import create_client, delete_client
 from idp.oauth.errors import Forbidden, InsufficientScope, InvalidTokenError, OAuthError
 from idp.oauth.keys import KeyStore, ensure_key
 from idp.oauth.models import Client, Grant
-from idp.oauth.resource_access import ResourceAccess, Unusable
+from idp.oauth.resource_access import ResourceAccess, UnknownAccounts, Unusable
 from idp.oauth.resource_access.claims_cache import ClaimsCache
-from idp.oauth.resource_access.posting import organizations
+from idp.oauth.resource_access.posting import resolve
 from idp.oauth.resource_access.state import problem
 from idp.oauth.tokens import InvalidToken, TokenPolicy, TokenService
 from idp.settings import Settings
@@ -46,8 +46,12 @@ def raises(kind: type[OAuthError], description: str) -> Iterator[None]:
 # --- the rule, on rows -----------------------------------------------------------------------------------------
 def row(revoked: int = 0, grant_active: int = 1, user_enabled: int = 1, client: str | None = "c",
         first_party: bool = False, client_org: str | None = "acme", member: str | None = None,
-        member_org: str | None = None) -> tuple[Any, ...]:
-    return (revoked, grant_active, user_enabled, client, first_party, client_org, member, member_org)
+        member_org: str | None = None, account: str | None = None, by_email: bool = False) -> tuple[Any, ...]:
+    """A row of the look-up; an account's e-mail is ``<id>@example.com``, an organization's slug ``<id>-slug``."""
+    account = account or member
+    return (revoked, grant_active, user_enabled, client, first_party, client_org, member, member_org, account,
+            None if account is None else f"{account}@example.com",
+            None if member_org is None else f"{member_org}-slug", by_email)
 
 
 @pytest.mark.parametrize(("state", "expected"), [
@@ -69,29 +73,42 @@ CLIENT_TOKEN = {"sub": "c", "client_id": "c"}
 USER_TOKEN = {"sub": "u1", "client_id": "c", "gid": "g"}
 
 
-def members(*pairs: tuple[str, str], **client: Any) -> list[Any]:
-    return [row(member=user, member_org=org, **client) for user, org in pairs] or [row(**client)]
+def members(*pairs: tuple[str, str], alone: tuple[str, ...] = (), **client: Any) -> list[Any]:
+    """Rows for accounts with these memberships, and accounts in ``alone`` with none."""
+    rows = [row(member=user, member_org=org, **client) for user, org in pairs]
+    rows += [row(account=user, **client) for user in alone]
+    return rows or [row(**client)]
+
+
+def organizations(claims: dict[str, Any], rows: list[Any], accounts: list[str], posted: list[str],
+                  decided: dict[Any, Any]) -> list[str]:
+    stored, orgs = resolve(claims, rows, accounts, posted, decided)
+    assert [a.removesuffix("@example.com") for a in accounts] == stored
+    return orgs
 
 
 def test_organization_client_posts_for_its_members_stored_with_its_organization() -> None:
     rows = members(("u1", "acme"), ("u1", "other"), ("u2", "acme"))
     assert organizations(CLIENT_TOKEN, rows, ["u1", "u2", "u1"], ["", "", ""], {}) == ["acme", "acme", "acme"]
-    # An event may name another organization of the account's.
+    # An event may name another organization of the account's, by id or by slug; the id is stored.
     assert organizations(CLIENT_TOKEN, rows, ["u1"], ["other"], {}) == ["other"]
+    assert organizations(CLIENT_TOKEN, rows, ["u1", "u1"], ["other-slug", "acme"], {}) == ["other", "acme"]
 
 
 @pytest.mark.parametrize(("rows", "accounts", "posted", "message"), [
     (members(("u1", "other")), ["u1"], [""], "event 0: account 'u1' is not in this client's organization"),
-    (members(), ["u9"], [""], "event 0: account 'u9' is not in this client's organization"),
-    (members(("u1", "acme")), ["u1"], ["beta"], "event 0: account 'u1' is not a member of 'beta'"),
+    (members(alone=("u9",)), ["u9"], [""], "event 0: account 'u9' is not in this client's organization"),
+    (members(("u1", "acme")), ["u1"], ["beta"], "event 0: account 'u1' is not a member of organization 'beta'"),
+    (members(("u1", "acme")), ["u1"], ["acme-slug-x"],
+     "event 0: account 'u1' is not a member of organization 'acme-slug-x'"),
     (members(("u1", "acme"), client_org=None), ["u1"], [""],
      "event 0: account 'u1' is not in this client's organization"),
     (members(("u1", "acme"), client=None), ["u1"], [""], "the token's client no longer exists"),
     # The refusal names the first refused event, not the first distinct account checked.
-    (members(("u1", "acme")), ["u1", "u1", "u2", "u1"], ["", "", "", ""],
+    (members(("u1", "acme"), ("u2", "beta")), ["u1", "u1", "u2", "u1"], ["", "", "", ""],
      "event 2: account 'u2' is not in this client's organization"),
     (members(("u1", "acme")), ["u1", "u1", "u1"], ["", "acme", "beta"],
-     "event 2: account 'u1' is not a member of 'beta'"),
+     "event 2: account 'u1' is not a member of organization 'beta'"),
 ])
 def test_organization_client_refusals(rows: list[Any], accounts: list[str], posted: list[str], message: str) -> None:
     with pytest.raises(Forbidden) as refused:
@@ -100,17 +117,43 @@ def test_organization_client_refusals(rows: list[Any], accounts: list[str], post
     assert (refused.value.error, refused.value.status) == ("forbidden", 403)
 
 
+def test_unknown_accounts_are_listed_by_index_and_field_for_every_kind_of_token() -> None:
+    for claims, first_party in ((CLIENT_TOKEN, True), (CLIENT_TOKEN, False), (USER_TOKEN, True)):
+        rows = members(("u1", "acme"), first_party=first_party)
+        with pytest.raises(UnknownAccounts) as unknown:
+            organizations(claims, rows, ["u1", "nobody", "u1", "nobody", "ghost"], [""] * 5, {})
+        assert unknown.value.errors == [
+            {"index": 1, "field": "account", "message": "no account 'nobody'"},
+            {"index": 3, "field": "account", "message": "no account 'nobody'"},
+            {"index": 4, "field": "account", "message": "no account 'ghost'"},
+        ]
+
+
+def test_accounts_are_named_by_e_mail_only_when_the_client_is_registered_for_it() -> None:
+    allowed = members(("u1", "acme"), first_party=True, by_email=True)
+    assert resolve(CLIENT_TOKEN, allowed, ["U1@Example.com ", "u1"], ["", ""], {}) == (["u1", "u1"],
+                                                                                      ["acme", "acme"])
+    refused = members(("u1", "acme"), first_party=True)
+    with pytest.raises(UnknownAccounts) as unknown:
+        resolve(CLIENT_TOKEN, refused, ["u1@example.com"], [""], {})
+    assert unknown.value.errors[0]["index"] == 0 and unknown.value.errors[0]["field"] == "account"
+    assert "not registered to name them by e-mail" in unknown.value.errors[0]["message"]
+    user_rows = members(("u1", "acme"), by_email=True)
+    assert resolve(USER_TOKEN, user_rows, ["u1@example.com"], [""], {}) == (["u1"], ["acme"])
+
+
 def test_first_party_client_posts_for_anyone() -> None:
-    rows = members(("u1", "acme"), ("u2", "north"), ("u2", "south"), first_party=True, client_org=None)
-    # One organization: stored with it; several and none named: none; unknown accounts too.
+    rows = members(("u1", "acme"), ("u2", "north"), ("u2", "south"), alone=("u9",), first_party=True,
+                   client_org=None)
+    # One organization: stored with it; several and none named: none; none at all: none.
     assert organizations(CLIENT_TOKEN, rows, ["u1", "u2", "u9"], ["", "", ""], {}) == ["acme", "", ""]
     assert organizations(CLIENT_TOKEN, rows, ["u2"], ["south"], {}) == ["south"]
-    with pytest.raises(Forbidden, match="event 0: account 'u9' is not a member of 'acme'"):
+    with pytest.raises(Forbidden, match="event 0: account 'u9' is not a member of organization 'acme'"):
         organizations(CLIENT_TOKEN, rows, ["u9"], ["acme"], {})
 
 
 def test_user_token_posts_about_its_user_only() -> None:
-    rows = members(("u1", "acme"), ("u1", "beta"))
+    rows = members(("u1", "acme"), ("u1", "beta"), alone=("u2",))
     assert organizations(USER_TOKEN, rows, ["u1"], [""], {}) == [""]  # two organizations, none named
     assert organizations(USER_TOKEN, rows, ["u1"], ["beta"], {}) == ["beta"]
     assert organizations(USER_TOKEN, members(("u1", "acme")), ["u1"], [""], {}) == ["acme"]
@@ -120,7 +163,7 @@ def test_user_token_posts_about_its_user_only() -> None:
 
 def test_decisions_are_kept_per_answer() -> None:
     rows = members(("u1", "acme"))
-    decided: dict[Any, str] = {}
+    decided: dict[Any, Any] = {}
     assert organizations(CLIENT_TOKEN, rows, ["u1"], [""], decided) == ["acme"]
     assert decided == {"u1": "acme"}
     decided["u1"] = "kept"  # the next request with the same answer asks nothing again
@@ -247,7 +290,7 @@ def test_posting_reads_state_and_memberships_and_sees_every_change_at_once(world
     def post() -> list[str]:
         posting = access.posting(claims, [user])
         posting.check_token()
-        return posting.organizations([user, user], ["", ""])
+        return posting.resolve([user, user], ["", ""])[1]
 
     assert post() == [world.org.id, world.org.id]
     assert post() == [world.org.id, world.org.id]  # again, from the kept answer on SQLite
@@ -270,7 +313,7 @@ def test_a_gone_client_is_a_refusal_of_the_posting_not_a_token_problem(world: Wo
     posting = world.access.posting(claims, [world.user.id])
     posting.check_token()  # answered after the body's own problems
     with raises(Forbidden, "the token's client no longer exists"):
-        posting.organizations([world.user.id], [""])
+        posting.resolve([world.user.id], [""])
 
 
 def test_claims_checks_signature_and_scope_without_the_database(world: World) -> None:
@@ -281,3 +324,13 @@ def test_claims_checks_signature_and_scope_without_the_database(world: World) ->
         world.access.claims("x.y", SCOPE)
     with raises(InvalidTokenError, "an access token is required"):
         world.access.claims("", SCOPE)
+
+
+def test_accounts_named_by_e_mail_are_stored_by_sub_from_kept_decisions_too() -> None:
+    rows = members(("u1", "acme"), ("u2", "acme"), first_party=True, by_email=True)
+    decided: dict[Any, Any] = {}
+    named = ["u1@example.com", "u2", "u1@example.com"]
+    assert resolve(CLIENT_TOKEN, rows, named, ["", "", ""], decided) == (["u1", "u2", "u1"], ["acme"] * 3)
+    assert resolve(CLIENT_TOKEN, rows, named, ["", "", ""], decided) == (["u1", "u2", "u1"], ["acme"] * 3)
+    by_sub = ["u2", "u2"]
+    assert resolve(CLIENT_TOKEN, rows, by_sub, ["", "acme-slug"], {})[0] is by_sub  # nothing to rename: as given

@@ -50,10 +50,11 @@ class Posting:
         if unusable is not None and unusable is not Unusable.CLIENT_GONE:
             raise invalid(unusable.value)
 
-    def organizations(self, accounts: list[str], posted: list[str]) -> list[str]:
-        """The organization to store with each event (``posted`` is what each event names, '' for none), or
-        Forbidden (``idp.oauth.resource_access.posting``)."""
-        return posting.organizations(self.claims, self.rows, accounts, posted, self.decided)
+    def resolve(self, accounts: list[str], posted: list[str]) -> tuple[list[str], list[str]]:
+        """The account id and the organization id to store with each event (``accounts`` and ``posted`` are
+        what each event names, '' for no organization), or UnknownAccounts, or Forbidden
+        (``idp.oauth.resource_access.posting``)."""
+        return posting.resolve(self.claims, self.rows, accounts, posted, self.decided)
 
 
 class ResourceAccess:
@@ -124,8 +125,8 @@ class ResourceAccess:
         until the file changes (``CachedReads``: a connection of its own per thread, so it is used by the events
         endpoint, which asks on the event loop, and nowhere else).
         """
-        params, token_params = state.parameters(claims, accounts)
-        sql = state.statement(self._paramstyle, len(accounts), "gid" in claims)
+        params, token_params, emails = state.parameters(claims, accounts)
+        sql = state.statement(self._paramstyle, len(accounts), "gid" in claims, emails)
         try:
             if cached and self._reads is not None:
                 return self._reads.fetch((*params[:token_params], frozenset(accounts)), sql, params)

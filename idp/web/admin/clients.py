@@ -52,8 +52,8 @@ def create_client(call: Call) -> dict[str, Any]:
     client, secret = registry.create_client(
         call.db, name=body["name"], scope=scope, public=public, first_party=body.get("first_party", False),
         admin=admin, organization_id=organization_id, id_token_alg=alg, access_token_format=token_format,
-        resource_server=body.get("resource_server", False), logo_uri=body.get("logo_uri"),
-        initiate_login_uri=body.get("initiate_login_uri"), **metadata)
+        resource_server=body.get("resource_server", False), events_by_email=body.get("events_by_email", False),
+        logo_uri=body.get("logo_uri"), initiate_login_uri=body.get("initiate_login_uri"), **metadata)
     return {**client.public_dict(), "client_secret": secret}
 
 

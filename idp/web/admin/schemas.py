@@ -133,6 +133,7 @@ MEMBER_ROLE = define("MemberRole", obj({"role": {**ROLE_INPUT, "default": "membe
 
 # --- clients -----------------------------------------------------------------------------------------------
 URI_LIST = {"type": "array", "items": string(format="uri")}
+EVENTS_BY_EMAIL = "the events this client posts may name their account by e-mail address as well as by sub"
 _CLIENT = {
     "client_id": string(),
     "name": string(),
@@ -152,6 +153,7 @@ _CLIENT = {
     "initiate_login_uri": {"type": ["string", "null"], "description": "where an accepted invitation naming the "
                            "client sends people (OpenID Connect Core §4)"},
     "created_at": OPTIONAL_TIMESTAMP,
+    "events_by_email": boolean(EVENTS_BY_EMAIL),
 }
 CLIENT = define("Client", obj(_CLIENT))
 SECRET = string("shown only in this response; only its digest is kept")
@@ -187,6 +189,7 @@ CLIENT_CREATE = define("ClientCreate", obj({
                         "description": "may introspect tokens issued to other clients"},
     "logo_uri": WEB_URI_INPUT,
     "initiate_login_uri": WEB_URI_INPUT,
+    "events_by_email": {"type": "boolean", "default": False, "description": EVENTS_BY_EMAIL},
 }, required=("name",)))
 CLIENT_UPDATE = define("ClientUpdate", obj({
     "name": CLIENT_NAME_INPUT,
@@ -201,4 +204,5 @@ CLIENT_UPDATE = define("ClientUpdate", obj({
     "disabled": boolean("true stops the client: it cannot authenticate, and its tokens become inactive"),
     "logo_uri": WEB_URI_INPUT,
     "initiate_login_uri": WEB_URI_INPUT,
+    "events_by_email": boolean(EVENTS_BY_EMAIL),
 }, required=()))

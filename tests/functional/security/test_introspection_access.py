@@ -67,7 +67,8 @@ def test_resource_server_flag_through_the_cli_and_the_admin_api(provider: Provid
     env = {**os.environ, "CANARY_DATABASE_URL": provider.settings.database_url,
            "CANARY_DATA_DIR": str(provider.settings.data_dir), "CANARY_ISSUER": provider.url}
     created = subprocess.run([sys.executable, "-m", "idp.cli", "clients", "create", "Orders API", "--grant-type",
-                              "client_credentials", "--scope", "events:write", "--resource-server"],
+                              "client_credentials", "--scope", "events:write", "--resource-server",
+                              "--json"],
                              env=env, capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(created.stdout)["resource_server"] is True
     admin_id, admin_secret = provider.client(name="ops", grant_types=["client_credentials"], redirect_uris=[],

@@ -27,7 +27,7 @@ from analytics.alerts import (
     rules_page,
     update_rule,
 )
-from idp.alerting import organization_resolver
+from idp.alerting import organization_resolver, rule_warnings
 from idp.web.admin import paging
 from idp.web.admin.alerts.paths import ID, MAX_ID, TAG, id_parameter, path_id
 from idp.web.admin.routing import Call, Operation
@@ -47,6 +47,8 @@ RULE = define("AlertRule", obj({
     "emails": {"type": "array", "items": string(format="email"), "description": "e-mail recipients notified"},
     "enabled": boolean(),
     "created_at": TIMESTAMP,
+    "warnings": {"type": "array", "items": string(), "description": "what will not work as configured, e.g. "
+                 "e-mail recipients while SMTP is not configured; empty when nothing"},
 }))
 RULE_PAGE = paging.page_of("AlertRulePage", RULE)
 
@@ -98,7 +100,7 @@ def _changes(body: dict[str, Any]) -> RuleChanges:
 
 def list_rules(call: Call) -> dict[str, Any]:
     rows, total = rules_page(call.db, *paging.window(call))
-    return paging.page(call, [rule_dict(r) for r in rows], total)
+    return paging.page(call, [_with_warnings(call, rule_dict(r)) for r in rows], total)
 
 
 def create_alert_rule(call: Call) -> dict[str, Any]:
@@ -106,16 +108,21 @@ def create_alert_rule(call: Call) -> dict[str, Any]:
     rule = create_rule(call.db, body["name"], body["threshold_days"], body.get("organization"),
                        body.get("webhook_ids", ()), body.get("emails", ()), body.get("enabled", True),
                        kind=body.get("kind", "account.inactive"), organizations=organization_resolver(call.db))
-    return rule_dict(rule)
+    return _with_warnings(call, rule_dict(rule))
 
 
 def get_alert_rule(call: Call) -> dict[str, Any]:
-    return rule_dict(get_rule(call.db, path_id(call, "rule_id", "alert rule")))
+    return _with_warnings(call, rule_dict(get_rule(call.db, path_id(call, "rule_id", "alert rule"))))
 
 
 def update_alert_rule(call: Call) -> dict[str, Any]:
     rule_id = path_id(call, "rule_id", "alert rule")
-    return rule_dict(update_rule(call.db, rule_id, _changes(call.body), organizations=organization_resolver(call.db)))
+    rule = update_rule(call.db, rule_id, _changes(call.body), organizations=organization_resolver(call.db))
+    return _with_warnings(call, rule_dict(rule))
+
+
+def _with_warnings(call: Call, rule: dict[str, Any]) -> dict[str, Any]:
+    return {**rule, "warnings": rule_warnings(call.c.settings, rule["emails"])}
 
 
 def delete_alert_rule(call: Call) -> None:

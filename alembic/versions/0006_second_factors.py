@@ -5,7 +5,7 @@ second factor.
 Existing sessions were password sign-ins, so ``amr`` starts as ``pwd``; their ``acr`` is left empty and read as
 the single-factor level. No organization requires a second factor until an operator says so.
 
-Revision ID: 0008
+Revision ID: 0006
 Revises: 0005
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

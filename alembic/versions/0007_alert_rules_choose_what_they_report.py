@@ -3,8 +3,8 @@ quiet by its own rhythm, or an organization in decline.
 
 Existing rules keep reporting inactive accounts (`account.inactive`, the server default).
 
-Revision ID: 0011
-Revises: 0008
+Revision ID: 0007
+Revises: 0006
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0008"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

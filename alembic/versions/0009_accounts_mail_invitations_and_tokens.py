@@ -3,8 +3,8 @@ verification, invitations into organizations (a membership is "invited" until ac
 invited: an invited member who never accepts counts as never active since), and a client's logo on the login page and
 where it starts its own sign-in (where an accepted invitation sends people on).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

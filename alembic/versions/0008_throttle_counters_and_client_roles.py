@@ -6,8 +6,8 @@ accounts database, so that every worker and node counts together (``idp.accounts
 server decides who may learn about a token); ``clients.disabled`` stops a client and its tokens without
 deleting it. Both are false for every existing client.
 
-Revision ID: 0006
-Revises: 0011
+Revision ID: 0008
+Revises: 0007
 """
 
 from collections.abc import Sequence
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0011"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

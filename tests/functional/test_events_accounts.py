@@ -1,0 +1,107 @@
+"""Only real people in the numbers: POST /v1/events refuses accounts that do not exist, whatever the token;
+accounts may be named by e-mail when the client is registered for it; organizations by id or slug; a body
+that is not JSON is answered with where it stops being JSON."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+
+from analytics.api import Analytics
+from tests.functional.conftest import Provider
+from tests.support.accounts import org_id
+from tests.support.browser import authorize_params, sign_in
+from tests.support.tokens import exchange
+
+
+def post(prov: Provider, token: str, body: object) -> httpx.Response:
+    return httpx.post(f"{prov.url}/v1/events", content=json.dumps(body).encode(),
+                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}, timeout=30)
+
+
+def cc_token(prov: Provider, **client: object) -> tuple[str, str]:
+    client.setdefault("grant_types", ["client_credentials"])
+    client.setdefault("scope", "events:write")
+    client.setdefault("redirect_uris", [])
+    client_id, secret = prov.client(**client)
+    body = httpx.post(f"{prov.url}/token", data={"grant_type": "client_credentials"},
+                      auth=(client_id, secret or "")).json()
+    return client_id, body["access_token"]
+
+
+def stored(prov: Provider, where: str) -> list[dict]:
+    analytics: Analytics = prov.extra["analytics"]
+    analytics.flush(20)
+    return analytics.clickhouse.execute(f"SELECT account, organization, name FROM events FINAL WHERE {where} "
+                                        "ORDER BY name").dicts()
+
+
+def user_token(prov: Provider, email: str, **client: object) -> str:
+    client_id, secret = prov.client(scope="openid events:write", **client)
+    with httpx.Client(base_url=prov.url) as browser:
+        back = sign_in(browser, authorize_params(client_id, scope="openid events:write"), email)
+    token: str = exchange(prov, client_id, secret, back["code"]).json()["access_token"]
+    return token
+
+
+def test_unknown_accounts_are_refused_for_every_kind_of_token(ingest: Provider) -> None:
+    slug = f"real-{uuid.uuid4().hex[:6]}"
+    user = ingest.user(organization=slug)
+    nobody = f"nobody-{uuid.uuid4().hex[:6]}"
+    tokens = {
+        "first-party": cc_token(ingest, first_party=True)[1],
+        "organization": cc_token(ingest, organization_id=org_id(ingest, slug))[1],
+        "user": user_token(ingest, user.email, first_party=True),
+    }
+    for kind, token in tokens.items():
+        response = post(ingest, token, {"batch": [{"account": user.id, "name": "ok"},
+                                                  {"account": nobody, "name": "ghost"}]})
+        assert response.status_code == 400, (kind, response.text)
+        assert response.json()["errors"] == [{"index": 1, "field": "account",
+                                              "message": f"no account {nobody!r}"}], kind
+        single = post(ingest, token, {"account": nobody, "name": "ghost"})
+        assert single.status_code == 400 and single.json()["errors"][0]["index"] == 0, kind
+    assert stored(ingest, f"account = '{nobody}'") == []
+    assert stored(ingest, f"account = '{user.id}' AND source = 'api'") == []  # the whole batch was refused
+
+
+def test_accounts_named_by_e_mail_when_the_client_is_registered_for_it(ingest: Provider) -> None:
+    user = ingest.user(email=f"Named-{uuid.uuid4().hex[:6]}@example.com")
+    _, allowed = cc_token(ingest, first_party=True, events_by_email=True)
+    response = post(ingest, allowed, {"account": user.email.upper(), "name": "by.email"})
+    assert response.status_code == 202, response.text
+    assert stored(ingest, "name = 'by.email'") == [{"account": user.id, "organization": "", "name": "by.email"}]
+    _, by_sub_only = cc_token(ingest, first_party=True)
+    refused = post(ingest, by_sub_only, {"account": user.email, "name": "by.email.refused"})
+    assert refused.status_code == 400
+    [error] = refused.json()["errors"]
+    assert (error["index"], error["field"]) == (0, "account") and "e-mail" in error["message"]
+
+
+def test_organization_by_slug_or_id_and_a_non_member_named_as_posted(ingest: Provider) -> None:
+    slug, other = f"acme-{uuid.uuid4().hex[:6]}", f"globex-{uuid.uuid4().hex[:6]}"
+    user = ingest.user(organization=slug)
+    ingest.user(organization=other)
+    _, token = cc_token(ingest, first_party=True)
+    by_slug = post(ingest, token, {"account": user.id, "name": "org.by.slug", "organization": slug})
+    by_id = post(ingest, token, {"account": user.id, "name": "org.by.id", "organization": org_id(ingest, slug)})
+    assert by_slug.status_code == 202 and by_id.status_code == 202, (by_slug.text, by_id.text)
+    rows = stored(ingest, f"account = '{user.id}' AND name LIKE 'org.by.%'")
+    assert [r["organization"] for r in rows] == [org_id(ingest, slug)] * 2
+    for named in (other, org_id(ingest, other)):
+        refused = post(ingest, token, {"batch": [{"account": user.id, "name": "x"},
+                                                 {"account": user.id, "name": "x", "organization": named}]})
+        assert refused.status_code == 403
+        assert refused.json()["error_description"] == (
+            f"event 1: account {user.id!r} is not a member of organization {named!r}")
+
+
+def test_a_json_syntax_error_says_so_with_its_position(ingest: Provider) -> None:
+    _, token = cc_token(ingest, first_party=True)
+    response = httpx.post(f"{ingest.url}/v1/events", content=b'{"name": "x",\n "account": }',
+                          headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    assert response.status_code == 400
+    description = response.json()["error_description"]
+    assert description.startswith("the body is not valid JSON: ") and "line 2 column 13" in description
