@@ -43,10 +43,11 @@ def cmd_mail_test(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(sub: Commands) -> None:
-    mail = sub.add_parser("mail").add_subparsers(dest="mail_command", required=True)
+    mail = sub.add_parser("mail", help="outgoing mail: where it goes, its queue, a test message").add_subparsers(
+        dest="mail_command", required=True)
     status = mail.add_parser("status", help="where mail goes, the queue's counts and its last problems")
-    status.add_argument("--limit", type=int, default=20)
+    status.add_argument("--limit", type=int, default=20, help="how many recent problems to show (default 20)")
     status.set_defaults(handler=cmd_mail_status)
     test = mail.add_parser("test", help="send a test message")
-    test.add_argument("address")
+    test.add_argument("address", help="e-mail address to send the test message to")
     test.set_defaults(handler=cmd_mail_test)

@@ -31,4 +31,4 @@ def test_failed_webhook_and_e_mail_deliveries_are_warnings(
     messages = sorted(r.getMessage() for r in failures)
     assert len(messages) == 2, messages
     assert any(receiver.url in m and "HTTP 500" in m for m in messages), messages
-    assert any("ops@example.com" in m and "SMTP is not configured" in m for m in messages), messages
+    assert any("ops@example.com" in m and "e-mail is not configured" in m for m in messages), messages
