@@ -118,7 +118,8 @@ def test_every_command_works_while_the_embedded_server_runs(served: tuple[dict[s
 def test_commands_open_chdb_themselves_once_the_server_has_stopped(
         served: tuple[dict[str, str], str, subprocess.Popen[str]], data_dir: Path) -> None:
     env, _url, process = served
-    assert canary(env, "users", "create", "bob@example.com", "--password-stdin", stdin="a long enough passphrase\n").returncode == 0
+    created = canary(env, "users", "create", "bob@example.com", "--password-stdin", stdin="a long enough passphrase\n")
+    assert created.returncode == 0
     stop(process)
     assert not (data_dir / "clickhouse.sock").exists()
     summary = canary(env, "activity", "account", "bob@example.com", "--json")

@@ -7,7 +7,6 @@ that package's conftest)."""
 from __future__ import annotations
 
 import secrets
-import socket
 import threading
 import time
 import uuid
@@ -17,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from analytics.api import Analytics
 from analytics.clickhouse import ServerEngine
@@ -32,37 +30,12 @@ from idp.settings import Settings
 from idp.web.context import Canary as Context
 from tests.support.browser import PASSWORD, REDIRECT, authorize_params, sign_in
 from tests.support.clickhouse import server_url_for
+from tests.support.server_thread import ServerThread, free_port
 from tests.support.tokens import exchange
 
 API_SCOPE = "reports:read"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class ServerThread:
-    """uvicorn serving an ASGI app on a loopback port, in a thread of the test process, lifespan on."""
-
-    def __init__(self, app: Any, port: int) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the server did not start")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
 
 
 @dataclass
