@@ -6,6 +6,7 @@ import argparse
 import json
 
 from idp.cli.command import Commands
+from idp.cli.output import json_option, print_record, print_rows
 from idp.settings import Settings
 
 
@@ -22,10 +23,19 @@ def cmd_mail_status(args: argparse.Namespace, settings: Settings) -> int:
         troubled = db.scalars(select(OutgoingMail).where(OutgoingMail.status.in_([PENDING, FAILED]),
                                                           OutgoingMail.last_error.is_not(None))
                               .order_by(OutgoingMail.id.desc()).limit(args.limit)).all()
-        print(json.dumps({"destination": mail_destination(settings), "messages": counts(db), "problems": [
-            {"id": m.id, "to": m.recipient, "template": m.template, "status": m.status, "attempts": m.attempts,
-             "last_error": m.last_error, "next_attempt_at": m.next_attempt_at.isoformat()} for m in troubled]},
-            indent=2))
+        problems = [{"id": m.id, "to": m.recipient, "template": m.template, "status": m.status,
+                     "attempts": m.attempts, "last_error": m.last_error,
+                     "next_attempt_at": m.next_attempt_at.isoformat()} for m in troubled]
+        if args.json:
+            print(json.dumps({"destination": mail_destination(settings), "messages": counts(db),
+                              "problems": problems}, indent=2))
+            return 0
+        print_record({"destination": mail_destination(settings), **counts(db)}, False)
+        if problems:
+            print()
+            print_rows(problems, [("ID", "id"), ("TO", "to"), ("TEMPLATE", "template"), ("STATUS", "status"),
+                                  ("ATTEMPTS", "attempts"), ("LAST ERROR", "last_error"),
+                                  ("NEXT ATTEMPT", "next_attempt_at")], False)
     return 0
 
 
@@ -38,7 +48,7 @@ def cmd_mail_test(args: argparse.Namespace, settings: Settings) -> int:
         mail_id = flows.mail.send("test", args.address)
         report = send_due(factory, flows.mail.transport, flows.clock)
     sent = mail_id in report.sent
-    print(json.dumps({"id": mail_id, "to": args.address, "sent": sent}))
+    print_record({"id": mail_id, "to": args.address, "sent": sent}, args.json)
     return 0 if sent else 1
 
 
@@ -47,7 +57,9 @@ def register(sub: Commands) -> None:
         dest="mail_command", required=True)
     status = mail.add_parser("status", help="where mail goes, the queue's counts and its last problems")
     status.add_argument("--limit", type=int, default=20, help="how many recent problems to show (default 20)")
+    json_option(status)
     status.set_defaults(handler=cmd_mail_status)
     test = mail.add_parser("test", help="send a test message")
     test.add_argument("address", help="e-mail address to send the test message to")
+    json_option(test)
     test.set_defaults(handler=cmd_mail_test)

@@ -45,8 +45,10 @@ def cmd_orgs_members(args: argparse.Namespace, settings: Settings) -> int:
         members, _total = members_page(db, org, limit=args.limit)
         rows: list[dict[str, Any]] = [
             {"account_id": user.id, "email": user.email, "name": user.name, "role": membership.role,
-             "disabled": user.disabled, "joined_at": membership.created_at} for user, membership in members]
-    print_rows(rows, (("email", "email"), ("name", "name"), ("role", "role"), ("disabled", "disabled"),
+             "state": membership.state, "invited_at": membership.invited_at, "disabled": user.disabled,
+             "joined_at": membership.created_at} for user, membership in members]
+    print_rows(rows, (("email", "email"), ("name", "name"), ("role", "role"), ("state", "state"),
+                      ("disabled", "disabled"),
                       ("account id", "account_id"), ("joined", "joined_at")), args.json)
     return 0
 

@@ -140,7 +140,7 @@ def cmd_users_reset_password(args: argparse.Namespace, settings: Settings) -> in
             print(f"error: no enabled account {args.email}", file=sys.stderr)
             return 1
         send_due(factory, flows.mail.transport, flows.clock)  # now, rather than at the server's next pass
-        print(json.dumps({"email": args.email, "password_reset": "sent"}))
+        print_record({"email": args.email, "password_reset": "sent"}, args.json)
     return 0
 
 
@@ -164,7 +164,7 @@ def cmd_users_invite(args: argparse.Namespace, settings: Settings) -> int:
                    "role": invitation.role, "expires_at": invitation.expires_at.isoformat()}
             db.commit()
         send_due(factory, flows.mail.transport, flows.clock)  # now, rather than at the server's next pass
-        print(json.dumps(out))
+        print_record(out, args.json)
     return 0
 
 
@@ -179,7 +179,7 @@ def cmd_users_verify(args: argparse.Namespace, settings: Settings) -> int:
             print(f"error: no account {args.email}", file=sys.stderr)
             return 1
         user.email_verified = True
-        print(json.dumps({"id": user.id, "email": user.email, "email_verified": True}))
+        print_record({"id": user.id, "email": user.email, "email_verified": True}, args.json)
     return 0
 
 
@@ -229,13 +229,16 @@ def register(sub: Commands) -> None:
     rf.set_defaults(handler=cmd_users_reset_factors)
     ur = users.add_parser("reset-password", help="mail the user a password reset link")
     ur.add_argument("email", help="the account's e-mail address")
+    json_option(ur)
     ur.set_defaults(handler=cmd_users_reset_password)
     ui = users.add_parser("invite", help="invite someone into an organization by e-mail")
     ui.add_argument("email", help="e-mail address of the person to invite")
     ui.add_argument("--organization", required=True, help="organization slug (created if missing)")
     ui.add_argument("--role", choices=["member", "admin"], default="member", help="their role in the organization")
     ui.add_argument("--client", help="client_id of the application to send the invitee on to")
+    json_option(ui)
     ui.set_defaults(handler=cmd_users_invite)
     uv = users.add_parser("verify", help="mark the user's e-mail address verified")
     uv.add_argument("email", help="the account's e-mail address")
+    json_option(uv)
     uv.set_defaults(handler=cmd_users_verify)

@@ -78,8 +78,9 @@ def test_orgs_list_create_members(data: Path) -> None:
         {"id": created["id"], "slug": "globex", "name": "Globex Corp", "members": 1,
          "created_at": created["created_at"]}]
     members = json.loads(ok(canary(data, "orgs", "members", created["id"], "--json")))
-    assert [(m["email"], m["role"]) for m in members] == [("cy@example.com", "owner")]
-    assert "cy@example.com" in ok(canary(data, "orgs", "members", "globex"))
+    assert [(m["email"], m["role"], m["state"]) for m in members] == [("cy@example.com", "owner", "active")]
+    listed = ok(canary(data, "orgs", "members", "globex"))
+    assert "cy@example.com" in listed and "STATE" in listed.upper()
     unknown = canary(data, "orgs", "members", "nope")
     assert unknown.returncode == 1 and "nope" in unknown.stderr
 

@@ -43,12 +43,12 @@ def test_reset_password_mails_a_link_to_the_outbox_and_verify_marks_the_address(
     message = message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert message["To"] == "ada@example.com" and "Acme Cloud" in message["Subject"]
     assert canary(data, "users", "reset-password", "nobody@example.com").returncode == 1
-    verified = canary(data, "users", "verify", "ada@example.com")
+    verified = canary(data, "users", "verify", "ada@example.com", "--json")
     assert json.loads(verified.stdout)["email_verified"] is True
 
 
 def test_users_invite_mails_the_link_and_the_member_waits_as_invited(data: Path) -> None:
-    result = canary(data, "users", "invite", "new@example.com", "--organization", "acme", "--role", "admin")
+    result = canary(data, "users", "invite", "new@example.com", "--organization", "acme", "--role", "admin", "--json")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["organization"] == "acme" and out["role"] == "admin" and out["invitation_id"]
@@ -63,12 +63,15 @@ def test_users_invite_mails_the_link_and_the_member_waits_as_invited(data: Path)
 
 
 def test_mail_test_and_status(data: Path) -> None:
-    sent = canary(data, "mail", "test", "ops@example.com")
+    sent = canary(data, "mail", "test", "ops@example.com", "--json")
     assert sent.returncode == 0 and json.loads(sent.stdout)["sent"] is True, sent.stderr
-    status = json.loads(canary(data, "mail", "status").stdout)
+    status = json.loads(canary(data, "mail", "status", "--json").stdout)
     assert status["messages"]["sent"] == 1 and "outbox" in status["destination"]
     again = canary(data, "mail", "test", "ops@example.com")
     assert again.returncode == 0 and len(list((data / "outbox").glob("*.eml"))) == 2
+    assert not again.stdout.lstrip().startswith("{") and "ops@example.com" in again.stdout  # a record, not JSON
+    table = canary(data, "mail", "status").stdout
+    assert "destination" in table and not table.lstrip().startswith("{")
 
 
 def test_mail_test_reports_an_smtp_server_that_is_down(data: Path) -> None:
@@ -79,10 +82,10 @@ def test_mail_test_reports_an_smtp_server_that_is_down(data: Path) -> None:
         port = probe.getsockname()[1]
     env = {**os.environ, "CANARY_DATA_DIR": str(data), "CANARY_SMTP_HOST": "127.0.0.1",
            "CANARY_SMTP_PORT": str(port), "CANARY_SMTP_TLS": "none"}
-    failed = subprocess.run([sys.executable, "-m", "idp.cli", "mail", "test", "ops@example.com"], env=env,
+    failed = subprocess.run([sys.executable, "-m", "idp.cli", "mail", "test", "ops@example.com", "--json"], env=env,
                             capture_output=True, text=True, timeout=120, check=False)
     assert failed.returncode == 1 and json.loads(failed.stdout)["sent"] is False
-    status = subprocess.run([sys.executable, "-m", "idp.cli", "mail", "status"], env=env, capture_output=True,
+    status = subprocess.run([sys.executable, "-m", "idp.cli", "mail", "status", "--json"], env=env, capture_output=True,
                             text=True, timeout=120, check=False)
     [problem] = json.loads(status.stdout)["problems"]
     assert problem["status"] == "pending" and "ConnectionRefusedError" in problem["last_error"]
