@@ -17,6 +17,7 @@ from idp.accounts.models import Organization
 from idp.accounts.service import find_organization
 from idp.directory import SqlAccountDirectory
 from idp.web import charts
+from idp.web.admin.activity.rhythm import churn_model
 from idp.web.console.auth import Operator
 from idp.web.console.pages import Form, Refused, look, page, render
 from idp.web.context import Canary, canary
@@ -34,6 +35,7 @@ class Overview:
     active_chart: str = ""
     lifecycle_chart: str = ""
     inactive: list[Any] = field(default_factory=list)
+    at_risk: list[Any] = field(default_factory=list)
     health: list[tuple[Organization, Any]] = field(default_factory=list)
     top: Any = None
 
@@ -71,6 +73,7 @@ def activity(c: Canary, orgs: list[Organization], org: Organization | None) -> O
         "resurrecting": [p.resurrecting for p in life.periods], "dormant": [p.dormant for p in life.periods]},
         title="Lifecycle of active accounts per week", y_title="accounts", x_title="week starting (UTC)")
     out.inactive = queries.inactive_accounts(engine, directory, INACTIVE_DAYS, now, org_id)[:50]
+    out.at_risk = queries.at_risk_accounts(engine, directory, now, churn_model(c.settings), org_id)[:50]
     for each in ([org] if org else orgs[:50]):
         out.health.append((each, queries.organization_health(engine, directory, each.id, now)))
     out.top = queries.top_events(engine, directory, today - timedelta(days=29), today + timedelta(days=1),

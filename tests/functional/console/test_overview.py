@@ -51,3 +51,22 @@ def test_activity_with_charts_quiet_accounts_and_an_account(ingest: Provider) ->
         assert re.search(r'<div class="cards" id="health">\s*<div class="card"><span>Members</span><b>3</b>',
                          organization.text), organization.text
         assert http.get("/console", params={"org": "no-such-org"}).status_code == 404
+
+
+def test_the_overview_lists_accounts_at_risk_with_their_explanation(ingest: Provider) -> None:
+    slug = f"risk-{uuid.uuid4().hex[:6]}"
+    admin = make_admin(ingest, organization=slug)
+    daily = ingest.user(organization=slug, email=f"daily-{uuid.uuid4().hex[:6]}@example.com")
+    analytics: Analytics = ingest.extra["analytics"]
+    now = datetime.now(UTC).replace(microsecond=0)
+    # Active every day for two months, then silent for six days: going quiet by its own rhythm, long before
+    # the fixed 14 days.
+    analytics.accept([Event(uuid.uuid4(), daily.id, org_id(ingest, slug), "c", "report.viewed",
+                            now - timedelta(days=ago), now, {}) for ago in range(6, 66)])
+    analytics.flush(20)
+    with httpx.Client(base_url=ingest.url) as http:
+        page = sign_in(http, admin.email, f"/console?org={slug}")
+        section = re.search(r'<section id="at-risk">.*?</section>', page.text, re.S)
+        assert section, page.text
+        assert daily.email in section.group(0) and "going quiet" in section.group(0)
+        assert "silent for 6 days" in section.group(0), section.group(0)
