@@ -38,7 +38,7 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
             with transaction(factory) as db:
                 if args.rules_command == "create":
                     rule = create_rule(db, args.name, args.days, args.org, args.webhook or (), args.email or (),
-                                       organizations=organization_resolver(db))
+                                       kind=args.kind, organizations=organization_resolver(db))
                     created = rule_dict(rule)
                     print_record(created, args.json)
                     for warning in rule_warnings(settings, created["emails"]):
@@ -54,8 +54,8 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        print(table(["id", "name", "days", "organization", "enabled", "webhooks", "emails"],
-                    [(r["id"], r["name"], r["threshold_days"], r["organization_id"] or "all", r["enabled"],
+        print(table(["id", "name", "kind", "days", "organization", "enabled", "webhooks", "emails"],
+                    [(r["id"], r["name"], r["kind"], r["threshold_days"], r["organization_id"] or "all", r["enabled"],
                       ",".join(map(str, r["webhook_ids"])), ",".join(r["emails"])) for r in rows]))
     return 0
 
@@ -111,6 +111,10 @@ def register(sub: Commands) -> None:
     create = rules.add_parser("create", help="add an alert rule")
     create.add_argument("name", help="a name for the rule")
     create.add_argument("--days", type=int, required=True, help="inactivity threshold in days (1 to 3650)")
+    create.add_argument("--kind", default="account.inactive",
+                        help="what the rule reports: a fixed silence of --days (account.inactive, the default), an "
+                        "account going quiet by its own rhythm (account.going_quiet; --days applies to accounts "
+                        "with no rhythm yet) or an organization in decline (organization.declining)")
     create.add_argument("--org", help="organization id or slug (default: all accounts)")
     create.add_argument("--webhook", type=int, action="append", help="webhook endpoint id")
     create.add_argument("--email", action="append", help="e-mail recipient (needs CANARY_SMTP_HOST)")

@@ -75,9 +75,17 @@ def test_inactive_accounts_account_summary_and_cron_alerts(env: dict[str, str], 
     assert too_long.returncode == 1 and "threshold_days" in too_long.stderr and "3650" in too_long.stderr
     assert canary(env, "alerts", "rules", "create", "quiet a week", "--days", "7",
                   "--webhook", str(endpoint["id"])).returncode == 0
+    unknown_kind = canary(env, "alerts", "rules", "create", "odd", "--days", "7", "--kind", "account.bored",
+                          "--webhook", str(endpoint["id"]))
+    assert unknown_kind.returncode == 1 and "account.going_quiet" in unknown_kind.stderr
+    rhythm = canary(env, "alerts", "rules", "create", "by rhythm", "--days", "30", "--kind", "account.going_quiet",
+                    "--webhook", str(endpoint["id"]), "--json")
+    assert rhythm.returncode == 0 and json.loads(rhythm.stdout)["kind"] == "account.going_quiet"
+    assert "account.going_quiet" in canary(env, "alerts", "rules", "list").stdout
+    assert canary(env, "alerts", "rules", "delete", str(json.loads(rhythm.stdout)["id"])).returncode == 0
     listed = json.loads(canary(env, "alerts", "rules", "list", "--json").stdout)
-    assert [(r["name"], r["threshold_days"], r["webhook_ids"]) for r in listed] == [
-        ("quiet a week", 7, [endpoint["id"]])]
+    assert [(r["name"], r["kind"], r["threshold_days"], r["webhook_ids"]) for r in listed] == [
+        ("quiet a week", "account.inactive", 7, [endpoint["id"]])]
     assert canary(env, "alerts", "run").returncode == 0
     assert canary(env, "alerts", "run").returncode == 0  # a second cron run sends nothing new
     assert len(Receiver.received) == 1
