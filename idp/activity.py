@@ -24,8 +24,13 @@ from idp.oauth.models import Client
 log = logging.getLogger("canary.activity")
 
 
-def _organization(db: Session | None, user_id: str | None, client: Client | None) -> str:
-    if db is not None and user_id:
+def _organization(db: Session | None, user_id: str | None, client: Client | None,
+                  sole: str | None = None) -> str:
+    """The event's organization: the user's when it has exactly one (``sole`` when the caller read it already),
+    else the client's."""
+    if sole:
+        return sole
+    if sole is None and db is not None and user_id:
         orgs = organization_ids(db, user_id)
         if len(orgs) == 1:
             return orgs[0]
@@ -75,14 +80,15 @@ class Activity:
                    client_id=client_id, properties={"limit": limit, "endpoint": endpoint})
 
     def token_issued(self, db: Session | None, grant_type: str, client: Client, user: User | None,
-                     scope: str) -> Callable[[], None] | None:
+                     scope: str, sole_organization: str | None = None) -> Callable[[], None] | None:
         """Builds the token event inside the token's transaction (the organization look-up shares its connection)
-        and returns what hands it over (and counts the token), to be run once that transaction has committed."""
+        and returns what hands it over (and counts the token), to be run once that transaction has committed.
+        ``sole_organization``: the user's only organization ("" for none or several) when the grant read it."""
         if self.recorder is None:
             return functools.partial(metrics.token_issued, grant_type)
         name = provider_events.TOKEN_REFRESHED if grant_type == "refresh_token" else provider_events.TOKEN_ISSUED
         account = user.id if user else ""
-        organization = _organization(db, user.id if user else None, client)
+        organization = _organization(db, user.id if user else None, client, sole_organization)
         properties = {"grant_type": grant_type, "scope": scope}
 
         def hand_over() -> None:

@@ -26,7 +26,7 @@ from idp.opaque import digest
 
 TokenResult = tuple[int, dict[str, Any], list[tuple[str, str]]]
 # on_token(db, grant_type, client, user, scope) -> what to run once the token's transaction has committed
-TokenReporter = Callable[[Any, str, Client, User | None, str], Callable[[], None] | None]
+TokenReporter = Callable[[Any, str, Client, User | None, str, str | None], Callable[[], None] | None]
 log = logging.getLogger("canary.oauth")
 
 
@@ -190,7 +190,10 @@ class OpenIDConnect:
         user: User = request.user
         code: AuthorizationCode | None = request.authorization_code
         source = code if code is not None else request.refresh_token
-        amr, acr = self.methods(request.db, source.sid)
+        if code is None:  # the refresh token's look-up read its login session too
+            amr, acr = self.session_methods(request.refresh_token.session_methods)
+        else:
+            amr, acr = self.methods(request.db, source.sid)
         token["id_token"] = grant.server.tokens.id_token(
             client=request.client, user=user, claims=user_claims(user, token["scope"]),
             auth_time=source.auth_time, access_token=token["access_token"],
@@ -204,9 +207,14 @@ class OpenIDConnect:
         if sid is None:
             return None, None
         row = db.execute(select(LoginSession.amr, LoginSession.acr).where(LoginSession.sid == sid)).first()
-        if row is None:
+        return OpenIDConnect.session_methods(None if row is None else (row.amr, row.acr))
+
+    @staticmethod
+    def session_methods(found: tuple[str, str | None] | None) -> tuple[list[str] | None, str | None]:
+        if found is None:
             return None, None
-        return row.amr.split(), row.acr or SINGLE
+        amr, acr = found
+        return amr.split(), acr or SINGLE
 
 
 class ActivityHook:
@@ -228,8 +236,11 @@ class ActivityHook:
         request = grant.request
         user = request.user
         db = request.db if user is not None else None  # a client's own token needs no organization look-up
+        presented = getattr(request, "refresh_token", None)
+        known = presented.sole_organization if isinstance(presented, PresentedRefreshToken) else None
         try:
-            after_commit = self.on_token(db, grant.GRANT_TYPE, request.client, user, result[1].get("scope", ""))
+            after_commit = self.on_token(db, grant.GRANT_TYPE, request.client, user, result[1].get("scope", ""),
+                                         known)
         except Exception:  # usage analytics never turn an issued token into an error
             log.exception("could not prepare the token event")
             return
