@@ -56,9 +56,11 @@ from analytics.alerts.rules import (
 from analytics.alerts.service import AlertService, RunReport
 from analytics.alerts.settings import AlertSettings
 from analytics.alerts.signing import SECRET_PREFIX, InvalidSecretError, generate_webhook_secret, secret_key
+from analytics.alerts.slack import FORMATS, OrganizationNamer, slack_text
 from analytics.alerts.webhooks import Outcome
 
 __all__ = [
+    "FORMATS",
     "KINDS",
     "MAX_DESCRIPTION_LENGTH",
     "MAX_EMAILS",
@@ -89,6 +91,7 @@ __all__ = [
     "InvalidSecretError",
     "MailAttempt",
     "MailTransport",
+    "OrganizationNamer",
     "OrganizationResolver",
     "Outcome",
     "RuleChanges",
@@ -114,6 +117,7 @@ __all__ = [
     "run_detection",
     "secret_key",
     "send_test_notification",
+    "slack_text",
     "update_rule",
     "update_webhook_endpoint",
     "validate_url",

@@ -2,7 +2,8 @@
 
 - `alert_rules` / `alert_channels`: who is notified, and how, when accounts go quiet.
 - `webhook_endpoints`: the `secret` is a credential (`whsec_<base64>`). It is stored as given because
-  signing needs the key itself; protect the database and its backups accordingly.
+  signing needs the key itself; protect the database and its backups accordingly. `format` is `standard`
+  (signed JSON) or `slack` (a Slack-compatible incoming webhook, `{"text": ...}`).
 - `alert_account_states`: the last state notified per rule and account (per rule and organization for
   `organization.declining` rules: `account` holds the organization's id; `inactive` means declining), so that
   each transition fires exactly once across restarts. No row means "active" (nothing notified yet).
@@ -95,6 +96,8 @@ class WebhookEndpoint(Base):
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
     failure_count: Mapped[int] = mapped_column(Integer, default=0)
     """Consecutive failed attempts; reset by a successful delivery."""
+    format: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
+    """How notifications are sent: `analytics.alerts.slack.FORMATS`."""
 
 
 class AlertChannel(Base):
