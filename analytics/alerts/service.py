@@ -1,4 +1,5 @@
-"""The alert service: detection then delivery, once (`run_once`, for cron) or in a background thread.
+"""The alert service: detection, the e-mail digests whose period ended, then delivery, once (`run_once`, for
+cron) or in a background thread.
 
 Time comes from `clock` (default: the system clock), so tests move time instead of waiting for it; the
 background loop can be asked to run a cycle at once and be awaited (`run_cycle`).
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from analytics.alerts.addresses import GuardedTransport
 from analytics.alerts.detector import Transition, run_detection
+from analytics.alerts.digest import enqueue_digests
 from analytics.alerts.dispatcher import DeliveryReport, deliver_due
 from analytics.alerts.email import MailTransport
 from analytics.alerts.settings import AlertSettings
@@ -90,6 +92,7 @@ class AlertService:
                 deliver_due(self.session_factory, self.settings, moment, self._client, self.mail,
                             self.organizations)
                 raise
+            enqueue_digests(self.session_factory, moment)
             deliveries = deliver_due(self.session_factory, self.settings, moment, self._client, self.mail,
                                      self.organizations)
             return RunReport(transitions, deliveries)

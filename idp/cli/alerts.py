@@ -38,7 +38,7 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
             with transaction(factory) as db:
                 if args.rules_command == "create":
                     rule = create_rule(db, args.name, args.days, args.org, args.webhook or (), args.email or (),
-                                       kind=args.kind, organizations=organization_resolver(db))
+                                       kind=args.kind, digest=args.digest, organizations=organization_resolver(db))
                     created = rule_dict(rule)
                     print_record(created, args.json)
                     for warning in rule_warnings(settings, created["emails"]):
@@ -121,6 +121,8 @@ def register(sub: Commands) -> None:
     create.add_argument("--org", help="organization id or slug (default: all accounts)")
     create.add_argument("--webhook", type=int, action="append", help="webhook endpoint id")
     create.add_argument("--email", action="append", help="e-mail recipient (needs CANARY_SMTP_HOST)")
+    create.add_argument("--digest", choices=("daily", "weekly"),
+                        help="e-mail one digest per day or week instead of one message per transition")
     json_option(create)
     create.set_defaults(handler=cmd_rules)
     delete = rules.add_parser("delete", help="delete an alert rule")

@@ -16,7 +16,7 @@ from analytics.alerts.models import metadata
 VERSIONS = Path(__file__).resolve().parents[2] / "alembic" / "versions"
 MIGRATIONS = (("0002_alert_rules_and_deliveries.py", "0002", "0001"),
               ("0007_alert_rules_choose_what_they_report.py", "0007", "0006"),
-              ("0011_webhook_endpoints_have_a_format.py", "0011", "0010"))
+              ("0011_slack_webhooks_and_email_digests.py", "0011", "0010"))
 
 
 def test_migration_matches_models(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""`canary alerts webhooks create URL --format slack`."""
+"""`canary alerts webhooks create URL --format slack` and `canary alerts rules create … --digest weekly`."""
 
 from __future__ import annotations
 
@@ -25,3 +25,14 @@ def test_webhooks_create_takes_a_format(tmp_path: Path) -> None:
     listed = json.loads(canary(env, "alerts", "webhooks", "list", "--json").stdout)
     assert [(e["url"], e["format"]) for e in listed] == [("https://hooks.example.com/slack", "slack")]
     assert "slack" in canary(env, "alerts", "webhooks", "list").stdout
+
+
+def test_rules_create_takes_a_digest(tmp_path: Path) -> None:
+    env = {**os.environ, "CANARY_DATA_DIR": str(tmp_path)}
+    assert canary(env, "migrate").returncode == 0
+    created = json.loads(canary(env, "alerts", "rules", "create", "weekly", "--days", "7", "--email",
+                                "owner@example.com", "--digest", "weekly", "--json").stdout)
+    assert created["digest"] == "weekly"
+    refused = canary(env, "alerts", "rules", "create", "hourly", "--days", "7", "--email", "owner@example.com",
+                     "--digest", "hourly")
+    assert refused.returncode == 2 and "invalid choice: 'hourly'" in refused.stderr

@@ -43,3 +43,15 @@ def test_the_provider_names_organizations_by_slug_in_slack_text(admin: Admin, pr
                        "organization": organization["id"], "inactive_days": 9, "threshold_days": 7}})
     assert slack_text(body, namer) == (f"Canary: ann@example.com ({organization['slug']}) has been inactive for 9 "
                                        "days (rule threshold 7 days)")
+
+
+def test_rule_digest_is_stored_shown_and_checked(admin: Admin) -> None:
+    created = admin.ok("POST", "/alerts/rules", 201, json={"name": "digest", "threshold_days": 7,
+                                                           "emails": ["owner@example.com"], "digest": "weekly"})
+    assert created["digest"] == "weekly"
+    path = f"/alerts/rules/{created['id']}"
+    assert admin.ok("PATCH", path, json={"digest": None})["digest"] is None
+    assert admin.ok("PATCH", path, json={"digest": "daily"})["digest"] == "daily"
+    refused = admin.error("PATCH", path, 400, "invalid_request", "digest", json={"digest": "hourly"})
+    assert "daily" in refused["error_description"]
+    assert admin.ok("GET", path)["digest"] == "daily"
