@@ -31,7 +31,7 @@ def alert_service(settings: Settings, factory: sessionmaker[Session], analytics:
     SMTP, or the development outbox when SMTP is not configured; ``clock`` is the provider's (the system clock by
     default)."""
     service = AlertService(factory, analytics.clickhouse, SqlAccountDirectory(factory), alert_settings(settings),
-                           mail=mail)
+                           mail=mail, organizations=organization_namer(factory))
     if clock is not None:
         service.clock = clock
     return service
@@ -53,3 +53,14 @@ def organization_resolver(db: Session) -> OrganizationResolver:
         return None if organization is None else organization.id
 
     return resolve
+
+
+def organization_namer(factory: sessionmaker[Session]) -> Callable[[str], str | None]:
+    """Notifications people read (Slack-compatible webhooks) name an organization by its slug."""
+
+    def name(organization_id: str) -> str | None:
+        with factory() as db:
+            organization = find_organization(db, organization_id)
+            return None if organization is None else organization.slug
+
+    return name

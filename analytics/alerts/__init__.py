@@ -7,6 +7,7 @@ only through `analytics.alerts.rules` and `analytics.alerts.endpoints`.
 
 from analytics.alerts.addresses import ForbiddenAddress, GuardedTransport
 from analytics.alerts.detector import Transition, run_detection
+from analytics.alerts.digest import DIGEST_EVENT, enqueue_digests
 from analytics.alerts.dispatcher import DeliveryReport, deliver_due
 from analytics.alerts.email import MailAttempt, MailTransport
 from analytics.alerts.endpoints import (
@@ -29,12 +30,14 @@ from analytics.alerts.models import (
     AlertChannel,
     AlertRule,
     Delivery,
+    DigestItem,
     WebhookEndpoint,
     metadata,
 )
 from analytics.alerts.outbox import STATUSES, deliveries_page, delivery_dict
 from analytics.alerts.probe import TEST_EVENT, send_test_notification
 from analytics.alerts.rules import (
+    DIGESTS,
     KINDS,
     MAX_EMAIL_LENGTH,
     MAX_EMAILS,
@@ -56,9 +59,13 @@ from analytics.alerts.rules import (
 from analytics.alerts.service import AlertService, RunReport
 from analytics.alerts.settings import AlertSettings
 from analytics.alerts.signing import SECRET_PREFIX, InvalidSecretError, generate_webhook_secret, secret_key
+from analytics.alerts.slack import FORMATS, OrganizationNamer, slack_text
 from analytics.alerts.webhooks import Outcome
 
 __all__ = [
+    "DIGESTS",
+    "DIGEST_EVENT",
+    "FORMATS",
     "KINDS",
     "MAX_DESCRIPTION_LENGTH",
     "MAX_EMAILS",
@@ -82,6 +89,7 @@ __all__ = [
     "AlertSettings",
     "Delivery",
     "DeliveryReport",
+    "DigestItem",
     "EndpointChanges",
     "EndpointInUse",
     "ForbiddenAddress",
@@ -89,6 +97,7 @@ __all__ = [
     "InvalidSecretError",
     "MailAttempt",
     "MailTransport",
+    "OrganizationNamer",
     "OrganizationResolver",
     "Outcome",
     "RuleChanges",
@@ -105,6 +114,7 @@ __all__ = [
     "deliveries_page",
     "delivery_dict",
     "enable_webhook_endpoint",
+    "enqueue_digests",
     "generate_webhook_secret",
     "get_rule",
     "get_webhook_endpoint",
@@ -114,6 +124,7 @@ __all__ = [
     "run_detection",
     "secret_key",
     "send_test_notification",
+    "slack_text",
     "update_rule",
     "update_webhook_endpoint",
     "validate_url",

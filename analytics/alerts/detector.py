@@ -8,7 +8,8 @@ same guarantees.
 - An account notified as inactive that is active again enqueues one `account.reactivated`.
 - A new rule has no state: its first run reports every account already inactive, once, as Keycloak and
   Countly users expect. No row in `alert_account_states` means "active".
-- The state change and its deliveries commit in one transaction. State moves by compare-and-set
+- The state change and its deliveries (or, for e-mail of a digest rule, its `alert_digest_items` row) commit in
+  one transaction. State moves by compare-and-set
   (`UPDATE ... WHERE state = 'active'`, or an INSERT on the primary key), so two runners at once, a rerun
   or a restart never notify twice.
 - Accounts that left the rule's organization or the directory keep their state and are not reported.
@@ -32,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from analytics.alerts.errors import AlertConfigError
-from analytics.alerts.models import AccountAlertState, AlertRule, Delivery, WebhookEndpoint
+from analytics.alerts.models import AccountAlertState, AlertRule, Delivery, DigestItem, WebhookEndpoint
 from analytics.alerts.rules import check_stored
 from analytics.alerts.signals import Scores, detect_declining, detect_going_quiet
 from analytics.directory import AccountDirectory, AccountRef
@@ -98,7 +99,12 @@ def _enqueue(session: Session, rule: AlertRule, type_: str, account: str, body: 
         )
     }
     count = 0
+    if rule.digest is not None and any(channel.email is not None for channel in rule.channels):
+        # E-mail waits for the rule's digest (`analytics.alerts.digest`); webhooks go at once.
+        session.add(DigestItem(rule_id=rule.id, event_type=type_, account=account, payload=body, created_at=now))
     for channel in rule.channels:
+        if channel.email is not None and rule.digest is not None:
+            continue
         if channel.endpoint_id is not None:
             endpoint = endpoints.get(channel.endpoint_id)
             if endpoint is None or endpoint.disabled_at is not None:

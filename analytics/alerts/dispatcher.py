@@ -22,6 +22,7 @@ from analytics import observe
 from analytics.alerts.email import MailTransport, send_email
 from analytics.alerts.models import Delivery, WebhookEndpoint
 from analytics.alerts.settings import AlertSettings
+from analytics.alerts.slack import OrganizationNamer, slack_body
 from analytics.alerts.webhooks import Outcome, send_webhook
 
 log = logging.getLogger(__name__)
@@ -120,9 +121,12 @@ def deliver_due(
     now: datetime,
     client: httpx.Client,
     mail: MailTransport | None = None,
+    organizations: OrganizationNamer | None = None,
 ) -> DeliveryReport:
     """Send what is due at ``now``: webhooks through ``client``, e-mails through ``mail`` (none: e-mail
-    deliveries fail their attempt with "e-mail is not configured" and are retried)."""
+    deliveries fail their attempt with "e-mail is not configured" and are retried). A `slack` endpoint
+    receives the stored notification as one line of text (``analytics.alerts.slack``), its organizations
+    named by ``organizations``."""
     report = DeliveryReport()
     for delivery_id in _claim(session_factory, settings, now):
         with session_factory() as session:
@@ -139,10 +143,13 @@ def deliver_due(
                     observe.count("alert_deliveries", "failed")
                     session.commit()
                     continue
-                url, secret = endpoint.url, endpoint.secret
+                url, secret, slack = endpoint.url, endpoint.secret, endpoint.format == "slack"
             recipient = delivery.email
             session.commit()  # no transaction stays open while sending
-            if endpoint is not None:
+            if endpoint is not None and slack:
+                outcome = send_webhook(client, url, secret, message_id,
+                                       slack_body(body, organizations, settings.product_name), signed=False)
+            elif endpoint is not None:
                 outcome = send_webhook(client, url, secret, message_id, body)
             elif mail is None or recipient is None:
                 outcome = Outcome(False, "e-mail is not configured")

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from analytics.alerts.webhooks import Outcome
 
@@ -46,23 +46,59 @@ class MailTransport(Protocol):
     def send(self, message: EmailMessage) -> MailAttempt: ...
 
 
-def compose(sender: str, recipient: str, message_id: str, body: str, product: str = "Canary",
-            now: datetime | None = None) -> EmailMessage:
-    """A complete RFC 5322 message (Date, Message-ID, From, To, Subject, plain text and HTML) about one
-    notification; ``body`` is the notification's JSON, as webhooks receive it."""
-    event = json.loads(body)
-    data = event["data"]
-    who = data.get("email") or data["account"]
+def _headers(sender: str, recipient: str, message_id: str, subject: str, product: str,
+             now: datetime | None) -> EmailMessage:
     message = EmailMessage()
     message["Date"] = format_datetime(now or datetime.now(UTC))
     local, _, domain = sender.partition("@")
     message["From"] = Address(display_name=product, username=local, domain=domain) if domain else sender
     message["To"] = recipient
-    message["Subject"] = f"{product}: " + SUBJECTS.get(event["type"], "{who}: {type}").format(
-        who=who, days=data.get("inactive_days"), type=event["type"]
-    )
+    message["Subject"] = subject
     message["Message-ID"] = f"<{message_id or uuid.uuid4().hex}@{domain or 'localhost'}>"
     message["Auto-Submitted"] = "auto-generated"
+    return message
+
+
+def _digest_line(item: dict[str, Any]) -> str:
+    who = item.get("email") or item.get("account")
+    states = {"account.inactive": f"inactive for {item.get('inactive_days')} days",
+              "account.going_quiet": "going quiet", "account.reactivated": "active again",
+              "organization.declining": "declining", "organization.recovered": "recovered"}
+    what = states.get(item["type"], item["type"])
+    explanation = f": {item['explanation']}" if item.get("explanation") else ""
+    return f"{who} — {what}{explanation} ({item.get('at')})"
+
+
+def compose_digest(sender: str, recipient: str, message_id: str, body: str, product: str = "Canary",
+                   now: datetime | None = None) -> EmailMessage:
+    """One message listing every transition of a digest (``analytics.alerts.digest``), one line each."""
+    data = json.loads(body)["data"]
+    items: list[dict[str, Any]] = data["items"]
+    since = f" since {data['since']}" if data.get("since") else ""
+    subject = f"{product}: {data.get('digest')} digest of {data.get('rule_name')}: {len(items)} accounts{since}"
+    message = _headers(sender, recipient, message_id, subject, product, now)
+    lines = [_digest_line(item) for item in items]
+    message.set_content(f"Rule {data.get('rule_name')} ({data.get('rule_kind')}){since}:\n\n"
+                        + "\n".join(f"- {line}" for line in lines) + f"\n\n-- {product}\n")
+    rows = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    message.add_alternative(f"<!doctype html><html><body><p><strong>{html.escape(subject)}</strong></p>"
+                            f"<ul>{rows}</ul></body></html>", subtype="html")
+    return message
+
+
+def compose(sender: str, recipient: str, message_id: str, body: str, product: str = "Canary",
+            now: datetime | None = None) -> EmailMessage:
+    """A complete RFC 5322 message (Date, Message-ID, From, To, Subject, plain text and HTML) about one
+    notification; ``body`` is the notification's JSON, as webhooks receive it."""
+    event = json.loads(body)
+    if event["type"] == "alert.digest":
+        return compose_digest(sender, recipient, message_id, body, product, now)
+    data = event["data"]
+    who = data.get("email") or data["account"]
+    subject = f"{product}: " + SUBJECTS.get(event["type"], "{who}: {type}").format(
+        who=who, days=data.get("inactive_days"), type=event["type"]
+    )
+    message = _headers(sender, recipient, message_id, subject, product, now)
     facts = [
         ("Account", data["account"]),
         ("E-mail", data.get("email") or "-"),

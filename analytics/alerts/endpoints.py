@@ -1,7 +1,8 @@
 """Webhook endpoints alert rules notify: the one place that checks and stores them.
 
-The `secret` is a Standard Webhooks secret (`whsec_<base64>`), shown once when generated. An endpoint
-still named by a rule cannot be deleted.
+The `secret` is a Standard Webhooks secret (`whsec_<base64>`), shown once when generated. The `format` is
+`standard` (signed JSON) or `slack` (a Slack-compatible incoming webhook; `analytics.alerts.slack`). An
+endpoint still named by a rule cannot be deleted.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from analytics.alerts.addresses import ForbiddenAddress, check_host
 from analytics.alerts.errors import AlertConfigError, EndpointInUse, UnknownEndpoint
 from analytics.alerts.models import AlertChannel, WebhookEndpoint
 from analytics.alerts.signing import InvalidSecretError, generate_webhook_secret, secret_key
+from analytics.alerts.slack import FORMATS
 
 MAX_URL_LENGTH = 2000
 MAX_SECRET_LENGTH = 200
@@ -28,6 +30,7 @@ class EndpointChanges(TypedDict, total=False):
     url: str
     secret: str
     description: str
+    format: str
 
 
 def utc_now() -> datetime:
@@ -75,6 +78,12 @@ def _description(description: str) -> str:
     return description
 
 
+def _format(format_: object) -> str:
+    if format_ not in FORMATS:
+        raise AlertConfigError("format", f"must be one of {', '.join(FORMATS)}, not {format_!r}")
+    return str(format_)
+
+
 def create_webhook_endpoint(
     session: Session,
     url: str,
@@ -83,10 +92,12 @@ def create_webhook_endpoint(
     clock: Callable[[], datetime] = utc_now,
     *,
     allow_private: bool = False,
+    format_: str = "standard",
 ) -> WebhookEndpoint:
     """A new endpoint; without `secret`, one is generated (read it back from `endpoint.secret`).
-    `allow_private`: the URL may name an internal address (development only)."""
+    `allow_private`: the URL may name an internal address (development only). `format_`: `FORMATS`."""
     endpoint = WebhookEndpoint(
+        format=_format(format_),
         url=validate_url(url, allow_private=allow_private),
         secret=_secret(secret or generate_webhook_secret()),
         description=_description(description),
@@ -124,6 +135,8 @@ def update_webhook_endpoint(session: Session, endpoint_id: int, changes: Endpoin
         endpoint.secret = _secret(changes["secret"])
     if "description" in changes:
         endpoint.description = _description(changes["description"])
+    if "format" in changes:
+        endpoint.format = _format(changes["format"])
     session.flush()
     return endpoint
 
@@ -148,6 +161,7 @@ def webhook_dict(endpoint: WebhookEndpoint) -> dict[str, Any]:
     return {
         "id": endpoint.id,
         "url": endpoint.url,
+        "format": endpoint.format,
         "description": endpoint.description,
         "created_at": _iso(endpoint.created_at),
         "disabled": endpoint.disabled_at is not None,

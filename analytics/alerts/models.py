@@ -2,10 +2,13 @@
 
 - `alert_rules` / `alert_channels`: who is notified, and how, when accounts go quiet.
 - `webhook_endpoints`: the `secret` is a credential (`whsec_<base64>`). It is stored as given because
-  signing needs the key itself; protect the database and its backups accordingly.
+  signing needs the key itself; protect the database and its backups accordingly. `format` is `standard`
+  (signed JSON) or `slack` (a Slack-compatible incoming webhook, `{"text": ...}`).
 - `alert_account_states`: the last state notified per rule and account (per rule and organization for
   `organization.declining` rules: `account` holds the organization's id; `inactive` means declining), so that
   each transition fires exactly once across restarts. No row means "active" (nothing notified yet).
+- `alert_digest_items`: transitions of a digest rule waiting for its next e-mail digest; written in the
+  transaction that moves the state, removed in the one that queues the digest.
 - `alert_deliveries`: outgoing notifications with their retry schedule; the payload is stored as the
   exact bytes signed and sent, so every retry carries the same `webhook-id` and body.
 """
@@ -78,6 +81,10 @@ class AlertRule(Base):
     """None: every account."""
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    digest: Mapped[str | None] = mapped_column(String(16))
+    """None: e-mail recipients get each transition at once; `daily` / `weekly`: one digest per period."""
+    digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the last digest period closed (or digests were switched on): the next closes one period later."""
     channels: Mapped[list[AlertChannel]] = relationship(
         back_populates="rule", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -95,6 +102,8 @@ class WebhookEndpoint(Base):
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
     failure_count: Mapped[int] = mapped_column(Integer, default=0)
     """Consecutive failed attempts; reset by a successful delivery."""
+    format: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
+    """How notifications are sent: `analytics.alerts.slack.FORMATS`."""
 
 
 class AlertChannel(Base):
@@ -150,3 +159,15 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DigestItem(Base):
+    __tablename__ = "alert_digest_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("alert_rules.id", ondelete="CASCADE"), index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[str] = mapped_column(Text)
+    """The notification's JSON, as an immediate delivery would carry it."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -17,6 +17,7 @@ from analytics.alerts.addresses import GuardedTransport
 from analytics.alerts.detector import new_message_id
 from analytics.alerts.models import WebhookEndpoint
 from analytics.alerts.settings import AlertSettings
+from analytics.alerts.slack import slack_body
 from analytics.alerts.webhooks import Outcome, send_webhook
 
 TEST_EVENT = "canary.test"
@@ -38,4 +39,7 @@ def send_test_notification(
     guarded = transport or GuardedTransport(settings.allow_private_addresses)
     with httpx.Client(timeout=settings.webhook_timeout_seconds, transport=guarded, follow_redirects=False,
                       trust_env=False, headers={"user-agent": "canary-webhooks/1"}) as client:
+        if endpoint.format == "slack":
+            return send_webhook(client, endpoint.url, endpoint.secret, new_message_id(),
+                                slack_body(body, product=settings.product_name), signed=False)
         return send_webhook(client, endpoint.url, endpoint.secret, new_message_id(), body)

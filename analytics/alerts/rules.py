@@ -14,6 +14,9 @@ Every create and update goes through the checks below, with these bounds:
   or None for every account.
 - channels: at most 50 webhook endpoints, each existing and, when added to the rule, enabled; at most 50
   e-mail addresses (stored in lower case, at most 320 characters); at least one of either.
+- `digest`: None (each transition e-mailed at once) or `daily` / `weekly` (`DIGESTS`): e-mail recipients get
+  one message per period listing the rule's transitions since the last one (`analytics.alerts.digest`);
+  webhooks stay immediate.
 
 A new `kind`, `threshold_days` or `organization` starts the rule afresh: the accounts notified so far were judged by
 the old terms, so their state is forgotten and the next run reports the accounts inactive by the new ones.
@@ -33,6 +36,7 @@ from analytics.alerts.errors import AlertConfigError, UnknownRule
 from analytics.alerts.models import AccountAlertState, AlertChannel, AlertRule, WebhookEndpoint
 
 KINDS = ("account.inactive", "account.going_quiet", "organization.declining")
+DIGESTS = ("daily", "weekly")
 MIN_THRESHOLD_DAYS = 1
 MAX_THRESHOLD_DAYS = 3650
 MAX_NAME_LENGTH = 200
@@ -57,6 +61,7 @@ class RuleChanges(TypedDict, total=False):
     webhook_ids: Sequence[int]
     emails: Sequence[str]
     enabled: bool
+    digest: str | None
 
 
 def utc_now() -> datetime:
@@ -162,10 +167,17 @@ def check_enabled(value: object) -> bool:
     return value
 
 
+def check_digest(value: object) -> str | None:
+    if value is not None and value not in DIGESTS:
+        raise AlertConfigError("digest", f"must be null (immediate), {' or '.join(DIGESTS)}; got {value!r}")
+    return value
+
+
 def check_stored(rule: AlertRule) -> None:
     """Refuse a stored rule the checks above would not have let in (written around them)."""
     check_threshold_days(rule.threshold_days)
     check_kind(rule.kind)
+    check_digest(rule.digest)
 
 
 # --- the service ---------------------------------------------------------------------------------------------
@@ -183,11 +195,13 @@ def create_rule(
     enabled: bool = True,
     *,
     kind: str = "account.inactive",
+    digest: str | None = None,
     organizations: OrganizationResolver = _as_is,
     clock: Callable[[], datetime] = utc_now,
 ) -> AlertRule:
     """A rule notifying `webhook_ids` and `emails` when accounts (of `organization`, or all) have been
-    inactive for `threshold_days`. Its first run reports the accounts already inactive, once."""
+    inactive for `threshold_days`. Its first run reports the accounts already inactive, once. With a
+    `digest`, the first digest period starts now."""
     rule_name = check_name(name)
     rule_kind = check_kind(kind)
     days = check_threshold_days(threshold_days)
@@ -195,13 +209,17 @@ def create_rule(
     ids = check_webhook_ids(session, webhook_ids)
     addresses = check_emails(emails)
     check_channels(ids, addresses)
+    period = check_digest(digest)
+    now = clock()
     rule = AlertRule(
+        digest=period,
+        digest_sent_at=None if period is None else now,
         name=rule_name,
         threshold_days=days,
         kind=rule_kind,
         organization=organization_id,
         enabled=check_enabled(enabled),
-        created_at=clock(),
+        created_at=now,
         channels=_channels(ids, addresses),
     )
     session.add(rule)
@@ -224,9 +242,12 @@ def rules_page(session: Session, offset: int = 0, limit: int | None = None) -> t
 
 
 def update_rule(
-    session: Session, rule_id: int, changes: RuleChanges, *, organizations: OrganizationResolver = _as_is
+    session: Session, rule_id: int, changes: RuleChanges, *, organizations: OrganizationResolver = _as_is,
+    clock: Callable[[], datetime] = utc_now,
 ) -> AlertRule:
-    """Change only the fields given. Nothing changes unless every field given passes its check."""
+    """Change only the fields given. Nothing changes unless every field given passes its check. A digest
+    switched on starts its first period now; switched off, the transitions waiting for it are sent at the
+    next digest run (`analytics.alerts.digest`)."""
     rule = get_rule(session, rule_id)
     name = check_name(changes["name"]) if "name" in changes else rule.name
     kind = check_kind(changes["kind"]) if "kind" in changes else rule.kind
@@ -235,6 +256,7 @@ def update_rule(
         check_organization(changes["organization"], organizations) if "organization" in changes else rule.organization
     )
     enabled = check_enabled(changes["enabled"]) if "enabled" in changes else rule.enabled
+    digest = check_digest(changes["digest"]) if "digest" in changes else rule.digest
     channels = None
     if "webhook_ids" in changes or "emails" in changes:
         current = rule_dict(rule)
@@ -246,6 +268,9 @@ def update_rule(
     restart = days != rule.threshold_days or organization != rule.organization or kind != rule.kind
     rule.name, rule.threshold_days, rule.organization, rule.enabled = name, days, organization, enabled
     rule.kind = kind
+    if digest is not None and rule.digest is None:
+        rule.digest_sent_at = clock()
+    rule.digest = digest
     if channels is not None:
         rule.channels = channels
     if restart:
@@ -271,5 +296,6 @@ def rule_dict(rule: AlertRule) -> dict[str, Any]:
         "webhook_ids": [c.endpoint_id for c in rule.channels if c.endpoint_id is not None],
         "emails": [c.email for c in rule.channels if c.email is not None],
         "enabled": rule.enabled,
+        "digest": rule.digest,
         "created_at": rule.created_at.isoformat(),
     }

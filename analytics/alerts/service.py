@@ -1,4 +1,5 @@
-"""The alert service: detection then delivery, once (`run_once`, for cron) or in a background thread.
+"""The alert service: detection, the e-mail digests whose period ended, then delivery, once (`run_once`, for
+cron) or in a background thread.
 
 Time comes from `clock` (default: the system clock), so tests move time instead of waiting for it; the
 background loop can be asked to run a cycle at once and be awaited (`run_cycle`).
@@ -17,9 +18,11 @@ from sqlalchemy.orm import Session
 
 from analytics.alerts.addresses import GuardedTransport
 from analytics.alerts.detector import Transition, run_detection
+from analytics.alerts.digest import enqueue_digests
 from analytics.alerts.dispatcher import DeliveryReport, deliver_due
 from analytics.alerts.email import MailTransport
 from analytics.alerts.settings import AlertSettings
+from analytics.alerts.slack import OrganizationNamer
 from analytics.directory import AccountDirectory
 from analytics.queries import Executor
 
@@ -46,15 +49,18 @@ class AlertService:
         clock: Callable[[], datetime] = utc_now,
         transport: httpx.BaseTransport | None = None,
         mail: MailTransport | None = None,
+        organizations: OrganizationNamer | None = None,
     ) -> None:
         """``transport`` carries webhooks (tests pass one); ``mail`` sends e-mail notifications (the host
-        application's mail service; without one they are retried until it exists or they fail)."""
+        application's mail service; without one they are retried until it exists or they fail);
+        ``organizations`` names organizations (by slug) in the text `slack` endpoints receive."""
         self.session_factory = session_factory
         self.engine = engine
         self.directory = directory
         self.settings = settings or AlertSettings()
         self.clock = clock
         self.mail = mail
+        self.organizations = organizations
         # Webhooks go only to public addresses, checked after resolution on each connection (``addresses``);
         # a ``transport`` given (tests answering in-process) replaces that guard.
         self._client = httpx.Client(
@@ -83,9 +89,12 @@ class AlertService:
                 transitions = run_detection(self.session_factory, self.engine, self.directory, moment,
                                             self.settings.churn, self.settings.decline_fraction)
             except Exception:
-                deliver_due(self.session_factory, self.settings, moment, self._client, self.mail)
+                deliver_due(self.session_factory, self.settings, moment, self._client, self.mail,
+                            self.organizations)
                 raise
-            deliveries = deliver_due(self.session_factory, self.settings, moment, self._client, self.mail)
+            enqueue_digests(self.session_factory, moment)
+            deliveries = deliver_due(self.session_factory, self.settings, moment, self._client, self.mail,
+                                     self.organizations)
             return RunReport(transitions, deliveries)
 
     def start(self) -> None:

@@ -1,4 +1,4 @@
-"""Sending one webhook message, signed per Standard Webhooks."""
+"""Sending one webhook message, signed per Standard Webhooks (or unsigned, to Slack-compatible receivers)."""
 
 from __future__ import annotations
 
@@ -20,12 +20,16 @@ class Outcome:
     """Retrying cannot help (e.g. an e-mail address the server refuses)."""
 
 
-def send_webhook(client: httpx.Client, url: str, secret: str, message_id: str, body: str) -> Outcome:
+def send_webhook(client: httpx.Client, url: str, secret: str, message_id: str, body: str, *,
+                 signed: bool = True) -> Outcome:
     """POST `body`; 2xx is delivered. The signature timestamp is the wall clock at sending time, since
-    receivers reject timestamps too far from their own clock."""
+    receivers reject timestamps too far from their own clock. Unless `signed` (Slack-compatible receivers
+    ignore signatures), only the content type is sent."""
     content = body.encode()
+    sent = (headers(secret, message_id, int(time.time()), content) if signed
+            else {"content-type": "application/json"})
     try:
-        response = client.post(url, content=content, headers=headers(secret, message_id, int(time.time()), content))
+        response = client.post(url, content=content, headers=sent)
     except httpx.HTTPError as error:
         return Outcome(False, f"{type(error).__name__}: {error}"[:500])
     if 200 <= response.status_code < 300:

@@ -38,7 +38,7 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
             with transaction(factory) as db:
                 if args.rules_command == "create":
                     rule = create_rule(db, args.name, args.days, args.org, args.webhook or (), args.email or (),
-                                       kind=args.kind, organizations=organization_resolver(db))
+                                       kind=args.kind, digest=args.digest, organizations=organization_resolver(db))
                     created = rule_dict(rule)
                     print_record(created, args.json)
                     for warning in rule_warnings(settings, created["emails"]):
@@ -77,8 +77,10 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
             with transaction(factory) as db:
                 if args.webhooks_command == "create":
                     endpoint = create_webhook_endpoint(db, args.url, args.secret, args.description or "",
-                                                       allow_private=settings.webhook_allow_private)
-                    print_record({"id": endpoint.id, "url": endpoint.url, "secret": endpoint.secret}, args.json)
+                                                       allow_private=settings.webhook_allow_private,
+                                                       format_=args.format)
+                    print_record({"id": endpoint.id, "url": endpoint.url, "format": endpoint.format,
+                                  "secret": endpoint.secret}, args.json)
                     return 0
                 if args.webhooks_command == "enable":
                     enable_webhook_endpoint(db, get_webhook_endpoint(db, args.id))
@@ -90,8 +92,9 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        print(table(["id", "url", "status", "failures", "description"],
-                    [(r["id"], r["url"], f"disabled: {r['disabled_reason']}" if r["disabled"] else "enabled",
+        print(table(["id", "url", "format", "status", "failures", "description"],
+                    [(r["id"], r["url"], r["format"],
+                      f"disabled: {r['disabled_reason']}" if r["disabled"] else "enabled",
                       r["failure_count"], r["description"]) for r in rows]))
     return 0
 
@@ -118,6 +121,8 @@ def register(sub: Commands) -> None:
     create.add_argument("--org", help="organization id or slug (default: all accounts)")
     create.add_argument("--webhook", type=int, action="append", help="webhook endpoint id")
     create.add_argument("--email", action="append", help="e-mail recipient (needs CANARY_SMTP_HOST)")
+    create.add_argument("--digest", choices=("daily", "weekly"),
+                        help="e-mail one digest per day or week instead of one message per transition")
     json_option(create)
     create.set_defaults(handler=cmd_rules)
     delete = rules.add_parser("delete", help="delete an alert rule")
@@ -133,6 +138,9 @@ def register(sub: Commands) -> None:
     hook.add_argument("url", help="https URL that receives the notifications")
     hook.add_argument("--secret", help="whsec_… secret (default: generated)")
     hook.add_argument("--description", help="a note for operators")
+    hook.add_argument("--format", choices=("standard", "slack"), default="standard",
+                      help="standard: signed JSON (default); slack: a Slack-compatible incoming webhook "
+                      "receiving {\"text\": ...}")
     json_option(hook)
     hook.set_defaults(handler=cmd_webhooks)
     enable = hooks.add_parser("enable", help="re-enable a disabled endpoint")

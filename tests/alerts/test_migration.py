@@ -1,4 +1,4 @@
-"""The alert tables' migrations (0002, then 0007) create exactly the tables of
+"""The alert tables' migrations (0002, 0007, then 0011) create exactly the tables of
 `analytics.alerts.models.metadata`."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from analytics.alerts.models import metadata
 
 VERSIONS = Path(__file__).resolve().parents[2] / "alembic" / "versions"
 MIGRATIONS = (("0002_alert_rules_and_deliveries.py", "0002", "0001"),
-              ("0007_alert_rules_choose_what_they_report.py", "0007", "0006"))
+              ("0007_alert_rules_choose_what_they_report.py", "0007", "0006"),
+              ("0011_slack_webhooks_and_email_digests.py", "0011", "0010"))
 
 
 def test_migration_matches_models(tmp_path: Path) -> None:

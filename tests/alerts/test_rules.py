@@ -101,7 +101,7 @@ def test_create_get_list_update_delete(sqlite_database: AlertDatabase) -> None:
         assert shown == {
             "id": rule.id, "name": "Quiet customers", "kind": "account.inactive", "threshold_days": MAX_THRESHOLD_DAYS,
             "organization_id": "org-1", "webhook_ids": [first.id, second.id], "emails": ["ops@example.com"],
-            "enabled": True, "created_at": "2024-06-01T12:00:00+00:00",
+            "enabled": True, "digest": None, "created_at": "2024-06-01T12:00:00+00:00",
         }
         other = create_rule(session, "n" * 200, 1, emails=["a@example.com"], enabled=False)
         assert rule_dict(get_rule(session, rule.id)) == shown

@@ -55,15 +55,16 @@ def _endpoint_id(request: Request) -> int:
 
 
 def _create(db: Session, url: str, description: str, clock: Callable[[], datetime],
-            allow_private: bool) -> WebhookEndpoint:
-    return create_webhook_endpoint(db, url, None, description, clock, allow_private=allow_private)
+            allow_private: bool, format_: str) -> WebhookEndpoint:
+    return create_webhook_endpoint(db, url, None, description, clock, allow_private=allow_private,
+                                   format_=format_)
 
 
 @action(show)
 async def create(request: Request, op: Operator, form: Form) -> Response:
     c = canary(request)
     endpoint = await work(c, _create, form.get("url").strip(), form.get("description").strip(), c.clock.now,
-                          c.settings.webhook_allow_private)
+                          c.settings.webhook_allow_private, form.get("format").strip() or "standard")
     return render(request, op, "console/webhook_secret.html", {"section": "webhooks", "endpoint": endpoint},
                   status=201)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from analytics.alerts import (
+    DIGESTS,
     KINDS,
     MAX_EMAIL_LENGTH,
     MAX_EMAILS,
@@ -46,6 +47,8 @@ RULE = define("AlertRule", obj({
     "webhook_ids": {"type": "array", "items": ID, "description": "webhook endpoints notified"},
     "emails": {"type": "array", "items": string(format="email"), "description": "e-mail recipients notified"},
     "enabled": boolean(),
+    "digest": {"type": ["string", "null"], "enum": [None, *DIGESTS],
+               "description": "null: each transition e-mailed at once; daily or weekly: one e-mail digest per period"},
     "created_at": TIMESTAMP,
     "warnings": {"type": "array", "items": string(), "description": "what will not work as configured, e.g. "
                  "e-mail recipients while SMTP is not configured; empty when nothing"},
@@ -68,6 +71,9 @@ _WEBHOOK_IDS = {"type": "array", "maxItems": MAX_WEBHOOKS, "uniqueItems": True,
 _EMAILS = {"type": "array", "maxItems": MAX_EMAILS, "uniqueItems": True,
            "items": string(minLength=MIN_EMAIL_LENGTH, maxLength=MAX_EMAIL_LENGTH, format="email"),
            "description": "e-mail recipients to notify (needs CANARY_SMTP_HOST)"}
+_DIGEST = {"type": ["string", "null"], "enum": [None, *DIGESTS],
+           "description": "null: e-mail recipients get each transition at once; `daily` or `weekly`: one message "
+                          "per period listing the transitions since the last one (webhooks stay immediate)"}
 RULE_CREATE = define("AlertRuleCreate", obj({
     "name": _RULE_NAME,
     "kind": {**_KIND, "default": "account.inactive"},
@@ -76,6 +82,7 @@ RULE_CREATE = define("AlertRuleCreate", obj({
     "webhook_ids": _WEBHOOK_IDS,
     "emails": _EMAILS,
     "enabled": {"type": "boolean", "default": True},
+    "digest": {**_DIGEST, "default": None},
 }, required=("name", "threshold_days"), description="give at least one webhook endpoint or e-mail recipient"))
 RULE_UPDATE = define("AlertRuleUpdate", obj({
     "name": _RULE_NAME,
@@ -85,6 +92,7 @@ RULE_UPDATE = define("AlertRuleUpdate", obj({
     "webhook_ids": {**_WEBHOOK_IDS, "description": "replaces the rule's webhook endpoints"},
     "emails": {**_EMAILS, "description": "replaces the rule's e-mail recipients"},
     "enabled": boolean(),
+    "digest": _DIGEST,
 }, required=()))
 
 
@@ -107,7 +115,8 @@ def create_alert_rule(call: Call) -> dict[str, Any]:
     body = _changes(call.body)
     rule = create_rule(call.db, body["name"], body["threshold_days"], body.get("organization"),
                        body.get("webhook_ids", ()), body.get("emails", ()), body.get("enabled", True),
-                       kind=body.get("kind", "account.inactive"), organizations=organization_resolver(call.db))
+                       kind=body.get("kind", "account.inactive"), digest=body.get("digest"),
+                       organizations=organization_resolver(call.db))
     return _with_warnings(call, rule_dict(rule))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from analytics.alerts import (
+    FORMATS,
     MAX_DESCRIPTION_LENGTH,
     MAX_SECRET_LENGTH,
     MAX_URL_LENGTH,
@@ -31,6 +32,7 @@ WEBHOOK_ID = id_parameter("webhook_id", "webhook endpoint")
 _WEBHOOK = {
     "id": ID,
     "url": string(format="uri"),
+    "format": string("`standard`: signed JSON; `slack`: a Slack-compatible incoming webhook", enum=list(FORMATS)),
     "description": string(),
     "created_at": TIMESTAMP,
     "disabled": boolean("a disabled endpoint is not notified; enable it again with POST …/enable"),
@@ -51,15 +53,19 @@ _URL = string("an http or https URL with a host", minLength=1, maxLength=MAX_URL
 _SECRET = string("a Standard Webhooks secret: `whsec_` and the base64 of 24 to 64 random bytes",
                  maxLength=MAX_SECRET_LENGTH, pattern=f"^{SECRET_PREFIX}", writeOnly=True)
 _DESCRIPTION = string(maxLength=MAX_DESCRIPTION_LENGTH)
+_FORMAT = string("`standard`: the JSON notification signed per Standard Webhooks; `slack`: a Slack-compatible "
+                 "incoming webhook, POSTed `{\"text\": ...}` (one readable line), unsigned", enum=list(FORMATS))
 WEBHOOK_CREATE = define("WebhookEndpointCreate", obj({
     "url": _URL,
     "secret": {**_SECRET, "description": _SECRET["description"] + "; generated when omitted"},
     "description": {**_DESCRIPTION, "default": ""},
+    "format": {**_FORMAT, "default": "standard"},
 }, required=("url",)))
 WEBHOOK_UPDATE = define("WebhookEndpointUpdate", obj({
     "url": _URL,
     "secret": {**_SECRET, "description": _SECRET["description"] + "; replaces the current one at once"},
     "description": _DESCRIPTION,
+    "format": _FORMAT,
 }, required=()))
 
 
@@ -75,7 +81,8 @@ def list_webhooks(call: Call) -> dict[str, Any]:
 def create_webhook(call: Call) -> dict[str, Any]:
     body = call.body
     endpoint = create_webhook_endpoint(call.db, body["url"], body.get("secret"), body.get("description", ""),
-                                       allow_private=call.c.settings.webhook_allow_private)
+                                       allow_private=call.c.settings.webhook_allow_private,
+                                       format_=body.get("format", "standard"))
     return {**webhook_dict(endpoint), "secret": endpoint.secret}
 
 
@@ -105,7 +112,8 @@ OPERATIONS = [
     Operation("POST", "/alerts/webhooks", create_webhook, "createWebhookEndpoint", "Add a webhook endpoint", TAG,
               WEBHOOK_CREATED, status=201, body=WEBHOOK_CREATE, response_description="Created",
               description="Notifications are POSTed as JSON and signed per Standard Webhooks with the "
-                          "endpoint's secret, which this response carries and no other does."),
+                          "endpoint's secret, which this response carries and no other does; to a `slack` "
+                          "endpoint, as `{\"text\": ...}`, unsigned."),
     Operation("GET", "/alerts/webhooks/{webhook_id}", get_webhook, "getWebhookEndpoint", "Get a webhook endpoint",
               TAG, WEBHOOK, parameters=(WEBHOOK_ID,)),
     Operation("PATCH", "/alerts/webhooks/{webhook_id}", update_webhook, "updateWebhookEndpoint",
