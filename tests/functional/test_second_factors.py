@@ -100,6 +100,10 @@ def test_wrong_codes_lock_the_account(clocked: Provider) -> None:
         locked = login(fresh, fresh.get("/authorize", params=authorize_params(client[0])), user.email)
         assert locked.status_code == 200 and "Wrong e-mail or password" in locked.text  # locked, told as any failure
         assert fresh.get("/login/second-factor").status_code == 400, "the ceremony ended"
+    provider.context.mail.sender.flush()  # no SMTP here: the development outbox
+    notices = [p for p in provider.settings.outbox_dir.glob("*.eml")
+               if f"To: {user.email}" in p.read_text() and "was locked" in p.read_text()]
+    assert len(notices) == 1, "the owner is told once that wrong codes locked the account"
     provider.clock.advance(provider.settings.login_lock_seconds + 1)
     with browser(provider) as fresh:
         response = login(fresh, fresh.get("/authorize", params=authorize_params(client[0])), user.email)

@@ -48,15 +48,19 @@ def set_organization_requirement(org: Organization, required: bool) -> None:
     org.require_second_factor = required
 
 
-def count_failure(db: Session, user_id: str, max_failures: int, lock_seconds: int, now: datetime) -> None:
+def count_failure(db: Session, user_id: str, max_failures: int, lock_seconds: int, now: datetime
+                  ) -> datetime | None:
     """One wrong second factor: the account's failure counter goes up, atomically, and at ``max_failures`` the
-    account is locked for ``lock_seconds`` and the counter starts again."""
+    account is locked for ``lock_seconds`` and the counter starts again. Returns the end of the lock when this
+    failure locked the account (its owner is then told), else None."""
     users = User.__table__.c
     reached = users.factor_failures + 1 >= max_failures
-    db.execute(update(User).where(User.id == user_id).values(
+    until = now + timedelta(seconds=lock_seconds)
+    locked = db.execute(update(User).where(User.id == user_id).values(
         factor_failures=case((reached, 0), else_=users.factor_failures + 1),
-        locked_until=case((reached, now + timedelta(seconds=lock_seconds)), else_=users.locked_until),
-    ).execution_options(synchronize_session=False))
+        locked_until=case((reached, until), else_=users.locked_until),
+    ).returning(case((reached, True), else_=False)).execution_options(synchronize_session=False)).scalar()
+    return until if locked else None
 
 
 def clear_failures(db: Session, user_id: str) -> None:

@@ -81,7 +81,10 @@ def verify_sync(c: Canary, cookie: str | None, kind: str, code: str) -> Step:
 def failed(c: Canary, db: Session, row: FactorChallenge, user: User) -> Step:
     """A wrong second factor: counted against the ceremony and the account, recorded."""
     left = challenges.failed(row)
-    policy.count_failure(db, user.id, c.settings.login_max_failures, c.settings.login_lock_seconds, c.clock.now())
+    locked_until = policy.count_failure(db, user.id, c.settings.login_max_failures, c.settings.login_lock_seconds,
+                                        c.clock.now())
+    if locked_until is not None:
+        c.login_policy.on_lock(db, user, locked_until)  # the owner is told, as for wrong passwords
     db.commit()
     c.activity.signin_failed(db, user.id, "bad_second_factor", client_id_of(row.request))
     if left == 0:
