@@ -10,13 +10,13 @@ are not listed. Organization filters use membership from the directory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import overload
 
 from analytics.directory import AccountDirectory
 from analytics.queries import params
+from analytics.queries.listing import LazyAccounts
 from analytics.queries.rhythm import ChurnModel, Rhythm
 from analytics.queries.risk import Assessment, State, assess
 from analytics.queries.sql import Executor
@@ -64,39 +64,15 @@ def score_accounts(
     return found, windows.last
 
 
-class AtRiskAccounts(Sequence[AtRiskAccount]):
+class AtRiskAccounts(LazyAccounts[AtRiskAccount]):
     """At-risk accounts in order, their details read from the directory as the items are taken."""
 
     def __init__(self, directory: AccountDirectory, order: list[str], found: dict[str, Assessment],
                  last: dict[str, date]) -> None:
+        super().__init__(order)
         self._directory = directory
-        self._order = order
         self._found = found
         self._last = last
-
-    def __len__(self) -> int:
-        return len(self._order)
-
-    @overload
-    def __getitem__(self, index: int) -> AtRiskAccount: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[AtRiskAccount]: ...
-
-    def __getitem__(self, index: int | slice) -> AtRiskAccount | list[AtRiskAccount]:
-        if isinstance(index, slice):
-            return self._build(self._order[index])
-        found = self._build([self._order[index]])
-        if not found:
-            raise LookupError(f"account {self._order[index]!r} is no longer in the directory")
-        return found[0]
-
-    def __iter__(self) -> Iterator[AtRiskAccount]:
-        for begin in range(0, len(self._order), 1000):
-            yield from self._build(self._order[begin:begin + 1000])
-
-    def subs(self) -> list[str]:
-        return list(self._order)
 
     def _build(self, subs: list[str]) -> list[AtRiskAccount]:
         refs = self._directory.lookup(subs) if subs else {}

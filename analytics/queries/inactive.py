@@ -12,15 +12,15 @@ account, a few bytes per account and month). The lists come back packed in one r
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import overload
 
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.queries import params
 from analytics.queries.days import MASK, MONTH, highbit, month_filter, month_start
+from analytics.queries.listing import LazyAccounts
 from analytics.queries.sql import (
     Executor,
     day_number,
@@ -100,7 +100,7 @@ def last_activity(
     return found
 
 
-class InactiveAccounts(Sequence[InactiveAccount]):
+class InactiveAccounts(LazyAccounts[InactiveAccount]):
     """The inactive accounts, longest inactive first, with their details read from the directory as the
     items are: a page of a report over every account reads the details of that page only.
     """
@@ -114,37 +114,12 @@ class InactiveAccounts(Sequence[InactiveAccount]):
         today_number: int,
         known: dict[str, AccountRef],
     ) -> None:
+        super().__init__(order)
         self._directory = directory
-        self._order = order
         self._since = since
         self._seen = seen
         self._today = today_number
         self._known = known
-
-    def __len__(self) -> int:
-        return len(self._order)
-
-    @overload
-    def __getitem__(self, index: int) -> InactiveAccount: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[InactiveAccount]: ...
-
-    def __getitem__(self, index: int | slice) -> InactiveAccount | list[InactiveAccount]:
-        if isinstance(index, slice):
-            return self._build(self._order[index])
-        found = self._build([self._order[index]])
-        if not found:
-            raise LookupError(f"account {self._order[index]!r} is no longer in the directory")
-        return found[0]
-
-    def __iter__(self) -> Iterator[InactiveAccount]:
-        for start in range(0, len(self._order), ITERATION_CHUNK):
-            yield from self._build(self._order[start:start + ITERATION_CHUNK])
-
-    def subs(self) -> list[str]:
-        """The subs, in order, without reading any details."""
-        return list(self._order)
 
     def select(self, subs: Sequence[str]) -> list[InactiveAccount]:
         """The accounts among these subs (in this order) that are in the list."""
@@ -164,8 +139,6 @@ class InactiveAccounts(Sequence[InactiveAccount]):
                                             self._today - self._since[sub]))
         return accounts
 
-
-ITERATION_CHUNK = 1000
 
 
 def inactive_accounts(
