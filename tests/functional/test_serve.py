@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -18,25 +17,11 @@ import pytest
 from tests.functional.conftest import free_port
 from tests.support.browser import consent, hidden, pkce_pair, redirect_params
 from tests.support.clickhouse import server_url_for
+from tests.support.demo import start_demo
 
 
 def start(env: dict[str, str]) -> tuple[subprocess.Popen[str], dict]:
-    process = subprocess.Popen([sys.executable, "-m", "idp.cli", "serve", "--demo"], env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert process.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith("Try:"):
-            break
-    text = "".join(lines)
-    assert "Try:" in text, text
-    start_json = text.index("{")
-    demo = json.loads(text[start_json:text.index("\nTry:")])
+    process, demo, _text = start_demo(env)
     return process, demo
 
 

@@ -23,25 +23,13 @@ from canary_resource import EventClient
 from idp.accounts.service import find_user_by_email
 from tests.kit.conftest import free_port
 from tests.support.clickhouse import server_url_for
+from tests.support.demo import start_demo as demo_server
 
 
 def start_demo(env: dict[str, str]) -> tuple[subprocess.Popen[str], dict]:
-    """``canary serve --demo``, and the demo user and clients it prints (a JSON object before ``Try:``)."""
-    process = subprocess.Popen([sys.executable, "-m", "idp.cli", "serve", "--demo"], env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert process.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith("Try:"):
-            break
-    text = "".join(lines)
-    assert "Try:" in text, text
-    return process, json.loads(text[text.index("{"):text.index("\nTry:")])
+    """``canary serve --demo``, and the demo user and clients it prints."""
+    process, demo, _text = demo_server(env)
+    return process, demo
 
 
 class Served:

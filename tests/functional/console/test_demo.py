@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,30 +13,21 @@ import httpx
 
 from tests.functional.conftest import free_port
 from tests.support.console import sign_in
+from tests.support.demo import start_demo
 
 
 def test_the_demo_prints_the_console_and_its_user_may_open_it(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "CANARY_DATA_DIR": str(tmp_path), "CANARY_PORT": str(port),
            "CANARY_ISSUER": f"http://127.0.0.1:{port}", "CANARY_LOG_LEVEL": "warning"}
-    process = subprocess.Popen([sys.executable, "-m", "idp.cli", "serve", "--demo"], env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert process.stdout is not None
+    process, demo, text = start_demo(env, until="Console:")
     try:
-        lines: list[str] = []
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not (lines and lines[-1].startswith("Console:")):
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-        text = "".join(lines)
         match = re.search(r"^Console: (http://\S+) \(sign in as (\S+): the demo user may open it\)$", text, re.M)
         assert match, text
         console_url, email = match.groups()
         assert console_url == f"http://127.0.0.1:{port}/console"
-        demo = json.loads(text[text.index("{"):text.index("\nTry:")])
         assert demo["user"]["email"] == email
+        deadline = time.monotonic() + 90
         while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
