@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Start or stop a private ClickHouse server (Debian's clickhouse-server package) as a background process.
 #
-#   bash .ci/clickhouse.sh start DIR TCP_PORT HTTP_PORT
+#   bash .ci/clickhouse.sh start DIR TCP_PORT HTTP_PORT [INTERSERVER_PORT]
 #   bash .ci/clickhouse.sh stop  DIR
 #
 # The server keeps everything (config, data, logs, pidfile) under DIR and listens on 127.0.0.1 only.
+# INTERSERVER_PORT is for replicas of a cluster (.ci/cluster.sh), which fetch parts from each other; other files
+# already in DIR/config.d (a cluster's remote_servers, macros and zookeeper sections) are kept.
 # `stop` signals only the PID recorded in DIR/clickhouse.pid.
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 start DIR TCP_PORT HTTP_PORT | stop DIR" >&2
+    echo "usage: $0 start DIR TCP_PORT HTTP_PORT [INTERSERVER_PORT] | stop DIR" >&2
     exit 2
 }
 
@@ -25,7 +27,12 @@ server_bin() {
 }
 
 write_config() {
-    local dir=$1 tcp_port=$2 http_port=$3
+    local dir=$1 tcp_port=$2 http_port=$3 interserver_port=${4:-}
+    local interserver='<interserver_http_port remove="remove"/>'
+    if [ -n "$interserver_port" ]; then
+        interserver="<interserver_http_port>$interserver_port</interserver_http_port>
+    <interserver_http_host>127.0.0.1</interserver_http_host>"
+    fi
     mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas" "$dir/log" "$dir/config.d"
     cp /etc/clickhouse-server/config.xml "$dir/config.xml"
     cp /etc/clickhouse-server/users.xml "$dir/users.xml"
@@ -43,7 +50,7 @@ write_config() {
     <listen_host>127.0.0.1</listen_host>
     <tcp_port>$tcp_port</tcp_port>
     <http_port>$http_port</http_port>
-    <interserver_http_port remove="remove"/>
+    $interserver
     <path>$dir/data/</path>
     <tmp_path>$dir/tmp/</tmp_path>
     <user_files_path>$dir/user_files/</user_files_path>
@@ -66,8 +73,8 @@ answers() {
 }
 
 start() {
-    [ $# -eq 3 ] || usage
-    local dir tcp_port=$2 http_port=$3
+    [ $# -eq 3 ] || [ $# -eq 4 ] || usage
+    local dir tcp_port=$2 http_port=$3 interserver_port=${4:-}
     mkdir -p "$1"
     dir=$(cd "$1" && pwd)
     local pidfile="$dir/clickhouse.pid"
@@ -77,7 +84,7 @@ start() {
             return 0
         fi
     fi
-    write_config "$dir" "$tcp_port" "$http_port"
+    write_config "$dir" "$tcp_port" "$http_port" "$interserver_port"
     local bin
     bin=$(server_bin)
     (

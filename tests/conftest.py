@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from analytics.clickhouse import ServerEngine
 from tests.support.clickhouse import SERVER_URL, server_url_for
+from tests.support.cluster import Cluster, existing_cluster, start_cluster
 from tests.support.mail import Inbox
 
 POSTGRES_ADMIN = os.environ.get("CANARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -69,6 +70,22 @@ def server_database(clickhouse_server_url: str) -> Iterator[str]:
         admin.execute(f"DROP DATABASE IF EXISTS `{name}`")
     finally:
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """ZooKeeper and three ClickHouse servers of this run's own (`tests.support.cluster`); fails when they cannot
+    start (never skips)."""
+    existing = existing_cluster()
+    if existing is not None:
+        yield existing
+        return
+    try:
+        cluster = start_cluster(tmp_path_factory.mktemp("clickhouse-cluster"))
+    except Exception as error:  # pragma: no cover - the machine lacks zookeeper or clickhouse-server
+        pytest.fail(f"{error}; .ci/run installs Debian's zookeeper and clickhouse-server")
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture
