@@ -1,0 +1,130 @@
+"""Canary on a ClickHouse cluster whose servers the tests stop, kill and start again during ingest.
+
+The cluster is this run's own: the session's (``clickhouse_cluster``) when the run started it, else — when
+CANARY_TEST_CLUSTER_PORT names a cluster shared with others, which must never lose a server — one started here.
+Each test gets a database of its own on every server, a Canary over real HTTP (SQLite accounts, the spool under
+the test's directory) writing to server 1, accounts to post for, and a token of a first-party resource server.
+Every server is running again after each test, whatever happened in it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from clickhouse_driver import Client
+
+from analytics.api import Analytics
+from tests.functional.conftest import Provider, start_provider
+from tests.support.cluster import Cluster, existing_cluster, start_cluster
+from tests.support.server_thread import ServerThread
+
+SERVERS = (1, 2, 3)
+ACCOUNTS = 12
+
+
+@pytest.fixture(scope="session")
+def fault_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    if existing_cluster() is None:
+        cluster: Cluster = request.getfixturevalue("clickhouse_cluster")
+        yield cluster
+        return
+    try:
+        own = start_cluster(tmp_path_factory.mktemp("fault-cluster"))
+    except Exception as error:  # pragma: no cover - the machine lacks zookeeper or clickhouse-server
+        pytest.fail(f"{error}; .ci/run installs Debian's zookeeper and clickhouse-server")
+    yield own
+    own.stop()
+
+
+def client(cluster: Cluster, server: int, database: str = "default") -> Client:
+    return Client(host="127.0.0.1", port=cluster.native_port(server), database=database, connect_timeout=3,
+                  send_receive_timeout=60, sync_request_timeout=3)
+
+
+def query(cluster: Cluster, server: int, sql: str, database: str = "default") -> list[tuple]:
+    connection = client(cluster, server, database)
+    try:
+        rows: list[tuple] = connection.execute(sql)
+        return rows
+    finally:
+        connection.disconnect()
+
+
+@dataclass
+class Canary:
+    """A live Canary ingesting into ``database`` on ``cluster_name`` through server 1."""
+
+    provider: Provider
+    server: ServerThread
+    analytics: Analytics
+    cluster: Cluster
+    database: str
+    accounts: list[str]
+    token: str
+
+    @property
+    def url(self) -> str:
+        return self.provider.url
+
+    def query(self, server: int, sql: str) -> list[tuple]:
+        return query(self.cluster, server, sql, self.database)
+
+
+def first_party_token(provider: Provider) -> str:
+    client_id, secret = provider.client(grant_types=["client_credentials"], scope="events:write", first_party=True)
+    response = httpx.post(f"{provider.url}/token", data={"grant_type": "client_credentials"},
+                          auth=(client_id, secret or ""), timeout=30)
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+def open_analytics(url: str, cluster_name: str, data_dir: Path) -> Analytics:
+    """Canary's analytics on the cluster, as ``canary serve`` opens it, with a writer that drains every 0.2 s."""
+    return Analytics.open(url=url, cluster=cluster_name, data_dir=data_dir, flush_interval=0.2,
+                          rollup_interval=None)
+
+
+@pytest.fixture
+def servers_back(fault_cluster: Cluster) -> Iterator[Cluster]:
+    """The cluster; every server is started again at the end of the test, whatever the test stopped."""
+    yield fault_cluster
+    for server in SERVERS:
+        fault_cluster.start_server(server)
+
+
+def start_canary(cluster: Cluster, cluster_name: str, tmp_path: Path, url: str | None = None) -> Canary:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    database = f"canary_faults_{uuid.uuid4().hex[:10]}"
+    analytics = open_analytics(url or cluster.url(database, server=1), cluster_name, tmp_path)
+    analytics.migrate()
+    provider, server = start_provider(tmp_path, f"sqlite:///{tmp_path / 'canary.db'}", analytics)
+    try:
+        accounts = [provider.user().id for _ in range(ACCOUNTS)]
+        token = first_party_token(provider)
+    except BaseException:
+        server.stop()
+        raise
+    return Canary(provider, server, analytics, cluster, database, accounts, token)
+
+
+@pytest.fixture
+def canary_factory(servers_back: Cluster, tmp_path: Path) -> Iterator[Callable[..., Canary]]:
+    started: list[Canary] = []
+
+    def start(cluster_name: str, url: str | None = None) -> Canary:
+        canary = start_canary(servers_back, cluster_name, tmp_path / f"canary-{len(started)}", url)
+        started.append(canary)
+        return canary
+
+    yield start
+    for canary in started:
+        canary.server.stop()  # the app's lifespan closes its analytics (the writer's last drain included)
+        for server in SERVERS:
+            servers_back.start_server(server)
+            query(servers_back, server, f"DROP DATABASE IF EXISTS `{canary.database}`")

@@ -1,0 +1,128 @@
+"""A shard and a replica stopped during ingest and started again: every event Canary acknowledged (202) is stored
+exactly once, none is lost.
+
+A resource server posts batches without pause to a live Canary whose analytics write to server 1 of the cluster.
+While a shard is down the writer's inserts fail (the Distributed table inserts synchronously) and the spool keeps
+the events; Canary goes on answering 202. While a replica is down the other replica takes the inserts, and events
+stay readable. Afterwards the events are read through the Distributed table with FINAL, and each server's local
+table is merged (``OPTIMIZE … FINAL``) and counted, so that a retried insert left twice would show.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.cluster.conftest import Canary
+from tests.cluster.poster import EVENT_NAME, Posted, Poster
+from tests.support.cluster import REPLICAS, SHARDS
+
+LOCAL = "events_local"
+WHERE = f"name = '{EVENT_NAME}'"
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.1)
+
+
+def wait_drained(canary: Canary, timeout: float = 45.0) -> None:
+    """The writer empties the spool by itself once ClickHouse takes inserts again (after its back-off)."""
+    wait_until(lambda: canary.analytics.condition().spool_rows == 0,
+               f"the spool drained ({canary.analytics.condition().spool_rows} events left)", timeout)
+
+
+def local_rows(canary: Canary, server: int) -> int:
+    return int(canary.query(server, f"SELECT count() FROM {LOCAL} WHERE {WHERE}")[0][0])
+
+
+def readable(canary: Canary, ids: set[str]) -> set[str]:
+    """Which of ``ids`` a reader finds through the Distributed table on server 1."""
+    rows = canary.query(1, f"SELECT DISTINCT toString(event_id) FROM events WHERE {WHERE}")
+    return ids & {row[0] for row in rows}
+
+
+def assert_posting_went_on(posted: Posted) -> None:
+    assert posted.refused == [] and posted.unanswered == [], "Canary answered every request 202 during the fault"
+
+
+def assert_stored_exactly_once(canary: Canary, posted: Posted, locals_: dict[int, str]) -> None:
+    """Every acknowledged event is stored once: through the Distributed table (FINAL), and on each server named
+    in ``locals_`` (server → "shard" or "replica") after the local table is merged.
+
+    Events of requests that got no answer may be stored or not, but once at most.
+    """
+    acknowledged = posted.acknowledged_ids()
+    maybe = {i for ids in posted.unanswered for i in ids}
+    final = [row[0] for row in canary.query(1, f"SELECT toString(event_id) FROM events FINAL WHERE {WHERE}")]
+    assert len(final) == len(set(final)), "an event read twice through the Distributed table with FINAL"
+    assert acknowledged - set(final) == set(), f"{len(acknowledged - set(final))} acknowledged events lost"
+    assert set(final) - acknowledged - maybe == set(), "events stored that were never posted"
+    shard_rows = 0
+    for server, role in locals_.items():
+        canary.query(server, f"OPTIMIZE TABLE {LOCAL} FINAL")
+        rows, distinct = canary.query(server, f"SELECT count(), uniqExact(event_id) FROM {LOCAL} WHERE {WHERE}")[0]
+        assert rows == distinct, f"server {server}: {rows - distinct} events stored twice after OPTIMIZE FINAL"
+        if role == "replica":
+            ids = {row[0] for row in canary.query(server, f"SELECT toString(event_id) FROM {LOCAL} WHERE {WHERE}")}
+            assert ids == set(final), f"replica on server {server} differs by {len(ids ^ set(final))} events"
+        else:
+            shard_rows += rows
+    if "shard" in locals_.values():
+        assert shard_rows == len(final), "the shards' local tables hold other events than the Distributed one"
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("fault", ["stop", "kill"])
+def test_shard_down_during_ingest_spool_keeps_events_and_none_is_lost_or_doubled(
+        canary_factory: Callable[..., Canary], fault: str) -> None:
+    canary = canary_factory(SHARDS)
+    cluster, analytics = canary.cluster, canary.analytics
+    with Poster(canary.url, canary.token, canary.accounts) as poster:
+        poster.wait_acknowledged(200)
+        poster.wait_for(lambda: local_rows(canary, 1) > 0 and local_rows(canary, 2) > 0,
+                        "events on both shards before the fault")
+        getattr(cluster, f"{fault}_server")(2)
+        failures = analytics.writer.failures
+        # Canary goes on acknowledging; the writer's inserts fail and the spool holds the events.
+        poster.wait_acknowledged(300)
+        poster.wait_for(lambda: analytics.writer.failures >= failures + 2, "the writer's inserts failing")
+        held = analytics.condition().spool_rows
+        assert held > 0, "the spool holds the events while a shard is down"
+        cluster.start_server(2)
+        poster.wait_acknowledged(200)
+    posted = poster.posted
+    assert_posting_went_on(posted)
+    wait_drained(canary)
+    assert_stored_exactly_once(canary, posted, {1: "shard", 2: "shard"})
+
+
+@pytest.mark.timeout(150)
+def test_replica_down_during_ingest_ingest_goes_on_and_both_replicas_catch_up(
+        canary_factory: Callable[..., Canary]) -> None:
+    canary = canary_factory(REPLICAS)
+    cluster = canary.cluster
+    with Poster(canary.url, canary.token, canary.accounts) as poster:
+        poster.wait_acknowledged(200)
+        poster.wait_for(lambda: local_rows(canary, 3) > 0, "events replicated to server 3 before the fault")
+        cluster.stop_server(3)
+        down_at = time.monotonic()
+        poster.wait_acknowledged(300)
+        # Events acknowledged while the replica is down become readable without it.
+        during = poster.acknowledged_ids(since=down_at)
+        assert during
+        poster.wait_for(lambda: readable(canary, during) == during,
+                        "events acknowledged during the outage readable through server 1")
+        cluster.start_server(3)
+        poster.wait_acknowledged(200)
+    posted = poster.posted
+    assert_posting_went_on(posted)
+    wait_drained(canary)
+    for server in (1, 3):
+        canary.query(server, f"SYSTEM SYNC REPLICA {LOCAL}")
+    assert_stored_exactly_once(canary, posted, {1: "replica", 3: "replica"})
