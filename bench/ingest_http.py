@@ -87,7 +87,12 @@ def cpu_seconds(pid: int) -> float:
 
 def clickhouse_pid(url: str) -> int | None:
     """The clickhouse-server process serving ``url``'s port on this machine (config.d/canary.xml names it)."""
-    port = f"<tcp_port>{url.rsplit(':', 1)[1].split('/')[0]}</tcp_port>"
+    return clickhouse_pid_on(int(url.rsplit(':', 1)[1].split('/')[0]))
+
+
+def clickhouse_pid_on(tcp_port: int) -> int | None:
+    """The clickhouse-server process listening on ``tcp_port`` on this machine."""
+    port = f"<tcp_port>{tcp_port}</tcp_port>"
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
@@ -105,6 +110,22 @@ def machine_busy_seconds() -> float:
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def clickhouse_pids(url: str, cluster: str | None = None) -> list[int]:
+    """The clickhouse-server processes on this machine behind ``url``: its own, and with ``cluster`` those of
+    every host the cluster names (``system.clusters``)."""
+    ports = {int(url.rsplit(":", 1)[1].split("/")[0])}
+    if cluster:
+        from analytics.clickhouse import ServerEngine
+
+        admin = ServerEngine(f"{url.rstrip('/')}/default")
+        try:
+            rows = admin.execute(f"SELECT port FROM system.clusters WHERE cluster = '{cluster}'")
+            ports |= {int(row[0]) for row in rows}
+        finally:
+            admin.close()
+    return [pid for pid in map(clickhouse_pid_on, sorted(ports)) if pid is not None]
 
 
 # --- the server --------------------------------------------------------------------------------------------
@@ -140,7 +161,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def canary_server(target: str, clickhouse: str, workers: int = 1) -> Iterator[Server]:
+def canary_server(target: str, clickhouse: str, workers: int = 1, cluster: str | None = None) -> Iterator[Server]:
+    """``canary serve`` on a fresh data directory; for the ``server`` target on a fresh database of
+    ``clickhouse`` (of every server of ``cluster``, CANARY_ANALYTICS_CLUSTER, when given)."""
     data_dir = Path(tempfile.mkdtemp(prefix="canary-bench-ingest-"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CANARY_")}
@@ -157,6 +180,8 @@ def canary_server(target: str, clickhouse: str, workers: int = 1) -> Iterator[Se
     if target == "server":
         analytics_url = f"{clickhouse.rstrip('/')}/canary_bench_{uuid.uuid4().hex[:10]}"
         env["CANARY_ANALYTICS_URL"] = analytics_url
+        if cluster:
+            env["CANARY_ANALYTICS_CLUSTER"] = cluster
     server = Server(target, f"http://127.0.0.1:{port}", env, data_dir, analytics_url,
                     log_path=data_dir / "server.log")
     assert server.log_path is not None
@@ -178,17 +203,17 @@ def canary_server(target: str, clickhouse: str, workers: int = 1) -> Iterator[Se
         server.stop()
         log.close()
         if analytics_url is not None:
-            drop_database(analytics_url)
+            drop_database(analytics_url, cluster)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def drop_database(url: str) -> None:
+def drop_database(url: str, cluster: str | None = None) -> None:
     from analytics.clickhouse import ServerEngine
 
     base, _, name = url.rpartition("/")
     admin = ServerEngine(f"{base}/default")
     try:
-        admin.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.execute(f"DROP DATABASE IF EXISTS `{name}`" + (f" ON CLUSTER {cluster}" if cluster else ""))
     finally:
         admin.close()
 
@@ -465,7 +490,8 @@ class Result:
 
 
 def run_target(target: str, args: argparse.Namespace) -> Result:
-    with canary_server(target, args.clickhouse, args.workers if target == "server" else 1) as server:
+    cluster = args.cluster if target == "server" else None
+    with canary_server(target, args.clickhouse, args.workers if target == "server" else 1, cluster) as server:
         assert server.proc is not None
         accounts = create_accounts(server, args.accounts)
         token = client_token(server)
@@ -473,14 +499,14 @@ def run_target(target: str, args: argparse.Namespace) -> Result:
         warmup = run_wrk(server.url, token, accounts, run=1, seconds=args.warmup, **common)
         wait_drained(server.data_dir / "spool.sqlite3", 600)
         pid = server.proc.pid
-        clickhouse = clickhouse_pid(args.clickhouse) if target == "server" else None
+        clickhouse = clickhouse_pids(args.clickhouse, cluster) if target == "server" else []
         cpu0, busy0 = cpu_seconds(pid), machine_busy_seconds()
-        clickhouse0 = cpu_seconds(clickhouse) if clickhouse else 0.0
+        clickhouse0 = sum(map(cpu_seconds, clickhouse))
         with profiled(args.profile and f"{args.profile}-{target}", pid, args.seconds - 1, args.gil,
                       args.workers > 1) as profile:
             measured = run_wrk(server.url, token, accounts, run=2, seconds=args.seconds, **common)
         measured.server_cpu = cpu_seconds(pid) - cpu0
-        measured.clickhouse_cpu = cpu_seconds(clickhouse) - clickhouse0 if clickhouse else 0.0
+        measured.clickhouse_cpu = sum(map(cpu_seconds, clickhouse)) - clickhouse0
         measured.machine_cpu = machine_busy_seconds() - busy0
         spool = server.data_dir / "spool.sqlite3"
         backlog = spool_rows(spool)
@@ -520,6 +546,7 @@ def main() -> None:
     parser.add_argument("--drain-timeout", type=float, default=600.0)
     parser.add_argument("--clickhouse", default="clickhouse+native://default@127.0.0.1:19000",
                         help="ClickHouse server, without a database (one is made per run and dropped)")
+    parser.add_argument("--cluster", help="CANARY_ANALYTICS_CLUSTER for the server target (bench/cluster.py)")
     parser.add_argument("--raw", type=float, default=0.0, metavar="SECONDS",
                         help="also run bench/ingest_raw.py for this long against the server")
     parser.add_argument("--profile", metavar="PREFIX", help="py-spy raw stacks to PREFIX-<target>.txt")

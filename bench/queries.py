@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analytics import queries, rollup
-from analytics.clickhouse import open_engine
+from analytics.clickhouse import ClickHouse, open_engine
 from analytics.directory import AccountDirectory, AccountRef, InMemoryDirectory
 from analytics.migrations import migrate
 
@@ -152,6 +152,93 @@ def timed(call: Callable[[], object], runs: int) -> float:
     return statistics.median(samples) * 1000
 
 
+def create_database(url: str) -> None:
+    """The database of a ClickHouse server URL, created if missing."""
+    from clickhouse_driver import Client
+
+    parts = urlsplit(url)
+    admin = Client(host=parts.hostname or "127.0.0.1", port=parts.port or 9000, user=parts.username or "default")
+    admin.execute(f"CREATE DATABASE IF NOT EXISTS {parts.path.strip('/')}")
+    admin.disconnect()
+
+
+def prepare(engine: ClickHouse, events: int, accounts: int, skip_load: bool = False) -> None:
+    """Migrate, load the events (unless ``skip_load``), roll up, and make the last day live (see above)."""
+    migrate(engine)
+    if not skip_load:
+        load(engine, events, accounts)
+    time.sleep(1)  # changes are stamped in whole seconds: the rollup starts in a later one
+    rolled = rollup.roll_up(engine, margin=timedelta(0))
+    print(f"rollup of {len(rolled.days)} days: {rolled.seconds:.2f} s")
+    engine.execute(
+        "INSERT INTO events SELECT * FROM events"
+        f" WHERE source = 'api' AND timestamp >= toDateTime('{TODAY.isoformat()} 00:00:00', 'UTC') LIMIT 1"
+    )
+    clean = rollup.clean_days(engine, TODAY - timedelta(days=29), TODAY + timedelta(days=1))
+    sys.stderr.write(f"rolled-up days among the last 30: {len(clean)}\n")
+    rows = engine.execute("SELECT count(), uniqExact(toString(event_id)) FROM events")
+    sys.stderr.write(f"events: {rows[0][1]:,} distinct, {rows[0][0]:,} rows\n")
+
+
+def table_sizes(engine: ClickHouse) -> list[tuple[str, int, int, int]]:
+    """(table, rows, bytes on disk, active parts) of every table of this server's database."""
+    sizes = engine.execute(
+        "SELECT table, sum(rows), sum(bytes_on_disk), count() FROM system.parts"
+        " WHERE database = currentDatabase() AND active GROUP BY table ORDER BY table"
+    )
+    return [(str(table), int(rows), int(size), int(parts)) for table, rows, size, parts in sizes]
+
+
+def print_table_sizes(engine: ClickHouse) -> None:
+    for table, table_rows, size, parts in table_sizes(engine):
+        sys.stderr.write(f"  {table:20} {table_rows:>12,} rows {size / 2**20:>9.1f} MiB {parts:>4} parts\n")
+
+
+def people(accounts: int, accounts_db: str) -> AccountDirectory:
+    """The accounts the queries join: in memory (``memory``), or the provider's directory over a database."""
+    in_memory = directory(accounts)
+    if accounts_db == "memory":
+        return in_memory
+    scratch = Path(tempfile.mkdtemp(prefix="canary-query-bench-"))
+    return sql_directory(in_memory, accounts_db or f"sqlite:///{scratch / 'canary.db'}", scratch)
+
+
+Case = tuple[str, Callable[[], object]]
+
+
+def cases(engine: ClickHouse, people: AccountDirectory) -> list[Case]:
+    """Every activity query, named, over the generated data set."""
+    now = datetime.combine(TODAY, datetime.min.time(), UTC) + timedelta(hours=12)
+    start30, end = TODAY - timedelta(days=29), TODAY + timedelta(days=1)
+    sub = "acct-42"
+    page = queries.account_timeline(engine, people, sub, limit=50)
+    return [
+        ("account_summary", lambda: queries.account_summary(engine, people, sub, now)),
+        ("account_timeline (page 1)", lambda: queries.account_timeline(engine, people, sub, limit=50)),
+        (
+            "account_timeline (page 2)",
+            lambda: queries.account_timeline(engine, people, sub, cursor=page.next_cursor, limit=50),
+        ),
+        ("active_users 30 days, all", lambda: queries.active_users(engine, people, start30, end)),
+        ("active_users 30 days, org", lambda: queries.active_users(engine, people, start30, end, "org-3")),
+        ("active_users 180 days, all", lambda: queries.active_users(engine, people, FIRST_DAY, end)),
+        (
+            "lifecycle week 90 days, all",
+            lambda: queries.lifecycle(engine, people, end - timedelta(days=90), end, "week"),
+        ),
+        ("lifecycle day 30 days, org", lambda: queries.lifecycle(engine, people, start30, end, "day", "org-3")),
+        ("inactive_accounts 30, all", lambda: queries.inactive_accounts(engine, people, 30, now)[:50]),
+        ("inactive_accounts 30, org", lambda: queries.inactive_accounts(engine, people, 30, now, "org-3")[:50]),
+        ("organization_health", lambda: queries.organization_health(engine, people, "org-3", now)),
+        ("top_events 30 days, all", lambda: queries.top_events(engine, people, start30, end)),
+        ("top_events 30 days, org", lambda: queries.top_events(engine, people, start30, end, "org-3")),
+    ]
+
+
+def selected(all_cases: list[Case], only: list[str]) -> list[Case]:
+    return [(name, call) for name, call in all_cases if not only or any(part in name for part in only)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     target = parser.add_mutually_exclusive_group(required=True)
@@ -171,72 +258,16 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.url:
-        from clickhouse_driver import Client
-
-        parts = urlsplit(args.url)
-        admin = Client(host=parts.hostname or "127.0.0.1", port=parts.port or 9000, user=parts.username or "default")
-        admin.execute(f"CREATE DATABASE IF NOT EXISTS {parts.path.strip('/')}")
-        admin.disconnect()
+        create_database(args.url)
     engine = open_engine(args.url, args.data_dir or Path("."))
     try:
-        migrate(engine)
-        if not args.skip_load:
-            load(engine, args.events, args.accounts)
-        time.sleep(1)  # changes are stamped in whole seconds: the rollup starts in a later one
-        rolled = rollup.roll_up(engine, margin=timedelta(0))
-        print(f"rollup of {len(rolled.days)} days: {rolled.seconds:.2f} s")
-        engine.execute(
-            "INSERT INTO events SELECT * FROM events"
-            f" WHERE source = 'api' AND timestamp >= toDateTime('{TODAY.isoformat()} 00:00:00', 'UTC') LIMIT 1"
-        )
-        clean = rollup.clean_days(engine, TODAY - timedelta(days=29), TODAY + timedelta(days=1))
-        sys.stderr.write(f"rolled-up days among the last 30: {len(clean)}\n")
-        rows = engine.execute("SELECT count(), uniqExact(toString(event_id)) FROM events")
-        sys.stderr.write(f"events: {rows[0][1]:,} distinct, {rows[0][0]:,} rows\n")
-        sizes = engine.execute(
-            "SELECT table, sum(rows), sum(bytes_on_disk), count() FROM system.parts"
-            " WHERE database = currentDatabase() AND active GROUP BY table ORDER BY table"
-        )
-        for table, table_rows, size, parts in sizes:
-            sys.stderr.write(
-                f"  {table:20} {int(table_rows):>12,} rows {int(size) / 2**20:>9.1f} MiB {int(parts):>4} parts\n"
-            )
-        in_memory = directory(args.accounts)
-        people: AccountDirectory = in_memory
-        if args.accounts_db != "memory":
-            scratch = Path(tempfile.mkdtemp(prefix="canary-query-bench-"))
-            people = sql_directory(in_memory, args.accounts_db or f"sqlite:///{scratch / 'canary.db'}", scratch)
-        now = datetime.combine(TODAY, datetime.min.time(), UTC) + timedelta(hours=12)
-        start30, end = TODAY - timedelta(days=29), TODAY + timedelta(days=1)
-        sub = "acct-42"
-        page = queries.account_timeline(engine, people, sub, limit=50)
-        cases: list[tuple[str, Callable[[], object]]] = [
-            ("account_summary", lambda: queries.account_summary(engine, people, sub, now)),
-            ("account_timeline (page 1)", lambda: queries.account_timeline(engine, people, sub, limit=50)),
-            (
-                "account_timeline (page 2)",
-                lambda: queries.account_timeline(engine, people, sub, cursor=page.next_cursor, limit=50),
-            ),
-            ("active_users 30 days, all", lambda: queries.active_users(engine, people, start30, end)),
-            ("active_users 30 days, org", lambda: queries.active_users(engine, people, start30, end, "org-3")),
-            ("active_users 180 days, all", lambda: queries.active_users(engine, people, FIRST_DAY, end)),
-            (
-                "lifecycle week 90 days, all",
-                lambda: queries.lifecycle(engine, people, end - timedelta(days=90), end, "week"),
-            ),
-            ("lifecycle day 30 days, org", lambda: queries.lifecycle(engine, people, start30, end, "day", "org-3")),
-            ("inactive_accounts 30, all", lambda: queries.inactive_accounts(engine, people, 30, now)[:50]),
-            ("inactive_accounts 30, org", lambda: queries.inactive_accounts(engine, people, 30, now, "org-3")[:50]),
-            ("organization_health", lambda: queries.organization_health(engine, people, "org-3", now)),
-            ("top_events 30 days, all", lambda: queries.top_events(engine, people, start30, end)),
-            ("top_events 30 days, org", lambda: queries.top_events(engine, people, start30, end, "org-3")),
-        ]
+        prepare(engine, args.events, args.accounts, args.skip_load)
+        print_table_sizes(engine)
+        directory_ = people(args.accounts, args.accounts_db)
         target_ms = 100 if args.url else 1000
         print(f"load average (1, 5, 15 min): {load_averages()}")
         print(f"{'query':32} {'median ms':>10}  (target < {target_ms} ms, {args.runs} runs)")
-        for name, call in cases:
-            if args.only and not any(part in name for part in args.only):
-                continue
+        for name, call in selected(cases(engine, directory_), args.only):
             median = timed(call, args.runs)
             flag = "" if median < target_ms else "  OVER"
             print(f"{name:32} {median:10.1f}{flag}", flush=True)
