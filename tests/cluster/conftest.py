@@ -9,6 +9,7 @@ Every server is running again after each test, whatever happened in it.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from clickhouse_driver import Client
+from clickhouse_driver.errors import Error as ClickHouseError
 
 from analytics.api import Analytics
 from tests.functional.conftest import Provider, start_provider
@@ -27,16 +29,41 @@ SERVERS = (1, 2, 3)
 ACCOUNTS = 12
 
 
+def coordinated(cluster: Cluster, timeout: float = 60.0) -> None:
+    """Wait until ZooKeeper takes sessions, then start every server again.
+
+    ``.ci/cluster.sh`` starts the servers once ZooKeeper answers its health check, which it does before it takes
+    sessions; a clickhouse-server 18.16 whose distributed-DDL worker failed to connect then keeps no session for
+    it and crashes on its first ``ON CLUSTER`` statement (a null ZooKeeper handle). Servers started once ZooKeeper
+    takes sessions connect at once.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            query(cluster, 1, "SELECT count() FROM system.zookeeper WHERE path = '/'")
+            break
+        except (ClickHouseError, OSError, EOFError) as error:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the cluster's ZooKeeper takes no sessions: {error}")
+            cluster.start_server(1)  # nothing when it runs
+            time.sleep(0.2)
+    for server in SERVERS:
+        cluster.stop_server(server)
+        cluster.start_server(server)
+
+
 @pytest.fixture(scope="session")
 def fault_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if existing_cluster() is None:
         cluster: Cluster = request.getfixturevalue("clickhouse_cluster")
+        coordinated(cluster)
         yield cluster
         return
     try:
         own = start_cluster(tmp_path_factory.mktemp("fault-cluster"))
     except Exception as error:  # pragma: no cover - the machine lacks zookeeper or clickhouse-server
         pytest.fail(f"{error}; .ci/run installs Debian's zookeeper and clickhouse-server")
+    coordinated(own)
     yield own
     own.stop()
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from clickhouse_driver.errors import ServerException
 
 from tests.cluster.conftest import Canary
 from tests.cluster.poster import EVENT_NAME, Posted, Poster
@@ -35,6 +36,20 @@ def wait_drained(canary: Canary, timeout: float = 45.0) -> None:
     """The writer empties the spool by itself once ClickHouse takes inserts again (after its back-off)."""
     wait_until(lambda: canary.analytics.condition().spool_rows == 0,
                f"the spool drained ({canary.analytics.condition().spool_rows} events left)", timeout)
+
+
+def optimize(canary: Canary, server: int, timeout: float = 40.0) -> None:
+    """``OPTIMIZE … FINAL`` of the server's local table. A replica that was killed becomes leader again only when
+    ZooKeeper has expired its old session (up to the session timeout): until then only the leader merges."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            canary.query(server, f"OPTIMIZE TABLE {LOCAL} FINAL")
+            return
+        except ServerException as error:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"server {server} would not merge within {timeout} s") from error
+            time.sleep(0.5)
 
 
 def local_rows(canary: Canary, server: int) -> int:
@@ -65,7 +80,7 @@ def assert_stored_exactly_once(canary: Canary, posted: Posted, locals_: dict[int
     assert set(final) - acknowledged - maybe == set(), "events stored that were never posted"
     shard_rows = 0
     for server, role in locals_.items():
-        canary.query(server, f"OPTIMIZE TABLE {LOCAL} FINAL")
+        optimize(canary, server)
         rows, distinct = canary.query(server, f"SELECT count(), uniqExact(event_id) FROM {LOCAL} WHERE {WHERE}")[0]
         assert rows == distinct, f"server {server}: {rows - distinct} events stored twice after OPTIMIZE FINAL"
         if role == "replica":
