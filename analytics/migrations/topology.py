@@ -94,6 +94,17 @@ class Topology:
             return f"ALTER TABLE {name} {clause}"
         return f"ALTER TABLE {self._name(self.local(name))}{self._on_cluster()} {clause}"
 
+    def partitions(self, name: str) -> str:
+        """A query of the ids of the active partitions of `name`'s rows (on any server of the cluster)."""
+        if self.cluster is None:
+            return ("SELECT DISTINCT partition_id FROM system.parts"
+                    f" WHERE database = currentDatabase() AND table = {self._literal(name)} AND active")
+        return (
+            f"SELECT DISTINCT partition_id FROM cluster({self._literal(self.cluster)}, system, parts)"
+            f" WHERE database = {self._literal(self.database)}"
+            f" AND table = {self._literal(self.local(name))} AND active"
+        )
+
     def _literal(self, value: str) -> str:
         from analytics.clickhouse.sql import quote  # analytics.clickhouse imports this package
 
