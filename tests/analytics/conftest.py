@@ -1,4 +1,5 @@
-"""ClickHouse for analytics tests: every test runs on chDB and on the server at CANARY_TEST_CLICKHOUSE_URL."""
+"""ClickHouse for analytics tests: every test runs on chDB, on the server at CANARY_TEST_CLICKHOUSE_URL and on a
+database of its own on the test cluster's two shards (`canary_shards`, `tests.analytics.on_cluster`)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,19 @@ import pytest
 
 from analytics.clickhouse import ClickHouse, EmbeddedEngine, ServerEngine
 from analytics.ingest.model import Event
+from tests.analytics.on_cluster import cluster_database
 from tests.support.clickhouse import SERVER_URL, server_url_for  # noqa: F401  (SERVER_URL: for this package's tests)
 
 NOW = datetime(2026, 3, 15, 12, 0, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["chdb", "server"])
+@pytest.fixture(params=["chdb", "server", "cluster"])
 def clickhouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClickHouse]:
     engine: ClickHouse
+    if request.param == "cluster":
+        with cluster_database(request.getfixturevalue("clickhouse_cluster")) as on_cluster:
+            yield on_cluster
+        return
     if request.param == "chdb":
         engine = EmbeddedEngine(tmp_path / "clickhouse")
     else:
