@@ -125,10 +125,14 @@ def servers_back(fault_cluster: Cluster) -> Iterator[Cluster]:
         fault_cluster.start_server(server)
 
 
-def start_canary(cluster: Cluster, cluster_name: str, tmp_path: Path, url: str | None = None) -> Canary:
+def start_canary(cluster: Cluster, cluster_name: str, tmp_path: Path, alt_hosts: tuple[int, ...] = ()) -> Canary:
+    """Canary writing to server 1 (then to the servers ``alt_hosts`` in turn when it is down)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     database = f"canary_faults_{uuid.uuid4().hex[:10]}"
-    analytics = open_analytics(url or cluster.url(database, server=1), cluster_name, tmp_path)
+    url = cluster.url(database, server=1)
+    if alt_hosts:
+        url += "?alt_hosts=" + ",".join(f"127.0.0.1:{cluster.native_port(server)}" for server in alt_hosts)
+    analytics = open_analytics(url, cluster_name, tmp_path)
     analytics.migrate()
     provider, server = start_provider(tmp_path, f"sqlite:///{tmp_path / 'canary.db'}", analytics)
     try:
@@ -144,8 +148,8 @@ def start_canary(cluster: Cluster, cluster_name: str, tmp_path: Path, url: str |
 def canary_factory(servers_back: Cluster, tmp_path: Path) -> Iterator[Callable[..., Canary]]:
     started: list[Canary] = []
 
-    def start(cluster_name: str, url: str | None = None) -> Canary:
-        canary = start_canary(servers_back, cluster_name, tmp_path / f"canary-{len(started)}", url)
+    def start(cluster_name: str, alt_hosts: tuple[int, ...] = ()) -> Canary:
+        canary = start_canary(servers_back, cluster_name, tmp_path / f"canary-{len(started)}", alt_hosts)
         started.append(canary)
         return canary
 

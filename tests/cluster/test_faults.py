@@ -22,6 +22,7 @@ from tests.support.cluster import REPLICAS, SHARDS
 
 LOCAL = "events_local"
 WHERE = f"name = '{EVENT_NAME}'"
+OUTAGE_SECONDS = 2.0
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float) -> None:
@@ -56,10 +57,18 @@ def local_rows(canary: Canary, server: int) -> int:
     return int(canary.query(server, f"SELECT count() FROM {LOCAL} WHERE {WHERE}")[0][0])
 
 
-def readable(canary: Canary, ids: set[str]) -> set[str]:
-    """Which of ``ids`` a reader finds through the Distributed table on server 1."""
-    rows = canary.query(1, f"SELECT DISTINCT toString(event_id) FROM events WHERE {WHERE}")
+def readable(canary: Canary, ids: set[str], server: int = 1) -> set[str]:
+    """Which of ``ids`` a reader finds through the Distributed table on ``server``."""
+    rows = canary.query(server, f"SELECT DISTINCT toString(event_id) FROM events WHERE {WHERE}")
     return ids & {row[0] for row in rows}
+
+
+def outage(poster: Poster, seconds: float = OUTAGE_SECONDS, events: int = 300) -> float:
+    """Post through a fault for at least ``seconds`` and ``events`` acknowledged events; returns its start."""
+    started, target = time.monotonic(), poster.acknowledged + events
+    poster.wait_for(lambda: time.monotonic() - started >= seconds and poster.acknowledged >= target,
+                    f"{events} events acknowledged during the fault")
+    return started
 
 
 def assert_posting_went_on(posted: Posted) -> None:
@@ -105,7 +114,7 @@ def test_shard_down_during_ingest_spool_keeps_events_and_none_is_lost_or_doubled
         getattr(cluster, f"{fault}_server")(2)
         failures = analytics.writer.failures
         # Canary goes on acknowledging; the writer's inserts fail and the spool holds the events.
-        poster.wait_acknowledged(300)
+        outage(poster)
         poster.wait_for(lambda: analytics.writer.failures >= failures + 2, "the writer's inserts failing")
         held = analytics.condition().spool_rows
         assert held > 0, "the spool holds the events while a shard is down"
@@ -126,14 +135,37 @@ def test_replica_down_during_ingest_ingest_goes_on_and_both_replicas_catch_up(
         poster.wait_acknowledged(200)
         poster.wait_for(lambda: local_rows(canary, 3) > 0, "events replicated to server 3 before the fault")
         cluster.stop_server(3)
-        down_at = time.monotonic()
-        poster.wait_acknowledged(300)
+        down_at = outage(poster)
         # Events acknowledged while the replica is down become readable without it.
         during = poster.acknowledged_ids(since=down_at)
         assert during
         poster.wait_for(lambda: readable(canary, during) == during,
                         "events acknowledged during the outage readable through server 1")
         cluster.start_server(3)
+        poster.wait_acknowledged(200)
+    posted = poster.posted
+    assert_posting_went_on(posted)
+    wait_drained(canary)
+    for server in (1, 3):
+        canary.query(server, f"SYSTEM SYNC REPLICA {LOCAL}")
+    assert_stored_exactly_once(canary, posted, {1: "replica", 3: "replica"})
+
+
+@pytest.mark.timeout(150)
+def test_replica_canary_writes_to_down_during_ingest_alt_hosts_take_over(
+        canary_factory: Callable[..., Canary]) -> None:
+    """The URL names server 1 and, in ``alt_hosts``, the other replica: ingest goes on while server 1 is down."""
+    canary = canary_factory(REPLICAS, alt_hosts=(3,))
+    cluster = canary.cluster
+    with Poster(canary.url, canary.token, canary.accounts) as poster:
+        poster.wait_acknowledged(200)
+        poster.wait_for(lambda: local_rows(canary, 3) > 0, "events replicated to server 3 before the fault")
+        cluster.stop_server(1)
+        down_at = outage(poster)
+        during = poster.acknowledged_ids(since=down_at)
+        poster.wait_for(lambda: readable(canary, during, server=3) == during,
+                        "events acknowledged while server 1 is down readable through server 3")
+        cluster.start_server(1)
         poster.wait_acknowledged(200)
     posted = poster.posted
     assert_posting_went_on(posted)
