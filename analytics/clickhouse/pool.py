@@ -40,8 +40,12 @@ class ClientPool:
                 if not self._database_ready:
                     bootstrap = Client(database="default", **self.params)
                     try:
-                        on_cluster = f" ON CLUSTER {self.cluster}" if self.cluster else ""
-                        bootstrap.execute(f"CREATE DATABASE IF NOT EXISTS `{self.database}`{on_cluster}")
+                        found = bootstrap.execute("SELECT count() FROM system.databases WHERE name = %(name)s",
+                                                  {"name": self.database})
+                        if not found[0][0]:
+                            # Only when missing: DDL on a cluster waits for every server, one of which may be down.
+                            on_cluster = f" ON CLUSTER {self.cluster}" if self.cluster else ""
+                            bootstrap.execute(f"CREATE DATABASE IF NOT EXISTS `{self.database}`{on_cluster}")
                         tz = bootstrap.execute("SELECT timezone()")[0][0]
                         self.server_tz = ZoneInfo(tz)
                     finally:

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 SHARD_BY_ACCOUNT = "cityHash64(account)"
 EVERY_SERVER = "every server"
 """``info["shard_by"]`` of a table replicated whole on every server of the cluster."""
+ON_CLUSTER = "on_cluster"
+"""``info[ON_CLUSTER] = False``: a table made only on one server (a cluster's migration does without it)."""
 LOCAL_SUFFIX = "_local"
 
 Schema = sa.Table | MaterializedView
@@ -65,6 +67,8 @@ class Topology:
         sql = create_table_sql(item)
         if self.cluster is None:
             return [sql]
+        if not item.info.get(ON_CLUSTER, True):
+            return []
         shard_by = item.info.get("shard_by", SHARD_BY_ACCOUNT)
         if shard_by == EVERY_SERVER:
             return [self._replicated(sql, item.name, item.name, shard=False)]

@@ -13,7 +13,7 @@ from analytics.migrations.base import (
     backfill,
     metadata,
 )
-from analytics.migrations.topology import Topology
+from analytics.migrations.topology import ON_CLUSTER, Topology
 from analytics.migrations.v002_count_daily_activity_per_organization import (
     daily_activity_select,
     daily_activity_table,
@@ -31,6 +31,8 @@ EVENT_ID_HASH = "cityHash64(reinterpretAsString(event_id))"
 daily_activity = daily_activity_table("daily_activity", types.UInt64, metadata)
 # Built under this name, filled, and put in place of version 2's table.
 daily_activity_next = daily_activity_table("daily_activity_next", types.UInt64)
+# Only on one server: a cluster creates the new table in place of the old one (see replace_daily_activity).
+daily_activity_next.info[ON_CLUSTER] = False
 
 DAILY_ACTIVITY_MV = MaterializedView(
     "daily_activity_mv", daily_activity, daily_activity_select(EVENT_ID_HASH, ACTIVITY_CONDITION)
@@ -53,9 +55,9 @@ def replace_daily_activity(engine: ClickHouse) -> None:
     while no view feeds the table are covered: the refill reads `events` after the new view exists, and
     sets of ids make counting an event twice impossible.
 
-    On a cluster the new table is created in place of the old one rather than renamed: a replicated table
-    keeps the ZooKeeper path of the name it was created with, and the next rerun of this version's statements
-    would create `daily_activity_next` on that path again.
+    On a cluster the new table is created in place of the old one rather than built under another name and
+    renamed: a replicated table keeps the ZooKeeper path of the name it was created with, and a rerun of this
+    version's statements would create `daily_activity_next` on that path again.
     """
     topology = Topology.of(engine)
     current = _column_type(engine, topology.local("daily_activity"), "events")
@@ -64,7 +66,7 @@ def replace_daily_activity(engine: ClickHouse) -> None:
             engine.execute(statement)
         current = None
     if topology.cluster is not None:
-        for statement in topology.create(daily_activity) + topology.drop("daily_activity_next"):
+        for statement in topology.create(daily_activity):
             engine.execute(statement)
     elif current is None:
         engine.execute("RENAME TABLE daily_activity_next TO daily_activity")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,16 @@ from tests.support.clickhouse import SERVER_URL, server_url_for  # noqa: F401  (
 NOW = datetime(2026, 3, 15, 12, 0, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["chdb", "server", "cluster"])
-def clickhouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClickHouse]:
-    engine: ClickHouse
-    if request.param == "cluster":
+@contextmanager
+def open_clickhouse(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClickHouse]:
+    """An empty engine of the test's own: chDB (``chdb``), the test server (``server``) or the test cluster's two
+    shards (``cluster``)."""
+    if kind == "cluster":
         with cluster_database(request.getfixturevalue("clickhouse_cluster")) as on_cluster:
             yield on_cluster
         return
-    if request.param == "chdb":
+    engine: ClickHouse
+    if kind == "chdb":
         engine = EmbeddedEngine(tmp_path / "clickhouse")
     else:
         url: str = request.getfixturevalue("server_database")
@@ -35,6 +38,12 @@ def clickhouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Click
         yield engine
     finally:
         engine.close()
+
+
+@pytest.fixture(params=["chdb", "server", "cluster"])
+def clickhouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClickHouse]:
+    with open_clickhouse(request.param, request, tmp_path) as engine:
+        yield engine
 
 
 def make_event(**overrides: Any) -> Event:

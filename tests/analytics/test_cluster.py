@@ -7,17 +7,20 @@ import socket
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from clickhouse_sqlalchemy import engines, types
 
 from analytics import migrations, retention
+from analytics.api import Analytics
 from analytics.clickhouse import Cluster as ClusterSettings
 from analytics.clickhouse import ServerEngine
 from analytics.migrations import events, migrate, schema_migrations, usage_daily
 from analytics.migrations.topology import Topology
 from analytics.migrations.v003_record_active_days_per_account_and_month import ACCOUNT_ACTIVITY_MV
+from idp.bootstrap import open_analytics
 from idp.settings import Settings, SettingsError
 from tests.analytics.conftest import make_event
 from tests.analytics.on_cluster import cluster_database, cluster_engine, drop_database
@@ -226,3 +229,24 @@ def test_alt_hosts_are_tried_when_the_first_server_does_not_answer(clickhouse_cl
            f"?alt_hosts=127.0.0.1:{clickhouse_cluster.native_port(1)}")
     with ServerEngine(url, cluster=ClusterSettings(SHARDS)) as engine:
         assert engine.execute("SELECT substitution FROM system.macros WHERE macro = 'replica'") == [("ch1",)]
+
+
+def test_canary_opened_from_its_settings_ingests_into_the_cluster(clickhouse_cluster: Cluster, tmp_path: Path) -> None:
+    database = f"canary_cluster_{uuid.uuid4().hex[:10]}"
+    settings = Settings.from_env({
+        "CANARY_DATA_DIR": str(tmp_path), "CANARY_ANALYTICS_URL": clickhouse_cluster.url(database, 2),
+        "CANARY_ANALYTICS_CLUSTER": SHARDS,
+    })
+    analytics = open_analytics(settings)
+    try:
+        assert isinstance(analytics, Analytics)
+        assert analytics.clickhouse.cluster == ClusterSettings(SHARDS)
+        analytics.migrate()
+        assert analytics.accept([make_event(account=f"acct-{n % 9}") for n in range(90)]) == 90
+        analytics.flush(timeout=30)
+        assert analytics.clickhouse.execute("SELECT count(), uniqExact(account) FROM events") == [(90, 9)]
+        on_two = analytics.clickhouse.execute("SELECT count() FROM events_local")[0][0]
+        assert 0 < on_two < 90
+    finally:
+        analytics.close()
+        drop_database(clickhouse_cluster, database)
