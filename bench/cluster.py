@@ -16,6 +16,10 @@ of their own under a temporary directory, and stops them at the end. Then, for b
   generator, ``--events-per-account`` events per account over 180 days, 1 % inserted twice), then every query
   of that bench timed (median of ``--runs``). On the cluster the load goes through the Distributed table
   (synchronously, as Canary's writer inserts), and the queries read the Distributed tables.
+* **granules read**: what one call of each query reads from the MergeTree tables of every server (the change
+  of ``SelectedMarks`` in ``system.events``; a granule is 8,192 rows at most): unlike the time, it does not
+  depend on other load on the machine.
+* **memory**: the peak resident memory so far of each ClickHouse server after each size's queries.
 * **disk**: rows, compressed bytes on disk and bytes per row of every table, from ``system.parts`` summed over
   the shards, and the compressed and uncompressed bytes of each column of the events (``system.columns``).
 
@@ -38,7 +42,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,7 +134,7 @@ def ingest_rounds(targets: tuple[Target, Target], args: argparse.Namespace) -> l
 # --- disk ----------------------------------------------------------------------------------------------------
 def disk(target: Target, database: str) -> dict[str, Any]:
     """Rows and bytes of every table, summed over the servers holding rows, and the events' columns."""
-    tables: dict[str, dict[str, int]] = {}
+    tables: dict[str, dict[str, float]] = {}
     columns: dict[str, dict[str, int]] = {}
     for base in target.servers:
         engine = ServerEngine(f"{base}/{database}")
@@ -159,7 +163,43 @@ def disk(target: Target, database: str) -> dict[str, Any]:
                               for name, sizes in sorted(columns.items(), key=lambda c: -c[1]["compressed"])}}
 
 
+def peak_rss_mib(target: Target) -> list[int]:
+    """The peak resident memory so far (VmHWM) of each ClickHouse server of ``target``, MiB."""
+    peaks = []
+    for pid in ingest_http.clickhouse_pids(target.base_url, target.cluster):
+        status = Path(f"/proc/{pid}/status").read_text()
+        line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
+        peaks.append(int(line.split()[1]) // 1024)
+    return peaks
+
+
 # --- queries -------------------------------------------------------------------------------------------------
+READ_EVENTS = ("SelectedMarks", "SelectedParts")  # 18.16 counts no SelectedRows
+
+
+def read_counters(target: Target) -> dict[str, int]:
+    """The servers' cumulative counts of what SELECTs read from MergeTree tables (``system.events``), summed."""
+    totals = dict.fromkeys(READ_EVENTS, 0)
+    for base in target.servers:
+        engine = ServerEngine(f"{base}/default")
+        try:
+            for event, value in engine.execute("SELECT event, value FROM system.events"):
+                if event in totals:
+                    totals[str(event)] += int(value)
+        finally:
+            engine.close()
+    return totals
+
+
+def read_by(target: Target, call: Callable[[], object]) -> dict[str, int]:
+    """Granules (marks, of 8,192 rows at most) and parts one call of a query reads, over every server (nothing
+    else queries them)."""
+    before = read_counters(target)
+    call()
+    after = read_counters(target)
+    return {event: after[event] - before[event] for event in READ_EVENTS}
+
+
 def query_bench(target: Target, events: int, args: argparse.Namespace) -> dict[str, Any]:
     """A fresh database of ``events`` events (bench/queries.py's data set), every query timed; dropped after."""
     database = f"canary_bench_{uuid.uuid4().hex[:10]}"
@@ -171,27 +211,34 @@ def query_bench(target: Target, events: int, args: argparse.Namespace) -> dict[s
         loaded = time.monotonic() - started
         sizes = disk(target, database)
         people = queries.people(accounts, "")
-        timings = {name: round(queries.timed(call, args.runs), 1)
-                   for name, call in queries.selected(queries.cases(engine, people), args.only)}
+        timings, reads = {}, {}
+        for name, call in queries.selected(queries.cases(engine, people), args.only):
+            timings[name] = round(queries.timed(call, args.runs), 1)
+            reads[name] = read_by(target, call)
     finally:
         engine.close()
         ingest_http.drop_database(target.url(database), target.cluster)
     print(f"[queries {target.name}, {events:,} events, {accounts:,} accounts] loaded in {loaded:.1f} s; "
           f"events on disk {sizes['tables']['events']['bytes_per_row']} bytes each", flush=True)
     for name, ms in timings.items():
-        print(f"    {name:32} {ms:10.1f} ms", flush=True)
+        print(f"    {name:32} {ms:10.1f} ms {reads[name]['SelectedMarks']:>8,} granules read", flush=True)
     return {"target": target.name, "events": events, "accounts": accounts, "load_seconds": round(loaded, 1),
-            "load_average": os.getloadavg(), "median_ms": timings, "disk": sizes}
+            "load_average": os.getloadavg(), "median_ms": timings, "read": reads, "disk": sizes,
+            "clickhouse_peak_rss_mib": peak_rss_mib(target)}
 
 
-def growth(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Per target and query: how many times slower the largest data set is than the smallest."""
-    out: dict[str, dict[str, float]] = {}
+def growth(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per target and query: how many times the time and the granules read of the largest data set are those of
+    the smallest."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
     for name in {r["target"] for r in results}:
         runs = sorted((r for r in results if r["target"] == name), key=lambda r: r["events"])
         if len(runs) > 1:
-            small, large = runs[0]["median_ms"], runs[-1]["median_ms"]
-            out[name] = {q: round(large[q] / small[q], 2) for q in large if small.get(q)}
+            small, large = runs[0], runs[-1]
+            out[name] = {q: {"time": round(large["median_ms"][q] / small["median_ms"][q], 2),
+                             "granules_read": round(large["read"][q]["SelectedMarks"]
+                                                    / max(1, small["read"][q]["SelectedMarks"]), 2)}
+                         for q in large["median_ms"] if small["median_ms"].get(q)}
     return out
 
 
@@ -201,6 +248,9 @@ def print_table(results: list[dict[str, Any]]) -> None:
     print(f"{'query (median ms)':32} " + " ".join(f"{h:>16}" for h in heads))
     for name in results[0]["median_ms"]:
         print(f"{name:32} " + " ".join(f"{r['median_ms'][name]:>16.1f}" for r in results))
+    print(f"{'query (granules read)':32} " + " ".join(f"{h:>16}" for h in heads))
+    for name in results[0]["read"]:
+        print(f"{name:32} " + " ".join(f"{r['read'][name]['SelectedMarks']:>16,}" for r in results))
 
 
 def main() -> None:
@@ -234,7 +284,7 @@ def main() -> None:
                 report["queries"] = results
                 report["growth"] = growth(results)
                 print_table(results)
-                print(json.dumps({"growth (largest / smallest)": report["growth"]}, indent=2))
+                print(json.dumps({"growth, largest / smallest": report["growth"]}, indent=2))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if args.json:
