@@ -18,7 +18,8 @@ of their own under a temporary directory, and stops them at the end. Then, for b
   (synchronously, as Canary's writer inserts), and the queries read the Distributed tables.
 * **granules read**: what one call of each query reads from the MergeTree tables of every server (the change
   of ``SelectedMarks`` in ``system.events``; a granule is 8,192 rows at most): unlike the time, it does not
-  depend on other load on the machine.
+  depend on other load on the machine; from ``system.query_log`` (turned on for the servers started here), the
+  rows the query's statements read and the most memory one of them took on a server.
 * **memory**: the peak resident memory so far of each ClickHouse server after each size's queries.
 * **disk**: rows, compressed bytes on disk and bytes per row of every table, from ``system.parts`` summed over
   the shards, and the compressed and uncompressed bytes of each column of the events (``system.columns``).
@@ -77,6 +78,28 @@ class Target:
         return ServerEngine(self.url(database), cluster=Cluster(self.cluster) if self.cluster else None)
 
 
+LOG_QUERIES = """<?xml version="1.0"?>
+<yandex><profiles><default><log_queries>1</log_queries></default></profiles></yandex>
+"""
+
+
+def log_queries(server_dir: Path, url: str) -> None:
+    """Turn on ``system.query_log`` for a server started here (its users.d, reloaded within seconds)."""
+    (server_dir / "users.d").mkdir(exist_ok=True)
+    (server_dir / "users.d" / "log_queries.xml").write_text(LOG_QUERIES)
+    deadline = time.monotonic() + 30
+    while True:
+        engine = ServerEngine(f"{url}/default")  # a session takes its profile's settings when it opens
+        try:
+            if engine.execute("SELECT value FROM system.settings WHERE name = 'log_queries'")[0][0] == "1":
+                return
+        finally:
+            engine.close()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{server_dir}: log_queries did not turn on")
+        time.sleep(0.5)
+
+
 def native_url(port: int) -> str:
     return f"clickhouse+native://default@127.0.0.1:{port}"
 
@@ -91,6 +114,9 @@ def servers(scratch: Path) -> Iterator[tuple[Target, Target]]:
         tcp, http = ingest_http.free_port(), ingest_http.free_port()
         subprocess.run(["bash", str(ROOT / ".ci" / "clickhouse.sh"), "start", str(single_dir), str(tcp), str(http)],
                        check=True, capture_output=True, text=True, timeout=120)
+        log_queries(single_dir, native_url(tcp))
+        for server in (1, 2):
+            log_queries(cluster.directory / f"ch{server}", native_url(cluster.native_port(server)))
         yield (Target(SINGLE, native_url(tcp), None, (native_url(tcp),)),
                Target(CLUSTER, native_url(cluster.native_port(1)), SHARDS,
                       (native_url(cluster.native_port(1)), native_url(cluster.native_port(2)))))
@@ -193,11 +219,35 @@ def read_counters(target: Target) -> dict[str, int]:
 
 def read_by(target: Target, call: Callable[[], object]) -> dict[str, int]:
     """Granules (marks, of 8,192 rows at most) and parts one call of a query reads, over every server (nothing
-    else queries them)."""
+    else queries them); from ``system.query_log``, the rows its statements read on each server (on a cluster
+    the statement on the first server counts the rows of the shards it asked too) and the most memory one of
+    them took on a server."""
+    time.sleep(1.0)  # the log's times are whole seconds: nothing earlier falls in the second the call starts
+    starts = {}
+    for base in target.servers:
+        engine = ServerEngine(f"{base}/default")
+        try:
+            starts[base] = int(engine.execute("SELECT toUInt32(now())")[0][0])
+        finally:
+            engine.close()
     before = read_counters(target)
     call()
     after = read_counters(target)
-    return {event: after[event] - before[event] for event in READ_EVENTS}
+    read = {event: after[event] - before[event] for event in READ_EVENTS}
+    read["read_rows"] = read["peak_memory"] = 0
+    for base in target.servers:
+        engine = ServerEngine(f"{base}/default")
+        try:
+            engine.execute("SYSTEM FLUSH LOGS")
+            rows, memory = engine.execute(
+                "SELECT sum(read_rows), max(memory_usage) FROM system.query_log WHERE type = 2"
+                f" AND event_date >= yesterday() AND toUInt32(event_time) >= {starts[base]}"
+                " AND query NOT LIKE '%system.%' AND is_initial_query")[0]
+        finally:
+            engine.close()
+        read["read_rows"] = max(read["read_rows"], int(rows))
+        read["peak_memory"] = max(read["peak_memory"], int(memory))
+    return read
 
 
 def query_bench(target: Target, events: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -221,7 +271,8 @@ def query_bench(target: Target, events: int, args: argparse.Namespace) -> dict[s
     print(f"[queries {target.name}, {events:,} events, {accounts:,} accounts] loaded in {loaded:.1f} s; "
           f"events on disk {sizes['tables']['events']['bytes_per_row']} bytes each", flush=True)
     for name, ms in timings.items():
-        print(f"    {name:32} {ms:10.1f} ms {reads[name]['SelectedMarks']:>8,} granules read", flush=True)
+        print(f"    {name:32} {ms:10.1f} ms {reads[name]['SelectedMarks']:>8,} granules "
+              f"{reads[name]['read_rows']:>12,} rows read {reads[name]['peak_memory'] / 2**20:>8.1f} MiB", flush=True)
     return {"target": target.name, "events": events, "accounts": accounts, "load_seconds": round(loaded, 1),
             "load_average": os.getloadavg(), "median_ms": timings, "read": reads, "disk": sizes,
             "clickhouse_peak_rss_mib": peak_rss_mib(target)}
@@ -248,9 +299,11 @@ def print_table(results: list[dict[str, Any]]) -> None:
     print(f"{'query (median ms)':32} " + " ".join(f"{h:>16}" for h in heads))
     for name in results[0]["median_ms"]:
         print(f"{name:32} " + " ".join(f"{r['median_ms'][name]:>16.1f}" for r in results))
-    print(f"{'query (granules read)':32} " + " ".join(f"{h:>16}" for h in heads))
-    for name in results[0]["read"]:
-        print(f"{name:32} " + " ".join(f"{r['read'][name]['SelectedMarks']:>16,}" for r in results))
+    for what, key, scale in (("granules read", "SelectedMarks", 1), ("thousand rows read", "read_rows", 1000),
+                             ("peak MiB of a statement", "peak_memory", 2**20)):
+        print(f"{'query (' + what + ')':32} " + " ".join(f"{h:>16}" for h in heads))
+        for name in results[0]["read"]:
+            print(f"{name:32} " + " ".join(f"{r['read'][name][key] / scale:>16,.0f}" for r in results))
 
 
 def main() -> None:
