@@ -19,7 +19,8 @@ of their own under a temporary directory, and stops them at the end. Then, for b
 * **granules read**: what one call of each query reads from the MergeTree tables of every server (the change
   of ``SelectedMarks`` in ``system.events``; a granule is 8,192 rows at most): unlike the time, it does not
   depend on other load on the machine; from ``system.query_log`` (turned on for the servers started here), the
-  rows the query's statements read and the most memory one of them took on a server.
+  rows the query's statements read, the most memory one of them took on a server, and their time inside
+  ClickHouse (summed, statements run in parallel counted each).
 * **memory**: the peak resident memory so far of each ClickHouse server after each size's queries.
 * **disk**: rows, compressed bytes on disk and bytes per row of every table, from ``system.parts`` summed over
   the shards, and the compressed and uncompressed bytes of each column of the events (``system.columns``).
@@ -234,19 +235,20 @@ def read_by(target: Target, call: Callable[[], object]) -> dict[str, int]:
     call()
     after = read_counters(target)
     read = {event: after[event] - before[event] for event in READ_EVENTS}
-    read["read_rows"] = read["peak_memory"] = 0
+    read["read_rows"] = read["peak_memory"] = read["clickhouse_ms"] = 0
     for base in target.servers:
         engine = ServerEngine(f"{base}/default")
         try:
             engine.execute("SYSTEM FLUSH LOGS")
-            rows, memory = engine.execute(
-                "SELECT sum(read_rows), max(memory_usage) FROM system.query_log WHERE type = 2"
+            rows, memory, ms = engine.execute(
+                "SELECT sum(read_rows), max(memory_usage), sum(query_duration_ms) FROM system.query_log WHERE type = 2"
                 f" AND event_date >= yesterday() AND toUInt32(event_time) >= {starts[base]}"
                 " AND query NOT LIKE '%system.%' AND is_initial_query")[0]
         finally:
             engine.close()
         read["read_rows"] = max(read["read_rows"], int(rows))
         read["peak_memory"] = max(read["peak_memory"], int(memory))
+        read["clickhouse_ms"] = max(read["clickhouse_ms"], int(ms))
     return read
 
 
@@ -300,7 +302,8 @@ def print_table(results: list[dict[str, Any]]) -> None:
     for name in results[0]["median_ms"]:
         print(f"{name:32} " + " ".join(f"{r['median_ms'][name]:>16.1f}" for r in results))
     for what, key, scale in (("granules read", "SelectedMarks", 1), ("thousand rows read", "read_rows", 1000),
-                             ("peak MiB of a statement", "peak_memory", 2**20)):
+                             ("peak MiB of a statement", "peak_memory", 2**20),
+                             ("ms inside ClickHouse", "clickhouse_ms", 1)):
         print(f"{'query (' + what + ')':32} " + " ".join(f"{h:>16}" for h in heads))
         for name in results[0]["read"]:
             print(f"{name:32} " + " ".join(f"{r['read'][name][key] / scale:>16,.0f}" for r in results))
