@@ -71,7 +71,7 @@ class Topology:
             return []
         shard_by = item.info.get("shard_by", SHARD_BY_ACCOUNT)
         if shard_by == EVERY_SERVER:
-            return [self._replicated(sql, item.name, item.name, shard=False)]
+            return [self._replicated(sql, item.name, shard=False)]
         if shard_by == SHARD_BY_ACCOUNT and "account" not in item.columns:
             raise ValueError(f"{item.name} has no account column: give it info={{'shard_by': ...}}")
         local = self.local(item.name)
@@ -83,7 +83,7 @@ class Topology:
             f"CREATE TABLE IF NOT EXISTS {self._name(item.name)}{self._on_cluster()} ({columns})"
             f" ENGINE = Distributed({self.cluster}, {self._literal(self.database)}, {self._literal(local)}, {shard_by})"
         )
-        return [self._replicated(sql, item.name, local, shard=True), distributed]
+        return [self._replicated(sql, local, shard=True), distributed]
 
     def drop(self, name: str) -> list[str]:
         """The statements dropping a table or view and, on a cluster, its local tables (each `IF EXISTS`)."""
@@ -120,7 +120,8 @@ class Topology:
     def _on_cluster(self) -> str:
         return f" ON CLUSTER {self.cluster}" if self.cluster else ""
 
-    def _replicated(self, sql: str, name: str, local: str, *, shard: bool) -> str:
+    def _replicated(self, sql: str, local: str, *, shard: bool) -> str:
+        """`sql` (a table's DDL for one server) as the DDL of `local` on every server, replicated."""
         path = f"/clickhouse/tables/{self.cluster}/{self.database}/{local}" + ("/{shard}" if shard else "")
 
         def engine(match: re.Match[str]) -> str:
