@@ -112,7 +112,7 @@ def first_party_token(provider: Provider) -> str:
 
 
 def open_analytics(url: str, cluster_name: str, data_dir: Path) -> Analytics:
-    """Canary's analytics on the cluster, as ``canary serve`` opens it, with a writer that drains every 0.2 s."""
+    """Canary's analytics on the cluster (what CANARY_ANALYTICS_CLUSTER opens), the writer draining every 0.2 s."""
     return Analytics.open(url=url, cluster=cluster_name, data_dir=data_dir, flush_interval=0.2,
                           rollup_interval=None)
 

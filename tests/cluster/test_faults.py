@@ -4,7 +4,8 @@ exactly once, none is lost.
 A resource server posts batches without pause to a live Canary whose analytics write to server 1 of the cluster.
 While a shard is down the writer's inserts fail (the Distributed table inserts synchronously) and the spool keeps
 the events; Canary goes on answering 202. While a replica is down the other replica takes the inserts, and events
-stay readable. Afterwards the events are read through the Distributed table with FINAL, and each server's local
+stay readable; when it is the server Canary writes to, Canary reconnects to the one its URL's ``alt_hosts``
+names. Afterwards the events are read through the Distributed table with FINAL, and each server's local
 table is merged (``OPTIMIZE … FINAL``) and counted, so that a retried insert left twice would show.
 """
 
