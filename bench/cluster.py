@@ -1,8 +1,8 @@
 """Capacity of Canary's events on a 2-shard ClickHouse cluster against one server, in one run on this machine.
 
     python bench/cluster.py [--events 500000 --events 2000000] [--events-per-account 100] [--runs 5]
-                            [--ingest-seconds 15] [--warmup 3] [--connections 16] [--rounds 2]
-                            [--skip-ingest] [--skip-queries] [--json FILE]
+                            [--only NAME ...] [--ingest-seconds 15] [--warmup 3] [--connections 16]
+                            [--batch 100] [--rounds 2] [--skip-ingest] [--skip-queries] [--json FILE]
 
 Starts a ClickHouse cluster (``.ci/cluster.sh``: ZooKeeper and three servers; the cluster ``canary_shards`` is
 servers 1 and 2, one shard each) and one more server on its own (``.ci/clickhouse.sh``), all on loopback ports
@@ -26,9 +26,10 @@ of their own under a temporary directory, and stops them at the end. Then, for b
   the shards, and the compressed and uncompressed bytes of each column of the events (``system.columns``).
 
 Every server shares this machine's cores with the others, Canary, wrk and the load generator: the cluster does
-twice the work per event here (its Distributed insert sends each row to a second process; each query is planned
-on three servers), so it cannot be faster on one machine; the run shows what that overhead costs and how query
-time grows with the events, which docs/cluster.md projects to real shards on their own machines.
+more work per event and per query here (its Distributed insert sends each shard's rows on to a second process;
+each query runs on both servers and is merged on the first), so it cannot be faster on one machine; the run
+shows what that overhead costs and how the work grows with the data, which docs/cluster.md projects to shards
+on machines of their own.
 """
 
 from __future__ import annotations
