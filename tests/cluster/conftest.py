@@ -21,9 +21,10 @@ from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
 
 from analytics.api import Analytics
-from tests.functional.conftest import Provider, start_provider
+from idp.db import transaction
+from idp.oauth.clients import create_client
 from tests.support.cluster import Cluster, existing_cluster, start_cluster
-from tests.support.server_thread import ServerThread
+from tests.support.live import LiveServer, serve
 
 SERVERS = (1, 2, 3)
 ACCOUNTS = 12
@@ -86,8 +87,7 @@ def query(cluster: Cluster, server: int, sql: str, database: str = "default") ->
 class Canary:
     """A live Canary ingesting into ``database`` on ``cluster_name`` through server 1."""
 
-    provider: Provider
-    server: ServerThread
+    live: LiveServer
     analytics: Analytics
     cluster: Cluster
     database: str
@@ -96,15 +96,19 @@ class Canary:
 
     @property
     def url(self) -> str:
-        return self.provider.url
+        return self.live.url
 
     def query(self, server: int, sql: str) -> list[tuple]:
         return query(self.cluster, server, sql, self.database)
 
 
-def first_party_token(provider: Provider) -> str:
-    client_id, secret = provider.client(grant_types=["client_credentials"], scope="events:write", first_party=True)
-    response = httpx.post(f"{provider.url}/token", data={"grant_type": "client_credentials"},
+def first_party_token(live: LiveServer) -> str:
+    """A client_credentials token of a first-party resource server, which may post events for any account."""
+    with transaction(live.context.factory) as db:
+        client, secret = create_client(db, name="resource server", grant_types=["client_credentials"],
+                                       scope="events:write", first_party=True)
+        client_id = client.client_id
+    response = httpx.post(f"{live.url}/token", data={"grant_type": "client_credentials"},
                           auth=(client_id, secret or ""), timeout=30)
     response.raise_for_status()
     token: str = response.json()["access_token"]
@@ -134,14 +138,14 @@ def start_canary(cluster: Cluster, cluster_name: str, tmp_path: Path, alt_hosts:
         url += "?alt_hosts=" + ",".join(f"127.0.0.1:{cluster.native_port(server)}" for server in alt_hosts)
     analytics = open_analytics(url, cluster_name, tmp_path)
     analytics.migrate()
-    provider, server = start_provider(tmp_path, f"sqlite:///{tmp_path / 'canary.db'}", analytics)
+    live = serve(tmp_path, analytics)
     try:
-        accounts = [provider.user().id for _ in range(ACCOUNTS)]
-        token = first_party_token(provider)
+        accounts = [live.user().id for _ in range(ACCOUNTS)]
+        token = first_party_token(live)
     except BaseException:
-        server.stop()
+        live.stop()
         raise
-    return Canary(provider, server, analytics, cluster, database, accounts, token)
+    return Canary(live, analytics, cluster, database, accounts, token)
 
 
 @pytest.fixture
@@ -155,7 +159,7 @@ def canary_factory(servers_back: Cluster, tmp_path: Path) -> Iterator[Callable[.
 
     yield start
     for canary in started:
-        canary.server.stop()  # the app's lifespan closes its analytics (the writer's last drain included)
+        canary.live.stop()  # the app's lifespan closes its analytics (the writer's last drain included)
         for server in SERVERS:
             servers_back.start_server(server)
             query(servers_back, server, f"DROP DATABASE IF EXISTS `{canary.database}`")
