@@ -1,13 +1,15 @@
 """Three `canary serve` nodes on one PostgreSQL database and one ClickHouse server database, each with its own
 data directory and spool, as behind a proxy: events posted to different nodes land once, an account crossing
 its inactivity threshold is notified once whichever node detects it, and a delivery cut short by a node killed
-while sending it is sent by another node once its claim expires, then never again."""
+while sending it is sent by another node once its claim expires, then never again. Nodes started at once on a new
+database all start."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,10 +20,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 
 from analytics.alerts.signing import sign
 from analytics.clickhouse import ServerEngine
+from idp.cli.serve import prepare
+from idp.migrate import migrate_sql
+from idp.oauth.models import Client
+from idp.settings import Settings
 from tests.conftest import POSTGRES_ADMIN
 from tests.support.clickhouse import server_url_for
 from tests.support.nodes import HoldingReceiver, Node, Received, canary, start_nodes
@@ -215,3 +221,32 @@ def test_a_delivery_whose_node_is_killed_while_sending_is_sent_by_another_node_o
     assert (delivery["message_id"], delivery["status"], delivery["attempts"]) == (
         first.headers["webhook-id"], "delivered", 1)
     assert delivery["delivered_at"] is not None
+
+
+def test_nodes_preparing_a_new_database_at_once_all_start(accounts_url: str, tmp_path: Path) -> None:
+    count = 6
+    settings = [Settings(issuer="https://id.example.com", data_dir=tmp_path / f"node-{i}", database_url=accounts_url)
+                for i in range(count)]
+    migrate_sql(settings[0])
+    start = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def node(node_settings: Settings) -> None:
+        start.wait(30)
+        try:
+            prepare(node_settings)  # what `canary serve` does before it listens
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=node, args=(s,)) for s in settings]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    engine = create_engine(accounts_url)
+    try:
+        with engine.connect() as conn:  # the dashboard's client and the account page's
+            assert conn.scalar(select(func.count()).select_from(Client.__table__)) == 2
+    finally:
+        engine.dispose()
