@@ -53,7 +53,8 @@ OPTIONS: tuple[Option, ...] = (
            "the database (AES-256-GCM); empty = stored unencrypted. Setting it encrypts existing keys at start."),
     Option("CANARY_FORWARDED_ALLOW_IPS", "", "Comma-separated addresses of reverse proxies whose X-Forwarded-For "
            "and X-Forwarded-Proto headers `canary serve` trusts (`*` = any); empty = those headers are ignored. "
-           "They only change the client address in the access log: URLs come from CANARY_ISSUER."),
+           "They set the client address seen by the access log and the per-address sign-in, sign-up and reset "
+           "limits (the proxy must set, not append to, X-Forwarded-For); URLs come from CANARY_ISSUER."),
     Option("CANARY_MAX_BODY_BYTES", "1048576", "Largest request body accepted, bytes."),
     Option("CANARY_LOGIN_MAX_FAILURES", "5", "Failed passwords before an account is locked."),
     Option("CANARY_LOGIN_LOCK_SECONDS", "900", "How long a locked account stays locked."),
