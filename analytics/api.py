@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from analytics import alerts, migrations, provider_events, queries
-from analytics.clickhouse import ClickHouse, ClickHouseError, EmbeddedEngine, open_engine
+from analytics.clickhouse import ClickHouse, ClickHouseError, Cluster, EmbeddedEngine, open_engine
 from analytics.clickhouse.relay import Relay, socket_path
 from analytics.directory import AccountDirectory, AccountRef
 from analytics.ingest.body import parse_body
@@ -136,11 +136,14 @@ class Analytics:
         flush_interval: float = 1.0,
         batch_rows: int = 50_000,
         rollup_interval: float | None = 300.0,
+        cluster: str | None = None,
+        insert_quorum: int = 0,
     ) -> Analytics:
-        """Events spool under ``data_dir / "spool.sqlite3"``; ClickHouse is the server at ``url`` or chDB."""
+        """Events spool under ``data_dir / "spool.sqlite3"``; ClickHouse is the server at ``url`` (a server of
+        ``cluster`` when given, inserts acknowledged by ``insert_quorum`` replicas) or chDB."""
         spool = Spool(data_dir / "spool.sqlite3", spool_max_bytes)
         try:
-            engine = open_engine(url, data_dir)
+            engine = open_engine(url, data_dir, Cluster(cluster, insert_quorum) if cluster else None)
         except BaseException:
             spool.close()
             raise

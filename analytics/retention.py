@@ -24,6 +24,7 @@ from analytics.migrations import (
     usage_repeats,
     usage_rollups,
 )
+from analytics.migrations.topology import Topology
 
 if TYPE_CHECKING:
     from analytics.clickhouse import ClickHouse
@@ -66,17 +67,16 @@ def drop_expired_partitions(engine: ClickHouse, retention_days: int, now: dateti
     """
     cutoff = (now.astimezone(UTC) if now.tzinfo else now).date() - timedelta(days=retention_days)
     dropped: list[tuple[str, str]] = []
+    topology = Topology.of(engine)
     for table, listed in [(t, True) for t in RETAINED_TABLES] + [(t, False) for t in DERIVED_TABLES]:
-        rows = engine.execute(
-            "SELECT DISTINCT partition_id FROM system.parts "
-            f"WHERE database = currentDatabase() AND table = '{table.name}' AND active"
-        )
+        rows = engine.execute(topology.partitions(table.name))
         for (partition_id,) in rows:
             first = partition_month(str(partition_id))
             if first is None or _next_month(first) > cutoff:
                 continue
             # PARTITION ID '...' is understood by 18.16 and by current releases alike.
-            engine.execute(f"ALTER TABLE {table.name} DROP PARTITION ID '{partition_id}'")
+            # On a cluster, from the local tables of every server (a shard without the month has nothing to drop).
+            engine.execute(topology.alter_local(table.name, f"DROP PARTITION ID '{partition_id}'"))
             log.info("dropped expired partition %s of %s", partition_id, table.name)
             if listed:
                 dropped.append((table.name, str(partition_id)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,13 @@ OPTIONS: tuple[Option, ...] = (
            "different processes wait on each other's locks)."),
     Option("CANARY_DATA_DIR", "./canary-data", "SQLite file, embedded ClickHouse (chDB) data and the event spool."),
     Option("CANARY_DATABASE_URL", "", "SQLAlchemy URL of the accounts database; empty = SQLite in the data dir."),
-    Option("CANARY_ANALYTICS_URL", "", "`clickhouse+native://user:pass@host:9000/db`; empty = embedded chDB."),
+    Option("CANARY_ANALYTICS_URL", "", "`clickhouse+native://user:pass@host:9000/db`; empty = embedded chDB. "
+           "`?alt_hosts=host2:9000,host3:9000` names more servers to connect to when the first is down."),
+    Option("CANARY_ANALYTICS_CLUSTER", "", "Name of the ClickHouse cluster (`remote_servers`) the events live on: "
+           "replicated tables sharded by account behind Distributed tables, schema changes ON CLUSTER "
+           "(docs/cluster.md). Empty = one server. Needs CANARY_ANALYTICS_URL."),
+    Option("CANARY_ANALYTICS_INSERT_QUORUM", "0", "On a cluster, replicas of a shard that must have written an "
+           "insert before it is acknowledged (`insert_quorum`); 0 = off. N needs N replicas of every shard up."),
     Option("CANARY_ACCESS_TOKEN_TTL", "900", "Access token lifetime, seconds."),
     Option("CANARY_ID_TOKEN_TTL", "3600", "ID token lifetime, seconds."),
     Option("CANARY_REFRESH_TOKEN_TTL", "2592000", "Refresh token lifetime, seconds (30 days)."),
@@ -121,6 +128,7 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+_CLUSTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 
 
@@ -197,6 +205,8 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path("./canary-data"))
     database_url: str = ""
     analytics_url: str | None = None
+    analytics_cluster: str | None = None
+    analytics_insert_quorum: int = 0
     access_token_ttl: int = 900
     id_token_ttl: int = 3600
     refresh_token_ttl: int = 30 * 86400
@@ -282,6 +292,11 @@ class Settings:
         if self.smtp_tls not in {"starttls", "ssl", "none"}:
             raise SettingsError("CANARY_SMTP_TLS must be starttls, ssl or none")
         self._check_churn()
+        if self.analytics_cluster is not None:
+            if not _CLUSTER_NAME.fullmatch(self.analytics_cluster):
+                raise SettingsError("CANARY_ANALYTICS_CLUSTER must be a cluster name of letters, digits and _")
+            if not self.analytics_url:
+                raise SettingsError("CANARY_ANALYTICS_CLUSTER needs CANARY_ANALYTICS_URL (a server of the cluster)")
         if self.signup != "off" and self.signup != "open" and not self.signup_domains:
             raise SettingsError("CANARY_SIGNUP must be off, open or domains:example.com,... with at least one domain")
         if not self.database_url:
@@ -357,6 +372,8 @@ class Settings:
             "data_dir": Path(_get(env, "CANARY_DATA_DIR")),
             "database_url": _get(env, "CANARY_DATABASE_URL"),
             "analytics_url": _get(env, "CANARY_ANALYTICS_URL") or None,
+            "analytics_cluster": _get(env, "CANARY_ANALYTICS_CLUSTER").strip() or None,
+            "analytics_insert_quorum": _int(env, "CANARY_ANALYTICS_INSERT_QUORUM", 0, 16),
             "access_token_ttl": _int(env, "CANARY_ACCESS_TOKEN_TTL", 30),
             "id_token_ttl": _int(env, "CANARY_ID_TOKEN_TTL", 30),
             "refresh_token_ttl": _int(env, "CANARY_REFRESH_TOKEN_TTL", 60),

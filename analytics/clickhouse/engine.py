@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.sql.expression import ClauseElement
 
 from analytics.ingest.encoding import encode_events
 from analytics.ingest.model import Event
+
+if TYPE_CHECKING:
+    from analytics.clickhouse.cluster import Cluster
 
 Statement = str | ClauseElement
 
@@ -39,6 +42,11 @@ class ClickHouse(ABC):
     Compare DateTime columns with datetimes and Date columns with dates: ClickHouse 18.16 compares a DateTime
     with a Date numerically (seconds against days).
     """
+
+    database: str = "default"
+    cluster: Cluster | None = None
+    """The cluster the database spans (only a server's engine has one): the schema is laid out for it
+    (``analytics.migrations.topology``)."""
 
     @abstractmethod
     def execute(self, statement: Statement) -> Rows: ...

@@ -15,13 +15,15 @@ _T = TypeVar("_T")
 
 
 class ClientPool:
-    """clickhouse-driver clients of one database, made on first use (the database is created if missing).
+    """clickhouse-driver clients of one database, made on first use (the database is created if missing, on
+    every server of ``cluster`` when given).
 
     A client serves one statement at a time; one that failed is dropped, the others go back to the pool.
     """
 
-    def __init__(self, database: str, params: dict[str, Any]) -> None:
+    def __init__(self, database: str, cluster: str | None, params: dict[str, Any]) -> None:
         self.database = database
+        self.cluster = cluster
         self.params = params
         self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
         self._lock = threading.Lock()
@@ -38,7 +40,12 @@ class ClientPool:
                 if not self._database_ready:
                     bootstrap = Client(database="default", **self.params)
                     try:
-                        bootstrap.execute(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
+                        found = bootstrap.execute("SELECT count() FROM system.databases WHERE name = %(name)s",
+                                                  {"name": self.database})
+                        if not found[0][0]:
+                            # Only when missing: DDL on a cluster waits for every server, one of which may be down.
+                            on_cluster = f" ON CLUSTER {self.cluster}" if self.cluster else ""
+                            bootstrap.execute(f"CREATE DATABASE IF NOT EXISTS `{self.database}`{on_cluster}")
                         tz = bootstrap.execute("SELECT timezone()")[0][0]
                         self.server_tz = ZoneInfo(tz)
                     finally:

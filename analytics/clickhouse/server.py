@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from analytics.clickhouse import native
+from analytics.clickhouse.cluster import Cluster
 from analytics.clickhouse.engine import ClickHouse, ClickHouseError, Rows, Statement
 from analytics.clickhouse.pool import ClientPool
 from analytics.clickhouse.sql import insert_row, render
@@ -23,15 +24,31 @@ class ServerEngine(ClickHouse):
     """A ClickHouse server at ``clickhouse+native://user:password@host:port/database``.
 
     Connections are made on first use, so constructing one never fails while the server is down. The
-    database is created if missing.
+    database is created if missing (on every server of the cluster, when there is one).
+
+    ``?alt_hosts=host2:port2,host3:port3`` in the URL names servers to connect to when the first is down
+    (clickhouse-driver tries them in turn): on a cluster, other replicas of the shards, so that losing the
+    server Canary is connected to does not stop ingest.
     """
 
-    def __init__(self, url: str, *, connect_timeout: float = 3.0, receive_timeout: float = 60.0) -> None:
+    def __init__(self, url: str, *, cluster: Cluster | None = None, connect_timeout: float = 3.0,
+                 receive_timeout: float = 60.0) -> None:
         parsed = sa.engine.make_url(url)
         if not parsed.drivername.startswith("clickhouse"):
             raise ValueError(f"not a ClickHouse URL: {parsed.drivername}")
+        unknown = set(parsed.query) - {"alt_hosts"}
+        if unknown:
+            raise ValueError(f"unknown ClickHouse URL parameters: {', '.join(sorted(unknown))}")
         self.database = parsed.database or "default"
-        self._pool = ClientPool(self.database, {
+        self.cluster = cluster
+        extra: dict[str, Any] = {}
+        if "alt_hosts" in parsed.query:
+            alt_hosts = parsed.query["alt_hosts"]
+            extra["alt_hosts"] = alt_hosts if isinstance(alt_hosts, str) else ",".join(alt_hosts)
+        if cluster is not None:
+            extra["settings"] = cluster.settings()
+        self._pool = ClientPool(self.database, cluster.name if cluster else None, {
+            **extra,
             "host": parsed.host or "127.0.0.1",
             "port": parsed.port or 9000,
             "user": parsed.username or "default",

@@ -34,7 +34,8 @@ ACTIVITY_CONDITION = "account != '' AND (source = 'api' OR name IN ({names}))".f
 class Migration:
     version: int
     name: str
-    statements: Callable[[], Sequence[str]]
+    statements: Callable[[], Sequence[sa.Table | MaterializedView]]
+    """What it creates, in order (rendered for one server or a cluster by ``analytics.migrations.topology``)."""
     backfill: Callable[[ClickHouse], None] | None = None
     """Fills a new table from the events already stored; runs after the statements and must be idempotent."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from clickhouse_sqlalchemy import engines, types
 
-from analytics.migrations.base import Migration, column_types, create_table_sql, metadata
+from analytics.migrations.base import Migration, column_types, metadata
 
 # One row per received event. ReplacingMergeTree(received_at) collapses rows sharing the sort key, and the
 # sort key is fully determined by event_id: a retried delivery whose skew-corrected timestamp moved by a
@@ -36,4 +36,4 @@ EVENT_COLUMNS: tuple[str, ...] = tuple(column.name for column in events.columns)
 EVENT_TYPES: tuple[str, ...] = column_types(events)
 """The ClickHouse type of each column of `events`, in EVENT_COLUMNS order: what spooled blocks hold."""
 
-MIGRATION = Migration(1, "create_events", lambda: [create_table_sql(events)])
+MIGRATION = Migration(1, "create_events", lambda: [events])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from clickhouse_sqlalchemy import engines, types
 
-from analytics.migrations.base import ACTIVITY_CONDITION, MaterializedView, Migration, create_table_sql
+from analytics.migrations.base import ACTIVITY_CONDITION, MaterializedView, Migration
 
 
 def daily_activity_table(
@@ -50,5 +50,5 @@ DAILY_ACTIVITY_MV = MaterializedView(
 MIGRATION = Migration(
     2,
     "count_daily_activity_per_organization",
-    lambda: [create_table_sql(daily_activity_uuid), DAILY_ACTIVITY_MV.ddl()],
+    lambda: [daily_activity_uuid, DAILY_ACTIVITY_MV],
 )

@@ -10,7 +10,6 @@ from analytics.migrations.base import (
     MaterializedView,
     Migration,
     backfill,
-    create_table_sql,
     metadata,
 )
 
@@ -52,6 +51,6 @@ ACCOUNT_ACTIVITY_MV = MaterializedView(
 MIGRATION = Migration(
     3,
     "record_active_days_per_account_and_month",
-    lambda: [create_table_sql(account_activity), ACCOUNT_ACTIVITY_MV.ddl()],
+    lambda: [account_activity, ACCOUNT_ACTIVITY_MV],
     backfill(account_activity, account_activity_select, f"({ACTIVITY_CONDITION})"),
 )

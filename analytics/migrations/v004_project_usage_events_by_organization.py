@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from clickhouse_sqlalchemy import engines, types
 
-from analytics.migrations.base import MaterializedView, Migration, backfill, create_table_sql, metadata
+from analytics.migrations.base import MaterializedView, Migration, backfill, metadata
 
 # Usage events posted by resource servers (source 'api'), one row per event with only what top events need.
 # Sorted by organization first: the per-organization report reads one key range, the report over all
@@ -39,6 +39,6 @@ USAGE_EVENTS_MV = MaterializedView("usage_events_mv", usage_events, usage_events
 MIGRATION = Migration(
     4,
     "project_usage_events_by_organization",
-    lambda: [create_table_sql(usage_events), USAGE_EVENTS_MV.ddl()],
+    lambda: [usage_events, USAGE_EVENTS_MV],
     backfill(usage_events, usage_events_select, "source = 'api'"),
 )

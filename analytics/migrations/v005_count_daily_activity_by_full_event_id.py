@@ -11,9 +11,9 @@ from analytics.migrations.base import (
     MaterializedView,
     Migration,
     backfill,
-    create_table_sql,
     metadata,
 )
+from analytics.migrations.topology import ON_CLUSTER, Topology
 from analytics.migrations.v002_count_daily_activity_per_organization import (
     daily_activity_select,
     daily_activity_table,
@@ -31,6 +31,8 @@ EVENT_ID_HASH = "cityHash64(reinterpretAsString(event_id))"
 daily_activity = daily_activity_table("daily_activity", types.UInt64, metadata)
 # Built under this name, filled, and put in place of version 2's table.
 daily_activity_next = daily_activity_table("daily_activity_next", types.UInt64)
+# Only on one server: a cluster creates the new table in place of the old one (see replace_daily_activity).
+daily_activity_next.info[ON_CLUSTER] = False
 
 DAILY_ACTIVITY_MV = MaterializedView(
     "daily_activity_mv", daily_activity, daily_activity_select(EVENT_ID_HASH, ACTIVITY_CONDITION)
@@ -52,17 +54,26 @@ def replace_daily_activity(engine: ClickHouse) -> None:
     from `events` (same monthly partitions and retention), so the refill loses nothing. Events inserted
     while no view feeds the table are covered: the refill reads `events` after the new view exists, and
     sets of ids make counting an event twice impossible.
+
+    On a cluster the new table is created in place of the old one rather than built under another name and
+    renamed: a replicated table keeps the ZooKeeper path of the name it was created with, and a rerun of this
+    version's statements would create `daily_activity_next` on that path again.
     """
-    current = _column_type(engine, "daily_activity", "events")
+    topology = Topology.of(engine)
+    current = _column_type(engine, topology.local("daily_activity"), "events")
     if current is not None and "UUID" in current:
-        engine.execute("DROP TABLE IF EXISTS daily_activity_mv")
-        engine.execute("DROP TABLE daily_activity")
+        for statement in topology.drop("daily_activity_mv") + topology.drop("daily_activity"):
+            engine.execute(statement)
         current = None
-    if current is None:
+    if topology.cluster is not None:
+        for statement in topology.create(daily_activity):
+            engine.execute(statement)
+    elif current is None:
         engine.execute("RENAME TABLE daily_activity_next TO daily_activity")
     else:
         engine.execute("DROP TABLE IF EXISTS daily_activity_next")
-    engine.execute(DAILY_ACTIVITY_MV.ddl())
+    for statement in topology.create(DAILY_ACTIVITY_MV):
+        engine.execute(statement)
     fill = backfill(
         daily_activity,
         lambda condition: daily_activity_select(EVENT_ID_HASH, condition),
@@ -74,6 +85,6 @@ def replace_daily_activity(engine: ClickHouse) -> None:
 MIGRATION = Migration(
     5,
     "count_daily_activity_by_full_event_id",
-    lambda: [create_table_sql(daily_activity_next)],
+    lambda: [daily_activity_next],
     replace_daily_activity,
 )

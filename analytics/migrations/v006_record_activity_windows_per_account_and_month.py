@@ -10,7 +10,6 @@ from analytics.migrations.base import (
     MaterializedView,
     Migration,
     backfill,
-    create_table_sql,
     metadata,
 )
 
@@ -60,6 +59,6 @@ ACCOUNT_WINDOWS_MV = MaterializedView(
 MIGRATION = Migration(
     6,
     "record_activity_windows_per_account_and_month",
-    lambda: [create_table_sql(account_windows), ACCOUNT_WINDOWS_MV.ddl()],
+    lambda: [account_windows, ACCOUNT_WINDOWS_MV],
     backfill(account_windows, account_windows_select, f"({ACTIVITY_CONDITION})"),
 )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from clickhouse_sqlalchemy import engines, types
 
-from analytics.migrations.base import MaterializedView, Migration, backfill, create_table_sql, metadata
+from analytics.migrations.base import MaterializedView, Migration, backfill, metadata
 
 if TYPE_CHECKING:
     from analytics.clickhouse import ClickHouse
@@ -30,6 +30,9 @@ usage_changes = sa.Table(
         partition_by=sa.func.toYYYYMM(sa.text("day")),
         order_by=("day",),
     ),
+    # On a cluster the view writes each shard's changes to that shard; readers take max(changed_at) per day
+    # over all shards, so a day may have rows on several.
+    info={"shard_by": "toUInt16(day)"},
 )
 
 
@@ -61,6 +64,8 @@ usage_daily = sa.Table(
         partition_by=sa.func.toYYYYMM(sa.text("day")),
         order_by=("day", "organization", "name"),
     ),
+    # Counts per organization (over the events of every shard): on a cluster a key's rows meet on one shard.
+    info={"shard_by": "cityHash64(organization)"},
 )
 
 # When each day was last rolled up: `rolled_at` is the rollup's start (ClickHouse `now()`), and
@@ -77,6 +82,7 @@ usage_rollups = sa.Table(
         partition_by=sa.func.toYYYYMM(sa.text("day")),
         order_by=("day",),
     ),
+    info={"shard_by": "toUInt16(day)"},
 )
 
 # Events whose copies fall on more than one UTC day (a retry of an event without a timestamp, or with a
@@ -95,6 +101,7 @@ usage_repeats = sa.Table(
         partition_by=sa.func.toYYYYMM(sa.text("day")),
         order_by=("day", "organization", "name", "event"),
     ),
+    info={"shard_by": "cityHash64(organization)"},
 )
 
 # The accounts that posted usage events, per organization, event name and UTC month: bit d - 1 of `days`
@@ -147,13 +154,13 @@ MIGRATION = Migration(
     7,
     "roll_up_usage_per_day_and_record_usage_accounts",
     lambda: [
-        create_table_sql(usage_changes),
-        USAGE_CHANGES_MV.ddl(),
-        create_table_sql(usage_daily),
-        create_table_sql(usage_rollups),
-        create_table_sql(usage_repeats),
-        create_table_sql(usage_accounts),
-        USAGE_ACCOUNTS_MV.ddl(),
+        usage_changes,
+        USAGE_CHANGES_MV,
+        usage_daily,
+        usage_rollups,
+        usage_repeats,
+        usage_accounts,
+        USAGE_ACCOUNTS_MV,
     ],
     fill_usage_tables,
 )

@@ -200,11 +200,15 @@ def account_timeline(
             f"(timestamp < toDateTime({seconds}) OR (timestamp = toDateTime({seconds})"
             f" AND toString(event_id) < {quote(event_id)}))"
         )
+    # LIMIT BY in a subquery and LIMIT outside: over a Distributed table (a cluster) ClickHouse 18.16 applies
+    # the LIMIT on each shard before the LIMIT BY, so duplicates would take places of the page.
+    order = "ORDER BY ts DESC, id DESC"
     rows = run(
         engine,
-        "SELECT toString(event_id) AS id, name, toUInt32(timestamp) AS ts, client_id, organization,"
-        f" source, properties FROM events WHERE {' AND '.join(conditions)}"
-        f" ORDER BY ts DESC, id DESC LIMIT 1 BY id LIMIT {limit + 1}",
+        "SELECT id, name, ts, client_id, organization, source, properties FROM ("
+        " SELECT toString(event_id) AS id, name, toUInt32(timestamp) AS ts, client_id, organization,"
+        f" source, properties FROM events WHERE {' AND '.join(conditions)} {order} LIMIT 1 BY id)"
+        f" {order} LIMIT {limit + 1}",
     )
     events = [
         TimelineEvent(str(i), str(n), from_epoch(t), str(c), str(o), str(s), _properties(p))

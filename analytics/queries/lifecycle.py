@@ -121,14 +121,17 @@ def _month_constants(granularity: Granularity) -> Callable[[date], str]:
 
 # The first day for which `account_activity` holds activity. A window word of `account_windows` also holds
 # days of months that retention dropped from `account_activity` (see `analytics.retention`): lifecycle clears
-# them, so that a first activity is the first one still stored, as everywhere else. Empty table: 0.
-_RETAINED = "(SELECT toInt32(toUInt16(min(month))) FROM account_activity)"
+# them, so that a first activity is the first one still stored, as everywhere else. Empty table: 0. Read
+# before the statement and written into it as a number: over Distributed tables (a cluster), ClickHouse 18.16
+# fails on a scalar subquery inside an aggregate's argument.
+_RETAINED = "SELECT toInt32(toUInt16(min(month))) FROM account_activity"
 
 
-def _kept(word: str, month: str) -> str:
-    """The window word `word` of the row of day number `month`, without the days before `_RETAINED`."""
+def _kept(word: str, month: str, retained: int) -> str:
+    """The window word `word` of the row of day number `month`, without the days before `retained`."""
     keep = (
-        f"bitNot(toUInt64(bitShiftLeft(toUInt64(1), toUInt8(greatest(0, least(63, {_RETAINED} - toInt32({month})"
+        f"bitNot(toUInt64(bitShiftLeft(toUInt64(1), toUInt8(greatest(0, least(63, toInt32({retained})"
+        f" - toInt32({month})"
         f" + {WINDOW_OFFSET})))) - 1))"
     )
     return f"bitAnd({word}, {keep})"
@@ -142,7 +145,7 @@ def _kept(word: str, month: str) -> str:
 _FIRST = "min(bitOr(bitShiftLeft(toUInt64(toUInt16(month)), 32), bitAnd(own, bitNot(own) + 1)))"
 
 
-def _statement(granularity: Granularity, targets: list[date], condition: str) -> str:
+def _statement(granularity: Granularity, targets: list[date], condition: str, retained: int) -> str:
     own = f"bitShiftRight(u, {WINDOW_OFFSET})"
     if granularity == "day":
         active = f"bitAnd({own}, marks)"
@@ -159,12 +162,12 @@ def _statement(granularity: Granularity, targets: list[date], condition: str) ->
         " sumForEach(" + spread("r", "n") + ") AS ys FROM ("
         f" SELECT m, {active} AS a, {returning} AS r, count() AS n"
         f" FROM ({window_rows(targets, _month_constants(granularity))})"
-        f" WHERE ({_kept('v', 'm')} AS u) != 0 AND {condition}"
+        f" WHERE ({_kept('v', 'm', retained)} AS u) != 0 AND {condition}"
         " GROUP BY m, a, r)"
         " GROUP BY m"
     )
     if condition == "1":
-        stored = _kept(f"toUInt64({MASK})", MONTH)
+        stored = _kept(f"toUInt64({MASK})", MONTH, retained)
         accounts = (
             f"SELECT {_FIRST} AS f FROM account_windows WHERE {month_filter(condition, None, targets[-1])}"
             f" AND bitAnd(({stored}) AS w, {(1 << WINDOW_OFFSET) - 1}) = 0"
@@ -219,8 +222,10 @@ def lifecycle(
     subs = None if org is None else directory.members(org)
     if subs != []:
         targets = months_between(_marked_day(before, granularity), _marked_day(last, granularity))
+        retained = int(run(engine, _RETAINED)[0][0])
         for chunk in member_chunks(subs):
-            for part, key, xs, ys in run(engine, _statement(granularity, targets, member_condition(chunk))):
+            statement = _statement(granularity, targets, member_condition(chunk), retained)
+            for part, key, xs, ys in run(engine, statement):
                 if part:
                     for first_day, count in zip(xs, ys, strict=True):
                         day = _first_day(int(first_day))

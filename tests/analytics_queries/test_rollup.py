@@ -19,6 +19,7 @@ import pytest
 from analytics import migrations, queries, retention, rollup
 from analytics.clickhouse import ClickHouse
 from analytics.ingest.model import Event
+from analytics.migrations.topology import Topology
 from analytics.spool import Spool
 from analytics.writer import Writer
 from tests.analytics_queries import reference
@@ -169,11 +170,9 @@ def test_retention_drops_the_months_of_the_usage_tables(engine: ClickHouse) -> N
     def partitions() -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
         for table in tables:
-            rows = engine.execute(
-                "SELECT DISTINCT partition_id FROM system.parts"
-                f" WHERE database = currentDatabase() AND table = '{table}' AND active ORDER BY partition_id"
-            )
-            found[table] = [str(row[0]) for row in rows]
+            # On a cluster: the partitions of the table's local tables on every shard.
+            rows = engine.execute(Topology.of(engine).partitions(table))
+            found[table] = sorted(str(row[0]) for row in rows)
         return found
 
     assert partitions() == {table: ["202501", "202503"] for table in tables}
