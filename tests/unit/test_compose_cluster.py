@@ -80,13 +80,11 @@ def test_every_canary_variable_is_a_setting_and_the_values_start_canary(services
     known = {option.env for option in OPTIONS}
     for name in (*NODES, "canary-migrate"):
         environment = _env(services[name])
-        # The cluster setting arrives with the ClickHouse cluster support; until then it is the one allowed
-        # name that is not yet a setting.
-        assert set(environment) - known <= {CLUSTER_SETTING}, name
+        assert set(environment) <= known, name
         assert environment[CLUSTER_SETTING]
-        settings = Settings.from_env({**{k: v for k, v in environment.items() if k in known},
-                                      "CANARY_HOST": "0.0.0.0"})
+        settings = Settings.from_env({**environment, "CANARY_HOST": "0.0.0.0"})
         assert settings.workers > 1 and settings.analytics_url and not settings.embedded_database
+        assert settings.analytics_cluster == environment[CLUSTER_SETTING]
         assert len(settings.key_encryption_key) >= 32
         # The issuer is the proxy's address; the nodes listen on its port, so nothing warns of a mismatch.
         assert not [w for w in settings.warnings() if "listens on" in w], settings.warnings()
