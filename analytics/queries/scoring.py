@@ -212,9 +212,8 @@ def read_scores(engine: Executor, subs: Sequence[str] | None, today: date, model
     found = ScoredAccounts(model, start, today)
     if (subs is not None and not subs) or (codes is not None and not codes):
         return found
-    keep = f"last > {day_number(since)}"
-    if codes is not None:
-        keep += f" AND code IN ({', '.join(str(int(code)) for code in sorted(codes))})"
+    # Accounts silent since `since` are left out before any array is built.
+    keep = "1" if codes is None else f"code IN ({', '.join(str(int(code)) for code in sorted(codes))})"
     for chunk in member_chunks(subs, CHUNK_BYTES):
         statement = (
             f"SELECT {packed_strings(f'groupArrayIf(account, {keep})')},"
@@ -222,7 +221,7 @@ def read_scores(engine: Executor, subs: Sequence[str] | None, today: date, model
             f" {packed_numbers(f'groupArrayIf(last, {keep})')},"
             f" {packed_numbers(f'groupArrayIf(w0, {keep})')}, {packed_numbers(f'groupArrayIf(w1, {keep})')}"
             f" FROM (SELECT account, last, w0, w1, {code_expression(model, start, today)}"
-            f" FROM ({window_rows(chunk, start, today)}))"
+            f" FROM ({window_rows(chunk, start, today, since)}))"
         )
         for accounts, digits, lasts, low, high in run(engine, statement):
             found._add(unpack_strings(accounts), str(digits), str(lasts), str(low), str(high))

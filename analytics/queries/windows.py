@@ -56,12 +56,14 @@ def _word(first_day: int, mask: str) -> str:
     )
 
 
-def window_rows(chunk: Sequence[str] | None, start: date, today: date) -> str:
-    """A statement of `account`, `last`, `w0` and `w1` per account among `chunk` (every account when None)."""
+def window_rows(chunk: Sequence[str] | None, start: date, today: date, since: date | None = None) -> str:
+    """A statement of `account`, `last`, `w0` and `w1` per account among `chunk` (every account when None),
+    only those last active after `since` when given."""
     first = day_number(start)
     mask = _capped(today)
     columns = (f", groupBitOr({_word(first, mask)}) AS w0, groupBitOr({_word(first + WORD_BITS, mask)}) AS w1")
-    return per_account(member_condition(chunk), today, columns)
+    rows = per_account(member_condition(chunk), today, columns)
+    return rows if since is None else f"{rows} HAVING last > {day_number(since)}"
 
 
 def read_windows(engine: Executor, subs: Sequence[str] | None, start: date, today: date, since: date) -> Windows:
