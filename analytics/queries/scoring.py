@@ -104,7 +104,9 @@ def code_expression(model: ChurnModel, start: date, today: date) -> str:
     recent = model.recent_days
     table = _rare_table(length, model.rare_silence, model.min_quiet_days, model.max_quiet_days)
     # Named once with aliases in the same SELECT (ClickHouse computes each once); `sc_` keeps them apart
-    # from the columns of the statement around.
+    # from the columns of the statement around. The last steps are arithmetic, not `multiIf`/`AND`: current
+    # releases evaluate those branches lazily, on the rows that reach them, and computed the whole chain of
+    # arrays again for each branch (five times the cost on chDB).
     parts = [
         f"{positions} AS sc_p",
         "length(sc_p) AS sc_active",
@@ -128,9 +130,11 @@ def code_expression(model: ChurnModel, start: date, today: date) -> str:
         f"{today_number} - toInt32(last) AS sc_days",
         f"if(sc_wd, {weekday_count.format(d=today_number)} - {weekday_count.format(d='toInt32(last)')}, sc_days)"
         " AS sc_silence",
-        "(sc_rhythm AND sc_silence >= sc_quiet_after) AS sc_quiet",
-        f"multiIf(sc_days >= {model.inactive_days}, if(sc_quiet, 5, if(sc_rhythm, 6, 1)), NOT sc_rhythm, 0,"
-        " sc_quiet, 4, sc_slowing, 3, 2) AS code",
+        "sc_rhythm * (sc_silence >= sc_quiet_after) AS sc_quiet",
+        f"(sc_days >= {model.inactive_days}) AS sc_inactive",
+        # inactive: 5 beyond its rhythm, 6 with one, 1 without; else 0 without, 4 beyond it, 3 slowing, 2.
+        "sc_inactive * (1 + 5 * sc_rhythm - sc_quiet)"
+        " + (1 - sc_inactive) * sc_rhythm * (2 + 2 * sc_quiet + sc_slowing * (1 - sc_quiet)) AS code",
     ]
     return ", ".join(parts)
 
