@@ -113,11 +113,12 @@ def code_expression(model: ChurnModel, start: date, today: date) -> str:
         "sc_p[1] AS sc_first",
         f"arrayCount(p -> {_weekday('p', offset)}, sc_p) >= {_exact(model.weekday_share)} * sc_active AS sc_wd",
         f"if(sc_wd, {units_of_weekdays}, sc_p) AS sc_u",
-        "arraySort(arrayPopFront(arrayDifference(sc_u))) AS sc_g",
-        "length(sc_g) AS sc_n",
+        # The gaps, sorted, after the 0 that `arrayDifference` puts first (gaps are 1 or more).
+        "arraySort(arrayDifference(sc_u)) AS sc_g",
+        "length(sc_g) - 1 AS sc_n",
         f"(sc_active >= {model.min_active_days} AND {length} - sc_first >= {model.min_history_days}"
         " AND sc_n > 0) AS sc_rhythm",
-        f"sc_g[toUInt32(greatest(1, ceil({_exact(model.gap_quantile)} * sc_n)))] AS sc_high",
+        f"sc_g[toUInt32(greatest(1, ceil({_exact(model.gap_quantile)} * sc_n)) + 1)] AS sc_high",
         "toUInt32(sc_u[-1] - sc_u[1] + 1) AS sc_span",
         f"least(least({model.max_quiet_days}, greatest({model.min_quiet_days},"
         f" ceil({_exact(model.quiet_factor)} * sc_high))),"
