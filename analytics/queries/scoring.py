@@ -155,6 +155,7 @@ class ScoredAccounts(Mapping[str, Assessment]):
         self._high: list[str] = []
         self._index: dict[str, int] | None = None
         self._found: dict[str, Assessment] = {}
+        self._flags: tuple[list[bool], list[bool], list[date]] | None = None
 
     def _add(self, subs: list[str], codes: str, lasts: str, low: str, high: str) -> None:
         self._subs.extend(subs)
@@ -164,6 +165,7 @@ class ScoredAccounts(Mapping[str, Assessment]):
             self._low.extend(low.split(","))
             self._high.extend(high.split(","))
         self._index = None
+        self._flags = None
 
     def _position(self, sub: str) -> int:
         if self._index is None:
@@ -194,12 +196,16 @@ class ScoredAccounts(Mapping[str, Assessment]):
         """(sub, code digit) of every account, without assessing any."""
         return zip(self._subs, self._codes, strict=True)
 
-    def flags(self) -> Iterator[tuple[str, bool, bool]]:
-        """(sub, has a rhythm, silent beyond it: `Assessment.quiet`) of every account, without assessing any."""
-        flags = FLAGS_OF_CODE
-        for sub, code in zip(self._subs, self._codes, strict=True):
-            rhythm, quiet = flags[code]
-            yield sub, rhythm, quiet
+    def flags(self) -> Iterator[tuple[str, bool, bool, date]]:
+        """(sub, has a rhythm, silent beyond it: `Assessment.quiet`, last active day) of every account, without
+        assessing any. The columns are built once: rules of one scope read them in turn."""
+        if self._flags is None:
+            flags = [FLAGS_OF_CODE[code] for code in self._codes]
+            days: dict[str, date] = {}
+            lasts = [days.get(text) or days.setdefault(text, from_day_number(text)) for text in self._lasts]
+            self._flags = ([rhythm for rhythm, _ in flags], [quiet for _, quiet in flags], lasts)
+        rhythms, quiets, lasts = self._flags
+        return zip(self._subs, rhythms, quiets, lasts, strict=True)
 
     def state(self, sub: str) -> State:
         return STATE_OF_CODE[self._codes[self._position(sub)]]
