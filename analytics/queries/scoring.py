@@ -40,7 +40,7 @@ from analytics.queries.windows import window_rows
 
 WORD_BITS = 64
 
-CODES: dict[int, tuple[str, bool, bool]] = {
+CODES: dict[int, tuple[State, bool, bool]] = {
     0: ("active", False, False),
     1: ("inactive", False, False),
     2: ("active", True, False),
@@ -53,9 +53,10 @@ CODES: dict[int, tuple[str, bool, bool]] = {
 
 AT_RISK_CODES = (3, 4)
 FLAGS_OF_CODE = {str(code): (rhythm, quiet) for code, (_, rhythm, quiet) in CODES.items()}
-STATE_OF_CODE: dict[str, State] = {str(code): state for code, (state, _, _) in CODES.items()}  # type: ignore[misc]
+STATE_OF_CODE: dict[str, State] = {str(code): state for code, (state, _, _) in CODES.items()}
 CHUNK_BYTES = 150_000
-"""Member lists per statement: the table of `_rare_table` (about 22 KB) must fit beside them."""
+"""Member lists per statement: the table of `_rare_table` (up to about 52 KB) must fit beside them, under
+ClickHouse's default `max_query_size` (256 KiB)."""
 
 
 def _exact(value: float) -> str:

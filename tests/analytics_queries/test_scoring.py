@@ -9,9 +9,10 @@ from datetime import date, timedelta
 import pytest
 
 from analytics.clickhouse import ClickHouse
-from analytics.queries import ChurnModel, assess
+from analytics.queries import ChurnModel, assess, read_scores, scoring
 from analytics.queries.scoring import CODES, code_expression
 from analytics.queries.sql import day_number, packed_numbers, unpack_numbers
+from tests.analytics_queries.conftest import Loaded
 
 MODELS = [
     ChurnModel(),
@@ -85,3 +86,19 @@ def test_codes_are_what_assess_decides(engine: ClickHouse, model: ChurnModel) ->
     assert seen >= {0, 2, 3, 4}  # the day sets reach the states under every model
     if model == ChurnModel():
         assert seen == set(CODES)
+
+
+def test_scores_of_members_read_in_chunks_are_those_of_everyone(loaded: Loaded, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    sim = loaded.sim
+    model = ChurnModel()
+    everyone = read_scores(loaded.engine, None, sim.today, model, sim.today - timedelta(days=400))
+    members = sorted(everyone)[::3]
+    monkeypatch.setattr(scoring, "CHUNK_BYTES", 300)  # about ten accounts a statement
+    chunked = read_scores(loaded.engine, members, sim.today, model, sim.today - timedelta(days=400))
+    assert sorted(chunked.codes()) == sorted((sub, code) for sub, code in everyone.codes() if sub in set(members))
+    assert all(chunked[sub] == everyone[sub] and chunked.last(sub) == everyone.last(sub) for sub in members)
+    at_risk = read_scores(loaded.engine, None, sim.today, model, sim.today - timedelta(days=14), codes=(3, 4))
+    assert {code for _, code in at_risk.codes()} <= {"3", "4"}
+    assert sorted(at_risk) == sorted(sub for sub, code in everyone.codes()
+                                     if code in "34" and everyone.last(sub) > sim.today - timedelta(days=14))
