@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-import idp.accounts.service as accounts_service
+import idp.accounts.login as accounts_service
 from analytics.api import Analytics, provider_events
 from idp.accounts.models import User
 from idp.db import transaction
