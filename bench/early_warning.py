@@ -24,8 +24,10 @@ seen), and alerts when its condition turns true (once per transition, as the ale
 it turns false). Alerts count from `EVAL_START` (the history is full by then):
 
 - **fixed N**: silent for N days or more.
-- **adaptive**: `analytics.queries.assess` — the very function the at-risk list, account activity and the alert
-  detector call on what ClickHouse returns — fed the account's days in the same shape (`read_windows`' bits);
+- **adaptive**: `analytics.queries.assess` — the model whose decisions the at-risk list and the alert detector
+  get from ClickHouse (`analytics.queries.scoring`, equal to it bit for bit: `tests/analytics_queries/
+  test_scoring.py`), and that account activity calls — fed the account's days in the same shape
+  (`read_windows`' bits);
   the condition is the `account.going_quiet` rule's: silent beyond its rhythm (`Assessment.quiet`), or, with no
   rhythm yet, silent for 14 days (the fixed rule).
 

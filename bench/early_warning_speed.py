@@ -7,10 +7,14 @@
 The data are loaded exactly as `bench/queries.py` loads them (its `load`, same seeds; `--skip-load` reuses a
 database it filled). Timed, `--runs` times each, median reported:
 
-- **score, last 14 days**: `score_accounts` — every account's window read from ClickHouse and `assess` run on
-  each account active in the last `inactive_days` days (every other account is `inactive` by the fixed
-  threshold and needs no rhythm): what the at-risk list and the alert detector do.
-- **score, every account**: the same for every account active in the last 36,500 days, a rhythm for each.
+- **score, last 14 days**: `score_accounts` — every account's state computed in ClickHouse
+  (`analytics.queries.scoring`) for each account active in the last `inactive_days` days (every other account
+  is `inactive` by the fixed threshold and needs no rhythm).
+- **score, every account**: the same for every account active in the last 36,500 days: 100,000 states.
+- **score, every account, all assessed**: and then every account's full `Assessment` built in Python
+  (what a caller asking for every explanation pays).
+- **Python scoring, every account**: the windows read (`read_windows`) and `assess` run on each in Python,
+  the way scoring worked before the states moved into SQL (kept as the reference).
 - **at-risk list**: `at_risk_accounts` through the provider's directory (SQLite accounts database), first page.
 - with `--detector N`: `run_detection` over every account (alert tables in the same SQLite database): one
   `account.going_quiet` rule's first run (every quiet account notified), then N such rules in their steady
@@ -38,7 +42,7 @@ from queries import TODAY, directory, load, sql_directory
 from analytics.clickhouse import open_engine
 from analytics.directory import AccountDirectory
 from analytics.migrations import migrate
-from analytics.queries import ChurnModel, at_risk_accounts, score_accounts
+from analytics.queries import ChurnModel, assess, at_risk_accounts, read_windows, score_accounts
 
 
 def timed(call: Callable[[], object], runs: int) -> tuple[float, list[float]]:
@@ -48,6 +52,14 @@ def timed(call: Callable[[], object], runs: int) -> tuple[float, list[float]]:
         call()
         times.append(time.perf_counter() - started)
     return statistics.median(times), times
+
+
+def python_scoring(engine: object, model: ChurnModel) -> int:
+    """Every account's window read, then `assess` on each in Python."""
+    start = model.start(TODAY)
+    windows = read_windows(engine, None, start, TODAY, TODAY - timedelta(days=36500))  # type: ignore[arg-type]
+    bits = windows.bits
+    return len({sub: assess(bits[sub], start, TODAY, last, model) for sub, last in windows.last.items()})
 
 
 def detector(url: str, engine: object, people: AccountDirectory, rules: int, now: datetime) -> None:
@@ -110,18 +122,21 @@ def main() -> None:
         accounts_url = f"sqlite:///{scratch / 'canary.db'}"
         people = sql_directory(directory(args.accounts), accounts_url, scratch)
         print(f"load averages before: {os.getloadavg()}")
-        found, _ = score_accounts(engine, None, TODAY, model)
-        everyone, _ = score_accounts(engine, None, TODAY, model, within=36500)
+        found = score_accounts(engine, None, TODAY, model)
+        everyone = score_accounts(engine, None, TODAY, model, within=36500)
         print(f"accounts scored: {len(found):,} active in the last {model.inactive_days} days, "
               f"{len(everyone):,} ever active")
         cases: list[tuple[str, Callable[[], object]]] = [] if args.skip_scoring else [
             ("score, last 14 days", lambda: score_accounts(engine, None, TODAY, model)),
             ("score, every account", lambda: score_accounts(engine, None, TODAY, model, within=36500)),
+            ("score, every account, all assessed",
+             lambda: len(list(score_accounts(engine, None, TODAY, model, within=36500).values()))),
+            ("Python scoring, every account", lambda: python_scoring(engine, model)),
             ("at-risk list, first page", lambda: at_risk_accounts(engine, people, now, model)[:50]),
         ]
         for name, call in cases:
             median, times = timed(call, args.runs)
-            print(f"{name:28} median {median * 1000:7.0f} ms   runs: {', '.join(f'{t * 1000:.0f}' for t in times)}")
+            print(f"{name:36} median {median * 1000:7.0f} ms   runs: {', '.join(f'{t * 1000:.0f}' for t in times)}")
         if args.detector:
             detector(accounts_url, engine, people, args.detector, now)
         print(f"load averages after: {os.getloadavg()}")

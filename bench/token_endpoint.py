@@ -485,7 +485,6 @@ def refresh_breakdown(signing_alg: str, database_url: str = "", calls: int = 400
     """
     import idp.accounts.models  # noqa: F401  (all mappers known before prepare() flushes a client)
     from idp.accounts.models import Membership, Organization, User
-    from idp.accounts.service import organization_ids
     from idp.activity import Activity
     from idp.app import build_context
     from idp.cli.serve import prepare
@@ -555,13 +554,12 @@ def refresh_breakdown(signing_alg: str, database_url: str = "", calls: int = 400
         with ctx.factory() as db:
             presented = TokenService.presented_refresh_token(db, tokens[i])
             assert presented is not None and presented.user is not None
-            new = ctx.tokens.refresh_token(db, grant_id=presented.grant_id, client=client,
-                                           user_id=presented.user.id, scope=presented.scope,
-                                           auth_time=presented.auth_time, sid=presented.sid)
-            assert TokenService.spend_refresh_token(db, presented.token_hash)
-            organization_ids(db, presented.user.id)
+            new = ctx.tokens.new_refresh_token(grant_id=presented.grant_id, client=client,
+                                               user_id=presented.user.id, scope=presented.scope,
+                                               auth_time=presented.auth_time, sid=presented.sid)
+            assert TokenService.rotate_refresh_token(db, presented.token_hash, new, utcnow())
             db.commit()
-        tokens[i] = new
+        tokens[i] = new.value
 
     def lookup() -> None:
         with ctx.factory() as db:
@@ -581,9 +579,9 @@ def refresh_breakdown(signing_alg: str, database_url: str = "", calls: int = 400
         f"  access token JWT ({signing_alg}, TokenService.access_token)": _per_call_ms(access, calls),
         "  ID token JWT (RS256 unless the client registered another, TokenService.id_token)":
             _per_call_ms(id_token, calls),
-        "  the database part alone (look-up, insert, spend, organization look-up, commit, close)":
+        "  the database part alone (session, look-up, rotation, commit, close)":
             _per_call_ms(rotation, calls),
-        "    of which the presented token's look-up (session, token + grant + user in one query)":
+        "    of which the presented token's look-up (session, token + grant + user + login session + organization)":
             _per_call_ms(lookup, calls),
     }
     ctx.factory.kw["bind"].dispose()

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 def alert_settings(settings: Settings) -> AlertSettings:
     return AlertSettings(interval_seconds=float(settings.alert_interval), product_name=settings.product_name,
+                         webhook_timeout_seconds=float(settings.webhook_timeout),
+                         claim_seconds=settings.alert_claim_seconds,
                          churn=ChurnModel(**settings.churn_parameters()),  # type: ignore[arg-type]
                          decline_fraction=settings.churn_decline_fraction,
                          allow_private_addresses=settings.webhook_allow_private)

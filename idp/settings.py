@@ -60,7 +60,8 @@ OPTIONS: tuple[Option, ...] = (
            "the database (AES-256-GCM); empty = stored unencrypted. Setting it encrypts existing keys at start."),
     Option("CANARY_FORWARDED_ALLOW_IPS", "", "Comma-separated addresses of reverse proxies whose X-Forwarded-For "
            "and X-Forwarded-Proto headers `canary serve` trusts (`*` = any); empty = those headers are ignored. "
-           "They only change the client address in the access log: URLs come from CANARY_ISSUER."),
+           "They set the client address seen by the access log and the per-address sign-in, sign-up and reset "
+           "limits (the proxy must set, not append to, X-Forwarded-For); URLs come from CANARY_ISSUER."),
     Option("CANARY_MAX_BODY_BYTES", "1048576", "Largest request body accepted, bytes."),
     Option("CANARY_LOGIN_MAX_FAILURES", "5", "Failed passwords before an account is locked."),
     Option("CANARY_LOGIN_LOCK_SECONDS", "900", "How long a locked account stays locked."),
@@ -72,6 +73,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("CANARY_ALLOW_INSECURE_HTTP", "0", "1 = allow a plain-http issuer on a non-localhost host (never do)."),
     Option("CANARY_LOG_LEVEL", "info", "Log level."),
     Option("CANARY_ALERT_INTERVAL", "30", "Seconds between inactivity detector runs inside `canary serve`."),
+    Option("CANARY_WEBHOOK_TIMEOUT", "10", "Seconds a webhook receiver has to connect, read or answer before the "
+           "attempt fails and is retried."),
+    Option("CANARY_ALERT_CLAIM_SECONDS", "120", "Seconds a node sending a notification keeps it from the other "
+           "nodes and workers; if it dies meanwhile, another sends it after this. More than CANARY_WEBHOOK_TIMEOUT."),
     Option("CANARY_SMTP_HOST", "", "SMTP server for email notifications; empty = email disabled."),
     Option("CANARY_SMTP_PORT", "587", "SMTP port."),
     Option("CANARY_SMTP_USERNAME", "", "SMTP user name."),
@@ -220,6 +225,8 @@ class Settings:
     allow_insecure_http: bool = False
     log_level: str = "info"
     alert_interval: int = 30
+    webhook_timeout: int = 10
+    alert_claim_seconds: int = 120
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_username: str = ""
@@ -279,6 +286,9 @@ class Settings:
             raise SettingsError("CANARY_KEY_ENCRYPTION_KEY must have at least 32 characters")
         if self.throttle_window < 1:
             raise SettingsError("CANARY_THROTTLE_WINDOW must be at least 1 second")
+        if self.alert_claim_seconds <= self.webhook_timeout:
+            raise SettingsError("CANARY_ALERT_CLAIM_SECONDS must be more than CANARY_WEBHOOK_TIMEOUT: a notification "
+                                "still being sent would be sent again by another node")
         if self.smtp_tls not in {"starttls", "ssl", "none"}:
             raise SettingsError("CANARY_SMTP_TLS must be starttls, ssl or none")
         self._check_churn()
@@ -382,6 +392,8 @@ class Settings:
             "allow_insecure_http": _flag(env, "CANARY_ALLOW_INSECURE_HTTP"),
             "log_level": _get(env, "CANARY_LOG_LEVEL"),
             "alert_interval": _int(env, "CANARY_ALERT_INTERVAL", 1),
+            "webhook_timeout": _int(env, "CANARY_WEBHOOK_TIMEOUT", 1, 300),
+            "alert_claim_seconds": _int(env, "CANARY_ALERT_CLAIM_SECONDS", 2),
             "smtp_host": _get(env, "CANARY_SMTP_HOST"),
             "smtp_port": _int(env, "CANARY_SMTP_PORT", 1, 65535),
             "smtp_username": _get(env, "CANARY_SMTP_USERNAME"),

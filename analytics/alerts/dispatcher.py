@@ -1,10 +1,13 @@
 """Delivering due notifications, with retries persisted in `alert_deliveries`.
 
 A due delivery is first claimed (its `next_attempt_at` pushed `claim_seconds` ahead by compare-and-set)
-so that concurrent runners do not send it twice, then sent outside any transaction, then its outcome
-recorded. 2xx delivers. A failure schedules the next attempt after `AlertSettings.backoff`; after
-`max_attempts` the delivery fails. A webhook endpoint is disabled after `disable_after_failures`
-consecutive failed attempts, or at once when it answers 410 Gone; its pending deliveries then fail.
+so that concurrent runners — workers, nodes — do not send it twice, then sent outside any transaction, then
+its outcome recorded if the claim still holds. A runner that dies while sending leaves the claim to expire:
+another runner then sends the delivery, and the cut-short attempt is not counted. A runner that outlived its
+claim (paused, or a send slower than the claim) records nothing: whoever claimed the delivery since owns it.
+2xx delivers. A failure schedules the next attempt after `AlertSettings.backoff`; after `max_attempts` the
+delivery fails. A webhook endpoint is disabled after `disable_after_failures` consecutive failed attempts, or
+at once when it answers 410 Gone; its pending deliveries then fail.
 """
 
 from __future__ import annotations
@@ -33,11 +36,16 @@ class DeliveryReport:
     delivered: list[str] = field(default_factory=list)
     retrying: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-    """Message ids."""
+    superseded: list[str] = field(default_factory=list)
+    """Message ids; `superseded`: sent after the claim had expired, so the outcome was left to the runner
+    that claimed the delivery since."""
 
 
-def _claim(session_factory: Callable[[], Session], settings: AlertSettings, now: datetime) -> list[int]:
+def _claim(session_factory: Callable[[], Session], settings: AlertSettings,
+           now: datetime) -> list[tuple[int, datetime]]:
+    """Claimed deliveries, each with the `next_attempt_at` that marks the claim as this runner's."""
     claimed = []
+    until = now + timedelta(seconds=settings.claim_seconds)
     with session_factory() as session:
         due = session.execute(
             select(Delivery.id, Delivery.next_attempt_at)
@@ -53,10 +61,10 @@ def _claim(session_factory: Callable[[], Session], settings: AlertSettings, now:
                     Delivery.status == "pending",
                     Delivery.next_attempt_at == due_at,
                 )
-                .values(next_attempt_at=now + timedelta(seconds=settings.claim_seconds))
+                .values(next_attempt_at=until)
             )
             if getattr(result, "rowcount", 0) == 1:
-                claimed.append(delivery_id)
+                claimed.append((delivery_id, until))
         session.commit()
     return claimed
 
@@ -128,7 +136,7 @@ def deliver_due(
     receives the stored notification as one line of text (``analytics.alerts.slack``), its organizations
     named by ``organizations``."""
     report = DeliveryReport()
-    for delivery_id in _claim(session_factory, settings, now):
+    for delivery_id, until in _claim(session_factory, settings, now):
         with session_factory() as session:
             delivery = session.get(Delivery, delivery_id)
             if delivery is None or delivery.status != "pending":
@@ -158,10 +166,15 @@ def deliver_due(
             if not outcome.delivered:
                 log.warning("alert notification %s to %s failed: %s", message_id,
                             url if endpoint is not None else recipient, outcome.error)
-            delivery = session.get(Delivery, delivery_id)
-            endpoint = None if endpoint is None else session.get(WebhookEndpoint, endpoint.id)
-            if delivery is None:
+            # Locked until recorded, so that no runner claims it in between.
+            delivery = session.get(Delivery, delivery_id, with_for_update=True, populate_existing=True)
+            if delivery is None or delivery.status != "pending" or delivery.next_attempt_at != until:
+                log.warning("alert notification %s: its claim expired while it was sent; the outcome is left to "
+                            "the runner that has it now", message_id)
+                report.superseded.append(message_id)
+                session.rollback()
                 continue
+            endpoint = None if endpoint is None else session.get(WebhookEndpoint, endpoint.id)
             _record(session, delivery, endpoint, outcome, settings, now, report)
             session.commit()
     return report

@@ -22,7 +22,8 @@ class AlertSettings:
     """Consecutive failed attempts after which a webhook endpoint is disabled."""
     backoff_seconds: tuple[int, ...] = DEFAULT_BACKOFF
     claim_seconds: int = 120
-    """A delivery being sent is hidden from other runners this long, in case the sender dies."""
+    """A delivery being sent is hidden from other runners this long, in case the sender dies; longer than
+    `webhook_timeout_seconds`, so that no runner sends what another is still sending."""
     batch_size: int = 100
     churn: ChurnModel = field(default_factory=ChurnModel)
     """What `account.going_quiet` rules judge by."""
@@ -39,6 +40,8 @@ class AlertSettings:
             raise ValueError("interval_seconds must be positive")
         if self.max_attempts < 1 or self.disable_after_failures < 1:
             raise ValueError("max_attempts and disable_after_failures must be at least 1")
+        if self.claim_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("claim_seconds must be more than webhook_timeout_seconds")
         if not self.backoff_seconds or min(self.backoff_seconds) < 0:
             raise ValueError("backoff_seconds must be non-negative and not empty")
 

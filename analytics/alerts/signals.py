@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -31,6 +31,7 @@ from analytics.queries import (
     ChurnModel,
     Executor,
     OrganizationEngagement,
+    ScoredAccounts,
     engagement_by_organization,
     organization_engagement,
     score_accounts,
@@ -73,8 +74,27 @@ def _account_data(rule: AlertRule, sub: str, refs: dict[str, Any], verdict: Asse
     }
 
 
-Scores = dict[tuple[str | None, int], tuple[dict[str, Assessment], dict[str, date]]]
-"""Assessments of one detection run by (organization, horizon): rules of the same scope score once."""
+MANY_STATES = 5000
+"""More accounts that may have come back than this: their notification times are read with all the rule's."""
+
+
+def _notified_at(session: Session, rule_id: int, accounts: list[str]) -> list[tuple[str, datetime]]:
+    """When each of these accounts' state last changed: a few by their keys, many with all the rule's states."""
+    query = select(AccountAlertState.account, AccountAlertState.changed_at)
+    if len(accounts) > MANY_STATES:
+        wanted = set(accounts)
+        rows = session.execute(query.where(AccountAlertState.rule_id == rule_id)).tuples()
+        return [(account, changed_at) for account, changed_at in rows if account in wanted]
+    found: list[tuple[str, datetime]] = []
+    for start in range(0, len(accounts), 500):
+        found.extend(session.execute(query.where(
+            AccountAlertState.rule_id == rule_id, AccountAlertState.account.in_(accounts[start:start + 500]))
+        ).tuples())
+    return found
+
+
+Scores = dict[tuple[str | None, int], ScoredAccounts]
+"""Scores of one detection run by (organization, horizon): rules of the same scope score once."""
 
 
 def detect_going_quiet(session: Session, engine: Executor, directory: AccountDirectory, rule: AlertRule,
@@ -84,40 +104,45 @@ def detect_going_quiet(session: Session, engine: Executor, directory: AccountDir
     today = utc_day(now)
     key = (rule.organization, horizon(rule, model))
     if scores is not None and key in scores:
-        found, last = scores[key]
+        found = scores[key]
     else:
         scope = None if rule.organization is None else directory.members(rule.organization)
-        found, last = score_accounts(engine, scope, today, model, within=key[1])
+        found = score_accounts(engine, scope, today, model, within=key[1])
         if scores is not None:
-            scores[key] = (found, last)
-    # Plain rows, not entities: a rule over every account holds tens of thousands of states.
-    states = {account: (state, changed_at) for account, state, changed_at in session.execute(
-        select(AccountAlertState.account, AccountAlertState.state, AccountAlertState.changed_at)
-        .where(AccountAlertState.rule_id == rule.id)).tuples()}
-    threshold = rule.threshold_days
-
-    def quiet(verdict: Assessment) -> bool:
-        return verdict.quiet or (verdict.rhythm is None and verdict.silent_days >= threshold)
+            scores[key] = found
+    # Plain rows, not entities: a rule over every account holds tens of thousands of states. When each was
+    # notified is read only for the accounts that may have come back.
+    states = {account: state for account, state in session.execute(
+        select(AccountAlertState.account, AccountAlertState.state).where(AccountAlertState.rule_id == rule.id))}
+    # Silent for the threshold, in days, when the account has no rhythm: last active on this day or before.
+    cutoff = today - timedelta(days=rule.threshold_days)
 
     crossing = []
-    returning = []
-    for sub, verdict in found.items():
+    maybe_back: dict[str, date] = {}
+    for sub, rhythm, beyond, last in found.flags():
+        # Quiet: silent beyond its rhythm (`Assessment.quiet`), or with no rhythm, silent for the threshold.
+        quiet = beyond or (not rhythm and last <= cutoff)
         known = states.get(sub)
-        if known is None or known[0] == "active":
-            if quiet(verdict):
+        if known is None or known == "active":
+            if quiet:
                 crossing.append(sub)
-        elif not quiet(verdict) and last[sub] >= utc_day(known[1]):
-            returning.append(sub)
+        elif not quiet:
+            maybe_back[sub] = last
+    # Back: active again on or after the day it was notified (its rhythm moving as days pass is not coming back).
+    returning = [sub for sub, changed_at in _notified_at(session, rule.id, list(maybe_back))
+                 if maybe_back[sub] >= utc_day(changed_at)]
     refs = directory.lookup(sorted(crossing + returning)) if crossing or returning else {}
     transitions = []
     for sub in sorted(crossing):
         if sub in refs and mark(session, rule.id, sub, "inactive", sub in states, now):
-            body = _body("account.going_quiet", now, rule, _account_data(rule, sub, refs, found[sub], last[sub]))
+            data = _account_data(rule, sub, refs, found[sub], found.last(sub))
+            body = _body("account.going_quiet", now, rule, data)
             transitions.append((sub, "account.going_quiet", enqueue(session, rule, "account.going_quiet", sub, body,
                                                                      now)))
     for sub in sorted(returning):
         if sub in refs and mark(session, rule.id, sub, "active", True, now):
-            body = _body("account.reactivated", now, rule, _account_data(rule, sub, refs, found[sub], last[sub]))
+            data = _account_data(rule, sub, refs, found[sub], found.last(sub))
+            body = _body("account.reactivated", now, rule, data)
             transitions.append((sub, "account.reactivated", enqueue(session, rule, "account.reactivated", sub, body,
                                                                      now)))
     return transitions

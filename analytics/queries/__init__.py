@@ -32,6 +32,7 @@ from analytics.queries.lifecycle import Granularity, Lifecycle, LifecyclePeriod,
 from analytics.queries.params import MAX_RANGE_DAYS
 from analytics.queries.rhythm import ChurnModel, Rhythm, rhythm_of
 from analytics.queries.risk import STATES, Assessment, State, assess
+from analytics.queries.scoring import ScoredAccounts, read_scores
 from analytics.queries.seats import (
     DEFAULT_DECLINE_FRACTION,
     OrganizationEngagement,
@@ -63,6 +64,7 @@ __all__ = [
     "OrganizationHealth",
     "QueryError",
     "Rhythm",
+    "ScoredAccounts",
     "State",
     "TimelineEvent",
     "TimelinePage",
@@ -79,6 +81,7 @@ __all__ = [
     "lifecycle",
     "organization_engagement",
     "organization_health",
+    "read_scores",
     "read_windows",
     "rhythm_of",
     "score_accounts",

@@ -1,7 +1,8 @@
 """Accounts at risk: each account's state and score by its own rhythm (`analytics.queries.risk`).
 
-`score_accounts` assesses every account last active less than `within` days ago (default: the model's
-`inactive_days`; accounts silent longer are `inactive` by the fixed threshold, which needs no rhythm).
+`score_accounts` scores every account last active less than `within` days ago (default: the model's
+`inactive_days`; accounts silent longer are `inactive` by the fixed threshold, which needs no rhythm): each
+one's state is computed in ClickHouse (`analytics.queries.scoring`), its full `Assessment` only when asked for.
 `at_risk_accounts` lists those `going_quiet` or `slowing`, highest score first, with their details read from
 the directory as the items are taken; accounts past the fixed threshold are the inactive-accounts list's.
 `account_assessment` assesses one account, whatever its silence. Accounts never active have no rhythm and
@@ -10,7 +11,7 @@ are not listed. Organization filters use membership from the directory.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -18,9 +19,9 @@ from analytics.directory import AccountDirectory
 from analytics.queries import params
 from analytics.queries.listing import LazyAccounts
 from analytics.queries.rhythm import ChurnModel, Rhythm
-from analytics.queries.risk import Assessment, State, assess
+from analytics.queries.risk import Assessment, State
+from analytics.queries.scoring import AT_RISK_CODES, ScoredAccounts, read_scores
 from analytics.queries.sql import Executor
-from analytics.queries.windows import read_windows
 
 AT_RISK: tuple[State, ...] = ("going_quiet", "slowing")
 
@@ -52,31 +53,26 @@ class AtRiskAccount:
 
 
 def score_accounts(
-    engine: Executor, subs: Sequence[str] | None, today: date, model: ChurnModel, within: int | None = None
-) -> tuple[dict[str, Assessment], dict[str, date]]:
-    """The assessment and last active day of every account among `subs` (all when None) last active less
-    than `within` days before `today`."""
-    start = model.start(today)
+    engine: Executor, subs: Sequence[str] | None, today: date, model: ChurnModel, within: int | None = None,
+    codes: Collection[int] | None = None,
+) -> ScoredAccounts:
+    """Every account among `subs` (all when None) last active less than `within` days before `today`, with
+    its state computed in ClickHouse (`analytics.queries.scoring`); only those of `codes` when given."""
     since = today - timedelta(days=within or model.inactive_days)
-    windows = read_windows(engine, subs, start, today, since)
-    bits = windows.bits
-    found = {sub: assess(bits[sub], start, today, last, model) for sub, last in windows.last.items()}
-    return found, windows.last
+    return read_scores(engine, subs, today, model, since, codes)
 
 
 class AtRiskAccounts(LazyAccounts[AtRiskAccount]):
     """At-risk accounts in order, their details read from the directory as the items are taken."""
 
-    def __init__(self, directory: AccountDirectory, order: list[str], found: dict[str, Assessment],
-                 last: dict[str, date]) -> None:
+    def __init__(self, directory: AccountDirectory, order: list[str], found: ScoredAccounts) -> None:
         super().__init__(order)
         self._directory = directory
         self._found = found
-        self._last = last
 
     def _build(self, subs: list[str]) -> list[AtRiskAccount]:
         refs = self._directory.lookup(subs) if subs else {}
-        return [AtRiskAccount(sub, ref.email, ref.name, ref.organizations, self._last[sub], self._found[sub])
+        return [AtRiskAccount(sub, ref.email, ref.name, ref.organizations, self._found.last(sub), self._found[sub])
                 for sub in subs if (ref := refs.get(sub)) is not None]
 
 
@@ -92,11 +88,12 @@ def at_risk_accounts(
     org = params.organization(directory, organization)
     today = params.today(now)
     scope = directory.roster(org, now).subs
-    found, last = score_accounts(engine, scope if org is not None else None, today, model)
+    # Only the accounts at risk come back from ClickHouse; they alone are assessed in Python, for their score.
+    found = score_accounts(engine, scope if org is not None else None, today, model, codes=AT_RISK_CODES)
     members = set(scope)
-    risky = [(-a.score, sub) for sub, a in found.items() if a.state in AT_RISK and sub in members]
+    risky = [(-found[sub].score, sub) for sub, _ in found.codes() if sub in members]
     risky.sort()
-    return AtRiskAccounts(directory, [sub for _, sub in risky], found, last)
+    return AtRiskAccounts(directory, [sub for _, sub in risky], found)
 
 
 def account_assessment(engine: Executor, sub: str, now: datetime, model: ChurnModel | None = None
@@ -104,7 +101,7 @@ def account_assessment(engine: Executor, sub: str, now: datetime, model: ChurnMo
     """One account's assessment and last active day; None when it was never active."""
     model = model or ChurnModel()
     today = params.today(now)
-    found, last = score_accounts(engine, [sub], today, model, within=36500)
+    found = score_accounts(engine, [sub], today, model, within=36500)
     if sub not in found:
         return None
-    return found[sub], last[sub]
+    return found[sub], found.last(sub)

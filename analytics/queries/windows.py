@@ -56,6 +56,16 @@ def _word(first_day: int, mask: str) -> str:
     )
 
 
+def window_rows(chunk: Sequence[str] | None, start: date, today: date, since: date | None = None) -> str:
+    """A statement of `account`, `last`, `w0` and `w1` per account among `chunk` (every account when None),
+    only those last active after `since` when given."""
+    first = day_number(start)
+    mask = _capped(today)
+    columns = (f", groupBitOr({_word(first, mask)}) AS w0, groupBitOr({_word(first + WORD_BITS, mask)}) AS w1")
+    rows = per_account(member_condition(chunk), today, columns)
+    return rows if since is None else f"{rows} HAVING last > {day_number(since)}"
+
+
 def read_windows(engine: Executor, subs: Sequence[str] | None, start: date, today: date, since: date) -> Windows:
     """The window `[start, today]` (at most 128 days) of the accounts among `subs` (every account when None)
     last active after `since`."""
@@ -65,16 +75,13 @@ def read_windows(engine: Executor, subs: Sequence[str] | None, start: date, toda
     last: dict[str, date] = {}
     if subs is not None and not subs:
         return Windows(start, today, bits, last)
-    first = day_number(start)
-    mask = _capped(today)
-    columns = (f", groupBitOr({_word(first, mask)}) AS w0, groupBitOr({_word(first + WORD_BITS, mask)}) AS w1")
     keep = f"last > {day_number(since)}"
     for chunk in member_chunks(subs):
         statement = (
             f"SELECT {packed_strings(f'groupArrayIf(account, {keep})')},"
             f" {packed_numbers(f'groupArrayIf(last, {keep})')},"
             f" {packed_numbers(f'groupArrayIf(w0, {keep})')}, {packed_numbers(f'groupArrayIf(w1, {keep})')}"
-            f" FROM ({per_account(member_condition(chunk), today, columns)})"
+            f" FROM ({window_rows(chunk, start, today)})"
         )
         for accounts, lasts, low, high in run(engine, statement):
             for account, day, w0, w1 in zip(unpack_strings(accounts), unpack_numbers(lasts), unpack_numbers(low),

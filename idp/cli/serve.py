@@ -21,10 +21,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("canary")
 LOCK_NAME = "serve.lock"
+PREPARE_ATTEMPTS = 3
 
 
 def prepare(settings: Settings) -> None:
-    """What `serve` does before it listens: migrations (embedded database), a signing key."""
+    """What `serve` does before it listens: migrations (embedded database), a signing key, the built-in clients;
+    safe when several nodes start at once on one database."""
+    from sqlalchemy.exc import IntegrityError
+
     from idp.db import transaction
     from idp.migrate import migrate_sql
     from idp.oauth.clients import ensure_dashboard_client
@@ -34,10 +38,19 @@ def prepare(settings: Settings) -> None:
 
     if settings.embedded_database:
         migrate_sql(settings)
-    with sql_sessions(settings) as factory, transaction(factory) as db:
-        ensure_key(db, settings.signing_alg, cipher_from(settings.key_encryption_key))
-        ensure_dashboard_client(db, settings.issuer)
-        ensure_account_client(db, settings.issuer)
+    with sql_sessions(settings) as factory:
+        for attempt in range(PREPARE_ATTEMPTS):
+            try:
+                with transaction(factory) as db:
+                    ensure_key(db, settings.signing_alg, cipher_from(settings.key_encryption_key))
+                    ensure_dashboard_client(db, settings.issuer)
+                    ensure_account_client(db, settings.issuer)
+                return
+            except IntegrityError:
+                # Nodes started together on a new database: another one committed the same clients first;
+                # the next attempt finds them.
+                if attempt + 1 == PREPARE_ATTEMPTS:
+                    raise
 
 
 def hold_data_dir(settings: Settings) -> IO[str] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError
@@ -19,9 +19,11 @@ from sqlalchemy import select, update
 
 from idp.accounts.factors.levels import SINGLE
 from idp.accounts.models import LoginSession, User
+from idp.oauth import refresh_tokens
 from idp.oauth.claims import user_claims
 from idp.oauth.models import AuthorizationCode, Client
-from idp.oauth.tokens import PresentedRefreshToken, TokenService
+from idp.oauth.refresh_tokens import NewRefreshToken, PresentedRefreshToken
+from idp.oauth.tokens import TokenService
 from idp.opaque import digest
 
 TokenResult = tuple[int, dict[str, Any], list[tuple[str, str]]]
@@ -56,10 +58,14 @@ class IssuesTokens:
                                           scope=scope, grant_id=grant_id, auth_time=auth_time)
         token: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": ttl, "scope": scope}
         if include_refresh_token and user is not None and grant_id is not None and auth_time is not None:
-            token["refresh_token"] = tokens.refresh_token(
-                self.request.db, grant_id=grant_id, client=client, user_id=user.id, scope=scope,
-                auth_time=auth_time, sid=sid)
+            refresh = tokens.new_refresh_token(grant_id=grant_id, client=client, user_id=user.id, scope=scope,
+                                               auth_time=auth_time, sid=sid)
+            self.keep_refresh_token(refresh)
+            token["refresh_token"] = refresh.value
         return token
+
+    def keep_refresh_token(self, token: NewRefreshToken) -> None:
+        refresh_tokens.store(self.request.db, token)
 
     def grant_context(self) -> tuple[str | None, datetime | None, str | None]:
         return None, None, None
@@ -118,8 +124,16 @@ class PKCE(CodeChallenge):  # type: ignore[misc]
 
 
 class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
+    """RFC 6749 §6 with rotation (RFC 9700 §4.14.2): each use spends the presented token and issues a successor;
+    a spent token presented again revokes its grant, the whole family.
+
+    The rotation is the last step, after both signatures (access token, then the ID token in its hook): on SQLite
+    the database's write gate is then held for the two writes and the commit only, not for the signing.
+    """
+
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation
+    successor: NewRefreshToken | None = None
 
     def grant_context(self) -> tuple[str | None, datetime | None, str | None]:
         old: PresentedRefreshToken = self.request.refresh_token
@@ -133,9 +147,7 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
             return None
         if row.spent:
             # Reuse of a rotated refresh token: assume theft, revoke the whole family.
-            tokens.revoke_grant(db, row.grant_id)
-            db.commit()
-            raise InvalidGrantError("refresh token was already used; the token family is revoked")
+            self.revoke_family(row.grant_id)
         if row.is_expired(tokens.clock.now()) or not row.grant_active:
             return None
         return row
@@ -143,15 +155,29 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
     def authenticate_user(self, refresh_token: PresentedRefreshToken) -> User | None:
         return refresh_token.user
 
+    def keep_refresh_token(self, token: NewRefreshToken) -> None:
+        self.successor = token  # stored by the rotation, below
+
     def revoke_old_credential(self, refresh_token: PresentedRefreshToken) -> None:
-        db = self.request.db
+        """Nothing yet: the presented token is spent by the rotation, once the response is complete."""
+
+    def create_token_response(self) -> TokenResult:
+        result: TokenResult = super().create_token_response()  # Authlib's, with its hooks (ID token, event)
         tokens: TokenService = self.server.tokens
-        if not tokens.spend_refresh_token(db, refresh_token.token_hash, tokens.clock.now()):
+        assert self.successor is not None
+        presented: PresentedRefreshToken = self.request.refresh_token
+        if not tokens.rotate_refresh_token(self.request.db, presented.token_hash, self.successor,
+                                           tokens.clock.now()):
             # A concurrent request used it first: the same reuse as above.
-            db.rollback()
-            tokens.revoke_grant(db, refresh_token.grant_id)
-            db.commit()
-            raise InvalidGrantError("refresh token was already used; the token family is revoked")
+            self.revoke_family(presented.grant_id)
+        return result
+
+    def revoke_family(self, grant_id: str) -> NoReturn:
+        db = self.request.db
+        db.rollback()
+        self.server.tokens.revoke_grant(db, grant_id)
+        db.commit()
+        raise InvalidGrantError("refresh token was already used; the token family is revoked")
 
 
 class ClientCredentialsGrant(IssuesTokens, grants.ClientCredentialsGrant):

@@ -1,4 +1,5 @@
-"""Access tokens (RFC 9068 JWTs, or opaque), refresh tokens (opaque, rotated), ID tokens, and their revocation.
+"""Access tokens (RFC 9068 JWTs, or opaque), refresh tokens (opaque, rotated: ``idp.oauth.refresh_tokens``),
+ID tokens, and their revocation.
 
 Access tokens are self-contained JWTs so resource servers can verify them with the JWKS, unless the client is
 registered for opaque ones (``idp.oauth.sealed``: the same claims, encrypted; resource servers introspect
@@ -12,93 +13,32 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from idp.accounts.models import LoginSession, Membership, User
+from idp.accounts.models import User
 from idp.clock import SYSTEM_CLOCK, Clock
 from idp.db import utcnow
+from idp.oauth import refresh_tokens
 from idp.oauth.keys import KeyStore
 from idp.oauth.models import Client, Grant, RefreshToken, RevokedAccessToken
+from idp.oauth.refresh_tokens import NewRefreshToken
 from idp.oauth.sealed import Sealer, Unsealable, is_sealed
-from idp.opaque import digest, new_secret
+from idp.opaque import digest
 
 ACCESS_TOKEN_TYP = "at+jwt"
 
 
 class InvalidToken(Exception):
     """The token is malformed, not ours, expired or revoked."""
-
-
-@dataclass(frozen=True)
-class PresentedRefreshToken:
-    """A refresh token presented at the token endpoint, read with its grant's state and its user in one query.
-
-    ``user`` is None when the account is gone or disabled. Authlib's ``TokenMixin`` methods are the ones the
-    refresh grant calls.
-    """
-
-    token_hash: str
-    grant_id: str
-    client_id: str
-    scope: str
-    auth_time: datetime
-    sid: str | None
-    expires_at: datetime
-    spent: bool
-    grant_active: bool
-    user: User | None
-    session_methods: tuple[str, str | None] | None = None  # the login session's (amr, acr); None when it is gone
-    sole_organization: str = ""  # the user's organization when it has exactly one (the token event's)
-
-    def check_client(self, client: Client) -> bool:
-        return hmac.compare_digest(self.client_id, client.client_id)
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def is_expired(self, now: datetime | None = None) -> bool:
-        return self.expires_at <= (now or utcnow())
-
-
-# The refresh grant's statements, built once: SQLAlchemy then reuses their cache keys and compiled forms.
-# Core statements on the tables (not the ORM entities) skip the ORM's loading, unit of work and bulk-update
-# bookkeeping.
-_REFRESH_TOKENS: Table = RefreshToken.__table__  # type: ignore[assignment]
-_GRANTS: Table = Grant.__table__  # type: ignore[assignment]
-_USERS: Table = User.__table__  # type: ignore[assignment]
-_SESSIONS: Table = LoginSession.__table__  # type: ignore[assignment]
-_rt, _grant, _user, _session = _REFRESH_TOKENS.c, _GRANTS.c, _USERS.c, _SESSIONS.c
-_MEMBERSHIPS: Table = Membership.__table__  # type: ignore[assignment]
-_m = _MEMBERSHIPS.c
-# The login session (by `sid`) gives the refreshed ID token its `amr` and `acr`, and the user's memberships the
-# token event its organization: read here, in the same query, rather than in two more round trips.
-_PRESENTED = (
-    select(_rt.grant_id, _rt.client_id, _rt.user_id, _rt.scope, _rt.auth_time, _rt.sid, _rt.expires_at,
-           _rt.spent_at, _grant.id.label("grant_found"), _grant.revoked_at,
-           _user.email, _user.email_verified, _user.name, _user.disabled,
-           _session.amr, _session.acr, _session.sid.label("session_found"),
-           select(func.count()).where(_m.user_id == _rt.user_id).scalar_subquery().label("organizations"),
-           select(func.min(_m.organization_id)).where(_m.user_id == _rt.user_id).scalar_subquery()
-           .label("first_organization"))
-    .select_from(_REFRESH_TOKENS.outerjoin(_GRANTS, _grant.id == _rt.grant_id)
-                 .outerjoin(_USERS, _user.id == _rt.user_id)
-                 .outerjoin(_SESSIONS, _session.sid == _rt.sid))
-    .where(_rt.token_hash == bindparam("token_hash"))
-)
-_INSERT_REFRESH = insert(_REFRESH_TOKENS)
-_SPEND_REFRESH = (update(_REFRESH_TOKENS)
-                  .where(_rt.token_hash == bindparam("presented"), _rt.spent_at.is_(None))
-                  .values(spent_at=bindparam("spent")))
 
 
 @dataclass(frozen=True)
@@ -176,18 +116,24 @@ class TokenService:
         header = {"alg": key.alg, "typ": "JWT", "kid": key.kid}
         return jwt.encode(header, body, key.key, algorithms=[key.alg])
 
+    def new_refresh_token(
+        self, *, grant_id: str, client: Client, user_id: str, scope: str, auth_time: datetime, sid: str | None,
+        now: datetime | None = None,
+    ) -> NewRefreshToken:
+        """A refresh token made, not stored: ``store_refresh_token`` or ``rotate_refresh_token`` stores it."""
+        return refresh_tokens.new_refresh_token(
+            grant_id=grant_id, client_id=client.client_id, user_id=user_id, scope=scope, auth_time=auth_time,
+            sid=sid, now=now or self.clock.now(), ttl=self.policy.refresh_ttl)
+
     def refresh_token(
         self, db: Session, *, grant_id: str, client: Client, user_id: str, scope: str,
         auth_time: datetime, sid: str | None, now: datetime | None = None,
     ) -> str:
-        now = now or self.clock.now()
-        value = new_secret()
-        db.execute(_INSERT_REFRESH, {
-            "token_hash": digest(value), "grant_id": grant_id, "client_id": client.client_id, "user_id": user_id,
-            "scope": scope, "auth_time": auth_time, "sid": sid, "issued_at": now,
-            "expires_at": now + timedelta(seconds=self.policy.refresh_ttl), "spent_at": None,
-        })
-        return value
+        """A grant's first refresh token, stored."""
+        token = self.new_refresh_token(grant_id=grant_id, client=client, user_id=user_id, scope=scope,
+                                       auth_time=auth_time, sid=sid, now=now)
+        refresh_tokens.store(db, token)
+        return token.value
 
     # --- verifying -----------------------------------------------------------------------------------
     def decode(self, token: str, now: datetime | None = None) -> dict[str, Any]:
@@ -223,36 +169,17 @@ class TokenService:
         return claims
 
     def find_refresh_token(self, db: Session, value: str) -> RefreshToken | None:
-        if not value or len(value) > 512:
+        if not value or len(value) > refresh_tokens.MAX_LENGTH:
             return None
         return db.get(RefreshToken, digest(value))
 
-    @staticmethod
-    def presented_refresh_token(db: Session, value: str) -> PresentedRefreshToken | None:
-        """A refresh token as the refresh grant needs it: its row, its grant's state and its user, in one query."""
-        if not value or len(value) > 512:
-            return None
-        token_hash = digest(value)
-        row = db.execute(_PRESENTED, {"token_hash": token_hash}).first()
-        if row is None:
-            return None
-        user = None
-        if row.email is not None and not row.disabled:
-            user = User(id=row.user_id, email=row.email, email_verified=row.email_verified, name=row.name,
-                        disabled=False)
-        return PresentedRefreshToken(
-            token_hash=token_hash, grant_id=row.grant_id, client_id=row.client_id, scope=row.scope,
-            auth_time=row.auth_time, sid=row.sid, expires_at=row.expires_at, spent=row.spent_at is not None,
-            grant_active=row.grant_found is not None and row.revoked_at is None, user=user,
-            session_methods=None if row.session_found is None else (row.amr, row.acr),
-            sole_organization=row.first_organization if row.organizations == 1 else "",
-        )
+    presented_refresh_token = staticmethod(refresh_tokens.presented)
 
     @staticmethod
-    def spend_refresh_token(db: Session, token_hash: str, now: datetime | None = None) -> bool:
-        """Marks a refresh token used, atomically: of two concurrent uses exactly one gets True."""
-        spent = db.execute(_SPEND_REFRESH, {"presented": token_hash, "spent": now or utcnow()})
-        return bool(spent.rowcount == 1)  # type: ignore[attr-defined]
+    def rotate_refresh_token(db: Session, presented_hash: str, successor: NewRefreshToken, now: datetime) -> bool:
+        """Spends the presented refresh token and stores its successor, atomically: of two concurrent uses
+        exactly one gets True."""
+        return refresh_tokens.rotate(db, presented_hash, successor, now)
 
     # --- revoking ------------------------------------------------------------------------------------
     @staticmethod

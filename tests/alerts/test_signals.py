@@ -14,6 +14,7 @@ from analytics.alerts import (
     AlertSettings,
     create_rule,
     create_webhook_endpoint,
+    signals,
     update_rule,
 )
 from analytics.directory import InMemoryDirectory
@@ -82,6 +83,22 @@ def test_going_quiet_without_a_rhythm_falls_back_to_the_threshold_and_once(datab
     data = receiver.received[0].json["data"]
     assert data["rule_kind"] == "account.going_quiet" and data["state"] == "active"
     assert data["explanation"] == "no rhythm yet (1 active day in the last 120 days); silent for 8 days"
+
+
+@pytest.mark.parametrize("many", [1, 5000], ids=["all-states-read", "states-read-by-key"])
+def test_accounts_back_after_going_quiet_are_reactivated_once(database: AlertDatabase, receiver: Receiver,
+                                                               many: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(signals, "MANY_STATES", many)
+    names = ["ann", "ben", "cat", "dan"]
+    directory = InMemoryDirectory([account(name, 100) for name in names])
+    _rule(database, receiver, "account.going_quiet", days=7)
+    activity = FakeActivity({name: TODAY - timedelta(days=8) for name in names})
+    with AlertService(database.session_factory(), activity, directory, LOOPBACK) as service:
+        assert sorted(t.account for t in service.run_once(NOW).transitions) == names
+        activity.last.update(ann=TODAY, cat=TODAY - timedelta(days=1))  # cat: active before the notification
+        back = service.run_once(NOW + timedelta(days=1)).transitions
+        assert [(t.account, t.type) for t in back] == [("ann", "account.reactivated")]
+        assert service.run_once(NOW + timedelta(days=1, hours=1)).transitions == []
 
 
 def test_an_unknown_kind_is_refused(database: AlertDatabase, receiver: Receiver) -> None:

@@ -10,6 +10,7 @@ import httpx
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select
 
 from analytics.api import Event
 from tests.browser.conftest import Live, wait
@@ -97,10 +98,15 @@ def test_create_a_webhook_test_it_and_create_an_alert_rule(operator: webdriver.C
     days.clear()
     days.send_keys("7")
     operator.find_element(By.XPATH, f"//label[contains(., '{receiver}')]/input").click()
+    Select(operator.find_element(By.ID, "rule-kind")).select_by_value("account.going_quiet")
+    operator.find_element(By.ID, "rule-emails").send_keys("ops@example.com")
+    Select(operator.find_element(By.ID, "rule-digest")).select_by_value("weekly")
     screenshot(operator, "console-alert-rule-form")
     operator.find_element(By.CSS_SELECTOR, "#new-rule button[type=submit]").click()
     assert "alert rule is created" in _notice(operator)
-    assert operator.find_element(By.XPATH, f"//tr[td/a[text()='{name}']]/td[2]").text == "7 days"
+    cells = operator.find_elements(By.XPATH, f"//tr[td/a[text()='{name}']]/td")
+    assert [cell.text for cell in cells[1:3]] == ["account.going_quiet", "7 days"]
+    assert cells[4].text.endswith("ops@example.com (e-mail: weekly digest)")
     screenshot(operator, "console-alert-rule-created")
 
 

@@ -11,9 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from analytics.alerts import (
+    DIGESTS,
+    KINDS,
     MAX_THRESHOLD_DAYS,
     MIN_THRESHOLD_DAYS,
     AlertRule,
+    RuleChanges,
     WebhookEndpoint,
     create_rule,
     delete_rule,
@@ -57,7 +60,8 @@ async def show(request: Request, op: Operator, *, error: str = "", status: int =
     data = await look(c, _rules)
     return render(request, op, "console/alerts.html", {
         "section": "alerts", "d": data, "form": form, "smtp": bool(c.settings.smtp_host),
-        "min_days": MIN_THRESHOLD_DAYS, "max_days": MAX_THRESHOLD_DAYS}, error=error, status=status)
+        "min_days": MIN_THRESHOLD_DAYS, "max_days": MAX_THRESHOLD_DAYS, "kinds": KINDS, "digests": DIGESTS},
+        error=error, status=status)
 
 
 def _webhook_ids(form: Form) -> list[int]:
@@ -69,10 +73,16 @@ def _webhook_ids(form: Form) -> list[int]:
     return ids
 
 
+def _digest(form: Form) -> str | None:
+    """The form's e-mail choice: empty for each notification at once, else the digest's period."""
+    return form.get("digest").strip() or None
+
+
 def _create(db: Session, form: Form) -> None:
     create_rule(db, form.get("name"), form.number("threshold_days", "threshold_days"),
                 form.get("organization").strip() or None, _webhook_ids(form), form.lines("emails"),
-                enabled=form.flag("enabled"), organizations=organization_resolver(db))
+                enabled=form.flag("enabled"), kind=form.get("kind").strip() or "account.inactive",
+                digest=_digest(form), organizations=organization_resolver(db))
 
 
 @action(show)
@@ -108,14 +118,20 @@ async def show_rule(request: Request, op: Operator, *, error: str = "", status: 
     data = await look(c, _editing, _rule_id(request))
     return render(request, op, "console/alert.html", {
         "section": "alerts", "e": data, "form": form, "smtp": bool(c.settings.smtp_host),
-        "min_days": MIN_THRESHOLD_DAYS, "max_days": MAX_THRESHOLD_DAYS}, error=error, status=status)
+        "min_days": MIN_THRESHOLD_DAYS, "max_days": MAX_THRESHOLD_DAYS, "kinds": KINDS, "digests": DIGESTS},
+        error=error, status=status)
 
 
 def _update(db: Session, rule_id: int, form: Form) -> None:
-    update_rule(db, rule_id, {
+    changes: RuleChanges = {
         "name": form.get("name"), "threshold_days": form.number("threshold_days", "threshold_days"),
         "organization": form.get("organization").strip() or None, "webhook_ids": _webhook_ids(form),
-        "emails": form.lines("emails"), "enabled": form.flag("enabled")}, organizations=organization_resolver(db))
+        "emails": form.lines("emails"), "enabled": form.flag("enabled")}
+    if form.has("kind"):  # a form without the field leaves the rule's kind and digest as they are
+        changes["kind"] = form.get("kind").strip()
+    if form.has("digest"):
+        changes["digest"] = _digest(form)
+    update_rule(db, rule_id, changes, organizations=organization_resolver(db))
 
 
 @action(show_rule)

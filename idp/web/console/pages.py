@@ -116,6 +116,10 @@ class Form:
     def getlist(self, name: str) -> list[str]:
         return [value for key, value in self.pairs if key == name]
 
+    def has(self, name: str) -> bool:
+        """The field was posted (possibly empty)."""
+        return any(key == name for key, _ in self.pairs)
+
     def lines(self, name: str) -> list[str]:
         """A text area's non-empty lines, each stripped."""
         return [line.strip() for line in self.get(name).splitlines() if line.strip()]

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from analytics.alerts import (
+    EndpointChanges,
     Outcome,
     WebhookEndpoint,
     create_webhook_endpoint,
@@ -85,16 +86,18 @@ async def show_endpoint(request: Request, op: Operator, *, error: str = "", stat
                   error=error, status=status)
 
 
-def _update(db: Session, endpoint_id: int, url: str, description: str, allow_private: bool) -> None:
-    update_webhook_endpoint(db, endpoint_id, {"url": url, "description": description}, allow_private=allow_private)
+def _update(db: Session, endpoint_id: int, changes: EndpointChanges, allow_private: bool) -> None:
+    update_webhook_endpoint(db, endpoint_id, changes, allow_private=allow_private)
 
 
 @action(show_endpoint)
 async def update(request: Request, op: Operator, form: Form) -> Response:
     endpoint_id = _endpoint_id(request)
     c = canary(request)
-    await work(c, _update, endpoint_id, form.get("url").strip(), form.get("description").strip(),
-               c.settings.webhook_allow_private)
+    changes: EndpointChanges = {"url": form.get("url").strip(), "description": form.get("description").strip()}
+    if form.has("format"):  # a form without the field leaves the format as it is
+        changes["format"] = form.get("format").strip()
+    await work(c, _update, endpoint_id, changes, c.settings.webhook_allow_private)
     return done(f"/console/webhooks/{endpoint_id}", "webhook-updated")
 
 

@@ -24,3 +24,27 @@ def test_a_slack_endpoint_is_added_from_the_form(provider: Provider, console: Co
     assert "<td>slack</td>" in console.get("/console/webhooks").text
     bad = console.post("/console/webhooks", {"url": url, "format": "teams"})
     assert bad.status_code == 400 and errors(bad) == ["format must be one of standard, slack, not 'teams'"]
+
+
+def test_an_endpoints_format_is_changed_on_its_page(provider: Provider, console: Console) -> None:
+    url = f"https://hooks.example.com/edit/{secrets.token_hex(4)}"
+    assert console.post("/console/webhooks", {"url": url}).status_code == 201
+    with provider.context.factory() as db:
+        endpoint = db.scalars(select(WebhookEndpoint).where(WebhookEndpoint.url == url)).one().id
+    page = console.get(f"/console/webhooks/{endpoint}").text
+    assert '<option value="standard" selected>' in page and "<dt>Format</dt><dd>standard</dd>" in page
+
+    def stored() -> str:
+        with provider.context.factory() as db:
+            return db.get(WebhookEndpoint, endpoint).format  # type: ignore[union-attr]
+
+    saved = console.post(f"/console/webhooks/{endpoint}", {"url": url, "description": "", "format": "slack"})
+    assert saved.headers["location"] == f"/console/webhooks/{endpoint}?done=webhook-updated" and stored() == "slack"
+    assert '<option value="slack" selected>' in console.get(f"/console/webhooks/{endpoint}").text
+    assert console.post(f"/console/webhooks/{endpoint}", {"url": url, "description": "x"}).status_code == 303
+    assert stored() == "slack"  # a form without the field keeps the format
+    bad = console.post(f"/console/webhooks/{endpoint}", {"url": url, "description": "", "format": "teams"})
+    assert bad.status_code == 400 and errors(bad) == ["format must be one of standard, slack, not 'teams'"]
+    assert stored() == "slack"
+    back = console.post(f"/console/webhooks/{endpoint}", {"url": url, "description": "", "format": "standard"})
+    assert back.status_code == 303 and stored() == "standard"

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
+import idp.accounts.login as password_login
 import idp.accounts.service as accounts_service
 from analytics.api import Analytics, provider_events
 from idp.accounts.models import User
@@ -51,8 +52,8 @@ def guarded(database_url: str, tmp_path: Path) -> Iterator[Provider]:
 
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch) -> CountingVerify:
-    counter = CountingVerify(accounts_service.verify_password)
-    monkeypatch.setattr(accounts_service, "verify_password", counter)
+    counter = CountingVerify(password_login.verify_password)
+    monkeypatch.setattr(password_login, "verify_password", counter)
     return counter
 
 
