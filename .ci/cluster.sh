@@ -26,10 +26,12 @@ running() {
 }
 
 zookeeper_answers() {
-    # "ruok" is whitelisted by default; a healthy server answers "imok".
+    # "stat" names the server's mode once it takes sessions ("ruok" answers earlier than that, and a
+    # clickhouse-server 18.16 started in between keeps no session for distributed DDL and crashes on its first
+    # ON CLUSTER statement).
     local reply
-    reply=$(bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && printf ruok >&3 && timeout 2 cat <&3" 2>/dev/null || true)
-    [ "$reply" = "imok" ]
+    reply=$(bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && printf stat >&3 && timeout 2 cat <&3" 2>/dev/null || true)
+    [[ "$reply" == *"Mode: standalone"* ]]
 }
 
 start_zookeeper() {

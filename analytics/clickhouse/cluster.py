@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+QUORUM_TIMEOUT_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -42,4 +43,7 @@ class Cluster:
         }
         if self.insert_quorum:
             settings["insert_quorum"] = self.insert_quorum
+            # Without enough replicas a quorum insert waits (600 s by default) before it fails; the writer would
+            # sit on it for as long. Failing within seconds leaves the events in the spool, retried with backoff.
+            settings["insert_quorum_timeout"] = QUORUM_TIMEOUT_MS
         return settings

@@ -31,26 +31,18 @@ ACCOUNTS = 12
 
 
 def coordinated(cluster: Cluster, timeout: float = 60.0) -> None:
-    """Wait until ZooKeeper takes sessions, then start every server again.
-
-    ``.ci/cluster.sh`` starts the servers once ZooKeeper answers its health check, which it does before it takes
-    sessions; a clickhouse-server 18.16 whose distributed-DDL worker failed to connect then keeps no session for
-    it and crashes on its first ``ON CLUSTER`` statement (a null ZooKeeper handle). Servers started once ZooKeeper
-    takes sessions connect at once.
-    """
+    """Wait until every server holds a ZooKeeper session (``.ci/cluster.sh`` starts them once ZooKeeper takes
+    sessions; a server restarted by an earlier test may still be opening its own)."""
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            query(cluster, 1, "SELECT count() FROM system.zookeeper WHERE path = '/'")
-            break
-        except (ClickHouseError, OSError, EOFError) as error:
-            if time.monotonic() > deadline:
-                pytest.fail(f"the cluster's ZooKeeper takes no sessions: {error}")
-            cluster.start_server(1)  # nothing when it runs
-            time.sleep(0.2)
     for server in SERVERS:
-        cluster.stop_server(server)
-        cluster.start_server(server)
+        while True:
+            try:
+                query(cluster, server, "SELECT count() FROM system.zookeeper WHERE path = '/'")
+                break
+            except (ClickHouseError, OSError, EOFError) as error:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"server {server} of the cluster holds no ZooKeeper session: {error}")
+                time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")

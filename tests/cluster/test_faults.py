@@ -12,14 +12,21 @@ table is merged (``OPTIMIZE … FINAL``) and counted, so that a retried insert l
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from clickhouse_driver.errors import ServerException
 
-from tests.cluster.conftest import Canary
+from analytics.clickhouse import ClickHouseError, ServerEngine
+from analytics.clickhouse import Cluster as ClusterSettings
+from analytics.clickhouse.cluster import QUORUM_TIMEOUT_MS
+from analytics.ingest.model import Event
+from analytics.migrations import migrate
+from tests.cluster.conftest import Canary, coordinated, query
 from tests.cluster.poster import EVENT_NAME, Posted, Poster
-from tests.support.cluster import REPLICAS, SHARDS
+from tests.support.cluster import REPLICAS, SHARDS, Cluster
 
 LOCAL = "events_local"
 WHERE = f"name = '{EVENT_NAME}'"
@@ -174,3 +181,39 @@ def test_replica_canary_writes_to_down_during_ingest_alt_hosts_take_over(
     for server in (1, 3):
         canary.query(server, f"SYSTEM SYNC REPLICA {LOCAL}")
     assert_stored_exactly_once(canary, posted, {1: "replica", 3: "replica"})
+
+
+@pytest.mark.timeout(120)
+def test_a_quorum_insert_without_its_replicas_fails_within_seconds_and_lands_once_when_they_are_back(
+        servers_back: Cluster) -> None:
+    """With CANARY_ANALYTICS_INSERT_QUORUM=2 and one of two replicas down, an insert fails in seconds (the writer
+    keeps the events in the spool and retries) instead of holding the writer for ClickHouse's 600 s default."""
+    database = f"canary_quorum_{uuid.uuid4().hex[:10]}"
+    engine = ServerEngine(servers_back.url(database, 1), cluster=ClusterSettings(REPLICAS, insert_quorum=2))
+    try:
+        migrate(engine)
+        now = datetime.now(UTC).replace(microsecond=0)
+        event = Event(event_id=uuid.uuid4(), account="quorum-account", organization="", client_id="c",
+                      name=EVENT_NAME, timestamp=now, received_at=now, properties={}, source="api")
+        servers_back.stop_server(3)
+        started = time.monotonic()
+        with pytest.raises(ClickHouseError):
+            engine.insert_events([event])
+        assert time.monotonic() - started < QUORUM_TIMEOUT_MS / 1000 + 10
+        servers_back.start_server(3)
+        coordinated(servers_back)
+        deadline = time.monotonic() + 60
+        while True:  # what the writer does: retry the same rows until an insert succeeds
+            try:
+                engine.insert_events([event])
+                break
+            except ClickHouseError:
+                assert time.monotonic() < deadline, "the quorum insert kept failing with both replicas up"
+                time.sleep(0.5)
+        for server in (1, 3):
+            rows = query(servers_back, server, f"SYSTEM SYNC REPLICA {LOCAL}", database)
+            rows = query(servers_back, server, f"SELECT count() FROM {LOCAL} FINAL", database)
+            assert rows == [(1,)], server
+    finally:
+        engine.close()
+        query(servers_back, 1, f"DROP DATABASE IF EXISTS `{database}` ON CLUSTER {REPLICAS}")
