@@ -1,9 +1,10 @@
 """The one place where Starlette meets Authlib.
 
 An incoming Starlette request is read asynchronously (size-limited, url-encoded form, repeated parameters
-refused), turned into an Authlib ``OAuth2Request`` that opens a synchronous SQLAlchemy session when first asked, and the
-synchronous grant code runs in Starlette's threadpool. Authlib's ``(status, body, headers)`` result becomes a
-Starlette JSON response (rendered by orjson).
+refused), turned into an Authlib ``OAuth2Request`` that opens a synchronous SQLAlchemy session when first asked,
+and the synchronous grant code runs in Starlette's threadpool, or on the event loop where it cannot make the loop
+wait (a cached client's ``client_credentials``; a refresh on SQLite, ``idp.loop_sessions``). Authlib's
+``(status, body, headers)`` result becomes a Starlette JSON response (rendered by orjson).
 """
 
 from __future__ import annotations
@@ -249,7 +250,7 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             status, body, out_headers = self._run(endpoint, path, headers, form, self.factory)
         elif endpoint is None and self.on_loop is not None and form.get("grant_type") == "refresh_token":
             # Short, and never waiting on the loop (idp.loop_sessions): the hand-off to the thread pool and back
-            # was a sixth of a refresh.
+            # cost 0.15 to 0.4 ms of a refresh's 1.6 to 2 ms of server CPU.
             try:
                 status, body, out_headers = await self.on_loop.run(
                     functools.partial(self._run, endpoint, path, headers, form))
