@@ -123,7 +123,8 @@ class NonWaitingConnection(GatedConnection):
             self.holds_gate = True
 
 
-def _write_gate(database: str) -> threading.Lock:
+def write_gate(database: str) -> threading.Lock:
+    """The process-wide write gate of a SQLite database file (its path as the engine's URL names it)."""
     if database in {"", ":memory:"}:
         return threading.Lock()  # a private database: nobody else to queue with
     with _GATES_LOCK:
@@ -138,7 +139,7 @@ def make_engine(url: str, *, wait: bool = True) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000,
                                                   "factory": GatedConnection if wait else NonWaitingConnection},
                                pool_size=20 if wait else 2)
-        gate = _write_gate(engine.url.database or "")
+        gate = write_gate(engine.url.database or "")
 
         @event.listens_for(engine, "before_cursor_execute")
         def _enter_write(conn: Any, cursor: Any, statement: str, *_: Any) -> None:

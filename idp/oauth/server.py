@@ -248,7 +248,8 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             # Pure CPU work (Authlib, one signature): running it here saves the thread hand-off, which cost
             # more than a third of such a request.
             status, body, out_headers = self._run(endpoint, path, headers, form, self.factory)
-        elif endpoint is None and self.on_loop is not None and form.get("grant_type") == "refresh_token":
+        elif (endpoint is None and form.get("grant_type") == "refresh_token" and self.on_loop is not None
+              and self.on_loop.available()):
             # Short, and never waiting on the loop (idp.loop_sessions): the hand-off to the thread pool and back
             # cost 0.15 to 0.4 ms of a refresh's 1.6 to 2 ms of server CPU.
             try:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.db import WouldWait, make_engine
-from idp.loop_sessions import loop_sessions
+from idp.loop_sessions import PAUSE_SECONDS, LoopSessions, loop_sessions
 
 
 @pytest.fixture()
@@ -136,8 +136,9 @@ def test_another_process_holding_the_write_lock_is_would_wait_at_once_on_the_loo
     """Another process's write lock (here: a plain sqlite3 connection, outside the process's gate) is SQLite's
     "database is locked" at once for loop sessions (busy timeout 0), which LoopSessions.run turns into WouldWait."""
     path = tmp_path / "other.db"
-    sessions = loop_sessions(f"sqlite:///{path}")
-    assert sessions is not None
+    now = [100.0]
+    sessions = LoopSessions(f"sqlite:///{path}", clock=lambda: now[0])
+    assert sessions.available()
     other = sqlite3.connect(path, isolation_level=None)
     try:
         other.execute("PRAGMA journal_mode=WAL")
@@ -155,10 +156,26 @@ def test_another_process_holding_the_write_lock_is_would_wait_at_once_on_the_loo
             asyncio.run(sessions.run(write))
         assert time.monotonic() - started < 0.5
         other.execute("COMMIT")
+        assert not sessions.available()  # another process writes here: not worth trying for a while
+        now[0] += PAUSE_SECONDS
+        assert sessions.available()
         asyncio.run(sessions.run(write))
         assert sorted(r[0] for r in other.execute("SELECT who FROM t")) == ["loop", "other process"]
     finally:
         other.close()
+        asyncio.run(sessions.close())
+
+
+def test_loop_sessions_are_not_offered_while_another_thread_holds_the_gate(engine: Engine, tmp_path: Path) -> None:
+    sessions = loop_sessions(f"sqlite:///{tmp_path / 'gate.db'}")
+    assert sessions is not None
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("INSERT INTO t (who) VALUES ('holder')"))
+            assert not sessions.available()
+            conn.commit()
+        assert sessions.available()
+    finally:
         asyncio.run(sessions.close())
 
 
