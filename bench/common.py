@@ -481,7 +481,7 @@ class Profiler:
 
     def __enter__(self) -> Profiler:
         if self.prefix and self.pid:
-            py_spy = str(VENV_BIN / "py-spy")
+            py_spy = str(VENV_BIN / "py-spy") if (VENV_BIN / "py-spy").exists() else shutil.which("py-spy") or "py-spy"
             cmd = [py_spy, "record", "--pid", str(self.pid), "--subprocesses", "--rate", "250", "--nonblocking",
                    "--duration", str(int(self.duration)), "--format", "raw", "-o", f"{self.prefix}.collapsed.txt"]
             if self.gil:

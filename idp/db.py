@@ -107,18 +107,39 @@ class GatedConnection(sqlite3.Connection):
             self.leave_write()
 
 
-def _write_gate(database: str) -> threading.Lock:
+class WouldWait(Exception):
+    """A connection that must not wait (``NonWaitingConnection``) met a write lock held by someone else."""
+
+
+class NonWaitingConnection(GatedConnection):
+    """A gated connection for the event loop's thread: it never waits for the write gate (``WouldWait`` when
+    another thread holds it), and SQLite's busy timeout is 0 (another process's write lock is "database is
+    locked" at once)."""
+
+    def enter_write(self) -> None:
+        if not self.holds_gate:
+            if not self.gate.acquire(blocking=False):
+                raise WouldWait("the write gate is held by another thread")
+            self.holds_gate = True
+
+
+def write_gate(database: str) -> threading.Lock:
+    """The process-wide write gate of a SQLite database file (its path as the engine's URL names it)."""
     if database in {"", ":memory:"}:
         return threading.Lock()  # a private database: nobody else to queue with
     with _GATES_LOCK:
         return _GATES.setdefault(os.path.realpath(database), threading.Lock())
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, wait: bool = True) -> Engine:
+    """``wait=False`` (SQLite only): connections for the event loop's thread, which never wait for a write lock
+    (``NonWaitingConnection``)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30,
-                                                  "factory": GatedConnection}, pool_size=20)
-        gate = _write_gate(engine.url.database or "")
+        busy_ms = 30000 if wait else 0
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000,
+                                                  "factory": GatedConnection if wait else NonWaitingConnection},
+                               pool_size=20 if wait else 2)
+        gate = write_gate(engine.url.database or "")
 
         @event.listens_for(engine, "before_cursor_execute")
         def _enter_write(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
@@ -132,10 +153,12 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.close()
 
         return engine
+    if not wait:
+        raise ValueError("only SQLite connections can be made not to wait")
     engine = create_engine(
         url, pool_size=20, max_overflow=20, pool_timeout=10,
         connect_args={"connect_timeout": 5} if url.startswith("postgresql") else {},

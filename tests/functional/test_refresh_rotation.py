@@ -119,3 +119,39 @@ def test_the_refresh_session_leaves_its_pooled_connection_transactional(provider
             db.rollback()
         with provider.context.factory() as db:
             assert db.get(Grant, marker) is None
+
+
+def test_a_refresh_that_meets_a_write_held_elsewhere_waits_off_the_event_loop(provider: Provider,
+                                                                            http: httpx.Client) -> None:
+    """On SQLite a refresh runs on the event loop (``idp.loop_sessions``); a write lock held by another thread
+    sends it to the thread pool to wait there, while the loop goes on answering. On PostgreSQL refreshes always
+    run in the thread pool and an unrelated write holds them up not at all."""
+    client_id, secret, body = tokens_for(provider, http)
+    holding = provider.context.factory()
+    holding.add(Grant(id=secrets.token_hex(16), client_id=client_id, user_id=body["user"]))
+    holding.flush()  # SQLite: the process's write gate and the file's write lock, held until the rollback
+    sqlite = provider.settings.database_url.startswith("sqlite")
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            refreshing = pool.submit(httpx.post, f"{provider.url}/token", auth=(client_id, secret or ""),
+                                     data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+                                     timeout=30)
+            if sqlite:
+                try:
+                    refreshing.result(timeout=0.5)
+                    raise AssertionError("the refresh did not wait for the write held elsewhere")
+                except TimeoutError:
+                    pass
+            for _ in range(3):  # the loop is free meanwhile
+                answered = http.get("/.well-known/openid-configuration", timeout=2)
+                assert answered.status_code == 200
+            holding.rollback()
+            refreshed = refreshing.result(timeout=30)
+    finally:
+        holding.close()
+    assert refreshed.status_code == 200, refreshed.text
+    tokens = refreshed.json()
+    assert tokens["refresh_token"] != body["refresh_token"] and "id_token" in tokens
+    again = httpx.post(f"{provider.url}/token", auth=(client_id, secret or ""),
+                       data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]})
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"  # spent: the family is revoked

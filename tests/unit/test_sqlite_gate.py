@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -10,8 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
-from idp.db import make_engine
+from idp.db import WouldWait, make_engine
+from idp.loop_sessions import PAUSE_SECONDS, LoopSessions, loop_sessions
 
 
 @pytest.fixture()
@@ -94,3 +98,88 @@ def test_many_concurrent_writers_all_land(engine: Engine) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(DISTINCT who) FROM t")).scalar() == 300
     assert not gate_of(engine).locked()
+
+
+# --- connections for the event loop's thread: they never wait --------------------------------------------------
+def test_a_non_waiting_connection_refuses_a_gate_held_by_another_thread_and_writes_nothing(engine: Engine,
+                                                                                           tmp_path: Path) -> None:
+    on_loop = make_engine(f"sqlite:///{tmp_path / 'gate.db'}", wait=False)
+    try:
+        holder_wrote, release = threading.Event(), threading.Event()
+
+        def holder() -> None:
+            with engine.connect() as conn:
+                conn.execute(text("INSERT INTO t (who) VALUES ('holder')"))
+                holder_wrote.set()
+                release.wait(10)
+                conn.commit()
+
+        thread = threading.Thread(target=holder)
+        thread.start()
+        assert holder_wrote.wait(5)
+        started = time.monotonic()
+        with pytest.raises(WouldWait), on_loop.connect() as conn:
+            conn.execute(text("INSERT INTO t (who) VALUES ('loop')"))
+        assert time.monotonic() - started < 0.5
+        release.set()
+        thread.join(10)
+        with on_loop.begin() as conn:  # the gate free again: the same connection writes at once
+            conn.execute(text("INSERT INTO t (who) VALUES ('loop, later')"))
+        with engine.connect() as conn:
+            assert sorted(conn.execute(text("SELECT who FROM t")).scalars()) == ["holder", "loop, later"]
+        assert not gate_of(engine).locked()
+    finally:
+        on_loop.dispose()
+
+
+def test_another_process_holding_the_write_lock_is_would_wait_at_once_on_the_loop(tmp_path: Path) -> None:
+    """Another process's write lock (here: a plain sqlite3 connection, outside the process's gate) is SQLite's
+    "database is locked" at once for loop sessions (busy timeout 0), which LoopSessions.run turns into WouldWait."""
+    path = tmp_path / "other.db"
+    now = [100.0]
+    sessions = LoopSessions(f"sqlite:///{path}", clock=lambda: now[0])
+    assert sessions.available()
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("PRAGMA journal_mode=WAL")
+        other.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, who TEXT)")
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO t (who) VALUES ('other process')")
+
+        def write(factory: sessionmaker[Session]) -> None:
+            with factory() as db:
+                db.execute(text("INSERT INTO t (who) VALUES ('loop')"))
+                db.commit()
+
+        started = time.monotonic()
+        with pytest.raises(WouldWait):
+            asyncio.run(sessions.run(write))
+        assert time.monotonic() - started < 0.5
+        other.execute("COMMIT")
+        assert not sessions.available()  # another process writes here: not worth trying for a while
+        now[0] += PAUSE_SECONDS
+        assert sessions.available()
+        asyncio.run(sessions.run(write))
+        assert sorted(r[0] for r in other.execute("SELECT who FROM t")) == ["loop", "other process"]
+    finally:
+        other.close()
+        asyncio.run(sessions.close())
+
+
+def test_loop_sessions_are_not_offered_while_another_thread_holds_the_gate(engine: Engine, tmp_path: Path) -> None:
+    sessions = loop_sessions(f"sqlite:///{tmp_path / 'gate.db'}")
+    assert sessions is not None
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("INSERT INTO t (who) VALUES ('holder')"))
+            assert not sessions.available()
+            conn.commit()
+        assert sessions.available()
+    finally:
+        asyncio.run(sessions.close())
+
+
+def test_loop_sessions_only_for_a_sqlite_file() -> None:
+    assert loop_sessions("sqlite://") is None
+    assert loop_sessions("sqlite:///:memory:") is None
+    assert loop_sessions("postgresql+psycopg://postgres@127.0.0.1:5432/none") is None
