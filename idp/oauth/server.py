@@ -305,8 +305,8 @@ def _run_safely(callback: Callable[[], None]) -> None:
         log.exception("after-commit callback failed")
 
 
-# The request being handled (Authlib's query_client gets no request). A context variable, not a thread's: on the
-# loop, requests waiting on PostgreSQL in their greenlets interleave on one thread, each in its own task's context.
+# The request being handled (Authlib's query_client gets no request). A context variable, not a thread's: requests
+# handled on the loop's thread (idp.loop_sessions) each run in their own task's context.
 _handling: contextvars.ContextVar[CanaryRequest | None] = contextvars.ContextVar("token_request", default=None)
 
 
