@@ -20,6 +20,7 @@ import pytest
 from idp.workers import balanced
 from tests.functional.conftest import free_port
 from tests.support.clickhouse import server_url_for
+from tests.support.procfs import socket_inodes, tcp_sockets
 
 pytestmark = pytest.mark.skipif(not balanced(), reason="one socket per worker needs Linux's SO_REUSEPORT")
 
@@ -37,34 +38,9 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def _socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    try:
-        for fd in (Path("/proc") / str(pid) / "fd").iterdir():
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    except OSError:
-        pass
-    return inodes
-
-
 def _tcp(port: int, state: str) -> set[str]:
     """Inodes of loopback TCP sockets on ``port`` in ``state`` (0A listening, 01 established)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            parts = line.split()
-            if int(parts[1].rsplit(":", 1)[1], 16) == port and parts[3] == state:
-                found.add(parts[9])
-    return found
+    return {s.inode for s in tcp_sockets() if s.local_port == port and s.state == state}
 
 
 @pytest.fixture
@@ -105,12 +81,12 @@ def server(tmp_path: Path, clickhouse_server_url: str) -> Iterator[tuple[subproc
 def workers(supervisor: int, port: int) -> set[int]:
     """The supervisor's children serving the port (not multiprocessing's resource tracker)."""
     listening = _tcp(port, "0A")
-    return {pid for pid in children(supervisor) if _socket_inodes(pid) & listening}
+    return {pid for pid in children(supervisor) if socket_inodes(pid) & listening}
 
 
 def connections_per_worker(supervisor: int, port: int) -> dict[int, int]:
     established = _tcp(port, "01")
-    return {pid: len(_socket_inodes(pid) & established) for pid in children(supervisor)}
+    return {pid: len(socket_inodes(pid) & established) for pid in children(supervisor)}
 
 
 def test_connections_reach_every_worker_and_a_dead_worker_is_replaced(

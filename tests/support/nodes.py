@@ -4,7 +4,6 @@ and tells which process sent each one (Linux: the sender's socket is looked up i
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import IO, Any
 
 import httpx
 
+from tests.support.procfs import socket_inodes, tcp_sockets
 from tests.support.server_thread import free_port
 
 
@@ -94,42 +94,16 @@ def start_nodes(count: int, env: dict[str, str], root: Path) -> list[Node]:
     return nodes
 
 
-def _socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    try:
-        for fd in (Path("/proc") / str(pid) / "fd").iterdir():
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    except OSError:
-        pass
-    return inodes
-
-
 def _connection_inodes(local_port: int, remote_port: int) -> set[str]:
     """Inodes of the loopback TCP sockets from ``local_port`` to ``remote_port``."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            parts = line.split()
-            if (int(parts[1].rsplit(":", 1)[1], 16) == local_port
-                    and int(parts[2].rsplit(":", 1)[1], 16) == remote_port):
-                found.add(parts[9])
-    return found
+    return {s.inode for s in tcp_sockets() if (s.local_port, s.remote_port) == (local_port, remote_port)}
 
 
 def sender_pid(peer_port: int, server_port: int, pids: Iterable[int]) -> int | None:
     """Which of ``pids`` holds the client end of the open connection from ``peer_port`` to ``server_port``."""
     inodes = _connection_inodes(peer_port, server_port)
     for pid in pids:
-        if _socket_inodes(pid) & inodes:
+        if socket_inodes(pid) & inodes:
             return pid
     return None
 
