@@ -134,22 +134,20 @@ def test_shard_down_during_ingest_spool_keeps_events_and_none_is_lost_or_doubled
     assert_stored_exactly_once(canary, posted, {1: "shard", 2: "shard"})
 
 
-@pytest.mark.timeout(150)
-def test_replica_down_during_ingest_ingest_goes_on_and_both_replicas_catch_up(
-        canary_factory: Callable[..., Canary]) -> None:
-    canary = canary_factory(REPLICAS)
+def replica_outage(canary: Canary, stopped: int, reader: int) -> None:
+    """Stop replica ``stopped`` during ingest: posting goes on, what is acknowledged meanwhile is readable through
+    ``reader``; start it again, and both replicas end up with every acknowledged event once."""
     cluster = canary.cluster
     with Poster(canary.url, canary.token, canary.accounts) as poster:
         poster.wait_acknowledged(200)
         poster.wait_for(lambda: local_rows(canary, 3) > 0, "events replicated to server 3 before the fault")
-        cluster.stop_server(3)
+        cluster.stop_server(stopped)
         down_at = outage(poster)
-        # Events acknowledged while the replica is down become readable without it.
         during = poster.acknowledged_ids(since=down_at)
         assert during
-        poster.wait_for(lambda: readable(canary, during) == during,
-                        "events acknowledged during the outage readable through server 1")
-        cluster.start_server(3)
+        poster.wait_for(lambda: readable(canary, during, server=reader) == during,
+                        f"events acknowledged while server {stopped} is down readable through server {reader}")
+        cluster.start_server(stopped)
         poster.wait_acknowledged(200)
     posted = poster.posted
     assert_posting_went_on(posted)
@@ -157,30 +155,19 @@ def test_replica_down_during_ingest_ingest_goes_on_and_both_replicas_catch_up(
     for server in (1, 3):
         canary.query(server, f"SYSTEM SYNC REPLICA {LOCAL}")
     assert_stored_exactly_once(canary, posted, {1: "replica", 3: "replica"})
+
+
+@pytest.mark.timeout(150)
+def test_replica_down_during_ingest_ingest_goes_on_and_both_replicas_catch_up(
+        canary_factory: Callable[..., Canary]) -> None:
+    replica_outage(canary_factory(REPLICAS), stopped=3, reader=1)
 
 
 @pytest.mark.timeout(150)
 def test_replica_canary_writes_to_down_during_ingest_alt_hosts_take_over(
         canary_factory: Callable[..., Canary]) -> None:
     """The URL names server 1 and, in ``alt_hosts``, the other replica: ingest goes on while server 1 is down."""
-    canary = canary_factory(REPLICAS, alt_hosts=(3,))
-    cluster = canary.cluster
-    with Poster(canary.url, canary.token, canary.accounts) as poster:
-        poster.wait_acknowledged(200)
-        poster.wait_for(lambda: local_rows(canary, 3) > 0, "events replicated to server 3 before the fault")
-        cluster.stop_server(1)
-        down_at = outage(poster)
-        during = poster.acknowledged_ids(since=down_at)
-        poster.wait_for(lambda: readable(canary, during, server=3) == during,
-                        "events acknowledged while server 1 is down readable through server 3")
-        cluster.start_server(1)
-        poster.wait_acknowledged(200)
-    posted = poster.posted
-    assert_posting_went_on(posted)
-    wait_drained(canary)
-    for server in (1, 3):
-        canary.query(server, f"SYSTEM SYNC REPLICA {LOCAL}")
-    assert_stored_exactly_once(canary, posted, {1: "replica", 3: "replica"})
+    replica_outage(canary_factory(REPLICAS, alt_hosts=(3,)), stopped=1, reader=3)
 
 
 @pytest.mark.timeout(120)
