@@ -62,15 +62,49 @@ sys.exit(main(sys.argv[1:]))
 
 
 # --- the machine ---------------------------------------------------------------------------------------
-def machine() -> dict[str, Any]:
-    model = ""
+def machine(calibrate: bool = False) -> dict[str, Any]:
+    """What ran the bench. ``calibrate``: also the CPU cost of one RS256 and one ES256 signature here, which
+    differ threefold between machines of one kind and weigh on every token figure (a refresh signs twice)."""
+    fields: dict[str, str] = {}
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
+            name, _, value = line.partition(":")
+            if name.strip() in {"model name", "cpu family", "model"}:
+                fields.setdefault(name.strip(), value.strip())
+            if line.strip() == "":
                 break
-    return {"nproc": os.cpu_count(), "cpu": model or platform.processor(), "python": platform.python_version(),
-            "kernel": platform.release()}
+    found: dict[str, Any] = {
+        "nproc": os.cpu_count(), "cpu": fields.get("model name") or platform.processor(),
+        "cpu_family_model": f"{fields.get('cpu family', '?')}/{fields.get('model', '?')}",
+        "python": platform.python_version(), "kernel": platform.release()}
+    if calibrate:
+        found["signature_cpu_ms"] = signature_cost()
+    return found
+
+
+def signature_cost(calls: int = 400) -> dict[str, float]:
+    """CPU per signature of a 300-byte message, RSA-2048 PKCS#1 v1.5 (RS256) and P-256 (ES256), best of five
+    batches."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    message = b"x" * 300
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    signers: dict[str, Callable[[], bytes]] = {
+        "RS256": lambda: rsa_key.sign(message, padding.PKCS1v15(), hashes.SHA256()),
+        "ES256": lambda: ec_key.sign(message, ec.ECDSA(hashes.SHA256())),
+    }
+    costs = {}
+    for name, sign in signers.items():
+        batches = []
+        for _ in range(5):
+            started = time.process_time()
+            for _ in range(calls // 5):
+                sign()
+            batches.append((time.process_time() - started) / (calls // 5))
+        costs[name] = round(min(batches) * 1000, 3)
+    return costs
 
 
 def free_port() -> int:

@@ -668,8 +668,8 @@ def main() -> int:
             url = (stack.enter_context(common.postgres_database(args.pg_admin_url))
                    if args.database == "postgres" else "")
             timed = refresh_breakdown if args.mode == "refresh" else breakdown
-            parts = {"machine": common.machine(), "signing_alg": args.signing_alg, "database": args.database,
-                     "mode": args.mode, "breakdown_ms": timed(args.signing_alg, url)}
+            parts = {"machine": common.machine(calibrate=True), "signing_alg": args.signing_alg,
+                     "database": args.database, "mode": args.mode, "breakdown_ms": timed(args.signing_alg, url)}
         print(json.dumps(parts, indent=2))
         if args.json_out:
             Path(args.json_out).write_text(json.dumps(parts, indent=2))
@@ -681,7 +681,7 @@ def main() -> int:
     if args.loader == "wrk" and not common.WRK:
         raise SystemExit("wrk is not installed (apt-get install -y wrk), use --loader python")
 
-    report: dict[str, Any] = {"machine": common.machine(), "target": args.target, "mode": args.mode,
+    report: dict[str, Any] = {"machine": common.machine(calibrate=True), "target": args.target, "mode": args.mode,
                               "workers": args.workers, "connections": args.connections,
                               "duration_s": args.duration, "warmup_s": args.warmup}
     if args.target == "node":

@@ -12,7 +12,8 @@ file): their refreshes then go to the thread pool, as before.
 PostgreSQL stays in the thread pool: every statement there waits on the network. Running the same code in a
 greenlet over asynchronous psycopg (SQLAlchemy's asyncio machinery) kept the loop free but cost as much CPU as the
 hand-off it saved (527-553 refreshes per server CPU-second against 523-574; in-process 1.59-1.62 ms against
-1.35-1.40).
+1.35-1.40). So did awaiting only the look-up and the rotation over psycopg's own asynchronous connections, with
+the grant's synchronous part on the loop between them (docs/performance.md, "Refresh on machine C again").
 """
 
 from __future__ import annotations

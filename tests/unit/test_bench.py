@@ -42,3 +42,14 @@ def test_bench_module_imports_without_running(path: Path, bench_path: None) -> N
     module = load(path)
     assert module.__name__ == f"bench_{path.stem}"
     assert path.stem == "common" or callable(getattr(module, "main", None)), "a script has a main()"
+
+
+def test_the_machine_report_carries_the_signature_calibration(bench_path: None) -> None:
+    common = load(BENCH / "common.py")
+    plain = common.machine()
+    assert "signature_cpu_ms" not in plain and plain["nproc"] >= 1
+    family, _, model = plain["cpu_family_model"].partition("/")
+    assert family and model
+    costs = common.machine(calibrate=True)["signature_cpu_ms"]
+    assert set(costs) == {"RS256", "ES256"}
+    assert 0 < costs["ES256"] < costs["RS256"]  # an RSA-2048 private-key operation costs several ECDSA ones
