@@ -14,7 +14,6 @@ from typing import Protocol
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from idp.accounts.address_limit import AddressLimit
 from idp.accounts.models import LoginSession, User
 from idp.clock import Clock
 from idp.mail import Mailer
@@ -80,10 +79,6 @@ class AccountFlows:
     end_grants: Callable[[Session, str, datetime], None]
     """Revokes every token grant (refresh-token family) of an account."""
     events: AccountEvents = field(default_factory=NoEvents)
-    signup_throttle: AddressLimit = field(default_factory=lambda: AddressLimit())
-    """Sign-up attempts per client address."""
-    reset_throttle: AddressLimit = field(default_factory=lambda: AddressLimit())
-    """Password reset requests per client address."""
 
     def sign_out_everywhere(self, db: Session, user: User, now: datetime, keep: str | None = None) -> int:
         """End every login session (but the one whose ``id_hash`` is ``keep``) and revoke every grant;

@@ -2,7 +2,7 @@
 those domains only. The account is usable once its address is verified: until then it has no password (the
 chosen one waits in the verification link). Signing up with an address that has an account mails its owner
 instead, and the person signing up sees the same answer either way. Attempts are throttled per client
-address (``idp.accounts.address_limit``)."""
+address (``idp.accounts.throttle``, in SQL: every worker and node counts against one limit)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,13 @@
-"""Sliding-window limits on attempts (sign-in by address and by account, client authentication), kept in SQL.
+"""Sliding-window limits on attempts (sign-in by address and by account, client authentication, and the requests
+that send mail to a typed address: sign-ups and password resets, by address), kept in SQL.
 
 Each key (``signin-address:203.0.113.7``, ``signin-account:ada@example.com``, ``client-address:…``,
-``client:<client_id>``) has a counter per fixed window of ``window`` seconds in ``throttle_counts``. An attempt
-is allowed while the sliding estimate — the current window's count plus the previous window's, weighted by how
-much of it the sliding window still covers — stays under the limit (the approximation Cloudflare and nginx
-describe). Taking an attempt is one conditional ``UPDATE … RETURNING`` on the counter row, so concurrent
-requests, on any worker or node, never take more than the limit between them. A limit of 0 turns a key off.
+``client:<client_id>``, ``signup-address:…``, ``reset-address:…``) has a counter per fixed window of ``window``
+seconds in ``throttle_counts``. An attempt is allowed while the sliding estimate — the current window's count plus
+the previous window's, weighted by how much of it the sliding window still covers — stays under the limit (the
+approximation Cloudflare and nginx describe). Taking an attempt is one conditional ``UPDATE … RETURNING`` on the
+counter row, so concurrent requests, on any worker or node, never take more than the limit between them. A limit of
+0 turns a key off.
 
 ``reserve`` takes an attempt before the work it guards (a password check); ``release`` gives it back when the
 attempt turns out not to count (a right password). ``record_failure`` serves failures only known after the fact
@@ -78,12 +80,15 @@ def retry_after(previous: int, current: int, elapsed: float, limit: int, window:
 @dataclass(frozen=True)
 class Limits:
     """The limits Canary applies (``CANARY_SIGNIN_*_LIMIT``, ``CANARY_CLIENT_AUTH_LIMIT``,
-    ``CANARY_THROTTLE_WINDOW``)."""
+    ``CANARY_THROTTLE_WINDOW``). Sign-ups and password reset requests, which each mail an address someone typed,
+    are held to 5 per client address in 10 minutes: enough for a person, too few to mail strangers in bulk."""
 
     signin_address: Limit = Limit("signin-address", 20, 300)
     signin_account: Limit = Limit("signin-account", 10, 300)
     client_address: Limit = Limit("client-address", 20, 300)
     client: Limit = Limit("client", 20, 300)
+    signup_address: Limit = Limit("signup-address", 5, 600)
+    reset_address: Limit = Limit("reset-address", 5, 600)
 
     @classmethod
     def of(cls, *, signin_address: int, signin_account: int, client_auth: int, window: int) -> Limits:
@@ -96,10 +101,16 @@ class Limits:
     def client_auth(self, address: str, client_id: str) -> list[tuple[Limit, str]]:
         return [(self.client_address, address)] + ([(self.client, client_id)] if client_id else [])
 
+    def signup(self, address: str) -> list[tuple[Limit, str]]:
+        return [(self.signup_address, address)]
+
+    def reset(self, address: str) -> list[tuple[Limit, str]]:
+        return [(self.reset_address, address)]
+
     @property
-    def longest_window(self) -> int:
-        return max(limit.window for limit in (self.signin_address, self.signin_account, self.client_address,
-                                              self.client))
+    def all(self) -> tuple[Limit, ...]:
+        return (self.signin_address, self.signin_account, self.client_address, self.client, self.signup_address,
+                self.reset_address)
 
 
 class Throttle:
@@ -229,9 +240,11 @@ class Throttle:
                    .on_conflict_do_nothing(index_elements=[_c.key, _c.window_start]))
 
     def _maybe_prune(self, db: Session, now: float) -> None:
-        """Delete counters no window can still read, at most once a minute per process."""
+        """Delete counters their own limit's window can no longer read, at most once a minute per process."""
         with self._lock:
             if abs(now - self._pruned) < self.PRUNE_EVERY:
                 return
             self._pruned = now
-        db.execute(delete(_table).where(_c.window_start < now - 2 * self.limits.longest_window))
+        for limit in self.limits.all:
+            db.execute(delete(_table).where(_c.key.startswith(f"{limit.name}:"),
+                                            _c.window_start < now - 2 * limit.window))

@@ -14,6 +14,7 @@ from idp.accounts.errors import AccountError
 from idp.accounts.links import InvalidLink
 from idp.web import forms
 from idp.web.context import Canary, canary
+from idp.web.throttling import client_address, take_attempt
 
 log = logging.getLogger("canary.accounts")
 SENT = ("If an account exists for {email}, we sent it a link to choose a new password. "
@@ -43,8 +44,9 @@ async def forgot(request: Request) -> Response:
         return forms.page(request, "password_forgot.html", {
             "authorization_request": back, "email": email, "error": "Enter your e-mail address.",
             "sign_in": forms.sign_in_url(back)}, status=400)
-    client = request.client.host if request.client else "unknown"
-    if c.accounts.reset_throttle.allow(client, c.clock.now()):
+    client = client_address(request)
+    refused = await c.run(take_attempt, c.throttle, c.factory, c.throttle.limits.reset(client))
+    if refused is None:
         await c.run(_request_reset, c, email)
     else:  # the same answer: nothing tells a prober that this address was not mailed
         log.warning("password reset requests from %s throttled", client)

@@ -13,6 +13,7 @@ from idp.accounts.errors import AccountError
 from idp.web import forms
 from idp.web.context import Canary, canary
 from idp.web.responses import error_page
+from idp.web.throttling import client_address, take_attempt
 
 SENT = "We sent a link to {email}. Follow it to confirm your address; then you can sign in."
 
@@ -52,10 +53,12 @@ async def create(request: Request) -> Response:
     email, name, password = form.get("email", "").strip(), form.get("name", "").strip(), form.get("password", "")
     values = {"authorization_request": back, "email": email, "name": name, "domains": c.settings.signup_domains,
               "sign_in": forms.sign_in_url(back)}
-    client = request.client.host if request.client else "unknown"
-    if not c.accounts.signup_throttle.allow(client, c.clock.now()):
-        return forms.page(request, "signup.html", {**values, "error": "Too many attempts from your network; "
-                                                   "try again in a few minutes."}, status=429)
+    refused = await c.run(take_attempt, c.throttle, c.factory, c.throttle.limits.signup(client_address(request)))
+    if refused is not None:
+        page = forms.page(request, "signup.html", {**values, "error": "Too many attempts from your network; "
+                                                   f"try again in {refused.retry_after} seconds."}, status=429)
+        page.headers["Retry-After"] = str(refused.retry_after)
+        return page
     if not email or len(email) > 320 or len(name) > 200 or not password:
         problem = "Enter your name, e-mail address and a password."
     elif password != form.get("repeat", ""):

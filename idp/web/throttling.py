@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.accounts.models import User
 from idp.accounts.service import LoginPolicy
-from idp.accounts.throttle import Limits, Throttled
+from idp.accounts.throttle import Limit, Limits, Throttle, Throttled
 from idp.mail import Mailer
 from idp.settings import Settings
 from idp.web.responses import error_page, json_error
@@ -40,6 +40,17 @@ def login_policy(settings: Settings, mail: Mailer | None = None) -> LoginPolicy:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
+
+
+def take_attempt(throttle: Throttle, factory: sessionmaker[Session],
+                 checks: list[tuple[Limit, str]]) -> Throttled | None:
+    """One attempt taken on each check (committed), or what refused it (nothing taken then)."""
+    with factory() as db:
+        try:
+            throttle.reserve(db, checks)
+        except Throttled as refused:
+            return refused
+    return None
 
 
 def too_many_page(request: Request, refused: Throttled) -> Response:

@@ -3,11 +3,8 @@ passwords; no composition rules."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from idp.accounts.address_limit import AddressLimit
 from idp.accounts.password_rules import MAX_LENGTH, WeakPassword, check_password, common_passwords
 
 
@@ -37,12 +34,3 @@ def test_the_shipped_list_has_thousands_of_entries_of_eight_or_more() -> None:
     assert len(passwords) > 5000
     assert {"password", "iloveyou", "qwertyuiop", "1234567890"} <= passwords
     assert min(len(p) for p in passwords) >= 8
-
-
-def test_throttle_counts_per_address_in_a_sliding_window() -> None:
-    throttle = AddressLimit(limit=2, window=timedelta(minutes=10))
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    assert throttle.allow("a", start) and throttle.allow("a", start + timedelta(minutes=1))
-    assert not throttle.allow("a", start + timedelta(minutes=2))
-    assert throttle.allow("b", start + timedelta(minutes=2))
-    assert throttle.allow("a", start + timedelta(minutes=10, seconds=1))

@@ -97,3 +97,21 @@ def test_retry_after() -> None:
     assert retry_after(previous=0, current=4, elapsed=10, limit=4, window=100) == 90
     assert retry_after(previous=8, current=0, elapsed=0, limit=4, window=100) == 50
     assert retry_after(previous=0, current=8, elapsed=0, limit=4, window=100) == 150  # beyond the limit: longer
+
+
+def test_sign_ups_and_reset_requests_share_one_allowance_across_nodes(sessions: sessionmaker[Session]) -> None:
+    """Five per client address in ten minutes, counted in SQL: two processes (nodes) over one database give no
+    more between them than one; sign-ups and reset requests count apart."""
+    clock = Clock(6000.0)
+    nodes = [Throttle(Limits(), clock), Throttle(Limits(), clock)]
+    with sessions() as db:
+        for i in range(5):
+            nodes[i % 2].reserve(db, nodes[0].limits.signup("203.0.113.7"))
+        for node in nodes:
+            with pytest.raises(Throttled) as refused:
+                node.reserve(db, node.limits.signup("203.0.113.7"))
+            assert refused.value.limit == "signup-address" and 0 < refused.value.retry_after <= 600
+        nodes[1].reserve(db, nodes[1].limits.reset("203.0.113.7"))
+        nodes[0].reserve(db, nodes[0].limits.signup("198.51.100.1"))
+        clock.now += 1200  # two windows later
+        nodes[0].reserve(db, nodes[0].limits.signup("203.0.113.7"))

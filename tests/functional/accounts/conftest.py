@@ -17,7 +17,9 @@ from typing import Any, cast
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import delete, or_
 
+from idp.accounts.models import ThrottleCount
 from tests.functional.conftest import Provider, start_provider
 from tests.support.mail import Inbox
 
@@ -83,8 +85,15 @@ def mailing(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture
-def provider_m(mailing: tuple[Provider, Mailbox]) -> Provider:
-    return mailing[0]
+def provider_m(mailing: tuple[Provider, Mailbox]) -> Iterator[Provider]:
+    """The module's mailing provider, its sign-up and reset allowance for 127.0.0.1 unused: the limits' counters
+    are in the session's shared database, and every test here posts from that one address."""
+    provider = mailing[0]
+    with provider.context.factory() as db:
+        db.execute(delete(ThrottleCount).where(or_(ThrottleCount.key.startswith("signup-address:"),
+                                                   ThrottleCount.key.startswith("reset-address:"))))
+        db.commit()
+    yield provider
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ at the listed domains); an address with an account gets the same answer and its 
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from idp.accounts.address_limit import AddressLimit
+from idp.accounts.throttle import Limit, Throttle, Throttled
 from tests.functional.accounts.conftest import Mailbox, mailing_provider, unique_email
 from tests.functional.conftest import Provider
 from tests.support.browser import hidden, login, redirect_params
@@ -106,11 +107,21 @@ def test_weak_passwords_and_bursts_are_refused(provider_m: Provider, browser: ht
     data = {"csrf_token": hidden(form.text, "csrf_token"), "name": "Bob", "email": "bob@acme.test"}
     weak = browser.post("/signup", data={**data, "password": "qwertyuiop", "repeat": "qwertyuiop"})
     assert weak.status_code == 400 and "most common" in weak.text
-    provider_m.context.accounts.signup_throttle = AddressLimit(limit=2)
-    for _ in range(2):
-        assert browser.post("/signup", data={**data, "password": "x", "repeat": "y"}).status_code == 400
-    assert browser.post("/signup", data={**data, "password": "x", "repeat": "y"}).status_code == 429
-    provider_m.context.accounts.signup_throttle = AddressLimit()
+    throttle = provider_m.context.throttle
+    limits = throttle.limits
+    throttle.limits = dataclasses.replace(limits, signup_address=Limit("signup-address", 3, 600))
+    try:
+        for _ in range(2):  # the weak password above was the first attempt
+            assert browser.post("/signup", data={**data, "password": "x", "repeat": "y"}).status_code == 400
+        refused = browser.post("/signup", data={**data, "password": "x", "repeat": "y"})
+        # Another node's throttle over the same database refuses too: the counter is in SQL.
+        other_node = Throttle(throttle.limits)
+        with provider_m.context.factory() as db, pytest.raises(Throttled):
+            other_node.reserve(db, throttle.limits.signup("127.0.0.1"))
+    finally:
+        throttle.limits = limits
+    assert refused.status_code == 429 and "try again in" in refused.text
+    assert 0 < int(refused.headers["Retry-After"]) <= 600
 
 
 def test_an_invited_address_is_not_taken_over_by_a_sign_up(provider_m: Provider, mailbox: Mailbox,
