@@ -65,6 +65,7 @@ def open_analytics(settings: Settings) -> AnalyticsFacade:
 
     return Analytics.open(url=settings.analytics_url, data_dir=settings.data_dir,
                           retention_days=settings.event_retention_days, spool_max_bytes=settings.spool_max_bytes,
+                          flush_interval=settings.analytics_flush_seconds,
                           rollup_interval=settings.usage_rollup_interval, cluster=settings.analytics_cluster,
                           insert_quorum=settings.analytics_insert_quorum)
 
