@@ -8,7 +8,8 @@ change does not (an invitation is sent by someone else; the sign-in that follows
 
 ``signin.failed`` carries a ``reason``: ``bad_password``, ``unknown_user``, ``locked``, ``disabled`` (and, with
 second factors, ``bad_second_factor``). ``signin.throttled`` carries the ``limit`` that refused (``signin-address``,
-``signin-account``, ``client-address``, ``client``) and the ``endpoint`` (``login``, ``token``, ``introspect``).
+``signin-account``, ``client-address``, ``client``, ``signup-address``, ``reset-address``) and the ``endpoint``
+(``login``, ``token``, ``introspect``, ``signup``, ``password_reset``).
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ async def forgot(request: Request) -> Response:
         await c.run(_request_reset, c, email)
     else:  # the same answer: nothing tells a prober that this address was not mailed
         log.warning("password reset requests from %s throttled", client)
+        c.activity.signin_throttled(None, None, refused.limit, "password_reset", "")
     return forms.page(request, "notice.html", {"title": "Check your mail", "message": SENT.format(email=email),
                                                "sign_in": forms.sign_in_url(back)})
 

@@ -55,6 +55,7 @@ async def create(request: Request) -> Response:
               "sign_in": forms.sign_in_url(back)}
     refused = await c.run(take_attempt, c.throttle, c.factory, c.throttle.limits.signup(client_address(request)))
     if refused is not None:
+        c.activity.signin_throttled(None, None, refused.limit, "signup", "")
         page = forms.page(request, "signup.html", {**values, "error": "Too many attempts from your network; "
                                                    f"try again in {refused.retry_after} seconds."}, status=429)
         page.headers["Retry-After"] = str(refused.retry_after)

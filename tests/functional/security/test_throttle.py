@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from analytics.api import Analytics, provider_events
 from idp.accounts.models import ThrottleCount
 from tests.functional.conftest import Provider, ServerThread, start_provider
-from tests.support.browser import PASSWORD, authorize_params, login
+from tests.support.browser import PASSWORD, authorize_params, hidden, login
 
 WINDOW = 60
 
@@ -26,7 +26,7 @@ WINDOW = 60
 def nodes(database_url: str, tmp_path: Path) -> Iterator[tuple[Provider, Provider]]:
     """Two provider nodes on one database, with small limits, the first one recording its events (chDB)."""
     limits: dict[str, Any] = {"signin_address_limit": 4, "signin_account_limit": 3, "client_auth_limit": 3,
-                              "throttle_window": WINDOW, "login_max_failures": 100}
+                              "throttle_window": WINDOW, "login_max_failures": 100, "signup": "open"}
     analytics = Analytics.open(url=None, data_dir=tmp_path / "a", flush_interval=0.2)
     analytics.migrate()
     servers: list[ServerThread] = []
@@ -161,3 +161,34 @@ def test_old_counters_are_pruned(nodes: tuple[Provider, Provider]) -> None:
     with first.context.factory() as db:
         oldest = db.scalar(select(func.min(ThrottleCount.window_start)))
     assert oldest is not None and oldest >= first.clock.timestamp() - 2 * WINDOW
+
+
+def test_sign_ups_and_reset_requests_are_limited_across_nodes(nodes: tuple[Provider, Provider]) -> None:
+    """Five of each per client address in ten minutes, whichever node answers; a refused sign-up is a 429 with
+    Retry-After, a refused reset request the same page as any other; each refusal is a ``signin.throttled``
+    event."""
+    first, _ = nodes
+    browsers = [httpx.Client(base_url=node.url, timeout=30) for node in nodes]
+    try:
+        forms = [browser.get("/password/forgot") for browser in browsers]
+        resets = [browsers[i % 2].post("/password/forgot", data={
+            "csrf_token": hidden(forms[i % 2].text, "csrf_token"), "email": f"nobody-{i}@example.com"})
+            for i in range(7)]
+        pages = [browser.get("/signup") for browser in browsers]
+        signups = [browsers[i % 2].post("/signup", data={
+            "csrf_token": hidden(pages[i % 2].text, "csrf_token"), "name": "Mallory",
+            "email": f"mallory-{i}@example.com", "password": "x", "repeat": "y"}) for i in range(7)]
+    finally:
+        for browser in browsers:
+            browser.close()
+    assert {r.status_code for r in resets} == {200}  # refused or not, the same answer
+    assert [r.status_code for r in signups] == [400] * 5 + [429] * 2  # a mismatch is checked after the limit
+    assert 1 <= int(signups[-1].headers["retry-after"]) <= 600
+    with first.context.factory() as db:
+        counted = dict(db.execute(select(ThrottleCount.key, ThrottleCount.count)
+                                  .where(ThrottleCount.key.in_(["reset-address:127.0.0.1",
+                                                                "signup-address:127.0.0.1"]))).tuples().all())
+    assert counted == {"reset-address:127.0.0.1": 5, "signup-address:127.0.0.1": 5}
+    throttled = _stored(first, provider_events.SIGNIN_THROTTLED)  # the first node's refusals: the 7th of each
+    assert sorted((t["endpoint"], t["limit"]) for t in throttled) == [("password_reset", "reset-address"),
+                                                                    ("signup", "signup-address")]
