@@ -29,7 +29,6 @@ from idp.migrate import migrate_sql
 from idp.oauth.models import Client
 from idp.settings import Settings
 from tests.conftest import POSTGRES_ADMIN
-from tests.support.clickhouse import server_url_for
 from tests.support.nodes import HoldingReceiver, Node, Received, canary, start_nodes
 
 WEBHOOK_TIMEOUT = 4
@@ -102,22 +101,11 @@ def accounts_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def analytics_url(clickhouse_server_url: str) -> Iterator[str]:
-    name = f"canary_nodes_{uuid.uuid4().hex[:10]}"
-    yield server_url_for(name)
-    admin = ServerEngine(server_url_for("default"))
-    try:
-        admin.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    finally:
-        admin.close()
-
-
-@pytest.fixture
-def cluster(accounts_url: str, analytics_url: str, tmp_path: Path) -> Iterator[Cluster]:
+def cluster(accounts_url: str, server_database: str, tmp_path: Path) -> Iterator[Cluster]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CANARY_")}
     # One public issuer for every node, as behind a proxy (nothing listens there: each node is reached directly).
     env.update(CANARY_ISSUER="http://127.0.0.1:9", CANARY_DATABASE_URL=accounts_url,
-               CANARY_ANALYTICS_URL=analytics_url, CANARY_DATA_DIR=str(tmp_path / "cli"),
+               CANARY_ANALYTICS_URL=server_database, CANARY_DATA_DIR=str(tmp_path / "cli"),
                CANARY_LOG_LEVEL="warning", CANARY_WEBHOOK_ALLOW_PRIVATE="1",
                CANARY_ALERT_INTERVAL=str(INTERVAL), CANARY_WEBHOOK_TIMEOUT=str(WEBHOOK_TIMEOUT),
                CANARY_ALERT_CLAIM_SECONDS=str(CLAIM_SECONDS))
@@ -132,7 +120,7 @@ def cluster(accounts_url: str, analytics_url: str, tmp_path: Path) -> Iterator[C
                                                           "scope": "events:write"},
                            auth=(client["client_id"], client["client_secret"]), timeout=30)
         assert token.status_code == 200, token.text
-        yield Cluster(env, nodes, receiver, accounts_url, analytics_url,
+        yield Cluster(env, nodes, receiver, accounts_url, server_database,
                       "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", token.json()["access_token"])
     finally:
         receiver.stop()
