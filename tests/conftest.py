@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, text
 
 from analytics.clickhouse import ServerEngine
 from tests.support.clickhouse import SERVER_URL, server_url_for
 from tests.support.cluster import Cluster, existing_cluster, start_cluster
 from tests.support.mail import Inbox
-
-POSTGRES_ADMIN = os.environ.get("CANARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from tests.support.postgres import fresh_postgres_database
 
 
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, dropped afterwards."""
-    name = f"canary_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - the environment is broken
-        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN}: {exc}")
-    base = POSTGRES_ADMIN.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres_database("canary_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -3,13 +3,11 @@ query tests use, for every method of `AccountDirectory`."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from analytics.directory import AccountDirectory, AccountRef, InMemoryDirectory
 from idp.accounts.models import Membership, Organization, User
@@ -17,7 +15,7 @@ from idp.db import make_engine, make_session_factory
 from idp.directory import LOOKUP_CHUNK, SqlAccountDirectory
 from idp.migrate import migrate_sql
 from idp.settings import Settings
-from tests.conftest import POSTGRES_ADMIN
+from tests.support.postgres import own_accounts_database
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ORGS = ("org-a", "org-b", "org-c")
@@ -38,14 +36,11 @@ def directories(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         tuple[SqlAccountDirectory, InMemoryDirectory]]:
     """A database of its own (its accounts are the only ones), and the same accounts in memory."""
     data_dir = Path(tmp_path_factory.mktemp("data"))
-    name = f"canary_directory_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    if request.param == "sqlite":
-        database_url = f"sqlite:///{data_dir / 'canary.db'}"
-    else:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        database_url = f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}"
+    with own_accounts_database(request.param, data_dir, "canary_directory") as database_url:
+        yield from _directories(database_url, data_dir)
+
+
+def _directories(database_url: str, data_dir: Path) -> Iterator[tuple[SqlAccountDirectory, InMemoryDirectory]]:
     migrate_sql(Settings.from_env({}, database_url=database_url, data_dir=data_dir))
     engine = make_engine(database_url)
     factory = make_session_factory(engine)
@@ -58,10 +53,6 @@ def directories(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         db.add_all(Membership(user_id=ref.sub, organization_id=org) for ref in refs for org in ref.organizations)
     yield SqlAccountDirectory(factory), InMemoryDirectory(refs, {"org-c"})
     engine.dispose()
-    if request.param == "postgresql":
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.mark.parametrize("organization", [None, "org-a", "org-b", "org-c"])

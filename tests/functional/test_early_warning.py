@@ -17,16 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 from standardwebhooks.webhooks import Webhook
 
 from analytics.alerts import AlertService, create_rule, create_webhook_endpoint
 from analytics.api import Analytics, Event
 from analytics.clickhouse import ServerEngine
 from idp.db import transaction
-from tests.conftest import POSTGRES_ADMIN
 from tests.functional.conftest import Provider, ServerThread, start_provider
 from tests.support.clickhouse import server_url_for
+from tests.support.postgres import own_accounts_database
 from tests.support.webhooks import Receiver
 
 DAY = 86_400
@@ -39,24 +38,14 @@ def early(tmp_path: Path, database_url: str, clickhouse_server_url: str
     their alert loops share the session's), its detector running every second."""
     own = f"canary_early_{uuid.uuid4().hex[:10]}"
     url = server_url_for(own)
-    if database_url.startswith("sqlite"):
-        accounts_url = f"sqlite:///{tmp_path / 'accounts.db'}"
-    else:
-        admin_sql = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin_sql.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{own}"'))
-        accounts_url = f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{own}"
-    analytics = Analytics.open(url=url, data_dir=tmp_path / "data", flush_interval=0.2)
-    analytics.migrate()
-    prov, server = start_provider(tmp_path / "data", accounts_url, analytics, alert_interval=1,
-                                  webhook_allow_private=True)  # the receiver listens on loopback
-    yield prov, server, analytics
-    server.stop()
-    analytics.close()
-    if not database_url.startswith("sqlite"):
-        with admin_sql.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)'))
-        admin_sql.dispose()
+    with own_accounts_database(database_url, tmp_path, "canary_early") as accounts_url:
+        analytics = Analytics.open(url=url, data_dir=tmp_path / "data", flush_interval=0.2)
+        analytics.migrate()
+        prov, server = start_provider(tmp_path / "data", accounts_url, analytics, alert_interval=1,
+                                      webhook_allow_private=True)  # the receiver listens on loopback
+        yield prov, server, analytics
+        server.stop()
+        analytics.close()
     admin = ServerEngine(server_url_for("default"))
     admin.execute(f"DROP DATABASE IF EXISTS `{own}`")
     admin.close()

@@ -15,16 +15,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 from standardwebhooks.webhooks import Webhook
 
 from analytics.alerts import AlertService, create_rule, create_webhook_endpoint
 from analytics.api import Analytics, Event
 from idp.db import transaction
-from tests.conftest import POSTGRES_ADMIN
 from tests.functional.conftest import Provider, start_provider
 from tests.support.clickhouse import server_url_for
 from tests.support.mail import Inbox
+from tests.support.postgres import own_accounts_database
 from tests.support.webhooks import Receiver
 
 
@@ -53,20 +52,8 @@ def more_runs(server: object, count: int = 2) -> None:
 def world(tmp_path: Path, database_url: str, clickhouse_server_url: str,
           smtp: tuple[Inbox, int]) -> Iterator[dict[str, object]]:
     url = server_url_for(f"canary_quiet_{uuid.uuid4().hex[:10]}")
-    # A database of its own: other tests' providers (and their alert loops) share the session's database.
-    own = f"canary_quiet_{uuid.uuid4().hex[:10]}"
-    if database_url.startswith("sqlite"):
-        accounts_url = f"sqlite:///{tmp_path / 'accounts.db'}"
-    else:
-        admin_sql = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin_sql.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{own}"'))
-        accounts_url = f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{own}"
-    yield {"url": url, "tmp": tmp_path, "database_url": accounts_url, "smtp_port": smtp[1], "inbox": smtp[0]}
-    if not database_url.startswith("sqlite"):
-        with admin_sql.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)'))
-        admin_sql.dispose()
+    with own_accounts_database(database_url, tmp_path, "canary_quiet") as accounts_url:
+        yield {"url": url, "tmp": tmp_path, "database_url": accounts_url, "smtp_port": smtp[1], "inbox": smtp[0]}
     from analytics.clickhouse import ServerEngine
 
     admin = ServerEngine(server_url_for("default"))

@@ -11,7 +11,6 @@ import os
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,8 +27,8 @@ from idp.cli.serve import prepare
 from idp.migrate import migrate_sql
 from idp.oauth.models import Client
 from idp.settings import Settings
-from tests.conftest import POSTGRES_ADMIN
 from tests.support.nodes import HoldingReceiver, Node, Received, canary, start_nodes
+from tests.support.postgres import fresh_postgres_database
 
 WEBHOOK_TIMEOUT = 4
 CLAIM_SECONDS = 6
@@ -87,17 +86,8 @@ def _ok(run: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.fixture
 def accounts_url() -> Iterator[str]:
-    name = f"canary_nodes_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN}: {exc}")
-    yield f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres_database("canary_nodes") as url:
+        yield url
 
 
 @pytest.fixture

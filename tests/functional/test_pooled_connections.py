@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from idp.db import ping_when_idle
-from tests.conftest import POSTGRES_ADMIN
+from tests.support.postgres import POSTGRES_ADMIN
 
 
 class Clock:

@@ -22,7 +22,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from analytics.api import Analytics, Event, provider_events
 from analytics.directory import AccountRef, InMemoryDirectory
@@ -30,10 +29,10 @@ from idp.accounts.models import User
 from idp.db import transaction
 from tests.analytics_queries import reference
 from tests.analytics_queries.factory import IDP_NAMES, SimEvent, Simulation
-from tests.conftest import POSTGRES_ADMIN
 from tests.functional.admin.conftest import Admin, Spec, new_token
 from tests.functional.conftest import Provider, free_port, start_provider
 from tests.support.clickhouse import server_url_for
+from tests.support.postgres import own_accounts_database
 
 API_NAMES = ("report.viewed", "export.created", "invoice.sent", "search.run")
 CLIENTS = ("web", "cli", "mobile")
@@ -94,19 +93,8 @@ class World:
 @contextmanager
 def own_database(database_url: str, tmp: Path) -> Iterator[str]:
     """An accounts database for this world alone, of the same kind as `database_url`."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp / 'accounts.db'}"
-        return
-    name = f"canary_activity_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with own_accounts_database(database_url, tmp, "canary_activity") as url:
+        yield url
 
 
 def generate(rng: random.Random, plans: dict[str, tuple[Plan, str, tuple[str, ...]]], now: datetime) -> list[SimEvent]:
