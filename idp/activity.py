@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from analytics.api import Event, EventRecorder, provider_events
 from idp import metrics
 from idp.accounts.models import User
-from idp.accounts.service import organization_ids
+from idp.accounts.service import active_organization_ids
 from idp.oauth.models import Client
 
 log = logging.getLogger("canary.activity")
@@ -26,12 +26,12 @@ log = logging.getLogger("canary.activity")
 
 def _organization(db: Session | None, user_id: str | None, client: Client | None,
                   sole: str | None = None) -> str:
-    """The event's organization: the user's when it has exactly one (``sole`` when the caller read it already),
+    """The event's organization: the user's when it belongs to exactly one (``sole`` when the caller read it already),
     else the client's."""
     if sole:
         return sole
     if sole is None and db is not None and user_id:
-        orgs = organization_ids(db, user_id)
+        orgs = active_organization_ids(db, user_id)
         if len(orgs) == 1:
             return orgs[0]
     if client is not None and client.organization_id:

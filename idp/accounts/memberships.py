@@ -26,10 +26,17 @@ def add_member(db: Session, user: User, org: Organization, role: str = "member")
 # this statement cost as much as the refresh token's own look-up.
 _memberships = Membership.__table__.c
 _ORGANIZATION_IDS = select(_memberships.organization_id).where(_memberships.user_id == bindparam("user_id"))
+_ACTIVE_ORGANIZATION_IDS = _ORGANIZATION_IDS.where(_memberships.state == "active")
 
 
 def organization_ids(db: Session, user_id: str) -> list[str]:
+    """Every organization the user belongs to or is invited to."""
     return list(db.scalars(_ORGANIZATION_IDS, {"user_id": user_id}))
+
+
+def active_organization_ids(db: Session, user_id: str) -> list[str]:
+    """The organizations the user belongs to (invitations not yet accepted left out)."""
+    return list(db.scalars(_ACTIVE_ORGANIZATION_IDS, {"user_id": user_id}))
 
 
 def members_of(db: Session, org_ids: list[str]) -> set[str]:

@@ -9,6 +9,7 @@ from idp.accounts.login import (
     authenticate,
 )
 from idp.accounts.memberships import (
+    active_organization_ids,
     add_member,
     find_membership,
     members_of,
@@ -45,6 +46,7 @@ __all__ = [
     "DEFAULT_PASSWORD_MIN_LENGTH",
     "MIN_PASSWORD",
     "LoginPolicy",
+    "active_organization_ids",
     "add_member",
     "authenticate",
     "check_slug",

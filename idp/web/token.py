@@ -1,6 +1,6 @@
 """/token, /introspect and /revoke: handed to Authlib through ``idp.oauth.server``.
 
-Failed client authentication at /token and /introspect is counted per client address and per client_id
+Failed client authentication at /token, /introspect and /revoke is counted per client address and per client_id
 (``idp.accounts.throttle``); past the limit the answer is 429 with Retry-After. A request is never slowed by the
 count while its client authenticates: the shared counters are written and read only after a failure, and a
 process remembers what it learnt so that it refuses a throttled client without asking the database.
@@ -44,12 +44,16 @@ def _refused(c: Canary, refused: Throttled, client_id: str, endpoint: str) -> Re
     return too_many_json(refused)
 
 
+# Authlib's endpoint name (None: the token endpoint) → the endpoint's name in throttle events.
+_NAMES = {None: "token", "introspection": "introspect", "revocation": "revoke"}
+
+
 async def _authenticated(request: Request, endpoint: str | None) -> Response:
     c = canary(request)
     form = await read_form(request, c.settings.max_body_bytes)
     client_id = _client_id(request, form)[:64]
     checks = c.throttle.limits.client_auth(client_address(request), client_id)
-    name = "token" if endpoint is None else "introspect"
+    name = _NAMES[endpoint]
     refused = c.throttle.refusing(checks)
     if refused is not None:
         return _refused(c, refused, client_id, name)
@@ -70,4 +74,4 @@ async def introspect(request: Request) -> Response:
 
 
 async def revoke(request: Request) -> Response:
-    return await canary(request).server.respond(request, "revocation")
+    return await _authenticated(request, "revocation")

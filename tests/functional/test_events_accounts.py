@@ -105,3 +105,46 @@ def test_a_json_syntax_error_says_so_with_its_position(ingest: Provider) -> None
     assert response.status_code == 400
     description = response.json()["error_description"]
     assert description.startswith("the body is not valid JSON: ") and "line 2 column 13" in description
+
+
+def _invite(prov: Provider, email: str, slug: str) -> None:
+    from idp.accounts import invitations
+    from idp.accounts.service import find_organization
+    from idp.db import transaction
+
+    with transaction(prov.context.factory) as db:
+        org = find_organization(db, slug)
+        assert org is not None
+        invitations.invite(prov.context.accounts, db, email=email, organization=org)
+
+
+def test_an_invitation_not_yet_accepted_does_not_let_the_inviting_organization_post(ingest: Provider) -> None:
+    home, inviting = f"home-{uuid.uuid4().hex[:6]}", f"inviting-{uuid.uuid4().hex[:6]}"
+    user = ingest.user(organization=home)
+    ingest.user(organization=inviting)
+    _, token = cc_token(ingest, organization_id=org_id(ingest, inviting))
+    _invite(ingest, user.email, inviting)
+    refused = post(ingest, token, {"account": user.id, "name": "invited.only"})
+    assert refused.status_code == 403, refused.text
+    assert "not in this client's organization" in refused.json()["error_description"]
+    # Nor does the pending invitation make the account's own organization ambiguous for its own tokens.
+    _, own = cc_token(ingest, first_party=True)
+    assert post(ingest, own, {"account": user.id, "name": "home.event"}).status_code == 202
+    assert stored(ingest, f"account = '{user.id}' AND source = 'api'") == [
+        {"account": user.id, "organization": org_id(ingest, home), "name": "home.event"}]
+
+
+def test_an_organizations_client_cannot_tell_other_tenants_addresses_from_unknown_ones(ingest: Provider) -> None:
+    mine, theirs = f"mine-{uuid.uuid4().hex[:6]}", f"theirs-{uuid.uuid4().hex[:6]}"
+    member = ingest.user(email=f"member-{uuid.uuid4().hex[:6]}@example.com", organization=mine)
+    outsider = ingest.user(email=f"outsider-{uuid.uuid4().hex[:6]}@example.com", organization=theirs)
+    nobody = f"nobody-{uuid.uuid4().hex[:6]}@example.com"
+    _, token = cc_token(ingest, organization_id=org_id(ingest, mine), events_by_email=True)
+    assert post(ingest, token, {"account": member.email, "name": "mine.event"}).status_code == 202
+    answers = [post(ingest, token, {"account": email, "name": "probe"}) for email in (outsider.email, nobody)]
+    assert [a.status_code for a in answers] == [400, 400]
+    assert [a.json()["errors"] for a in answers] == [
+        [{"index": 0, "field": "account", "message": f"no account {email!r}"}] for email in (outsider.email, nobody)]
+    # Named by sub, an outsider is still refused as one (a sub is no address to probe).
+    by_sub = post(ingest, token, {"account": outsider.id, "name": "probe"})
+    assert by_sub.status_code == 403

@@ -3,7 +3,8 @@
 An event names an existing account by its ``sub`` or, when the posting client is registered for it
 (``events_by_email``), by its e-mail address; an account that does not exist is refused (``UnknownAccounts``,
 answered 400 with the index and field of every such event), so that activity counts only real people. The
-event is stored with the account's ``sub``.
+event is stored with the account's ``sub``. To an organization's client, an address outside its organization
+is unknown too: nothing tells it which addresses have accounts in other tenants.
 
 A ``client_credentials`` token posts for accounts of its client's organization (any account for a first-party
 client); a user's token, forwarded by a resource server, posts for that user only. An event may name an
@@ -99,14 +100,21 @@ def resolve(claims: dict[str, Any], rows: list[Any], accounts: list[str], posted
     if new:
         found = Accounts(rows)
         by_email = bool(first[EVENTS_BY_EMAIL])
+        user_token = "gid" in claims
+        sub = claims["sub"] if user_token else None
+        first_party, client_org = bool(first[FIRST_PARTY]), first[CLIENT_ORGANIZATION]
         ids = {key: found.find(distinct[key][0], by_email) for key in new}
+        if by_email and not user_token and not first_party:
+            # An address outside the client's organization is answered as an unknown one: an organization's
+            # client must not learn which addresses have accounts in other tenants.
+            for key, account_id in ids.items():
+                if account_id is not None and account_id != distinct[key][0] \
+                        and client_org not in found.organizations.get(account_id, ()):
+                    ids[key] = None
         unknown = {key for key, account_id in ids.items() if account_id is None}
         if unknown:
             raise UnknownAccounts([{"index": index, "field": "account", "message": _unknown(key, distinct, by_email)}
                                    for index, key in enumerate(keys) if key in unknown])
-        user_token = "gid" in claims
-        sub = claims["sub"] if user_token else None
-        first_party, client_org = bool(first[FIRST_PARTY]), first[CLIENT_ORGANIZATION]
         for key in new:
             account, named = distinct[key]
             account_id = ids[key]

@@ -81,7 +81,7 @@ def _table(model: type[Any]) -> sa.Table:
 @functools.lru_cache(maxsize=256)
 def statement(paramstyle: str, accounts: int, user_token: bool, emails: int = 0) -> str:
     """Token state, the client, and the accounts (``accounts`` ids, ``emails`` e-mail addresses) with their
-    memberships, in one row per membership (at least one row).
+    active memberships (not invitations waiting to be accepted), in one row per membership (at least one row).
 
     Written for the DB-API directly: SQLAlchemy's expanding IN is compiled anew on every call, which cost more
     than the query itself.
@@ -109,5 +109,6 @@ def statement(paramstyle: str, accounts: int, user_token: bool, emails: int = 0)
         f"LEFT JOIN {clients.name} AS c ON c.{clients.c.client_id.name} = {p} AND NOT c.{clients.c.disabled.name} "
         f"LEFT JOIN {users.name} AS u ON {on_accounts} "
         f"LEFT JOIN {members.name} AS m ON m.{members.c.user_id.name} = u.{users.c.id.name} "
+        f"AND m.{members.c.state.name} = 'active' "  # an invitation not yet accepted is no membership
         f"LEFT JOIN {orgs.name} AS o ON o.{orgs.c.id.name} = m.{members.c.organization_id.name}"
     )

@@ -151,6 +151,18 @@ def test_failed_introspection_authentication_is_limited(nodes: tuple[Provider, P
     assert statuses == [400, 400, 400, 429, 429]  # invalid_client (400 without a Basic header), then 429
 
 
+def test_failed_revocation_authentication_is_limited(nodes: tuple[Provider, Provider]) -> None:
+    first, _ = nodes
+    client_id, secret = first.client(grant_types=["client_credentials"], scope="events:write", redirect_uris=[])
+    assert secret is not None
+    statuses = [httpx.post(f"{first.url}/revoke", data={"token": "x"}, auth=(client_id, "guess")).status_code
+                for _ in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
+    assert httpx.post(f"{first.url}/revoke", data={"token": "x"}, auth=(client_id, secret)).status_code == 429
+    throttled = _stored(first, provider_events.SIGNIN_THROTTLED)
+    assert {t["endpoint"] for t in throttled} == {"revoke"}
+
+
 def test_old_counters_are_pruned(nodes: tuple[Provider, Provider]) -> None:
     first, _ = nodes
     with httpx.Client(base_url=first.url, timeout=30) as browser:
