@@ -30,6 +30,7 @@ from idp.oauth.keys import KeyStore
 from idp.oauth.resource_access import ResourceAccess
 from idp.oauth.server import BodyTooLarge, CanaryAuthorizationServer
 from idp.oauth.tokens import TokenPolicy, TokenService
+from idp.oauth.web_origins import WebOrigins
 from idp.settings import Settings
 from idp.web import (
     account_routes,
@@ -45,6 +46,7 @@ from idp.web import (
     userinfo,
 )
 from idp.web.context import Canary
+from idp.web.cors import CrossOrigin
 from idp.web.factors import routes as factors
 from idp.web.instrumented import Instrumented
 from idp.web.responses import json_error
@@ -83,6 +85,7 @@ ROUTES = [
 MIDDLEWARE = [
     Middleware(Instrumented),
     Middleware(SecurityHeaders),
+    Middleware(CrossOrigin),
 ]
 
 
@@ -122,6 +125,7 @@ def build_context(settings: Settings, analytics: AnalyticsFacade | None = None, 
                                                                context_processors=[csp_context]),
                   analytics=analytics, clock=clock, login_policy=login_policy(settings, mail),
                   throttle=Throttle(limits(settings), clock.timestamp),
+                  web_origins=WebOrigins(factory, settings.cache_seconds, clock.timestamp),
                   mail=mail, accounts=AccountFlows(mail, clock, AccountPolicy.from_settings(settings),
                                                    TokenService.revoke_user_grants, activity))
 

@@ -21,6 +21,7 @@ from idp.oauth.keys import KeyStore
 from idp.oauth.resource_access import ResourceAccess
 from idp.oauth.server import CanaryAuthorizationServer
 from idp.oauth.tokens import TokenService
+from idp.oauth.web_origins import WebOrigins
 from idp.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class Canary:
     clock: Clock
     mail: Mailer  # outgoing mail: mail.send(template, to, context, db=None)
     accounts: AccountFlows  # what password reset, verification, sign-up and invitations need
+    web_origins: WebOrigins  # where browser applications may call the token endpoints from (CORS)
     login_policy: LoginPolicy = field(default_factory=LoginPolicy)  # lockout, and its notice to the owner
     throttle: Throttle = field(default_factory=Throttle)  # sign-in and client authentication limits
 
