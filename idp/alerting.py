@@ -42,8 +42,8 @@ def alert_service(settings: Settings, factory: sessionmaker[Session], analytics:
 def rule_warnings(settings: Settings, emails: object) -> list[str]:
     """What will not work as a rule with these e-mail recipients says: mail without SMTP."""
     if emails and not settings.smtp_host:
-        return ["SMTP is not configured (CANARY_SMTP_HOST is empty): this rule's e-mail recipients will not be "
-                "notified, and each e-mail delivery will fail"]
+        return ["SMTP is not configured (CANARY_SMTP_HOST is empty): this rule's e-mail goes to the development "
+                f"outbox ({settings.outbox_dir}), not to its recipients"]
     return []
 
 

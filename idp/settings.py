@@ -7,6 +7,7 @@ local development, and they are logged as warnings.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -75,13 +76,14 @@ OPTIONS: tuple[Option, ...] = (
            "steady traffic. 0.1 to 60."),
     Option("CANARY_DEMO", "0", "1 = `canary serve` creates a demo client and user and prints them."),
     Option("CANARY_ALLOW_INSECURE_HTTP", "0", "1 = allow a plain-http issuer on a non-localhost host (never do)."),
-    Option("CANARY_LOG_LEVEL", "info", "Log level."),
+    Option("CANARY_LOG_LEVEL", "info", "Log level: debug, info, warning, error or critical."),
     Option("CANARY_ALERT_INTERVAL", "30", "Seconds between inactivity detector runs inside `canary serve`."),
     Option("CANARY_WEBHOOK_TIMEOUT", "10", "Seconds a webhook receiver has to connect, read or answer before the "
            "attempt fails and is retried."),
     Option("CANARY_ALERT_CLAIM_SECONDS", "120", "Seconds a node sending a notification keeps it from the other "
            "nodes and workers; if it dies meanwhile, another sends it after this. More than CANARY_WEBHOOK_TIMEOUT."),
-    Option("CANARY_SMTP_HOST", "", "SMTP server for email notifications; empty = email disabled."),
+    Option("CANARY_SMTP_HOST", "", "SMTP server for all mail (alerts, sign-up, reset and invitation links); "
+           "empty = messages are written to the development outbox in the data dir."),
     Option("CANARY_SMTP_PORT", "587", "SMTP port."),
     Option("CANARY_SMTP_USERNAME", "", "SMTP user name."),
     Option("CANARY_SMTP_PASSWORD", "", "SMTP password."),
@@ -127,13 +129,16 @@ OPTIONS: tuple[Option, ...] = (
     # operations: metrics
     Option("CANARY_METRICS_TOKEN", "", "Bearer token that opens `/metrics` from any address; empty = only the "
            "addresses of CANARY_METRICS_ALLOW_IPS."),
-    Option("CANARY_METRICS_ALLOW_IPS", "127.0.0.1,::1", "Comma-separated addresses allowed to read `/metrics` "
-           "without the token (empty = none)."),
+    Option("CANARY_METRICS_ALLOW_IPS", "127.0.0.1,::1", "Comma-separated addresses or networks (CIDR, e.g. "
+           "10.0.0.0/8) allowed to read `/metrics` without the token (empty = none)."),
 )
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 _CLUSTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 def options_table() -> str:
@@ -149,6 +154,8 @@ def _int(env: Mapping[str, str], name: str, minimum: int = 0, maximum: int | Non
         value = int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if maximum is None and value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     if value < minimum or (maximum is not None and value > maximum):
         raise SettingsError(f"{name} must be between {minimum} and {maximum}, got {value}")
     return value
@@ -299,6 +306,14 @@ class Settings:
                                 "still being sent would be sent again by another node")
         if self.smtp_tls not in {"starttls", "ssl", "none"}:
             raise SettingsError("CANARY_SMTP_TLS must be starttls, ssl or none")
+        for entry in self.metrics_allow_ips:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise SettingsError(f"CANARY_METRICS_ALLOW_IPS: {entry!r} is not an IP address or network "
+                                    "(e.g. 10.0.0.5 or 10.0.0.0/8)") from None
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise SettingsError(f"CANARY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
         self._check_churn()
         if self.analytics_cluster is not None:
             if not _CLUSTER_NAME.fullmatch(self.analytics_cluster):

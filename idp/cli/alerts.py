@@ -16,9 +16,10 @@ from idp.settings import Settings
 
 def cmd_alerts_run(args: argparse.Namespace, settings: Settings) -> int:
     from idp.alerting import alert_service
+    from idp.mail import transport_for
 
     with world(settings) as (factory, analytics, _):
-        service = alert_service(settings, factory, analytics)
+        service = alert_service(settings, factory, analytics, transport_for(settings))
         try:
             report = service.run_once()
         finally:
@@ -120,7 +121,8 @@ def register(sub: Commands) -> None:
                         "with no rhythm yet) or an organization in decline (organization.declining)")
     create.add_argument("--org", help="organization id or slug (default: all accounts)")
     create.add_argument("--webhook", type=int, action="append", help="webhook endpoint id")
-    create.add_argument("--email", action="append", help="e-mail recipient (needs CANARY_SMTP_HOST)")
+    create.add_argument("--email", action="append", help="e-mail recipient (sent through CANARY_SMTP_HOST; without it, "
+                        "written to the development outbox)")
     create.add_argument("--digest", choices=("daily", "weekly"),
                         help="e-mail one digest per day or week instead of one message per transition")
     json_option(create)

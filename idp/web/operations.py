@@ -2,14 +2,16 @@
 process answers) and ``/readyz`` (it can serve: the accounts database answers and the event spool is writable).
 
 ClickHouse being away does not make Canary unready: events wait in the spool, sign-ins and tokens go on; it is
-reported as ``degraded``. ``/metrics`` is open to the addresses of CANARY_METRICS_ALLOW_IPS (loopback by
-default) and to any request carrying CANARY_METRICS_TOKEN as a bearer token; anything else gets 403.
+reported as ``degraded``. ``/metrics`` is open to the addresses and networks of CANARY_METRICS_ALLOW_IPS
+(loopback by default) and to any request carrying CANARY_METRICS_TOKEN as a bearer token; anything else gets 403.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
+import ipaddress
 from typing import Any
 
 from sqlalchemy import text
@@ -23,6 +25,7 @@ from idp.web.context import Canary, canary
 from idp.web.responses import NO_STORE, json_error
 
 CLICKHOUSE_TIMEOUT_SECONDS = 2.0
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _allowed(request: Request, c: Canary) -> bool:
@@ -32,7 +35,19 @@ def _allowed(request: Request, c: Canary) -> bool:
         if scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode()):
             return True
     client = request.client
-    return client is not None and client.host in c.settings.metrics_allow_ips
+    if client is None:
+        return False
+    try:
+        address = ipaddress.ip_address(client.host)
+    except ValueError:
+        return False
+    return any(address in network for network in _networks(c.settings.metrics_allow_ips))
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(allowed: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    """CANARY_METRICS_ALLOW_IPS as networks: an address is a network of one (the settings checked each entry)."""
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in allowed)
 
 
 async def metrics_text(request: Request) -> Response:

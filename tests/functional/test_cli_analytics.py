@@ -16,6 +16,7 @@ from standardwebhooks.webhooks import Webhook
 
 from analytics.api import Analytics, Event
 from tests.support.clickhouse import server_url_for
+from tests.support.mail import Inbox
 from tests.support.webhooks import Receiver
 
 
@@ -92,3 +93,26 @@ def test_inactive_accounts_account_summary_and_cron_alerts(env: dict[str, str], 
     headers, body = Receiver.received[0]
     payload = Webhook(endpoint["secret"]).verify(body, headers)
     assert payload["type"] == "account.inactive" and payload["data"]["account"] == quiet["id"]
+
+
+def test_a_cron_run_sends_alert_mail_through_smtp(env: dict[str, str], smtp: tuple[Inbox, int],
+                                                  tmp_path: Path) -> None:
+    inbox, port = smtp
+    assert canary(env, "migrate").returncode == 0
+    quiet = json.loads(canary(env, "users", "create", "gone@example.com", "--password-stdin", "--json",
+                              stdin="password-123\n").stdout)
+    analytics = Analytics.open(url=env["CANARY_ANALYTICS_URL"], data_dir=tmp_path / "writer")
+    try:
+        now = datetime.now(UTC).replace(microsecond=0)
+        analytics.accept([Event(uuid.uuid4(), quiet["id"], "", "c", "report.viewed", now - timedelta(days=10), now,
+                                {})])
+        analytics.flush(30)
+    finally:
+        analytics.close()
+    created = canary(env, "alerts", "rules", "create", "quiet a week", "--days", "7", "--email", "ops@example.com")
+    assert created.returncode == 0 and "development outbox" in created.stderr  # no SMTP in this environment
+    with_smtp = {**env, "CANARY_SMTP_HOST": "127.0.0.1", "CANARY_SMTP_PORT": str(port), "CANARY_SMTP_TLS": "none"}
+    run = canary(with_smtp, "alerts", "run", "--json")
+    assert run.returncode == 0, run.stderr
+    assert [recipients for recipients, _ in inbox.messages] == [["ops@example.com"]]
+    assert b"gone@example.com" in inbox.messages[0][1]

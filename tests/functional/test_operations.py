@@ -108,6 +108,12 @@ def test_metrics_are_closed_except_to_allowed_addresses_and_the_token(database_u
         assert httpx.get(f"{default.url}/metrics").status_code == 200  # loopback, by default
     finally:
         server.stop()
+    for allowed, status in ((("10.0.0.0/8", "127.0.0.0/8"), 200), (("10.0.0.0/8", "::1"), 403)):
+        networks, server = start_provider(tmp_path / f"networks-{status}", database_url, metrics_allow_ips=allowed)
+        try:
+            assert httpx.get(f"{networks.url}/metrics").status_code == status, allowed
+        finally:
+            server.stop()
 
 
 def test_clickhouse_away_is_degraded_and_the_database_away_unready(database_url: str, tmp_path: Path) -> None:

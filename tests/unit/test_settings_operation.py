@@ -37,3 +37,14 @@ def test_misspelled_variables_are_named_with_the_closest_setting() -> None:
         "CANARY_SMTP_HOTS is not a Canary setting and is ignored; did you mean CANARY_SMTP_HOST?",
         "CANARY_ZZZZZZZZZZZZ is not a Canary setting and is ignored",
     ]
+
+
+def test_bad_log_levels_networks_and_minimums_are_configuration_errors() -> None:
+    with pytest.raises(SettingsError, match="CANARY_LOG_LEVEL must be one of debug, info, warning, error, critical"):
+        Settings.from_env({"CANARY_LOG_LEVEL": "verbose"})
+    assert Settings.from_env({"CANARY_LOG_LEVEL": "DEBUG"}).log_level == "DEBUG"
+    with pytest.raises(SettingsError, match=r"'10\.0\.0\.0/33' is not an IP address or network"):
+        Settings.from_env({"CANARY_METRICS_ALLOW_IPS": "127.0.0.1, 10.0.0.0/33"})
+    assert Settings.from_env({"CANARY_METRICS_ALLOW_IPS": "10.0.0.0/8, ::1"}).metrics_allow_ips == ("10.0.0.0/8", "::1")
+    with pytest.raises(SettingsError, match=r"^CANARY_ACCESS_TOKEN_TTL must be at least 30, got 10$"):
+        Settings.from_env({"CANARY_ACCESS_TOKEN_TTL": "10"})

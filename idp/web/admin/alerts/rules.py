@@ -70,7 +70,8 @@ _WEBHOOK_IDS = {"type": "array", "maxItems": MAX_WEBHOOKS, "uniqueItems": True,
                 "description": "ids of webhook endpoints to notify"}
 _EMAILS = {"type": "array", "maxItems": MAX_EMAILS, "uniqueItems": True,
            "items": string(minLength=MIN_EMAIL_LENGTH, maxLength=MAX_EMAIL_LENGTH, format="email"),
-           "description": "e-mail recipients to notify (needs CANARY_SMTP_HOST)"}
+           "description": "e-mail recipients to notify (through CANARY_SMTP_HOST; without it, "
+                                          "written to the development outbox)"}
 _DIGEST = {"type": ["string", "null"], "enum": [None, *DIGESTS],
            "description": "null: e-mail recipients get each transition at once; `daily` or `weekly`: one message "
                           "per period listing the transitions since the last one (webhooks stay immediate)"}
