@@ -1,5 +1,6 @@
 """What operators and their tools ask a running provider: ``/metrics`` (Prometheus text), ``/healthz`` (the
-process answers) and ``/readyz`` (it can serve: the accounts database answers and the event spool is writable).
+process answers) and ``/readyz`` (it can serve: the accounts database answers, the signing keys load and
+the event spool is writable).
 
 ClickHouse being away does not make Canary unready: events wait in the spool, sign-ins and tokens go on; it is
 reported as ``degraded``. ``/metrics`` is open to the addresses and networks of CANARY_METRICS_ALLOW_IPS
@@ -12,6 +13,7 @@ import asyncio
 import functools
 import hmac
 import ipaddress
+import logging
 from typing import Any
 
 from sqlalchemy import text
@@ -24,6 +26,7 @@ from idp import metrics
 from idp.web.context import Canary, canary
 from idp.web.responses import NO_STORE, json_error
 
+log = logging.getLogger("canary")
 CLICKHOUSE_TIMEOUT_SECONDS = 2.0
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -68,6 +71,12 @@ def _database(c: Canary) -> None:
         db.execute(text("SELECT 1"))
 
 
+def _signing_keys(c: Canary) -> None:
+    """Each algorithm tokens are signed with has a usable key (ID tokens are RS256 unless a client asks)."""
+    for alg in sorted({c.settings.signing_alg, "RS256"}):
+        c.keys.signing_key(alg)
+
+
 async def readyz(request: Request) -> Response:
     c = canary(request)
     checks: dict[str, Any] = {}
@@ -76,6 +85,13 @@ async def readyz(request: Request) -> Response:
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
+    if checks["database"] == "ok":
+        try:
+            await run_in_threadpool(_signing_keys, c)
+            checks["signing_keys"] = "ok"
+        except Exception as exc:
+            log.error("signing keys unusable: %s", exc)
+            checks["signing_keys"] = f"unusable: {type(exc).__name__} (the log says why)"
     analytics = c.analytics
     degraded = False
     if analytics is None:
@@ -95,7 +111,7 @@ async def readyz(request: Request) -> Response:
             up = False
         checks["clickhouse"] = "ok" if up else "unreachable: events wait in the spool"
         degraded = degraded or not up
-    ready = checks["database"] == "ok" and checks["spool"] != "not writable"
+    ready = checks["database"] == "ok" and checks.get("signing_keys") == "ok" and checks["spool"] != "not writable"
     status = "unready" if not ready else "degraded" if degraded else "ready"
     return JSONResponse({"status": status, "checks": checks}, status_code=200 if ready else 503, headers=NO_STORE)
 

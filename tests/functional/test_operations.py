@@ -125,7 +125,8 @@ def test_clickhouse_away_is_degraded_and_the_database_away_unready(database_url:
         ready = httpx.get(f"{provider.url}/readyz")
         assert ready.status_code == 200
         assert ready.json() == {"status": "degraded", "checks": {
-            "database": "ok", "spool": "ok", "clickhouse": "unreachable: events wait in the spool"}}
+            "database": "ok", "signing_keys": "ok", "spool": "ok",
+            "clickhouse": "unreachable: events wait in the spool"}}
         working = provider.context.factory
         away = make_engine(f"postgresql+psycopg://x@127.0.0.1:{free_port()}/x")
         provider.context.factory = sessionmaker(bind=away)  # the accounts database stops answering
@@ -140,6 +141,24 @@ def test_clickhouse_away_is_degraded_and_the_database_away_unready(database_url:
     finally:
         server.stop()
         analytics.close()
+
+
+def test_a_signing_key_that_does_not_load_makes_the_provider_unready(database_url: str, tmp_path: Path) -> None:
+    from idp.db import transaction
+    from idp.oauth.key_cipher import KeyCipher
+    from idp.oauth.keys import rotate
+
+    provider, server = start_provider(tmp_path, database_url, key_encryption_key="k" * 40)
+    try:
+        assert httpx.get(f"{provider.url}/readyz").json()["checks"]["signing_keys"] == "ok"
+        with transaction(provider.context.factory) as db:  # as a rotation run with another encryption key
+            rotate(db, "RS256", 0, cipher=KeyCipher("another key of forty characters, not ours"))
+        provider.context.keys._loaded_at = 0.0  # due for its periodic reload
+        unready = httpx.get(f"{provider.url}/readyz")
+        assert unready.status_code == 503 and unready.json()["status"] == "unready"
+        assert unready.json()["checks"]["signing_keys"].startswith("unusable: KeyEncryptionError")
+    finally:
+        server.stop()
 
 
 @pytest.fixture
