@@ -29,4 +29,6 @@ def set_cookie(response: Response, token: str, secure: bool) -> None:
 def valid(request: Request, form: dict[str, str]) -> bool:
     cookie = request.cookies.get(COOKIE, "")
     field = form.get(FIELD, "")
-    return bool(cookie) and bool(field) and hmac.compare_digest(cookie.encode(), field.encode())
+    if not (cookie and field and field.isascii()):  # a token is ASCII; JSON bodies can carry lone surrogates
+        return False
+    return hmac.compare_digest(cookie.encode(), field.encode())

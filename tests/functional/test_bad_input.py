@@ -108,3 +108,13 @@ def test_database_down_is_503_json(tmp_path: Path) -> None:
             assert response.headers["retry-after"]
     finally:
         server.stop()
+
+
+def test_a_csrf_token_that_is_not_ascii_is_refused_not_a_crash(provider: Provider) -> None:
+    with httpx.Client(base_url=provider.url) as browser:
+        browser.get("/authorize", params=authorize_params(provider.client(first_party=True)[0]))  # sets the cookie
+        assert browser.cookies.get("canary_csrf")
+        for body in (b'{"csrf_token": "\\ud800", "mode": "signin"}', '{"csrf_token": "\u00e9t\u00e9"}'.encode()):
+            answer = browser.post("/login/passkey/options", content=body,
+                                  headers={"Content-Type": "application/json"})
+            assert answer.status_code == 403 and "CSRF" in answer.json()["error_description"], answer.text
