@@ -1,6 +1,7 @@
 """Single-use links (password reset, e-mail verification): the token goes into the mail, only its SHA-256 is
 stored, with what it is for, the address it proves and when it expires. Issuing a new link of a purpose for an
-account spends the older ones, so only the latest mail works."""
+account spends the older ones, so only the latest mail works. Nothing waits in a link to be applied when it is
+followed (no password): following it proves that one reads the address's mail, nothing more."""
 
 from __future__ import annotations
 
@@ -24,14 +25,13 @@ class InvalidLink(AccountError):
     code = "invalid_link"
 
 
-def issue(db: Session, user: User, purpose: str, email: str, ttl: timedelta, now: datetime,
-          password_hash: str | None = None) -> str:
+def issue(db: Session, user: User, purpose: str, email: str, ttl: timedelta, now: datetime) -> str:
     """A new token for ``user``; the raw value is returned once, for the link."""
     db.execute(update(AccountToken).where(AccountToken.user_id == user.id, AccountToken.purpose == purpose,
                                           AccountToken.used_at.is_(None)).values(used_at=now))
     token = new_secret()
     db.add(AccountToken(token_hash=digest(token), purpose=purpose, user_id=user.id, email=email, created_at=now,
-                        expires_at=now + ttl, password_hash=password_hash))
+                        expires_at=now + ttl))
     db.flush()
     return token
 

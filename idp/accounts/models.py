@@ -162,7 +162,8 @@ class AccountToken(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # The address the link proves (the account's, or the new one of an e-mail change).
     email: Mapped[str] = mapped_column(String(320))
-    # A sign-up's chosen password (argon2id), set on the account only once the address is verified.
+    # Unused: earlier versions kept a sign-up's password here; it is now chosen on the link's page
+    # (idp.accounts.verification). Kept while nodes of those versions may still write it during an upgrade.
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

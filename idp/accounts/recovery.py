@@ -26,7 +26,8 @@ class WrongPassword(AccountError):
 
 def request_reset(flows: AccountFlows, db: Session, email: str, *, requested_by: str = "user") -> bool:
     """Mail a reset link if an enabled account has this address; True if one was sent. Callers answer the
-    same either way."""
+    same either way; a page answering anyone calls it once its answer is sent, so that the answer's time does
+    not tell either (this costs more for an account than for none)."""
     user = find_user_by_email(db, email)
     if user is None or user.disabled:
         return False

@@ -1,7 +1,11 @@
-"""``/email/verify``: the mailed link. The GET shows a button (a mail scanner that fetches the link does not
-spend it); the POST, with its CSRF token, verifies. The rules are ``idp.accounts.verification``'s."""
+"""``/email/verify``: the mailed link. The GET shows a form (a mail scanner that fetches the link does not spend
+it); the POST, with its CSRF token, verifies. For an account a sign-up made, the form asks for the name and the
+password: the link proves the address, so what its follower types becomes the account's. The rules are
+``idp.accounts.verification``'s."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,32 +18,42 @@ from idp.web import forms
 from idp.web.context import Canary, canary
 
 EXPIRED = "This link has expired or was already used."
+READY = "Your account is ready: sign in with your e-mail address and the password you chose."
 
 
-def _address(c: Canary, token: str) -> str | None:
+def _pending(c: Canary, token: str) -> verification.PendingLink | None:
     with c.factory() as db:
-        return verification.pending_address(c.accounts, db, token)
+        return verification.pending(c.accounts, db, token)
+
+
+def _expired(request: Request) -> Response:
+    return forms.page(request, "notice.html", {"title": "Link expired", "message": EXPIRED}, status=400)
+
+
+def _form(request: Request, link: verification.PendingLink, values: dict[str, Any], status: int = 200) -> Response:
+    return forms.page(request, "email_verify.html", {"email": link.email, "choose_password": link.choose_password,
+                                                     "name": "", **values}, status=status)
 
 
 async def verify_form(request: Request) -> Response:
     c = canary(request)
     token = request.query_params.get("token", "")
     back = forms.return_to(request.query_params.get(forms.RETURN_FIELD))
-    address = await c.run(_address, c, token)
-    if address is None:
-        return forms.page(request, "notice.html", {"title": "Link expired", "message": EXPIRED}, status=400)
-    return forms.page(request, "email_verify.html", {"token": token, "email": address,
-                                                     "authorization_request": back})
+    link = await c.run(_pending, c, token)
+    if link is None:
+        return _expired(request)
+    return _form(request, link, {"token": token, "authorization_request": back})
 
 
-def _verify(c: Canary, token: str) -> str:
+def _verify(c: Canary, token: str, name: str, password: str | None) -> str:
+    """"" when done, else what to tell the person."""
     with c.factory() as db:
         try:
-            verification.verify(c.accounts, db, token)
+            verification.verify(c.accounts, db, token, name=name, password=password)
         except InvalidLink:
             return EXPIRED
         except AccountError as err:
-            return str(err)
+            return str(err)[:1].upper() + str(err)[1:] + "."
         db.commit()
         return ""
 
@@ -49,12 +63,26 @@ async def verify(request: Request) -> Response:
     if isinstance(form, Response):
         return form
     c = canary(request)
-    problem = await c.run(_verify, c, form.get("token", ""))
-    if problem:
-        return forms.page(request, "notice.html", {"title": "Not confirmed", "message": problem}, status=400)
+    token = form.get("token", "")
     back = forms.return_to(form.get(forms.RETURN_FIELD))
+    link = await c.run(_pending, c, token)
+    if link is None:
+        return _expired(request)
+    name, password = form.get("name", "").strip(), form.get("password", "")
+    if link.choose_password and (not name or len(name) > 200 or not password):
+        problem = "Enter your name and a password."
+    elif link.choose_password and password != form.get("repeat", ""):
+        problem = "The two passwords differ."
+    else:
+        problem = await c.run(_verify, c, token, name, password if link.choose_password else None)
+    if problem == EXPIRED:
+        return _expired(request)
+    if problem:
+        return _form(request, link, {"token": token, "authorization_request": back, "name": name,
+                                     "error": problem}, status=400)
     return forms.page(request, "notice.html", {
-        "title": "Address confirmed", "message": "Your e-mail address is confirmed.",
+        "title": "Account ready" if link.choose_password else "Address confirmed",
+        "message": READY if link.choose_password else "Your e-mail address is confirmed.",
         "sign_in": forms.sign_in_url(back)})
 
 

@@ -1,4 +1,5 @@
-"""``/password/forgot`` (ask for a reset link: the same answer whether or not the address has an account) and
+"""``/password/forgot`` (ask for a reset link: the same answer whether or not the address has an account, in the
+same time: the link is made and mailed after the answer is sent, ``idp.web.after_response``) and
 ``/password/reset`` (the mailed link: a new password). The rules are ``idp.accounts.recovery``'s."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from idp.accounts import recovery
 from idp.accounts.errors import AccountError
 from idp.accounts.links import InvalidLink
 from idp.web import forms
+from idp.web.after_response import after_response
 from idp.web.context import Canary, canary
 from idp.web.throttling import client_address, take_attempt
 
@@ -46,13 +48,14 @@ async def forgot(request: Request) -> Response:
             "sign_in": forms.sign_in_url(back)}, status=400)
     client = client_address(request)
     refused = await c.run(take_attempt, c.throttle, c.factory, c.throttle.limits.reset(client))
+    page = forms.page(request, "notice.html", {"title": "Check your mail", "message": SENT.format(email=email),
+                                               "sign_in": forms.sign_in_url(back)})
     if refused is None:
-        await c.run(_request_reset, c, email)
+        page.background = after_response(c, _request_reset, c, email)
     else:  # the same answer: nothing tells a prober that this address was not mailed
         log.warning("password reset requests from %s throttled", client)
         c.activity.signin_throttled(None, None, refused.limit, "password_reset", "")
-    return forms.page(request, "notice.html", {"title": "Check your mail", "message": SENT.format(email=email),
-                                               "sign_in": forms.sign_in_url(back)})
+    return page
 
 
 def _reset_email(c: Canary, token: str) -> str | None:

@@ -1,6 +1,8 @@
 """``/signup``: "Create an account" (only when ``CANARY_SIGNUP`` is not ``off``), throttled per client
-address. The rules are ``idp.accounts.signup``'s; the answer is the same whether or not the address already
-has an account."""
+address. The form asks for the e-mail address only: the name and the password are chosen on the page of the
+mailed link (``idp.web.email_verification``). The rules are ``idp.accounts.signup``'s. The answer is the same
+whether or not the address already has an account, and so is its time: the work on the address is done after
+the answer is sent (``idp.web.after_response``)."""
 
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ from starlette.routing import Route
 from idp.accounts import signup
 from idp.accounts.errors import AccountError
 from idp.web import forms
+from idp.web.after_response import after_response
 from idp.web.context import Canary, canary
 from idp.web.responses import error_page
 from idp.web.throttling import client_address, take_attempt
 
-SENT = "We sent a link to {email}. Follow it to confirm your address; then you can sign in."
+SENT = "We sent a link to {email}. Follow it to confirm your address and choose your password."
 
 
 def _closed(request: Request) -> Response:
@@ -27,19 +30,26 @@ async def signup_form(request: Request) -> Response:
     if c.settings.signup == "off":
         return _closed(request)
     back = forms.return_to(request.query_params.get(forms.RETURN_FIELD))
-    return forms.page(request, "signup.html", {"authorization_request": back, "email": "", "name": "",
+    return forms.page(request, "signup.html", {"authorization_request": back, "email": "",
                                                "domains": c.settings.signup_domains,
                                                "sign_in": forms.sign_in_url(back)})
 
 
-def _sign_up(c: Canary, email: str, name: str, password: str, back: str) -> str:
+def _sign_up(c: Canary, email: str, back: str) -> None:
     with c.factory() as db:
-        try:
-            signup.sign_up(c.accounts, db, email=email, name=name, password=password, back=back)
-        except AccountError as err:
-            return str(err)[:1].upper() + str(err)[1:] + "."
+        signup.sign_up(c.accounts, db, email=email, back=back)
         db.commit()
-        return ""
+
+
+def _refusal(c: Canary, email: str) -> str:
+    """What is wrong with the address itself ("" if nothing): decided without reading any account."""
+    if not email or len(email) > 320:
+        return "Enter your e-mail address."
+    try:
+        signup.admitted_address(c.accounts, email)
+    except AccountError as err:
+        return str(err)[:1].upper() + str(err)[1:] + "."
+    return ""
 
 
 async def create(request: Request) -> Response:
@@ -50,8 +60,8 @@ async def create(request: Request) -> Response:
     if isinstance(form, Response):
         return form
     back = forms.return_to(form.get(forms.RETURN_FIELD))
-    email, name, password = form.get("email", "").strip(), form.get("name", "").strip(), form.get("password", "")
-    values = {"authorization_request": back, "email": email, "name": name, "domains": c.settings.signup_domains,
+    email = form.get("email", "").strip()
+    values = {"authorization_request": back, "email": email, "domains": c.settings.signup_domains,
               "sign_in": forms.sign_in_url(back)}
     refused = await c.run(take_attempt, c.throttle, c.factory, c.throttle.limits.signup(client_address(request)))
     if refused is not None:
@@ -60,15 +70,12 @@ async def create(request: Request) -> Response:
                                                    f"try again in {refused.retry_after} seconds."}, status=429)
         page.headers["Retry-After"] = str(refused.retry_after)
         return page
-    if not email or len(email) > 320 or len(name) > 200 or not password:
-        problem = "Enter your name, e-mail address and a password."
-    elif password != form.get("repeat", ""):
-        problem = "The two passwords differ."
-    else:
-        problem = await c.run(_sign_up, c, email, name, password, back)
+    problem = _refusal(c, email)
     if problem:
         return forms.page(request, "signup.html", {**values, "error": problem}, status=400)
-    return forms.page(request, "notice.html", {"title": "Check your mail", "message": SENT.format(email=email)})
+    page = forms.page(request, "notice.html", {"title": "Check your mail", "message": SENT.format(email=email)})
+    page.background = after_response(c, _sign_up, c, email, back)
+    return page
 
 
 routes = [

@@ -70,9 +70,10 @@ def test_each_flow_records_its_event(factory: sessionmaker[Session]) -> None:
     with factory() as db:
         org = create_organization(db, slug="acme")
         invitations.invite(flows, db, email="ines@example.com", organization=org)
-        signup.sign_up(flows, db, email="sam@example.com", name="Sam", password="sam's long passphrase")
+        signup.sign_up(flows, db, email="sam@example.com")
         db.commit()
-        verification.verify(flows, db, token_in_queue(db, "/email/verify"))
+        verification.verify(flows, db, token_in_queue(db, "/email/verify"), name="Sam",
+                            password="sam's long passphrase")
         recovery.request_reset(flows, db, "sam@example.com")
         recovery.reset_password(flows, db, token_in_queue(db, "/password/reset"), "a different passphrase")
         db.commit()

@@ -1,5 +1,6 @@
 """A provider that sends its mail to a real SMTP server on loopback (aiosmtpd), on SQLite and PostgreSQL, and a
-mailbox that waits for the provider's background sender and finds the links in what arrived."""
+mailbox that waits for the work pages do after their answer and for the provider's background sender, and finds
+the links in what arrived."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import delete, or_
 
 from idp.accounts.models import ThrottleCount
+from idp.web.after_response import PENDING
 from tests.functional.conftest import Provider, start_provider
 from tests.support.mail import Inbox
 
@@ -30,6 +32,7 @@ class Mailbox:
     provider: Provider
 
     def messages(self, to: str) -> list[EmailMessage]:
+        assert PENDING.settle(), "work accepted by an answer did not finish"  # what it mails is queued then
         self.provider.context.mail.sender.flush()
         return [cast(EmailMessage, message_from_bytes(raw, policy=policy.default))
                 for rcpts, raw in self.inbox.messages if to in rcpts]

@@ -1,18 +1,24 @@
 """Forgotten passwords over real HTTP with mail through a real SMTP server: the link from the mail, a new
 password under the rules, the old password and the old refresh tokens dead, the owner told; an unknown address
-gets the same answer and no mail; an operator sends a reset by the admin API."""
+gets the same answer, in the same time (the work on the address is done after the answer), and no mail; an
+operator sends a reset by the admin API."""
 
 from __future__ import annotations
 
 import dataclasses
 import html
 import re
+import threading
+from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
-from idp.accounts.models import ThrottleCount
+from idp.accounts import recovery
+from idp.accounts.models import AccountToken, ThrottleCount
 from idp.accounts.throttle import Limit
+from idp.web.after_response import PENDING
 from tests.functional.accounts.conftest import Mailbox
 from tests.functional.conftest import Provider
 from tests.support.browser import PASSWORD, hidden, login, redirect_params
@@ -90,6 +96,36 @@ def test_unknown_address_gets_the_same_answer_and_no_mail(
              for answer, address in zip(answers, (known.email, unknown), strict=True)]
     assert pages[0] == pages[1]
     assert len(mailbox.messages(known.email)) == 1
+    assert mailbox.messages(unknown) == []
+
+
+def test_the_answer_leaves_before_any_work_on_the_address(
+        provider_m: Provider, mailbox: Mailbox, new_email: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A known address costs a link and a mail, an unknown one nothing: both schedule the same call, done after
+    the answer, so the answer's time does not tell them apart."""
+    known, unknown = provider_m.user(email=new_email), "nobody-" + new_email
+    gate, scheduled = threading.Event(), []
+    real = recovery.request_reset
+
+    def held(*args: Any, **kwargs: Any) -> bool:
+        scheduled.append(args[2])
+        assert gate.wait(timeout=30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(recovery, "request_reset", held)
+    try:
+        with httpx.Client(base_url=provider_m.url, timeout=10) as client:
+            form = client.get("/password/forgot")
+            answers = [client.post("/password/forgot", data={"csrf_token": hidden(form.text, "csrf_token"),
+                                                             "email": email}) for email in (known.email, unknown)]
+        with provider_m.context.factory() as db:  # answered, and nothing done yet
+            assert db.scalar(select(AccountToken).where(AccountToken.user_id == known.id)) is None
+    finally:
+        gate.set()
+    assert PENDING.settle()
+    assert scheduled == [known.email, unknown]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert mailbox.link(known.email, "/password/reset").startswith("/password/reset?token=")
     assert mailbox.messages(unknown) == []
 
 

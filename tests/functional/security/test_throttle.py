@@ -188,13 +188,13 @@ def test_sign_ups_and_reset_requests_are_limited_across_nodes(nodes: tuple[Provi
             for i in range(7)]
         pages = [browser.get("/signup") for browser in browsers]
         signups = [browsers[i % 2].post("/signup", data={
-            "csrf_token": hidden(pages[i % 2].text, "csrf_token"), "name": "Mallory",
-            "email": f"mallory-{i}@example.com", "password": "x", "repeat": "y"}) for i in range(7)]
+            "csrf_token": hidden(pages[i % 2].text, "csrf_token"), "email": f"mallory-{i}"})
+            for i in range(7)]
     finally:
         for browser in browsers:
             browser.close()
     assert {r.status_code for r in resets} == {200}  # refused or not, the same answer
-    assert [r.status_code for r in signups] == [400] * 5 + [429] * 2  # a mismatch is checked after the limit
+    assert [r.status_code for r in signups] == [400] * 5 + [429] * 2  # a bad address is checked after the limit
     assert 1 <= int(signups[-1].headers["retry-after"]) <= 600
     with first.context.factory() as db:
         counted = dict(db.execute(select(ThrottleCount.key, ThrottleCount.count)
