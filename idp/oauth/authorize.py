@@ -61,6 +61,11 @@ class AuthorizationRequest:
     # The known levels of ``acr_values`` (OIDC Core §3.1.2.1), in the request's order; unknown ones are ignored.
     acr_values: tuple[str, ...] = ()
 
+    @property
+    def redirect_uri_sent(self) -> bool:
+        """False when ``redirect_uri`` is the client's only registered URI, taken because the request named none."""
+        return "redirect_uri" in self.params
+
     def without_prompt(self, *names: str) -> AuthorizationRequest:
         """After the user has logged in (or consented) in this flow, that prompt is satisfied."""
         params = dict(self.params)
@@ -254,10 +259,11 @@ def decide(
                                 request.state, "")
         return NeedLogin(request)
     assert session is not None
-    if request.client.first_party or consented:
+    if consented:
         return Ready(request)
-    missing = missing_consent(db, session.user_id, request)
-    if missing or "consent" in request.prompt:
+    # An explicit prompt=consent is asked of every client; otherwise first-party clients need no consent.
+    if "consent" in request.prompt or (not request.client.first_party
+                                       and missing_consent(db, session.user_id, request)):
         if "none" in request.prompt:
             raise RedirectError(request.redirect_uri, "consent_required", "the user must consent",
                                 request.state, "")
@@ -293,8 +299,9 @@ def issue_code(
     db.flush()  # the code refers to the grant
     db.add(AuthorizationCode(
         code_hash=digest(code), grant_id=grant.id, client_id=request.client.client_id, user_id=session.user_id,
-        redirect_uri=request.redirect_uri, scope=request.scope, nonce=request.nonce,
-        code_challenge=request.code_challenge, code_challenge_method="S256" if request.code_challenge else None,
+        redirect_uri=request.redirect_uri, redirect_uri_sent=request.redirect_uri_sent, scope=request.scope,
+        nonce=request.nonce, code_challenge=request.code_challenge,
+        code_challenge_method="S256" if request.code_challenge else None,
         auth_time=session.auth_time, sid=session.sid, expires_at=now + timedelta(seconds=ttl),
     ))
     return redirect_with(request.redirect_uri, {"code": code, "state": request.state, "iss": issuer})

@@ -58,14 +58,18 @@ class IssuesTokens:
                                           scope=scope, grant_id=grant_id, auth_time=auth_time)
         token: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": ttl, "scope": scope}
         if include_refresh_token and user is not None and grant_id is not None and auth_time is not None:
-            refresh = tokens.new_refresh_token(grant_id=grant_id, client=client, user_id=user.id, scope=scope,
-                                               auth_time=auth_time, sid=sid)
+            refresh = tokens.new_refresh_token(grant_id=grant_id, client=client, user_id=user.id,
+                                               scope=self.refresh_token_scope(scope), auth_time=auth_time, sid=sid)
             self.keep_refresh_token(refresh)
             token["refresh_token"] = refresh.value
         return token
 
     def keep_refresh_token(self, token: NewRefreshToken) -> None:
         refresh_tokens.store(self.request.db, token)
+
+    def refresh_token_scope(self, scope: str) -> str:
+        """The scope of the refresh token issued with an access token of ``scope``."""
+        return scope
 
     def grant_context(self) -> tuple[str | None, datetime | None, str | None]:
         return None, None, None
@@ -77,6 +81,16 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
     def grant_context(self) -> tuple[str | None, datetime | None, str | None]:
         code: AuthorizationCode = self.request.authorization_code
         return code.grant_id, code.auth_time, code.sid
+
+    def validate_token_request(self) -> None:
+        """Authlib's checks, which compare redirect_uri only when the authorization request sent one (RFC 6749
+        §4.1.3); a code whose redirect_uri was the client's default may be redeemed without it, but not with
+        another."""
+        super().validate_token_request()
+        code: AuthorizationCode = self.request.authorization_code
+        sent = self.request.payload.redirect_uri
+        if sent is not None and sent != code.redirect_uri:
+            raise InvalidGrantError("Invalid 'redirect_uri' in request.")
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         if not code or len(code) > 512:
@@ -124,8 +138,8 @@ class PKCE(CodeChallenge):  # type: ignore[misc]
 
 
 class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
-    """RFC 6749 §6 with rotation (RFC 9700 §4.14.2): each use spends the presented token and issues a successor;
-    a spent token presented again revokes its grant, the whole family.
+    """RFC 6749 §6 with rotation (RFC 9700 §4.14.2): each use spends the presented token and issues a successor
+    of the same scope; a spent token presented again by its client revokes its grant, the whole family.
 
     The rotation is the last step, after both signatures (access token, then the ID token in its hook): on SQLite
     the database's write gate is then held for the two writes and the commit only, not for the signing.
@@ -139,11 +153,18 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
         old: PresentedRefreshToken = self.request.refresh_token
         return old.grant_id, old.auth_time, old.sid
 
+    def refresh_token_scope(self, scope: str) -> str:
+        """RFC 6749 §6: a narrower ``scope`` narrows this response's access and ID tokens only; the successor keeps
+        the presented token's scope, so a later refresh may ask for anything the grant covers again."""
+        presented: PresentedRefreshToken = self.request.refresh_token
+        return presented.scope
+
     def authenticate_refresh_token(self, refresh_token: str) -> PresentedRefreshToken | None:
         db = self.request.db
         tokens: TokenService = self.server.tokens
         row = tokens.presented_refresh_token(db, refresh_token)
-        if row is None:
+        if row is None or not row.check_client(self.request.client):
+            # RFC 6749 §6: another client's token is plain invalid_grant; its owner's family is left alone.
             return None
         if row.spent:
             # Reuse of a rotated refresh token: assume theft, revoke the whole family.

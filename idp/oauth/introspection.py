@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
@@ -62,6 +63,14 @@ def find_token(server: Any, request: Any, value: str, hint: str | None) -> Prese
     return None
 
 
+def check_params(request: Any) -> None:
+    """``token`` is required. ``token_type_hint`` is optional and only a hint (RFC 7662 §2.1, RFC 7009 §2.1): an
+    unknown one is ignored and every type searched, where Authlib's check refuses it with
+    ``unsupported_token_type``."""
+    if "token" not in request.form:
+        raise InvalidRequestError("token is missing")
+
+
 def _client_active(db: Any, client_id: str) -> bool:
     client = db.get(Client, client_id)
     return client is not None and not client.disabled
@@ -74,7 +83,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
     def authenticate_token(self, request: Any, client: Client) -> PresentedToken | None:
         # Authlib's query_token gets no request, and this endpoint object serves every thread: the request (and
         # its database session) is passed along here instead of being kept on the object.
-        self.check_params(request, client)
+        check_params(request)
         token = find_token(self.server, request, request.form["token"], request.form.get("token_type_hint"))
         if token is None or not self.check_permission(token, client, request):
             return None
@@ -108,7 +117,7 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = CLIENT_AUTH
 
     def authenticate_token(self, request: Any, client: Client) -> PresentedToken | None:
-        self.check_params(request, client)
+        check_params(request)
         token = find_token(self.server, request, request.form["token"], request.form.get("token_type_hint"))
         # RFC 7009 §2.2: tokens that are unknown, or not the requesting client's, still get a 200.
         return token if token is not None and token.check_client(client) else None

@@ -1,9 +1,11 @@
 """Signing keys kept in the database, and the JWKS built from them.
 
 Rotation (``canary keys rotate``) inserts a key whose ``activates_at`` lies ``publish_delay`` seconds ahead:
-relying parties see it in the JWKS before anything is signed with it. The key in force is the newest one
-whose ``activates_at`` has passed. A superseded key stays published for ``max_token_ttl`` seconds after its
-successor took over, so everything it signed can still be verified until it has expired.
+relying parties see it in the JWKS before anything is signed with it. Each algorithm has its own key in force:
+the newest key of that algorithm whose ``activates_at`` has passed. A key is superseded only by a newer key of
+the same algorithm, and stays published for ``max_token_ttl`` seconds after its successor took over, so
+everything it signed can still be verified until it has expired; the newest key of each algorithm is always
+published.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ class LoadedKey:
     alg: str
     key: Key
     activates_at: datetime
-    retires_at: datetime | None  # when a successor takes over
+    retires_at: datetime | None  # when a newer key of the same algorithm takes over
     unpublish_at: datetime | None
 
 
@@ -99,7 +101,10 @@ class KeyStore:
         for i, row in enumerate(rows):
             data = json.loads(read_stored(self._cipher, row.kid, row.private_jwk))
             key: Key = RSAKey.import_key(data) if data["kty"] == "RSA" else ECKey.import_key(data)
-            retires = rows[i + 1].activates_at if i + 1 < len(rows) else None
+            # Keys of different algorithms sign side by side (access tokens and ID tokens may differ): a key is
+            # superseded only by the next key of its own algorithm.
+            successor = next((later for later in rows[i + 1:] if later.alg == row.alg), None)
+            retires = successor.activates_at if successor is not None else None
             keys.append(LoadedKey(row.kid, row.alg, key, row.activates_at, retires,
                                   retires + self._max_ttl if retires else None))
         self._keys = keys

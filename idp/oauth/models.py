@@ -6,7 +6,7 @@ import hmac
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 import idp.accounts.models  # noqa: F401  (the tables OAuth rows refer to)
@@ -136,6 +136,8 @@ class AuthorizationCode(Base):
     client_id: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[str] = mapped_column(String(32))
     redirect_uri: Mapped[str] = mapped_column(Text)
+    # False when /authorize took the client's only registered URI: the token request need not name it then.
+    redirect_uri_sent: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     scope: Mapped[str] = mapped_column(Text)
     nonce: Mapped[str | None] = mapped_column(Text, nullable=True)
     code_challenge: Mapped[str | None] = mapped_column(String(128), nullable=True)
@@ -146,8 +148,10 @@ class AuthorizationCode(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     # --- authlib AuthorizationCodeMixin -----------------------------------------------------------------
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
+    def get_redirect_uri(self) -> str | None:
+        """The redirect_uri the authorization request sent, which the token request must repeat (RFC 6749
+        §4.1.3); None when it sent none (``idp.oauth.grants`` still refuses a different one)."""
+        return self.redirect_uri if self.redirect_uri_sent else None
 
     def get_scope(self) -> str:
         return self.scope

@@ -57,7 +57,6 @@ DESCRIPTIONS = {
     "unauthorized_client": "this client may not use this grant type",
     "unsupported_grant_type": "grant_type is missing or not supported",
     "invalid_scope": "the requested scope is invalid or exceeds what was granted",
-    "unsupported_token_type": "token_type_hint is not supported",
 }
 
 
@@ -223,12 +222,17 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         return request
 
     def handle_response(self, status: int, body: Any, headers: Any) -> tuple[int, Any, dict[str, str]]:
+        out = dict(headers)
         if isinstance(body, dict) and "error" in body and (
                 not body.get("error_description") or body["error"] == "invalid_client"):
             # Authlib's invalid_client text lists the methods tried, which reads as a configuration problem:
-            # say that the credentials were refused.
+            # say that the credentials were refused, in the body and in the challenge alike.
             body["error_description"] = DESCRIPTIONS.get(body["error"], "the request was refused")
-        return status, body, dict(headers)
+            challenge = next((name for name in out if name.lower() == "www-authenticate"), None)
+            if challenge is not None:
+                out[challenge] = (f'Basic realm="canary", error="{body["error"]}", '
+                                  f'error_description="{body["error_description"]}"')
+        return status, body, out
 
     # --- the Starlette side ------------------------------------------------------------------------------
     async def respond(self, request: Request, endpoint: str | None,

@@ -39,7 +39,8 @@ def metadata(issuer: str, algs: list[str]) -> dict[str, Any]:
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "userinfo_signing_alg_values_supported": [],
+        # No userinfo_signing_alg_values_supported: UserInfo answers plain JSON only, and an empty list trips
+        # strict metadata validators.
     }
 
 

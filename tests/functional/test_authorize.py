@@ -173,6 +173,21 @@ def test_first_party_client_skips_consent(provider: Provider, http: httpx.Client
     assert response.status_code == 303 and "code=" in response.headers["location"]
 
 
+def test_prompt_consent_asks_a_first_party_client_too(provider: Provider, http: httpx.Client) -> None:
+    user = provider.user()
+    client_id, secret = provider.client(first_party=True)
+    sign_in(http, authorize_params(client_id), user.email)
+    asked = http.get("/authorize", params=authorize_params(client_id, prompt="consent"))
+    assert asked.status_code == 200 and 'name="decision"' in asked.text
+    back = redirect_params(consent(http, asked))
+    assert exchange(provider, client_id, secret, back["code"]).status_code == 200
+    denied = redirect_params(consent(http, http.get("/authorize", params=authorize_params(client_id,
+                                                                                          prompt="consent")), "deny"))
+    assert denied["error"] == "access_denied" and "code" not in denied
+    silent = http.get("/authorize", params=authorize_params(client_id, prompt="none"))
+    assert silent.status_code == 302 and "code" in redirect_params(silent)  # prompt=none never shows a page
+
+
 def test_prompt_login_forces_a_fresh_login_with_new_auth_time(clocked: Provider, clocked_http: httpx.Client) -> None:
     provider, http = clocked, clocked_http
     user = provider.user()

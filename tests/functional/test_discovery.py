@@ -33,3 +33,10 @@ def test_jwks_has_unique_kids_and_only_public_parts(http: httpx.Client) -> None:
     for key in keys:
         assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key)
         assert key["use"] == "sig" and key["alg"] in {"RS256", "ES256"}
+
+
+def test_metadata_has_no_empty_lists(http: httpx.Client) -> None:
+    """Strict metadata validators refuse an empty array: a feature not offered is left out instead."""
+    meta = http.get("/.well-known/openid-configuration").json()
+    assert [name for name, value in meta.items() if value == []] == []
+    assert "userinfo_signing_alg_values_supported" not in meta  # UserInfo answers plain JSON only

@@ -36,3 +36,15 @@ def test_a_wrong_secret_says_the_client_credentials_are_invalid(provider: Provid
         assert refused.json()["error"] == "invalid_client"
         assert "client credentials are invalid" in refused.json()["error_description"]
         assert "WWW-Authenticate" in refused.headers
+
+
+def test_the_challenge_says_what_the_body_says(provider: Provider, http: httpx.Client) -> None:
+    client_id, _secret = provider.client(grant_types=["client_credentials"], scope="events:write", redirect_uris=[])
+    for path in ("/token", "/introspect", "/revoke"):
+        refused = http.post(path, data={"grant_type": "client_credentials", "token": "t"}, auth=(client_id, "wrong"))
+        assert refused.status_code == 401, refused.text
+        description = refused.json()["error_description"]
+        challenge = refused.headers["WWW-Authenticate"]
+        assert challenge.startswith("Basic ") and 'error="invalid_client"' in challenge
+        assert f'error_description="{description}"' in challenge
+        assert "cannot authenticate" not in challenge
