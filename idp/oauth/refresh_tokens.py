@@ -79,16 +79,18 @@ _rt, _grant, _user, _session, _m = _TOKENS.c, _GRANTS.c, _USERS.c, _SESSIONS.c, 
 _COLUMNS = ("token_hash", "grant_id", "client_id", "user_id", "scope", "auth_time", "sid", "issued_at",
             "expires_at", "spent_at")
 
-# The login session (by `sid`) gives the refreshed ID token its `amr` and `acr`, and the user's memberships the
-# token event its organization: read here, in the same query, rather than in two more round trips.
+# The login session (by `sid`) gives the refreshed ID token its `amr` and `acr`, and the user's memberships (not
+# invitations waiting to be accepted) the token event its organization: read here, in the same query, rather
+# than in two more round trips.
 _PRESENTED = (
     select(_rt.grant_id, _rt.client_id, _rt.user_id, _rt.scope, _rt.auth_time, _rt.sid, _rt.expires_at,
            _rt.spent_at, _grant.id.label("grant_found"), _grant.revoked_at,
            _user.email, _user.email_verified, _user.name, _user.disabled,
            _session.amr, _session.acr, _session.sid.label("session_found"),
-           select(func.count()).where(_m.user_id == _rt.user_id).scalar_subquery().label("organizations"),
-           select(func.min(_m.organization_id)).where(_m.user_id == _rt.user_id).scalar_subquery()
-           .label("first_organization"))
+           select(func.count()).where(_m.user_id == _rt.user_id, _m.state == "active").scalar_subquery()
+           .label("organizations"),
+           select(func.min(_m.organization_id)).where(_m.user_id == _rt.user_id, _m.state == "active")
+           .scalar_subquery().label("first_organization"))
     .select_from(_TOKENS.outerjoin(_GRANTS, _grant.id == _rt.grant_id)
                  .outerjoin(_USERS, _user.id == _rt.user_id)
                  .outerjoin(_SESSIONS, _session.sid == _rt.sid))

@@ -274,3 +274,28 @@ def test_a_change_to_tokens_members_or_accounts_holds_from_the_next_post(ingest:
     with transaction(ingest.context.factory) as db:
         disable_user(db, get_user(db, user.id))
     assert post(ingest, user_token, {"name": "dashboard.viewed"}).status_code == 401
+
+
+def test_a_pending_invitation_does_not_change_the_organization_of_a_users_token_events(ingest: Provider) -> None:
+    from idp.accounts import invitations
+    from idp.accounts.service import find_organization
+
+    home, inviting = f"home-{uuid.uuid4().hex[:6]}", f"inviting-{uuid.uuid4().hex[:6]}"
+    user = ingest.user(organization=home)
+    ingest.user(organization=inviting)
+    with transaction(ingest.context.factory) as db:
+        org = find_organization(db, inviting)
+        assert org is not None
+        invitations.invite(ingest.context.accounts, db, email=user.email, organization=org)
+    client_id, secret = ingest.client(first_party=True)  # a client of no organization
+    with httpx.Client(base_url=ingest.url) as browser:
+        back = sign_in(browser, authorize_params(client_id), user.email, PASSWORD)
+    body = exchange(ingest, client_id, secret, back["code"]).json()
+    refreshed = httpx.post(f"{ingest.url}/token", data={"grant_type": "refresh_token",
+                                                        "refresh_token": body["refresh_token"]},
+                           auth=(client_id, secret or ""))
+    assert refreshed.status_code == 200
+    rows = stored(ingest, f"account = '{user.id}' AND name IN ('{provider_events.TOKEN_ISSUED}', "
+                          f"'{provider_events.TOKEN_REFRESHED}')")
+    assert sorted(r["name"] for r in rows) == [provider_events.TOKEN_ISSUED, provider_events.TOKEN_REFRESHED]
+    assert {r["organization"] for r in rows} == {org_id(ingest, home)}
