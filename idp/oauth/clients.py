@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,8 +19,19 @@ BASE_SCOPES = {"openid", "profile", "email", "offline_access", "events:write", "
 _LOCAL = {"localhost", "127.0.0.1", "::1"}
 
 
+def _split(uri: str, what: str) -> SplitResult:
+    """The URI's parts, or ClientRegistrationError when it is not a URI (an unclosed IPv6 bracket, a port that
+    is not a number from 0 to 65535)."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 -- parsed on access: raises ValueError when malformed or out of range
+    except ValueError as exc:
+        raise ClientRegistrationError(f"{what} is not a valid URI ({exc}): {uri!r}") from None
+    return parts
+
+
 def _check_redirect_uri(uri: str) -> str:
-    parts = urlsplit(uri)
+    parts = _split(uri, "redirect URI")
     if parts.fragment or not parts.scheme:
         raise ClientRegistrationError(f"redirect URI must be absolute without a fragment: {uri!r}")
     if parts.scheme == "http" and parts.hostname not in _LOCAL:
@@ -93,7 +104,10 @@ def check_web_uri(field: str, uri: str | None) -> None:
     empty means none."""
     if not uri:
         return
-    parts = urlsplit(uri)
+    try:
+        parts = _split(uri, field)
+    except ClientRegistrationError as exc:
+        raise InvalidClientField(field, exc.description) from None
     if len(uri) > 2000 or parts.scheme not in {"https", "http"} or not parts.hostname or parts.fragment:
         raise InvalidClientField(field, f"{field} must be an absolute https URL without a fragment")
     if parts.scheme == "http" and parts.hostname not in _LOCAL:

@@ -8,6 +8,7 @@ issue tokens through ``TokenService``. OpenID Connect (ID tokens) and activity r
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NoReturn, Protocol
@@ -25,6 +26,9 @@ from idp.oauth.models import AuthorizationCode, Client
 from idp.oauth.refresh_tokens import NewRefreshToken, PresentedRefreshToken
 from idp.oauth.tokens import TokenService
 from idp.opaque import digest
+
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ); an error description may hold no other character.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
 TokenResult = tuple[int, dict[str, Any], list[tuple[str, str]]]
 # on_token(db, grant_type, client, user, scope) -> what to run once the token's transaction has committed
@@ -211,6 +215,9 @@ class ClientCredentialsGrant(IssuesTokens, grants.ClientCredentialsGrant):
             client: Client = self.request.client
             allowed = client.allowed_scopes()
             refused = [s for s in dict.fromkeys(scope.split()) if s not in allowed]
+            if refused and not all(map(_SCOPE_TOKEN.fullmatch, refused)):
+                raise InvalidScopeError(description="a scope may hold only printable ASCII characters, without "
+                                                    "double quotes or backslashes (RFC 6749 section 3.3)")
             if refused:
                 raise InvalidScopeError(description=f"this client is not registered for the scope "
                                                     f"{' '.join(refused)!r}")

@@ -10,7 +10,6 @@ wait (a cached client's ``client_credentials``; a refresh on SQLite, ``idp.loop_
 from __future__ import annotations
 
 import base64
-import binascii
 import contextvars
 import functools
 import logging
@@ -170,7 +169,7 @@ def basic_credentials(authorization: str) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64, not ASCII to begin with, or not UTF-8 once decoded
         return None
     client_id, sep, secret = decoded.partition(":")
     if not sep:

@@ -118,3 +118,33 @@ def test_a_csrf_token_that_is_not_ascii_is_refused_not_a_crash(provider: Provide
             answer = browser.post("/login/passkey/options", content=body,
                                   headers={"Content-Type": "application/json"})
             assert answer.status_code == 403 and "CSRF" in answer.json()["error_description"], answer.text
+
+
+@pytest.mark.parametrize("header", [b"Basic \xc3\xa9", b"Basic \xff\xfe", b"Basic " + "é:x".encode("latin-1")])
+def test_a_basic_header_that_is_not_ascii_is_an_unknown_client(provider: Provider, header: bytes) -> None:
+    for path in ("/token", "/introspect", "/revoke"):
+        response = httpx.post(f"{provider.url}{path}", content=b"grant_type=client_credentials&token=x",
+                              headers=[(b"Authorization", header),
+                                       (b"Content-Type", b"application/x-www-form-urlencoded")])
+        assert response.status_code in (400, 401), (path, response.text)
+        assert response.json()["error"] == "invalid_client", path
+
+
+@pytest.mark.parametrize("scope", ['"', "\\", "caf\u00e9", "ok \x7f"])
+def test_a_refused_scope_with_characters_a_description_cannot_hold_is_invalid_scope(provider: Provider,
+                                                                                    scope: str) -> None:
+    client_id, secret = provider.client(grant_types=["client_credentials"], scope="events:write", redirect_uris=[])
+    response = httpx.post(f"{provider.url}/token", data={"grant_type": "client_credentials", "scope": scope},
+                          auth=(client_id, secret or ""))
+    assert response.status_code == 400 and response.json()["error"] == "invalid_scope", response.text
+    assert "RFC 6749" in response.json()["error_description"]
+
+
+@pytest.mark.parametrize("uri", ["https://[::1/cb", "https://example.com:99999/cb", "https://example.com:x/cb"])
+def test_a_malformed_redirect_uri_is_refused_with_its_field(uri: str) -> None:
+    from idp.oauth.clients import InvalidClientField, check_metadata
+
+    with pytest.raises(InvalidClientField) as refused:
+        check_metadata(grant_types=["authorization_code"], redirect_uris=["https://ok.example/cb", uri],
+                       post_logout_redirect_uris=[], public=False)
+    assert refused.value.field == "redirect_uris[1]" and "not a valid URI" in refused.value.description
