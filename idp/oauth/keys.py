@@ -11,6 +11,7 @@ published.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from idp.oauth.key_cipher import KeyCipher, KeyEncryptionError, is_sealed, read_
 from idp.oauth.models import SigningKey
 
 Key = RSAKey | ECKey
+log = logging.getLogger("canary")
 
 
 def generate_key(alg: str) -> Key:
@@ -91,23 +93,34 @@ class KeyStore:
         self._max_ttl = timedelta(seconds=max_token_ttl)
         self._refresh = refresh
         self._keys: list[LoadedKey] = []
+        self.unreadable: tuple[str, ...] = ()  # kids of the stored keys that do not decrypt, as last loaded
         self._loaded_at = 0.0
         self._lock = threading.Lock()
 
     def _load(self) -> None:
         with self._factory() as db:
             rows = db.scalars(select(SigningKey).order_by(SigningKey.activates_at)).all()
+        readable: list[tuple[SigningKey, Key]] = []
+        unreadable: list[str] = []
+        for row in rows:
+            try:
+                data = json.loads(read_stored(self._cipher, row.kid, row.private_jwk))
+                readable.append((row, RSAKey.import_key(data) if data["kty"] == "RSA" else ECKey.import_key(data)))
+            except KeyEncryptionError as exc:
+                # A key added under another encryption key (a mistyped CANARY_KEY_ENCRYPTION_KEY at rotation):
+                # left out, so the keys that do load go on signing and stay published; /readyz reports it.
+                log.error("%s: left out of signing and of the JWKS", exc)
+                unreadable.append(row.kid)
         keys: list[LoadedKey] = []
-        for i, row in enumerate(rows):
-            data = json.loads(read_stored(self._cipher, row.kid, row.private_jwk))
-            key: Key = RSAKey.import_key(data) if data["kty"] == "RSA" else ECKey.import_key(data)
+        for i, (row, key) in enumerate(readable):
             # Keys of different algorithms sign side by side (access tokens and ID tokens may differ): a key is
             # superseded only by the next key of its own algorithm.
-            successor = next((later for later in rows[i + 1:] if later.alg == row.alg), None)
+            successor = next((later for later, _ in readable[i + 1:] if later.alg == row.alg), None)
             retires = successor.activates_at if successor is not None else None
             keys.append(LoadedKey(row.kid, row.alg, key, row.activates_at, retires,
                                   retires + self._max_ttl if retires else None))
         self._keys = keys
+        self.unreadable = tuple(unreadable)
         self._loaded_at = time.monotonic()
 
     # An unknown kid reloads the keys at most this often: tokens with made-up kids cannot turn every request

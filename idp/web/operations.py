@@ -71,10 +71,12 @@ def _database(c: Canary) -> None:
         db.execute(text("SELECT 1"))
 
 
-def _signing_keys(c: Canary) -> None:
-    """Each algorithm tokens are signed with has a usable key (ID tokens are RS256 unless a client asks)."""
+def _signing_keys(c: Canary) -> tuple[str, ...]:
+    """Each algorithm tokens are signed with has a usable key (ID tokens are RS256 unless a client asks);
+    the stored keys left out because they do not decrypt."""
     for alg in sorted({c.settings.signing_alg, "RS256"}):
         c.keys.signing_key(alg)
+    return c.keys.unreadable
 
 
 async def readyz(request: Request) -> Response:
@@ -85,15 +87,19 @@ async def readyz(request: Request) -> Response:
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
+    degraded = False
     if checks["database"] == "ok":
         try:
-            await run_in_threadpool(_signing_keys, c)
+            unreadable = await run_in_threadpool(_signing_keys, c)
             checks["signing_keys"] = "ok"
+            if unreadable:
+                checks["signing_keys"] = (f"ok, but {', '.join(unreadable)} left out: it does not decrypt with "
+                                          "CANARY_KEY_ENCRYPTION_KEY")
+                degraded = True
         except Exception as exc:
             log.error("signing keys unusable: %s", exc)
             checks["signing_keys"] = f"unusable: {type(exc).__name__} (the log says why)"
     analytics = c.analytics
-    degraded = False
     if analytics is None:
         checks["spool"] = checks["clickhouse"] = "not configured"
     else:
@@ -111,7 +117,8 @@ async def readyz(request: Request) -> Response:
             up = False
         checks["clickhouse"] = "ok" if up else "unreachable: events wait in the spool"
         degraded = degraded or not up
-    ready = checks["database"] == "ok" and checks.get("signing_keys") == "ok" and checks["spool"] != "not writable"
+    ready = (checks["database"] == "ok" and checks.get("signing_keys", "").startswith("ok")
+             and checks["spool"] != "not writable")
     status = "unready" if not ready else "degraded" if degraded else "ready"
     return JSONResponse({"status": status, "checks": checks}, status_code=200 if ready else 503, headers=NO_STORE)
 

@@ -20,9 +20,10 @@ from sqlalchemy.orm import sessionmaker
 
 from analytics.api import Analytics
 from idp.db import make_engine
-from tests.functional.conftest import Provider, free_port, start_provider
+from tests.functional.conftest import Provider, ServerThread, free_port, start_provider
 from tests.support.browser import PASSWORD, authorize_params, login
 from tests.support.clickhouse import server_url_for
+from tests.support.postgres import own_accounts_database
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -143,20 +144,38 @@ def test_clickhouse_away_is_degraded_and_the_database_away_unready(database_url:
         analytics.close()
 
 
-def test_a_signing_key_that_does_not_load_makes_the_provider_unready(database_url: str, tmp_path: Path) -> None:
+def test_a_signing_key_that_does_not_decrypt_is_left_out_and_reported(database_url: str, tmp_path: Path) -> None:
+    with own_accounts_database(database_url, tmp_path, "canary_readyz") as own:  # its keys are this test's
+        _key_left_out_then_none_left(*start_provider(tmp_path, own, key_encryption_key="k" * 40))
+
+
+def _key_left_out_then_none_left(provider: Provider, server: ServerThread) -> None:
     from idp.db import transaction
     from idp.oauth.key_cipher import KeyCipher
     from idp.oauth.keys import rotate
+    from idp.oauth.models import SigningKey
 
-    provider, server = start_provider(tmp_path, database_url, key_encryption_key="k" * 40)
     try:
         assert httpx.get(f"{provider.url}/readyz").json()["checks"]["signing_keys"] == "ok"
+        client_id, secret = provider.client(grant_types=["client_credentials"], scope="events:write",
+                                            redirect_uris=[])
         with transaction(provider.context.factory) as db:  # as a rotation run with another encryption key
-            rotate(db, "RS256", 0, cipher=KeyCipher("another key of forty characters, not ours"))
+            foreign = rotate(db, "RS256", 0, cipher=KeyCipher("another key of forty characters, not ours")).kid
         provider.context.keys._loaded_at = 0.0  # due for its periodic reload
+        degraded = httpx.get(f"{provider.url}/readyz")
+        assert degraded.status_code == 200 and degraded.json()["status"] == "degraded"
+        assert foreign in degraded.json()["checks"]["signing_keys"]
+        token = httpx.post(f"{provider.url}/token", data={"grant_type": "client_credentials"},
+                           auth=(client_id, secret or ""))
+        assert token.status_code == 200  # signed with the key that loads
+        assert foreign not in {key["kid"] for key in httpx.get(f"{provider.url}/jwks").json()["keys"]}
+        with transaction(provider.context.factory) as db:  # no key left that loads
+            for key in db.query(SigningKey).filter(SigningKey.kid != foreign):
+                db.delete(key)
+        provider.context.keys._loaded_at = 0.0
         unready = httpx.get(f"{provider.url}/readyz")
         assert unready.status_code == 503 and unready.json()["status"] == "unready"
-        assert unready.json()["checks"]["signing_keys"].startswith("unusable: KeyEncryptionError")
+        assert unready.json()["checks"]["signing_keys"].startswith("unusable: LookupError")
     finally:
         server.stop()
 
