@@ -105,12 +105,15 @@ class KeyStore:
         for row in rows:
             try:
                 data = json.loads(read_stored(self._cipher, row.kid, row.private_jwk))
-                readable.append((row, RSAKey.import_key(data) if data["kty"] == "RSA" else ECKey.import_key(data)))
             except KeyEncryptionError as exc:
+                if row is rows[-1] and not readable:
+                    raise  # none loads: the secret is missing or wrong, not one key added under another
                 # A key added under another encryption key (a mistyped CANARY_KEY_ENCRYPTION_KEY at rotation):
                 # left out, so the keys that do load go on signing and stay published; /readyz reports it.
                 log.error("%s: left out of signing and of the JWKS", exc)
                 unreadable.append(row.kid)
+                continue
+            readable.append((row, RSAKey.import_key(data) if data["kty"] == "RSA" else ECKey.import_key(data)))
         keys: list[LoadedKey] = []
         for i, (row, key) in enumerate(readable):
             # Keys of different algorithms sign side by side (access tokens and ID tokens may differ): a key is

@@ -175,7 +175,7 @@ def _key_left_out_then_none_left(provider: Provider, server: ServerThread) -> No
         provider.context.keys._loaded_at = 0.0
         unready = httpx.get(f"{provider.url}/readyz")
         assert unready.status_code == 503 and unready.json()["status"] == "unready"
-        assert unready.json()["checks"]["signing_keys"].startswith("unusable: LookupError")
+        assert unready.json()["checks"]["signing_keys"].startswith("unusable: KeyEncryptionError")
     finally:
         server.stop()
 
