@@ -74,6 +74,24 @@ def authenticate(db: Session, email: str, password: str, policy: LoginPolicy, no
     if user.disabled:
         verify_password(None, password)
         raise SignInFailed("disabled", user.id)
+    _check_counted(db, user, password, policy, now)
+    user.last_sign_in_at = now
+    return user
+
+
+def confirm_password(db: Session, user: User, password: str, policy: LoginPolicy, now: datetime) -> None:
+    """The signed-in owner's password typed again before a change that needs it (a second factor, the address,
+    the password). Counted toward the lockout exactly as a sign-in is, before the slow hash, so whoever holds
+    only a stolen session cannot guess the password without limit. Raises SignInFailed (disabled, locked,
+    bad_password); a right password resets the count. The caller commits, as after ``authenticate``."""
+    if user.disabled:
+        verify_password(None, password)
+        raise SignInFailed("disabled", user.id)
+    _check_counted(db, user, password, policy, now)
+
+
+def _check_counted(db: Session, user: User, password: str, policy: LoginPolicy, now: datetime) -> None:
+    """The attempt counted (committed) before the hash is checked; a right one clears the count."""
     number = _reserve_attempt(db, user.id, policy, now)
     if number is None:
         verify_password(None, password)
@@ -87,7 +105,5 @@ def authenticate(db: Session, email: str, password: str, policy: LoginPolicy, no
     db.refresh(user)
     user.failed_logins = 0
     user.locked_until = None
-    user.last_sign_in_at = now
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    return user

@@ -13,6 +13,7 @@ from idp.accounts.errors import AccountError
 from idp.accounts.flows import AccountFlows
 from idp.accounts.links import InvalidLink
 from idp.accounts.models import User
+from idp.accounts.notices import remaining_factors
 from idp.accounts.password_rules import check_password
 from idp.accounts.passwords import hash_password, verify_password
 from idp.accounts.service import find_user_by_email
@@ -78,5 +79,6 @@ def _set_password(flows: AccountFlows, db: Session, user: User, password: str, h
     user.failed_logins = 0
     user.locked_until = None
     flows.sign_out_everywhere(db, user, now, keep=keep_session)
-    flows.mail.send("password_changed", user.email, {"how": how}, db=db)
+    # A new password leaves the second factors in place (a passkey signs in without it): the mail names them.
+    flows.mail.send("password_changed", user.email, {"how": how, "factors": remaining_factors(db, user.id)}, db=db)
     flows.events.password_changed(db, user.id, how)

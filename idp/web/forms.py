@@ -16,8 +16,8 @@ from idp.web import csrf
 from idp.web.context import canary
 from idp.web.responses import NO_STORE, error_page
 
-PAGE_HEADERS = {**NO_STORE, "X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'",
-                "Referrer-Policy": "no-referrer"}
+# No Content-Security-Policy here: the pages get the full one every HTML page gets (``idp.web.security``).
+PAGE_HEADERS = {**NO_STORE, "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
 RETURN_FIELD = "authorization_request"
 
 

@@ -4,6 +4,8 @@
 - ``ENROLL``: the password was right, but a second factor is required and the user has none: enroll first.
 - ``PASSKEY``: a passwordless passkey sign-in (holds the WebAuthn challenge).
 - ``REGISTER``: a passkey being added from the security page.
+- ``CONFIRM``: a signed-in owner confirming it is them before changing their second factors; the password was
+  right, a second factor is due (``idp.accounts.reauthentication``).
 
 Each lives a few minutes and is used once; a ceremony allows ``MAX_ATTEMPTS`` wrong answers.
 """
@@ -22,6 +24,7 @@ SECOND_STEP = "second_step"
 ENROLL = "enroll"
 PASSKEY = "passkey"
 REGISTER = "register"
+CONFIRM = "confirm"
 TTL_SECONDS = 600
 MAX_ATTEMPTS = 5
 

@@ -1,5 +1,6 @@
-"""The password section: a new password, the current one required (``idp.accounts.recovery``); this session
-stays, every other one ends and every grant is revoked; a mail tells the owner."""
+"""The password section: a new password, the current one required and counted toward the lockout
+(``current_password``), then set by ``idp.accounts.recovery``; this session stays, every other one ends and every
+grant is revoked; a mail tells the owner."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from starlette.routing import Route
 from idp.accounts.errors import AccountError
 from idp.accounts.recovery import change_password
 from idp.web import forms
+from idp.web.account import current_password
 from idp.web.account.page import done, session_hash, show, sign_in, signed_in
 from idp.web.context import Canary, canary
 
@@ -19,6 +21,9 @@ def _change(c: Canary, request: Request, current: str, new: str) -> str | None:
         signed = signed_in(c, db, request)
         if signed is None:
             return None
+        wrong = current_password.problem(c, db, signed.user, current, "The current password is wrong.")
+        if wrong:
+            return wrong
         try:
             change_password(c.accounts, db, signed.user, current, new, keep_session=session_hash(request))
         except AccountError as err:

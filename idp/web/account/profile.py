@@ -1,5 +1,7 @@
-"""The profile section: the name, and a change of e-mail address (the current password confirms it; the new
-address is verified before it replaces the old one, by ``idp.accounts.verification``)."""
+"""The profile section: the name, and a change of e-mail address (the current password confirms it, counted
+toward the lockout; the new address is verified before it replaces the old one, by ``idp.accounts.verification``).
+An address that already has an account gets the answer a free one gets, so the page tells nobody which addresses
+have accounts; that account's owner is told instead (``idp.accounts.notices.address_taken``)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from idp.accounts.errors import AccountError
-from idp.accounts.passwords import verify_password
+from idp.accounts import notices
+from idp.accounts.errors import AccountError, EmailTaken
+from idp.accounts.users import normalize_email
 from idp.accounts.verification import send_verification
 from idp.web import forms
+from idp.web.account import current_password
 from idp.web.account.page import done, show, sign_in, signed_in
 from idp.web.context import Canary, canary
 
@@ -43,10 +47,13 @@ def _change_email(c: Canary, request: Request, email: str, password: str) -> str
         signed = signed_in(c, db, request)
         if signed is None:
             return None
-        if not verify_password(signed.user.password_hash, password):
-            return "The password is wrong."
+        wrong = current_password.problem(c, db, signed.user, password)
+        if wrong:
+            return wrong
         try:
             send_verification(c.accounts, db, signed.user, email)
+        except EmailTaken:
+            notices.address_taken(c.mail, db, normalize_email(email))
         except AccountError as err:
             return str(err)[:1].upper() + str(err)[1:] + "."
         db.commit()

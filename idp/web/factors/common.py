@@ -1,5 +1,6 @@
-"""What the second-factor pages share: their headers, CSRF, the relying party, JSON bodies, and the end of a
-sign-in (the session starts, the browser goes back to /authorize to finish the authorization request)."""
+"""What the second-factor pages share: their headers, the security page's paths, CSRF, the relying party, JSON
+bodies, and the end of a sign-in (the session starts, the browser goes back to /authorize to finish the
+authorization request)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from starlette.responses import Response
 from idp.accounts import sessions
 from idp.accounts.factors import policy
 from idp.accounts.factors.passkeys import RelyingParty
-from idp.accounts.models import User
+from idp.accounts.models import LoginSession, User
 from idp.oauth import authorize as authz
 from idp.oauth.errors import InvalidRequest
 from idp.oauth.server import parse_form, read_body
@@ -25,7 +26,18 @@ from idp.web.context import Canary
 from idp.web.factors import handoff
 from idp.web.responses import NO_STORE, error_page
 
-PAGE_HEADERS = {**NO_STORE, "X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
+# The Content-Security-Policy is the one every HTML page gets (``idp.web.security``): the passkey script is a
+# file of this origin, which it allows.
+PAGE_HEADERS = {**NO_STORE, "X-Frame-Options": "DENY"}
+PATH = "/account/security"
+CONFIRM_PATH = PATH + "/confirm"
+
+
+def signed_session(c: Canary, db: Session, cookie: str | None) -> tuple[LoginSession, User] | None:
+    """The live session of this cookie and its user, if any."""
+    session = sessions.load_session(db, cookie, c.clock.now())
+    user = None if session is None else db.get(User, session.user_id)
+    return None if session is None or user is None else (session, user)
 
 
 def relying_party(c: Canary) -> RelyingParty:

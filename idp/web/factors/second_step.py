@@ -1,6 +1,7 @@
 """The step after a correct password: a code from the authenticator app or a recovery code (a passkey is in
 ``idp.web.factors.passkey_signin``), or, when a second factor is required and the user has none, enrollment
-of an authenticator app. The session starts only once this step is done.
+of an authenticator app (its owner told by mail, as for any new factor). The session starts only once this step
+is done.
 
 A wrong code counts as a failed sign-in (``signin.failed``, reason ``bad_second_factor``) toward the account's
 lockout; a ceremony allows a few attempts, then the sign-in starts again from the password.
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from idp.accounts import notices
 from idp.accounts.factors import challenges, levels, policy, recovery, totp
 from idp.accounts.models import FactorChallenge, User
 from idp.accounts.service import is_locked
@@ -130,6 +132,7 @@ def confirm_enrollment_sync(c: Canary, cookie: str | None, code: str) -> Step:
             return step
         codes = recovery.replace_codes(db, user.id, now)
         challenges.finish(db, row)
+        notices.factor_changed(c.mail, db, user, "totp_added")
         session, location = finish(c, db, user, [levels.PASSWORD, levels.OTP], row.request, "password")
         c.activity.mfa_enrolled(db, user.id, "totp")
         return Step("recovery_codes.html", {"codes": codes, "next": location}, session=session)

@@ -10,24 +10,9 @@ import httpx
 
 from tests.functional.accounts.conftest import Mailbox, unique_email
 from tests.functional.conftest import Provider
+from tests.support.account_page import open_account, post
 from tests.support.browser import PASSWORD, consent, hidden, login, redirect_params
 from tests.support.relying_party import RelyingParty
-
-
-def open_account(browser: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
-    first = browser.get("/account")
-    if first.status_code == 200:
-        return first
-    assert first.status_code == 302 and first.headers["location"].startswith("/authorize?client_id=canary-account")
-    landed = login(browser, browser.get(first.headers["location"]), email, password)
-    assert landed.status_code == 303 and "/account/callback" in landed.headers["location"], landed.text
-    page = browser.get("/account", follow_redirects=False)
-    assert page.status_code == 200, page.text
-    return page
-
-
-def post(browser: httpx.Client, page: httpx.Response, path: str, **fields: str) -> httpx.Response:
-    return browser.post(path, data={"csrf_token": hidden(page.text, "csrf_token"), **fields})
 
 
 def test_name_and_email_change_with_verification(provider_m: Provider, mailbox: Mailbox,
