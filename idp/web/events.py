@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 from idp import metrics
 from idp.oauth.errors import Forbidden, InsufficientScope, InvalidRequest, OAuthError
-from idp.oauth.resource_access import Posting, UnknownAccounts
+from idp.oauth.resource_access import Posting, RefusedEvents, UnknownAccounts
 from idp.oauth.server import BodyTooLarge, read_body
 from idp.web import bearer
 from idp.web.context import Canary, canary
@@ -127,6 +127,10 @@ async def ingest(c: Canary, claims: dict[str, Any], body: bytes) -> Response:
     except UnknownAccounts as unknown:
         metrics.event_post_refused("unknown_account")
         return invalid_events(unknown.errors)
+    except RefusedEvents as err:
+        metrics.event_post_refused("forbidden")
+        return JSONResponse({"error": "forbidden", "error_description": err.description, "errors": err.errors},
+                            status_code=403)
     except Forbidden as err:
         metrics.event_post_refused("forbidden")
         return json_error("forbidden", err.description, 403)

@@ -148,3 +148,24 @@ def test_an_organizations_client_cannot_tell_other_tenants_addresses_from_unknow
     # Named by sub, an outsider is still refused as one (a sub is no address to probe).
     by_sub = post(ingest, token, {"account": outsider.id, "name": "probe"})
     assert by_sub.status_code == 403
+
+
+def test_a_refused_batch_lists_every_refused_event_so_the_sender_can_post_the_rest(ingest: Provider) -> None:
+    mine, theirs = f"mine-{uuid.uuid4().hex[:6]}", f"theirs-{uuid.uuid4().hex[:6]}"
+    member = ingest.user(organization=mine)
+    outsider = ingest.user(organization=theirs)
+    _, token = cc_token(ingest, organization_id=org_id(ingest, mine))
+    batch = [{"account": member.id, "name": "a"}, {"account": outsider.id, "name": "b"},
+             {"account": member.id, "name": "c", "organization": theirs}, {"account": outsider.id, "name": "d"}]
+    refused = post(ingest, token, {"batch": batch})
+    assert refused.status_code == 403
+    body = refused.json()
+    assert body["error"] == "forbidden"
+    assert body["error_description"] == f"event 1: account {outsider.id!r} is not in this client's organization"
+    assert body["errors"] == [
+        {"index": 1, "field": "account", "message": f"account {outsider.id!r} is not in this client's organization"},
+        {"index": 2, "field": "organization",
+         "message": f"account {member.id!r} is not a member of organization {theirs!r}"},
+        {"index": 3, "field": "account", "message": f"account {outsider.id!r} is not in this client's organization"},
+    ]
+    assert post(ingest, token, {"batch": [batch[0]]}).status_code == 202  # the rest goes through

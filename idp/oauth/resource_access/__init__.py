@@ -4,8 +4,8 @@
 ``service`` the ``ResourceAccess`` object the application context builds once, with its caches.
 """
 
-from idp.oauth.resource_access.posting import UnknownAccounts
+from idp.oauth.resource_access.posting import RefusedEvents, UnknownAccounts
 from idp.oauth.resource_access.service import Posting, ResourceAccess
 from idp.oauth.resource_access.state import Unusable
 
-__all__ = ["Posting", "ResourceAccess", "UnknownAccounts", "Unusable"]
+__all__ = ["Posting", "RefusedEvents", "ResourceAccess", "UnknownAccounts", "Unusable"]

@@ -33,6 +33,23 @@ from idp.oauth.resource_access.state import (
 )
 
 
+class RefusedEvent(Forbidden):
+    """One event may not be posted by this token; ``field`` is what it names that is refused."""
+
+    def __init__(self, description: str, field: str) -> None:
+        super().__init__(description)
+        self.field = field
+
+
+class RefusedEvents(Forbidden):
+    """Forbidden naming the first refused event, with ``errors``: every refused event's index, field and why,
+    so that a sender can drop those and post the rest."""
+
+    def __init__(self, description: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(description)
+        self.errors = errors
+
+
 class UnknownAccounts(Exception):
     """Events name accounts that do not exist; ``errors`` as the body validator lists problems."""
 
@@ -115,6 +132,7 @@ def resolve(claims: dict[str, Any], rows: list[Any], accounts: list[str], posted
         if unknown:
             raise UnknownAccounts([{"index": index, "field": "account", "message": _unknown(key, distinct, by_email)}
                                    for index, key in enumerate(keys) if key in unknown])
+        refused: dict[Any, RefusedEvent] = {}
         for key in new:
             account, named = distinct[key]
             account_id = ids[key]
@@ -122,10 +140,15 @@ def resolve(claims: dict[str, Any], rows: list[Any], accounts: list[str], posted
             try:
                 decided[key] = organization(account, account_id, named, found, user_token, sub, first_party,
                                             client_org)
-            except Forbidden as refused:
-                raise Forbidden(f"event {keys.index(key)}: {refused.description}") from None
+            except RefusedEvent as refusal:
+                refused[key] = refusal
+                continue
             if account_id != account:
                 decided.setdefault(RENAMED, {})[key] = account_id
+        if refused:
+            errors = [{"index": index, "field": refused[key].field, "message": refused[key].description}
+                      for index, key in enumerate(keys) if key in refused]
+            raise RefusedEvents(f"event {errors[0]['index']}: {errors[0]['message']}", errors)
     organizations = list(map(decided.__getitem__, keys))
     renamed = decided.get(RENAMED)
     if renamed:
@@ -144,16 +167,16 @@ def _unknown(key: Any, distinct: dict[Any, tuple[str, str]], by_email: bool) -> 
 def organization(account: str, account_id: str, posted: str, found: Accounts, user_token: bool, sub: str | None,
                  first_party: bool, client_org: str | None) -> str:
     """The organization id to store with an event about ``account`` (as the event names it; ``account_id``
-    its sub) that names ``posted`` (an organization id or slug, '' for none), or Forbidden."""
+    its sub) that names ``posted`` (an organization id or slug, '' for none), or RefusedEvent."""
     if user_token and account_id != sub:
-        raise Forbidden("a user's token may only post events about that user")
+        raise RefusedEvent("a user's token may only post events about that user", "account")
     member_of = found.organizations.get(account_id, set())
     if not user_token and not first_party and (client_org is None or client_org not in member_of):
-        raise Forbidden(f"account {account!r} is not in this client's organization")
+        raise RefusedEvent(f"account {account!r} is not in this client's organization", "account")
     if posted:
         chosen = posted if posted in member_of else found.slugs.get(account_id, {}).get(posted)
         if chosen is None:
-            raise Forbidden(f"account {account!r} is not a member of organization {posted!r}")
+            raise RefusedEvent(f"account {account!r} is not a member of organization {posted!r}", "organization")
         return chosen
     if not user_token and client_org in member_of:
         return client_org or ""
