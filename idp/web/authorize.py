@@ -23,6 +23,7 @@ from idp.web import csrf, login_page
 from idp.web.context import Canary, canary
 from idp.web.factors import handoff
 from idp.web.responses import NO_STORE, error_page
+from idp.web.security import allow_images_from
 from idp.web.throttling import client_address, too_many_page
 
 SESSION_COOKIE = "canary_session"
@@ -163,6 +164,7 @@ def render(request: Request, c: Canary, outcome: Outcome) -> Response:
         if outcome.kind == "login":
             context.update(action=request.url_for("login").path, error=outcome.login_error,
                            login_hint=outcome.email or req.login_hint, **login_page.extras(c, req))
+            allow_images_from(request, context["logo_uri"])
             template = "login.html"
         else:
             context.update(action=request.url_for("consent").path, scopes=req.scope.split(),

@@ -24,6 +24,7 @@ from idp.web import forms
 from idp.web.authorize import SESSION_COOKIE
 from idp.web.context import Canary, canary
 from idp.web.responses import NO_STORE
+from idp.web.security import allow_images_from
 
 EXPIRED = "This invitation has expired, was revoked or was already accepted. Ask for a new one."
 
@@ -58,6 +59,7 @@ async def accept_form(request: Request) -> Response:
     values = await c.run(_page_values, c, request.query_params.get("token", ""))
     if values is None:
         return forms.page(request, "notice.html", {"title": "Invitation not valid", "message": EXPIRED}, status=400)
+    allow_images_from(request, values["logo_uri"])
     return forms.page(request, "invitation.html", values)
 
 

@@ -18,6 +18,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from idp.oauth.web_origins import origin_of
+
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -28,12 +30,22 @@ _RAW = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, valu
 _CSP = b"content-security-policy"
 
 
-def content_security_policy(nonce: str) -> str:
+def content_security_policy(nonce: str, images: tuple[str, ...] = ()) -> str:
     """The policy of every HTML page. No ``form-action``: browsers apply it to the redirect that follows a form
-    (the login form's redirect to the relying party), which must be free to go anywhere registered."""
+    (the login form's redirect to the relying party), which must be free to go anywhere registered. ``images``:
+    origins this page may also load images from (``allow_images_from``)."""
+    image_sources = " ".join(("'self'", "data:", *images))
     return ("default-src 'self'; "
             f"script-src 'self' 'nonce-{nonce}'; style-src 'self' 'nonce-{nonce}'; "
-            "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+            f"img-src {image_sources}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+
+
+def allow_images_from(request: Request, uri: str | None) -> None:
+    """Let this page's policy load images from ``uri``'s origin: a client's registered logo, shown on the login
+    and invitation pages."""
+    origin = origin_of(uri) if uri else None
+    if origin is not None:
+        request.state.csp_images = (*getattr(request.state, "csp_images", ()), origin)
 
 
 def csp_context(request: Request) -> dict[str, Any]:
@@ -62,7 +74,8 @@ class SecurityHeaders:
                 present = {name.lower() for name, _ in headers}
                 headers += [header for header in _RAW if header[0] not in present]
                 if _CSP not in present and _is_html(headers):
-                    headers.append((_CSP, content_security_policy(nonce).encode("latin-1")))
+                    images = scope["state"].get("csp_images", ())
+                    headers.append((_CSP, content_security_policy(nonce, images).encode("latin-1")))
                 message["headers"] = headers
             await send(message)
 

@@ -74,6 +74,7 @@ def test_invited_person_sets_a_password_is_sent_on_and_signs_in_as_a_member(
     link = mailbox.link(email, "/invitations/accept")
     page = browser.get(link)
     assert "Join Acme Corporation" in page.text and "https://rp.example.com/logo.png" in page.text
+    assert "img-src 'self' data: https://rp.example.com;" in page.headers["content-security-policy"]
     weak = accept(browser, link, name="Ines", password="12345678901", repeat="12345678901")
     assert weak.status_code == 400 and "most common" in weak.text
     sent_on = accept(browser, link, name="Ines Invitee", password=CHOSEN, repeat=CHOSEN)

@@ -19,7 +19,10 @@ def test_login_page_shows_the_client_and_keeps_the_address(provider_m: Provider,
     rp = RelyingParty(provider_m.url, client_id, secret)
     page = browser.get(rp.authorization_url())
     assert "Sign in to Orbit Notes" in page.text
-    assert '<img src="https://cdn.example.com/orbit.png" alt="Orbit Notes"' in page.text
+    assert '<img src="https://cdn.example.com/orbit.png" alt="Orbit Notes" class="client-logo">' in page.text
+    policy = page.headers["content-security-policy"]
+    assert "img-src 'self' data: https://cdn.example.com;" in policy  # the logo may load; nothing else new
+    assert "style=" not in page.text  # inline style attributes are refused by the policy
     assert "Create an account" not in page.text
     failed = login(browser, page, "someone@example.com", "not the password")
     assert "Wrong e-mail or password" in failed.text and 'value="someone@example.com"' in failed.text
