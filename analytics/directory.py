@@ -18,7 +18,8 @@ class AccountRef:
     """One account: `sub` is the subject identifier events carry in `events.account`.
 
     `created_at` is timezone-aware UTC; accounts created long ago that were never active count as
-    inactive.
+    inactive. `organizations` are those it belongs to or is invited to; `invitations` are those of them it is
+    invited to and has not joined yet, with the time of the invitation.
     """
 
     sub: str
@@ -26,34 +27,42 @@ class AccountRef:
     name: str | None
     created_at: datetime
     organizations: tuple[str, ...] = ()
+    invitations: tuple[tuple[str, datetime], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Roster:
-    """The subs of all accounts (or of an organization's members), split by creation time.
+    """The subs of all accounts (or of an organization's members and the people it invited), split by creation
+    time.
 
     Reports over every account need only this much of each; the details of the accounts they list
     come from `AccountDirectory.lookup`, a page at a time.
+
+    In an organization, someone invited who has not joined yet counts from the invitation, as if they had
+    joined then: their activity before it is not the organization's.
     """
 
     subs: list[str]
     """Every account in scope."""
     newer: list[str]
-    """Those created at or after the given time."""
+    """Those created (invited, for `invited`) at or after the given time."""
+    invited: dict[str, datetime] = field(default_factory=dict)
+    """In an organization, those of `subs` invited and not joined yet, with the time of the invitation."""
 
 
 @runtime_checkable
 class AccountDirectory(Protocol):
     def accounts(self, organization: str | None = None) -> list[AccountRef]:
-        """All accounts, or the members of `organization`, with their details."""
+        """All accounts, or the members of `organization` and the people it invited, with their details."""
         ...
 
     def members(self, organization: str) -> list[str]:
-        """The subs of the members of `organization`."""
+        """The subs of the members of `organization`: not those invited who have not joined yet."""
         ...
 
     def roster(self, organization: str | None, created_before: datetime) -> Roster:
-        """The subs of all accounts, or of the members of `organization`, split at `created_before`."""
+        """The subs of all accounts, or of the members of `organization` and the people it invited, split at
+        `created_before`."""
         ...
 
     def lookup(self, subs: Sequence[str]) -> dict[str, AccountRef]:
@@ -80,11 +89,14 @@ class InMemoryDirectory:
         return [ref for ref in self.refs if organization in ref.organizations]
 
     def members(self, organization: str) -> list[str]:
-        return [ref.sub for ref in self.accounts(organization)]
+        return [ref.sub for ref in self.accounts(organization) if organization not in dict(ref.invitations)]
 
     def roster(self, organization: str | None, created_before: datetime) -> Roster:
         refs = self.accounts(organization)
-        return Roster([ref.sub for ref in refs], [ref.sub for ref in refs if ref.created_at >= created_before])
+        invited = {} if organization is None else {
+            ref.sub: dict(ref.invitations)[organization] for ref in refs if organization in dict(ref.invitations)}
+        return Roster([ref.sub for ref in refs],
+                      [ref.sub for ref in refs if invited.get(ref.sub, ref.created_at) >= created_before], invited)
 
     def lookup(self, subs: Sequence[str]) -> dict[str, AccountRef]:
         wanted = set(subs)

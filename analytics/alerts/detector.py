@@ -184,7 +184,7 @@ def _detect_inactive(
     quiet = set(inactive.subs())
     returning = [sub for sub, state in states.items() if state == "inactive" and sub not in quiet]
     if rule.organization is not None and returning:
-        members = set(directory.members(rule.organization))
+        members = set(directory.roster(rule.organization, now).subs)  # invited and not joined yet included
         returning = [sub for sub in returning if sub in members]
     refs = directory.lookup(returning) if returning else {}
     back = [sub for sub in returning if sub in refs]

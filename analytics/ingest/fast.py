@@ -27,7 +27,14 @@ from msgspec import UNSET, UnsetType
 
 from analytics.ingest.errors import Collector
 from analytics.ingest.fields import MISSING, event_seconds, parse_moment, uuid4_bytes, uuid_bytes
-from analytics.ingest.model import MAX_BATCH, MAX_IDENTIFIER_LENGTH, MAX_PROPERTIES_BYTES, valid_name, whole_seconds
+from analytics.ingest.model import (
+    MAX_BATCH,
+    MAX_IDENTIFIER_LENGTH,
+    MAX_PROPERTIES_BYTES,
+    PROVIDER_NAMES,
+    valid_name,
+    whole_seconds,
+)
 from analytics.ingest.posted import Posted
 
 Moment = str | int | float | UnsetType
@@ -85,7 +92,8 @@ def decode_batch(
         return None
 
     names = [e.name for e in events]
-    if not all(map(valid_name, set(names))):
+    distinct_names = set(names)
+    if not all(map(valid_name, distinct_names)) or not PROVIDER_NAMES.isdisjoint(distinct_names):
         return None
     accounts = _accounts([e.account for e in events], default_account)
     organizations = [e.organization for e in events]

@@ -61,26 +61,29 @@ def event_seconds(raw_timestamp: object, raw_sent_at: object, batch_sent_at: dat
     ``sent_at`` (``MISSING`` when absent) and the batch's ``sent_at``; problems go to ``errors``.
 
     ``now`` is whole seconds; ``oldest`` is ``now`` less the retention window (None when that overflows).
+    An event without a ``timestamp`` is stamped ``now`` by the server's clock: ``sent_at`` corrects the
+    client's clock, so it shifts only a timestamp the client gave (it is still checked).
     """
     seconds = int(now.timestamp())
     sent_at = batch_sent_at
     if raw_sent_at is not MISSING:
         sent_at = parse_moment(raw_sent_at, index, "sent_at", errors)
-    timestamp: datetime | None = now
-    if raw_timestamp is not MISSING:
-        timestamp = parse_moment(raw_timestamp, index, "timestamp", errors)
-    if timestamp is not None:
-        if timestamp is not now or sent_at is not None:  # `now` is whole seconds, not in the future
-            if sent_at is not None:
-                # The client's clock is off by (sent_at - now); shift its timestamps by the same amount.
-                timestamp = timestamp - (sent_at - now)
-            timestamp = whole_seconds(timestamp)
-            if timestamp > now + MAX_FUTURE:
-                timestamp = now
-        if timestamp < (oldest if oldest is not None else now - timedelta(days=retention_days)):
-            errors.add(index, "timestamp", f"is older than the {retention_days}-day retention window")
-        seconds = int(timestamp.timestamp())
-    return seconds
+    if raw_timestamp is MISSING:
+        if oldest is None:
+            _ = now - timedelta(days=retention_days)  # raises OverflowError, as for an event without sent_at
+        return seconds
+    timestamp = parse_moment(raw_timestamp, index, "timestamp", errors)
+    if timestamp is None:
+        return seconds
+    if sent_at is not None:
+        # The client's clock is off by (sent_at - now); shift its timestamps by the same amount.
+        timestamp = timestamp - (sent_at - now)
+    timestamp = whole_seconds(timestamp)
+    if timestamp > now + MAX_FUTURE:
+        timestamp = now
+    if timestamp < (oldest if oldest is not None else now - timedelta(days=retention_days)):
+        errors.add(index, "timestamp", f"is older than the {retention_days}-day retention window")
+    return int(timestamp.timestamp())
 
 
 def uuid4_bytes() -> bytes:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from analytics import provider_events
+
 Source = Literal["idp", "api"]
 
 MAX_BATCH = 1000
@@ -19,6 +21,9 @@ MAX_NAME_LENGTH = 128
 MAX_IDENTIFIER_LENGTH = 256
 MAX_PROPERTIES_BYTES = 8 * 1024
 MAX_FUTURE = timedelta(hours=1)
+PROVIDER_NAMES = frozenset(provider_events.ALL)
+"""Names of the events the provider records about itself (source 'idp'): a posted event may not take one, so
+that a sign-in or a token counted anywhere is one the provider saw."""
 
 _NAME = re.compile(r"[A-Za-z0-9_.:-]+")
 # Compact JSON with sorted keys: the stored text of an event's properties.

@@ -22,6 +22,7 @@ from analytics.ingest.model import (
     MAX_IDENTIFIER_LENGTH,
     MAX_NAME_LENGTH,
     MAX_PROPERTIES_BYTES,
+    PROVIDER_NAMES,
     Event,
     valid_name,
     whole_seconds,
@@ -31,6 +32,7 @@ from analytics.ingest.posted import NO_PROPERTIES, Posted
 _EVENT_FIELDS = frozenset({"event_id", "name", "account", "organization", "timestamp", "sent_at", "properties"})
 _ENVELOPE_FIELDS = frozenset({"batch", "sent_at"})
 _STRICT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+RESERVED_NAME = "is the name of an event the provider records itself (sign-ins, tokens, account changes)"
 
 
 class OutOfRange(Exception):
@@ -138,6 +140,8 @@ def validate(
             errors.add(index, "name", "is required")
         elif not (type(name) is str and name in good_names) and not valid_name(name):
             errors.add(index, "name", f"must be 1 to {MAX_NAME_LENGTH} characters of letters, digits and _ . : -")
+        elif name in PROVIDER_NAMES:
+            errors.add(index, "name", RESERVED_NAME)
 
         account = default_account
         if "account" in item:

@@ -41,7 +41,7 @@ class AccountSummary:
     sub: str
     first_seen: datetime | None
     last_signin: datetime | None
-    """Last `signin.succeeded`."""
+    """Last `signin.succeeded` the provider recorded (source 'idp')."""
     last_event: datetime | None
     """Last usage event posted by a resource server (source 'api')."""
     last_seen: datetime | None
@@ -111,7 +111,7 @@ def account_summary(
         if source == "api" or name in provider_events.ACTIVITY:
             first_seen = int(first) if first_seen is None else min(first_seen, int(first))
             last_seen = int(last) if last_seen is None else max(last_seen, int(last))
-        if name == provider_events.SIGNIN_SUCCEEDED:
+        if name == provider_events.SIGNIN_SUCCEEDED and source == "idp":
             last_signin = int(last) if last_signin is None else max(last_signin, int(last))
         if source == "api":
             last_event = int(last) if last_event is None else max(last_event, int(last))

@@ -6,7 +6,8 @@ one's state is computed in ClickHouse (`analytics.queries.scoring`), its full `A
 `at_risk_accounts` lists those `going_quiet` or `slowing`, highest score first, with their details read from
 the directory as the items are taken; accounts past the fixed threshold are the inactive-accounts list's.
 `account_assessment` assesses one account, whatever its silence. Accounts never active have no rhythm and
-are not listed. Organization filters use membership from the directory.
+are not listed. Organization filters use membership from the directory: its members, not the people it
+invited who have not joined yet (their rhythm is not the organization's), as `account.going_quiet` rules do.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def at_risk_accounts(
     model = model or ChurnModel()
     org = params.organization(directory, organization)
     today = params.today(now)
-    scope = directory.roster(org, now).subs
+    scope = directory.roster(None, now).subs if org is None else directory.members(org)
     # Only the accounts at risk come back from ClickHouse; they alone are assessed in Python, for their score.
     found = score_accounts(engine, scope if org is not None else None, today, model, codes=AT_RISK_CODES)
     members = set(scope)

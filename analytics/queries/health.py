@@ -2,6 +2,8 @@
 
 Counted in ClickHouse from each member's last active day (`analytics.queries.inactive.per_account`) and comes
 back as one row. Members created in the last 30 days who were never active are not counted as inactive yet.
+Someone the organization invited who has not joined yet counts as a member who joined at the invitation, as in
+the inactive list: only their activity from the day of the invitation on is counted.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from analytics.directory import AccountDirectory
 from analytics.queries import params
 from analytics.queries.days import MASK, MONTH, day_range_bits
 from analytics.queries.errors import QueryError
-from analytics.queries.inactive import per_account
+from analytics.queries.inactive import last_activity, per_account
 from analytics.queries.sql import Executor, day_number, in_list, member_chunks, member_condition, run
 
 
@@ -47,7 +49,8 @@ def organization_health(
     young = set(roster.newer)
     previous = day_range_bits(MONTH, today - timedelta(days=59), today - timedelta(days=30))
     active_7d = active_30d = previous_30d = quiet = active = active_young = 0
-    for chunk in member_chunks(members):
+    joined = [sub for sub in members if sub not in roster.invited] if roster.invited else members
+    for chunk in member_chunks(joined):
         assert chunk is not None
         chunk_young = [sub for sub in chunk if sub in young]
         is_young = in_list("account", chunk_young) if chunk_young else "0"
@@ -66,7 +69,21 @@ def organization_health(
             quiet += counts[3]
             active += counts[4]
             active_young += counts[5]
-    # Never active members count as inactive once created 30 days ago.
+    # Those invited, from the day of their invitation on; their activity before it is left out.
+    seen = last_activity(engine, list(roster.invited), today, today - timedelta(days=30)) if roster.invited else {}
+    for sub, at in roster.invited.items():
+        since = params.today(at)
+        activity = seen.get(sub)
+        if activity is None or activity.last < since:
+            continue  # never active since the invitation: counted below
+        last, before = day_number(activity.last), activity.last_before
+        active_7d += last > day_number(today) - 7
+        active_30d += last > day_number(today) - 30
+        previous_30d += before is not None and before >= max(since, today - timedelta(days=59))
+        quiet += last <= day_number(today) - 30
+        active += 1
+        active_young += sub in young
+    # Never active members count as inactive once created (invited) 30 days ago.
     inactive = quiet + (len(members) - len(young)) - (active - active_young)
     return OrganizationHealth(
         org,

@@ -3,7 +3,9 @@
 An account is inactive for N days when its last activity (a day set in `account_activity`, UTC) is at
 least N days before today, or when it was never active and was created at least N days ago. Days are
 whole UTC days: an account last active on day D becomes inactive for N days at 00:00 UTC on day D + N.
-Organization filters use membership from the directory.
+Organization filters use membership from the directory. Someone an organization invited who has not joined
+yet counts, in its list, from the invitation as if they had joined then: activity before the day of the
+invitation is not the organization's (`last_seen` is None), and they are inactive once it is N days old.
 
 Last activity is the highest day bit of an account's latest month in `account_activity` (sorted by
 account, a few bytes per account and month). The lists come back packed in one row (see
@@ -180,8 +182,14 @@ def inactive_accounts(
     else:
         roster = directory.roster(org, split)
         read(roster.subs)
-    # The day inactivity counts from: the last active day, or the creation day of never active accounts.
-    # Activity of accounts the directory does not hold is left out.
+    # Someone invited who has not joined yet is seen from the day of the invitation on: last active before it
+    # is never active since (still active after the cutoff, they are not inactive either way).
+    invited = {sub: day_number(params.today(at)) for sub, at in roster.invited.items()}
+    for sub, day in invited.items():
+        if quiet.get(sub, day) < day:
+            del quiet[sub]
+    # The day inactivity counts from: the last active day, or the creation (invitation) day of never active
+    # accounts. Activity of accounts the directory does not hold is left out.
     active = set(recent)
     active.update(quiet)
     unseen = [sub for sub in roster.subs if sub not in active]
@@ -193,7 +201,7 @@ def inactive_accounts(
     never = set(unseen).difference(roster.newer)
     known = directory.lookup(sorted(never)) if never else {}
     for sub, ref in known.items():
-        since[sub] = day_number(params.created_day(ref))
+        since[sub] = invited[sub] if sub in invited else day_number(params.created_day(ref))
     # Longest inactive first, then by sub: the subs of each day sorted, days in order (a few hundred
     # distinct days: sorting each day's subs costs less than sorting them all by a composite key).
     by_day: dict[int, list[str]] = {}

@@ -1,6 +1,7 @@
 """Organizations: seat uptake and the share of members active this week against the four weeks before.
 
-- **Seat uptake**: members who ever signed in (a `signin.succeeded` event kept in `events`) / members.
+- **Seat uptake**: members who ever signed in (a `signin.succeeded` event the provider recorded, kept in
+  `events`) / members. Members are those who joined: not the people invited who have not joined yet.
 - **Weekly share**: members active in a week / members. This week is the 7 UTC days ending today; the trailing
   share is the mean of the shares of the four 7-day weeks before it. Activity is read from the monthly day
   masks (`account_activity`), one row per member and week flag set.
@@ -91,7 +92,7 @@ def signed_in(engine: Executor, subs: Sequence[str] | None, now: datetime) -> se
     for chunk in member_chunks(subs):
         statement = (
             f"SELECT {packed_strings('groupUniqArray(account)')} FROM events"
-            f" WHERE {member_condition(chunk)} AND name = {quote(provider_events.SIGNIN_SUCCEEDED)}"
+            f" WHERE {member_condition(chunk)} AND name = {quote(provider_events.SIGNIN_SUCCEEDED)} AND source = 'idp'"
             f" AND timestamp <= toDateTime({int(now.timestamp())})"
         )
         for (accounts,) in run(engine, statement):
@@ -137,8 +138,10 @@ def engagement_by_organization(engine: Executor, directory: AccountDirectory, no
     fraction = check_fraction(decline_fraction)
     members: dict[str, list[str]] = defaultdict(list)
     for ref in directory.accounts():
+        invited = dict(ref.invitations)
         for org in ref.organizations:
-            members[org].append(ref.sub)
+            if org not in invited:
+                members[org].append(ref.sub)
     if not members:
         return {}
     today = params.today(now)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from analytics import provider_events
 from analytics.ingest.body import parse_body, validate_body
 from analytics.ingest.errors import EventValidationError
 from analytics.ingest.fast import decode_batch
@@ -27,7 +28,8 @@ IDS = [json.dumps(ID), json.dumps(ID.upper()), json.dumps(ID.replace("-", "")), 
        json.dumps("5b0e2f0e8-a4d-4d3a-9a7e-0f8b3c1d2e4f"), json.dumps(ID[:35] + "\u0660"),
        json.dumps(ID[1:]), json.dumps(ID[:32] + " 2e "), json.dumps(ID[:34] + "  "), json.dumps(ID[:35] + "-")]
 NAMES = ['"report.viewed"', '"search"', '"a:b-c_d"', '""', json.dumps("n" * 128), json.dumps("n" * 129),
-         '"with space"', '"caf\\u00e9"', "null", "7", '"\\ud800"', '["search"]']
+         '"with space"', '"caf\\u00e9"', "null", "7", '"\\ud800"', '["search"]', '"signin.succeeded"',
+         '"token.issued"']
 ACCOUNTS = ['"user-1"', '"user-2"', '"caf\u00e9"', '""', json.dumps("a" * 256), json.dumps("a" * 257), "null",
             "3", '"\\udc00"', '"\\u00e9t\\u00e9"']
 ORGANIZATIONS = ['"acme"', '""', json.dumps("o" * 256), json.dumps("o" * 257), "null", "false", '"\\ud83d"']
@@ -106,6 +108,8 @@ def _same_columns(fast: Posted, slow: Posted, body: bytes) -> None:
     assert len(fast.ids) == len(slow.ids) == 16 * len(fast)
     payload = json.loads(body)
     for index, event in enumerate(payload["batch"]):
+        if "timestamp" not in event:  # stamped on receipt, whatever sent_at says of the client's clock
+            assert fast.timestamps[index] == fast.received_at
         mine, theirs = fast.ids[16 * index:16 * index + 16], slow.ids[16 * index:16 * index + 16]
         if "event_id" in event:
             assert mine == theirs
@@ -163,6 +167,35 @@ def test_events_without_ids_get_distinct_version_4_ids() -> None:
     ids = [uuid.UUID(bytes=posted.ids[i:i + 16]) for i in range(0, 16000, 16)]
     assert len(set(ids)) == 1000
     assert {(u.version, u.variant) for u in ids} == {(4, uuid.RFC_4122)}
+
+
+def test_sent_at_shifts_only_the_timestamps_the_client_gave() -> None:
+    """The client's clock is two days fast: its timestamp moves back by two days; an event without one is
+    stamped on receipt, on both paths."""
+    ahead = (NOW + timedelta(days=2)).isoformat()
+    given = (NOW + timedelta(days=2) - timedelta(hours=3)).isoformat()
+    now, shifted = int(NOW.timestamp()), int((NOW - timedelta(hours=3)).timestamp())
+    for events, expected in (([{"name": "x", "account": "a"}], [now]),
+                             ([{"name": "x", "account": "a"}, {"name": "y", "account": "a", "timestamp": given}],
+                              [now, shifted])):
+        body = json.dumps({"batch": events, "sent_at": ahead}).encode()
+        fast = decode_batch(body, default_account=None, client_id="rs-1", now=NOW, retention_days=400)
+        slow = validate_body(body, default_account=None, client_id="rs-1", now=NOW, retention_days=400)
+        assert fast is not None and fast.timestamps == slow.timestamps == expected
+    one = json.dumps({"name": "x", "account": "a", "sent_at": ahead}).encode()
+    assert parse_body(one, default_account=None, client_id="rs-1", now=NOW, retention_days=400).timestamps == [now]
+
+
+@pytest.mark.parametrize("name", sorted(provider_events.ALL))
+def test_the_providers_own_event_names_are_refused_on_both_paths(name: str) -> None:
+    body = json.dumps({"batch": [{"name": "report.viewed", "account": "a"}, {"name": name, "account": "a"}]}).encode()
+    assert decode_batch(body, default_account=None, client_id="rs-1", now=NOW, retention_days=400) is None
+    for one in (body, json.dumps({"name": name, "account": "a"}).encode()):
+        with pytest.raises(EventValidationError) as refused:
+            parse_body(one, default_account=None, client_id="rs-1", now=NOW, retention_days=400)
+        [error] = refused.value.errors
+        assert (error["index"], error["field"]) == (1 if one is body else 0, "name")
+        assert "the provider records itself" in error["message"]
 
 
 @pytest.mark.parametrize("body", [

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analytics import provider_events
+from analytics import migrations, provider_events, queries
+from analytics.clickhouse import ClickHouse
+from analytics.directory import AccountRef, InMemoryDirectory
+from analytics.ingest.model import Event
 from analytics.queries import QueryError, engagement_by_organization, organization_engagement
 from tests.analytics_queries.conftest import Loaded
 from tests.analytics_queries.factory import ORGANIZATIONS
@@ -56,3 +60,22 @@ def test_a_fraction_out_of_bounds_is_refused(loaded: Loaded, fraction: object) -
         organization_engagement(loaded.engine, loaded.sim.directory, "org-acme", loaded.sim.now,
                                 fraction)  # type: ignore[arg-type]
     assert error.value.field == "decline_fraction"
+
+
+def test_only_the_providers_own_sign_ins_count(engine: ClickHouse) -> None:
+    """A posted event (source 'api') named like a sign-in, stored before such names were refused, is usage:
+    not a sign-in in seat uptake nor in an account's last sign-in."""
+    migrations.migrate(engine)
+    now = datetime(2024, 6, 1, 12, tzinfo=UTC)
+    directory = InMemoryDirectory([AccountRef(sub, None, None, now - timedelta(days=90), ("org-a",))
+                                   for sub in ("posted", "signed")])
+    moment = now - timedelta(days=1)
+    engine.insert_events([
+        Event(uuid.uuid4(), "posted", "org-a", "rs", provider_events.SIGNIN_SUCCEEDED, moment, moment, {}, "api"),
+        Event(uuid.uuid4(), "signed", "org-a", "web", provider_events.SIGNIN_SUCCEEDED, moment, moment, {}, "idp"),
+    ])
+    found = organization_engagement(engine, directory, "org-a", now)
+    assert (found.members, found.signed_in, found.active_this_week) == (2, 1, 2)
+    assert engagement_by_organization(engine, directory, now)["org-a"] == found
+    assert queries.account_summary(engine, directory, "posted", now).last_signin is None
+    assert queries.account_summary(engine, directory, "signed", now).last_signin == moment

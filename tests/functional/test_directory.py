@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics.directory import AccountDirectory, AccountRef, InMemoryDirectory
+from analytics.directory import AccountDirectory, AccountRef, InMemoryDirectory, Roster
 from idp.accounts.models import Membership, Organization, User
 from idp.db import make_engine, make_session_factory
 from idp.directory import LOOKUP_CHUNK, SqlAccountDirectory
@@ -92,3 +92,50 @@ def test_lookup_keeps_the_order_asked_and_leaves_unknown_subs_out(
     assert found["sub-0010"].organizations == ("org-a", "org-b")
     assert found["sub-0010"].created_at == T0 + timedelta(hours=10)
     assert sql.lookup([]) == {}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_people_invited_are_in_the_roster_from_their_invitation_but_not_members(
+    kind: str, tmp_path: Path,
+) -> None:
+    """Memberships still ``invited``: `members` leaves them out, `roster` holds them with the time of the
+    invitation (split by it, not by the account's creation), details carry them as `invitations`."""
+    invited_at = T0 + timedelta(days=30)
+    refs = [
+        AccountRef("joined", "joined@example.com", "Joined", T0, ("org-a",)),
+        # Created long before the invitation into org-a; a member of org-b.
+        AccountRef("invited", "invited@example.com", "Invited", T0, ("org-a", "org-b"), (("org-a", invited_at),)),
+        AccountRef("new", "new@example.com", "", invited_at, ("org-a",), (("org-a", invited_at),)),
+    ]
+    with own_accounts_database(kind, tmp_path, "canary_directory_invited") as database_url:
+        migrate_sql(Settings.from_env({}, database_url=database_url, data_dir=tmp_path))
+        engine = make_engine(database_url)
+        factory = make_session_factory(engine)
+        with factory.begin() as db:
+            db.add_all(Organization(id=org, slug=org, name=org) for org in ("org-a", "org-b"))
+            db.flush()
+            db.add_all(User(id=ref.sub, email=ref.email, name=ref.name, created_at=ref.created_at) for ref in refs)
+            db.flush()
+            for ref in refs:
+                pending = dict(ref.invitations)
+                db.add_all(Membership(user_id=ref.sub, organization_id=org, state="invited" if org in pending else
+                                      "active", invited_at=pending.get(org)) for org in ref.organizations)
+        sql, memory = SqlAccountDirectory(factory), InMemoryDirectory(refs)
+        try:
+            assert sql.members("org-a") == memory.members("org-a") == ["joined"]
+            assert sql.members("org-b") == memory.members("org-b") == ["invited"]
+            for organization in (None, "org-a", "org-b"):
+                assert sorted(sql.accounts(organization), key=lambda ref: ref.sub) == sorted(
+                    memory.accounts(organization), key=lambda ref: ref.sub)
+                for at in (T0, T0 + timedelta(days=1), invited_at, invited_at + timedelta(seconds=1)):
+                    got, expected = sql.roster(organization, at), memory.roster(organization, at)
+                    assert (sorted(got.subs), sorted(got.newer), got.invited) == (
+                        sorted(expected.subs), sorted(expected.newer), expected.invited), (organization, at)
+            roster = sql.roster("org-a", T0 + timedelta(days=1))
+            assert sorted(roster.newer) == ["invited", "new"]
+            assert roster.invited == {"invited": invited_at, "new": invited_at}
+            assert sql.roster("org-b", T0 + timedelta(days=1)) == Roster(["invited"], [], {})
+            assert sql.lookup(["invited", "joined"]) == memory.lookup(["invited", "joined"])
+            assert sql.lookup(["invited"])["invited"].invitations == (("org-a", invited_at),)
+        finally:
+            engine.dispose()

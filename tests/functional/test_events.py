@@ -299,3 +299,40 @@ def test_a_pending_invitation_does_not_change_the_organization_of_a_users_token_
                           f"'{provider_events.TOKEN_REFRESHED}')")
     assert sorted(r["name"] for r in rows) == [provider_events.TOKEN_ISSUED, provider_events.TOKEN_REFRESHED]
     assert {r["organization"] for r in rows} == {org_id(ingest, home)}
+
+
+def test_events_named_like_the_providers_own_are_refused(ingest: Provider) -> None:
+    user = ingest.user()
+    _, token = cc_token(ingest, first_party=True)
+    good = str(uuid.uuid4())
+    for body, index in (({"account": user.id, "name": provider_events.SIGNIN_SUCCEEDED}, 0),
+                        ({"batch": [{"event_id": good, "account": user.id, "name": "report.viewed"},
+                                    {"account": user.id, "name": provider_events.TOKEN_ISSUED}]}, 1)):
+        response = post(ingest, token, body)
+        assert response.status_code == 400, response.text
+        [error] = response.json()["errors"]
+        assert (error["index"], error["field"]) == (index, "name") and "provider records itself" in error["message"]
+    assert stored(ingest, f"account = '{user.id}' AND source = 'api'") == []
+
+
+def test_sent_at_corrects_only_timestamps_the_client_gave(ingest: Provider) -> None:
+    """A client whose clock is two days fast: its timestamps move back by two days; its events without one
+    are stamped on receipt, not two days early."""
+    from datetime import timedelta
+
+    user = ingest.user()
+    _, token = cc_token(ingest, first_party=True)
+    ahead = ingest.clock.now() + timedelta(days=2)
+    bare, stamped = str(uuid.uuid4()), str(uuid.uuid4())
+    response = post(ingest, token, {"sent_at": ahead.isoformat(), "batch": [
+        {"event_id": bare, "account": user.id, "name": "skew.bare"},
+        {"event_id": stamped, "account": user.id, "name": "skew.stamped",
+         "timestamp": (ahead - timedelta(hours=3)).isoformat()}]})
+    assert response.status_code == 202, response.text
+    stored(ingest, "1")  # flushed
+    analytics: Analytics = ingest.extra["analytics"]
+    rows = {row["name"]: row for row in analytics.clickhouse.execute(
+        "SELECT name, toUnixTimestamp(timestamp) AS ts, toUnixTimestamp(received_at) AS received FROM events FINAL"
+        f" WHERE account = '{user.id}'").dicts()}
+    assert rows["skew.bare"]["ts"] == rows["skew.bare"]["received"]
+    assert rows["skew.stamped"]["received"] - rows["skew.stamped"]["ts"] == 3 * 3600

@@ -169,3 +169,39 @@ def test_a_refused_batch_lists_every_refused_event_so_the_sender_can_post_the_re
         {"index": 3, "field": "account", "message": f"account {outsider.id!r} is not in this client's organization"},
     ]
     assert post(ingest, token, {"batch": [batch[0]]}).status_code == 202  # the rest goes through
+
+
+def test_activity_before_an_invitation_stays_out_of_the_inviting_organizations_reports(ingest: Provider) -> None:
+    from datetime import timedelta
+
+    home, inviting = f"home-{uuid.uuid4().hex[:6]}", f"inviting-{uuid.uuid4().hex[:6]}"
+    user = ingest.user(organization=home)
+    ingest.user(organization=inviting)
+    _, token = cc_token(ingest, first_party=True)
+    then = ingest.clock.now() - timedelta(days=60)
+    posted = post(ingest, token, {"account": user.id, "name": "report.viewed", "timestamp": then.isoformat()})
+    assert posted.status_code == 202, posted.text
+    _invite(ingest, user.email, inviting)
+    stored(ingest, "1")  # flushed
+    _, admin = cc_token(ingest, scope="admin", admin=True)
+
+    def get(path: str, **params: object) -> dict:
+        response = httpx.get(f"{ingest.url}/admin/api/v1{path}", params=params,  # type: ignore[arg-type]
+                             headers={"Authorization": f"Bearer {admin}"}, timeout=30)
+        assert response.status_code == 200, response.text
+        body: dict = response.json()
+        return body
+
+    def inactive(slug: str) -> dict[str, int]:
+        items = get("/activity/inactive", days=14, organization=slug)["items"]
+        return {item["account_id"]: item["inactive_days"] for item in items}
+
+    # Invited today: not inactive in the inviting organization, nor in its health, nor in its active users.
+    assert user.id not in inactive(inviting)
+    assert inactive(home)[user.id] == 60
+    health = get(f"/organizations/{inviting}/health")
+    assert (health["members"], health["inactive"]) == (2, 0)
+    day = then.date().isoformat()
+    end = (then.date() + timedelta(days=1)).isoformat()
+    assert get("/activity/active-users", start=day, end=end, organization=inviting)["days"][0]["dau"] == 0
+    assert get("/activity/active-users", start=day, end=end, organization=home)["days"][0]["dau"] == 1
