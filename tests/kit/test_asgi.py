@@ -4,6 +4,7 @@ under its route template."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from joserfc.jws import extract_compact
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -19,7 +21,7 @@ from starlette.websockets import WebSocket
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from canary_resource import CanaryMiddleware, EventClient, Stats, claims_of, current_claims, requires
+from canary_resource import CanaryMiddleware, EventClient, Guard, Stats, claims_of, current_claims, requires
 from idp.db import transaction
 from idp.oauth.keys import rotate
 from tests.kit.conftest import API_SCOPE, AppServer, Canary
@@ -52,13 +54,21 @@ async def member(request: Request) -> JSONResponse:
     return JSONResponse({"org": request.path_params["org"]})
 
 
+async def item(request: Request) -> JSONResponse:
+    return JSONResponse({"org": str(request.path_params["org_id"]), "item": request.path_params["item"]})
+
+
 def make_app(canary: Canary, **options: object) -> Starlette:
+    versioned = Starlette(routes=[Route("/reports/{id}", report)])  # one API, mounted under two versions
     app = Starlette(routes=[
         Route("/reports/{id}", report),
         Route("/reports/{id}", delete_report, methods=["DELETE"]),
         Route("/health", health),
         WebSocketRoute("/live", live),
+        Mount("/orgs/{org_id:uuid}", routes=[Route("/items/{item}", item)]),
         Mount("/orgs/{org}", routes=[Route("/members", member)]),
+        Mount("/v1", app=versioned),
+        Mount("/v2", app=versioned),
     ])
     app.add_middleware(CanaryMiddleware, issuer=canary.url, client_id=canary.rs_id,  # type: ignore[arg-type]
                        client_secret=canary.rs_secret, public=["/health"], realm="reports", **options)
@@ -149,6 +159,72 @@ def test_authenticated_requests_appear_in_canary_activity_under_the_route_templa
                                      ("GET:reports.:id", "GET /reports/{id}", 200),
                                      ("GET:reports.:id", "GET /reports/{id}", 200)]
     assert not any("acme" in r["properties"] or "nowhere" in r["name"] for r in rows)
+
+
+def test_mounted_routes_are_named_from_the_templates_of_their_mounts(canary: Canary,
+                                                                     api: tuple[str, Starlette]) -> None:
+    url, app = api
+    user, token = canary.user_token()
+    auth = {"Authorization": f"Bearer {token}"}
+    org = "3F2504E0-4F89-11D3-9A0C-0305E82C3301"
+    assert httpx.get(f"{url}/orgs/{org}/items/7", headers=auth).json() == {"org": org.lower(), "item": "7"}
+    assert httpx.get(f"{url}/v1/reports/v1", headers=auth).json() == {"id": "v1", "sub": user.id}
+    assert httpx.get(f"{url}/v2/reports/v1", headers=auth).status_code == 200
+    assert httpx.get(f"{url}/v2/reports/v2", headers=auth).status_code == 200
+    assert httpx.get(f"{url}/orgs/acme/nowhere", headers=auth).status_code == 404  # the mount matched, no route
+    assert _events(app).flush(20)
+    used = {k: v for k, v in canary.events_of(user.id).items() if ":" in k}
+    assert used == {"GET:orgs.:org_id.items.:item": 1, "GET:v1.reports.:id": 1, "GET:v2.reports.:id": 2}
+    rows = canary.stored(f"account = '{user.id}' AND source = 'api'")
+    assert sorted(json.loads(r["properties"])["route"] for r in rows) == [
+        "GET /orgs/{org_id:uuid}/items/{item}", "GET /v1/reports/{id}", "GET /v2/reports/{id}",
+        "GET /v2/reports/{id}"]
+
+
+def test_a_middleware_inside_a_mount_names_routes_from_where_its_app_starts(canary: Canary) -> None:
+    events = EventClient(canary.url, canary.rs_id, canary.rs_secret, register_atexit=False)
+    guard = Guard(canary.url, client_id=canary.rs_id, client_secret=canary.rs_secret, record_usage=True,
+                  events=events)
+    api = Starlette(routes=[Route("/reports/{id}", report)])
+    app = Starlette(routes=[Mount("/tenants/{tenant}", app=api,
+                                  middleware=[Middleware(CanaryMiddleware, guard=guard)])])
+    user, token = canary.user_token()
+    auth = {"Authorization": f"Bearer {token}"}
+    with AppServer(app) as server:
+        assert httpx.get(f"{server.url}/tenants/acme/reports/5", headers=auth).status_code == 200
+        assert httpx.get(f"{server.url}/tenants/acme/nowhere", headers=auth).status_code == 404
+    guard.close()  # a mount gets no lifespan events: the app closes what it made
+    assert {k: v for k, v in canary.events_of(user.id).items() if ":" in k} == {"GET:reports.:id": 1}
+
+
+@pytest.mark.parametrize("header", ['{"alg":["RS256"]}', "[" * 5000], ids=["alg list", "deep nesting"])
+def test_crafted_token_headers_are_invalid_tokens_over_http_and_websocket(
+        canary: Canary, api: tuple[str, Starlette], header: str) -> None:
+    url, _ = api
+    token = base64.urlsafe_b64encode(header.encode()).rstrip(b"=").decode() + ".e30.x"
+    auth = {"Authorization": f"Bearer {token}"}
+    refused = httpx.get(f"{url}/reports/1", headers=auth)
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_token"
+    with pytest.raises(InvalidStatus) as closed, connect(url.replace("http://", "ws://") + "/live",
+                                                          additional_headers=auth):
+        pass
+    assert closed.value.response.status_code == 403
+
+
+def test_the_same_app_served_again_in_the_process_checks_tokens_and_records_again(canary: Canary) -> None:
+    events = EventClient(canary.url, canary.rs_id, canary.rs_secret, interval=600)
+    app = make_app(canary, record_usage=True, events=events, introspection_ttl=0)
+    user, opaque = canary.user_token(access_token_format="opaque")  # introspected: Canary is called each time
+    for run in (1, 2):
+        with AppServer(app) as server:
+            for i in range(2):
+                response = httpx.get(f"{server.url}/reports/{i}",
+                                     headers={"Authorization": f"Bearer {opaque}x{run}{i}"})
+                assert response.status_code == 401  # not active: answered by introspection, not a 500
+            ok = httpx.get(f"{server.url}/reports/{run}", headers={"Authorization": f"Bearer {opaque}"})
+            assert ok.status_code == 200 and ok.json()["sub"] == user.id
+        assert events.stats() == Stats(queued=0, sent=run, dropped=0, rejected=0, retries=0, lost=0)
+    assert canary.events_of(user.id)["GET:reports.:id"] == 2
 
 
 def test_lifespan_shutdown_sends_what_is_queued(canary: Canary) -> None:

@@ -1,8 +1,10 @@
 """The event client against a real Canary: batches, a retry that must not count twice, Retry-After, events
-Canary refuses, a full queue, and tracking that never waits for Canary."""
+Canary refuses (invalid, or about accounts outside the client's organization), a full queue, tracking that
+never waits for Canary, and close() while a post hangs."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -23,30 +25,42 @@ from tests.kit.conftest import Canary, free_port
 class Gateway(BaseHTTPRequestHandler):
     """Forwards POST /v1/events to Canary, misbehaving as ``faults`` says, one fault per request:
     ``lost`` forwards the batch but answers 503 (Canary has it; the client must think it has not),
-    ``busy`` answers 429 without forwarding; no fault left: forwards and relays Canary's answer."""
+    ``busy`` answers 429 without forwarding, ``forbidden`` answers 403 naming no event (as Canary answers a
+    token without events:write), ``hang`` holds the request until ``release`` is set, then forwards it;
+    no fault left: forwards and relays Canary's answer."""
 
     target = ""
     faults: list[str] = []
     seen: list[tuple[float, int]] = []  # (when, events in the request)
+    arrived = threading.Event()
+    release = threading.Event()
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Gateway.seen.append((time.monotonic(), body.count(b'"event_id"')))
+        Gateway.arrived.set()
         fault = Gateway.faults.pop(0) if Gateway.faults else None
         status, answer = 429, b"{}"
-        if fault != "busy":
+        if fault == "hang":
+            Gateway.release.wait(60)
+        if fault == "forbidden":
+            status, answer = 403, b'{"error": "insufficient_scope", "error_description": "events:write"}'
+        elif fault != "busy":
             forwarded = httpx.post(Gateway.target, content=body, headers={
                 "Authorization": self.headers["Authorization"], "Content-Type": "application/json"})
             status, answer = forwarded.status_code, forwarded.content
             if fault == "lost":
                 status, answer = 503, b"{}"
         self.send_response(status)
-        if fault:
+        if fault in ("lost", "busy"):
             self.send_header("Retry-After", "1")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
+        try:
+            self.end_headers()
+            self.wfile.write(answer)
+        except OSError:  # the client gave up waiting
+            pass
 
     def log_message(self, *args: object) -> None:
         pass
@@ -55,10 +69,12 @@ class Gateway(BaseHTTPRequestHandler):
 @pytest.fixture
 def gateway(canary: Canary) -> Iterator[str]:
     Gateway.target, Gateway.faults, Gateway.seen = f"{canary.url}/v1/events", [], []
+    Gateway.arrived, Gateway.release = threading.Event(), threading.Event()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/v1/events"
+    Gateway.release.set()
     server.shutdown()
     server.server_close()
 
@@ -140,3 +156,80 @@ def test_a_recorded_request_carries_the_token_s_organization(canary: Canary) -> 
     events.close()
     (row,) = canary.stored(f"account = '{user.id}' AND source = 'api'")
     assert row["organization"] == org_id and row["name"] == "GET:reports.:id"
+
+
+def test_events_about_accounts_outside_the_client_s_organization_are_dropped_and_the_rest_sent(
+        canary: Canary) -> None:
+    member, outsider = canary.user(), canary.user()
+    with transaction(canary.context.factory) as db:
+        org = create_organization(db, slug=f"kit-{uuid.uuid4().hex[:6]}")
+        add_member(db, db.get(User, member.id), org)
+        org_id = org.id
+    client_id, secret = canary.client(name="acme reports API", grant_types=["client_credentials"],
+                                      scope="events:write", organization_id=org_id)
+    assert secret
+    events = EventClient(canary.url, client_id, secret, register_atexit=False)
+    events.track(member.id, "org.kept", {"n": 0})
+    events.track(outsider.id, "org.refused")  # Canary answers 403 naming this event and the fourth
+    events.track(member.id, "org.kept", {"n": 2})
+    events.track(outsider.id, "org.refused")
+    assert events.flush(30)
+    events.track(member.id, "org.kept", {"n": 4})  # the client goes on sending afterwards
+    assert events.flush(30)
+    events.close()
+    assert events.stats() == Stats(queued=0, sent=3, dropped=0, rejected=2, retries=0, lost=0)
+    kept = canary.stored(f"account = '{member.id}' AND name = 'org.kept'")
+    assert sorted(json.loads(r["properties"])["n"] for r in kept) == [0, 2, 4]
+    assert all(r["organization"] == org_id for r in kept)
+    assert canary.stored(f"account = '{outsider.id}'") == []
+
+
+def test_a_refusal_that_names_no_event_drops_the_whole_batch(canary: Canary, gateway: str) -> None:
+    user = canary.user()
+    Gateway.faults = ["forbidden"]
+    events = client(canary, endpoint=gateway)
+    for _ in range(3):
+        events.track(user.id, "search")
+    assert events.flush(30)
+    events.close()
+    assert events.stats() == Stats(queued=0, sent=0, dropped=0, rejected=3, retries=0, lost=0)
+    assert len(Gateway.seen) == 1
+
+
+def test_close_returns_at_its_deadline_while_a_post_hangs_and_counts_its_events_once(
+        canary: Canary, gateway: str) -> None:
+    user = canary.user()
+    Gateway.faults = ["hang"]
+    events = client(canary, endpoint=gateway, interval=0.05)
+    events.track(user.id, "report.hung")
+    assert Gateway.arrived.wait(30)
+    started = time.monotonic()
+    events.close(timeout=0.5)
+    took = time.monotonic() - started
+    assert took < 0.5 + 0.4, took
+    # The post under way still has its connection: when Canary answers, the event counts as sent, once.
+    assert events.stats().queued == 1 and events.stats().lost == 0
+    sender = events._thread
+    assert sender is not None and sender.is_alive()
+    Gateway.release.set()
+    sender.join(30)
+    assert not sender.is_alive()
+    assert events.stats() == Stats(queued=0, sent=1, dropped=0, rejected=0, retries=0, lost=0)
+    assert canary.events_of(user.id)["report.hung"] == 1
+
+
+def test_a_post_made_while_closing_ends_at_the_deadline_and_its_events_count_once_as_lost(
+        canary: Canary, gateway: str) -> None:
+    user = canary.user()
+    Gateway.faults = ["busy", "hang"]  # the retry after Retry-After: 1 hangs
+    events = client(canary, endpoint=gateway, interval=0.05, timeout=30)
+    events.track(user.id, "report.lost")
+    assert Gateway.arrived.wait(30)
+    started = time.monotonic()
+    events.close(timeout=1.5)
+    took = time.monotonic() - started
+    assert len(Gateway.seen) == 2  # the retry was sent while closing
+    assert took < 1.5 + 0.4, took
+    sender = events._thread
+    assert sender is None or not sender.is_alive()  # the sender ended with the hung post's deadline
+    assert events.stats() == Stats(queued=0, sent=0, dropped=0, rejected=0, retries=1, lost=1)

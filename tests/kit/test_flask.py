@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify, stream_with_context
 
-from canary_resource import CanaryWSGI, Guard, requires
+from canary_resource import CanaryWSGI, Guard, current_claims, requires
 from canary_resource.flask import claims, protect
 from tests.kit.conftest import API_SCOPE, AppServer, Canary
 
@@ -32,6 +34,14 @@ def make_app() -> Flask:
     @app.get("/health")
     def health() -> object:
         return jsonify(ok=True)
+
+    @app.get("/reports/<int:report_id>/rows")
+    def rows(report_id: int) -> Response:
+        def generate() -> Iterator[str]:  # runs while the server sends the body, after the view returned
+            for i in range(2):
+                found = current_claims()
+                yield f"{i} {found.sub if found is not None else None}\n"
+        return Response(stream_with_context(generate()), mimetype="text/plain")
 
     return app
 
@@ -72,6 +82,33 @@ def test_flask_requests_are_recorded_under_the_url_rule(canary: Canary, flask_ap
     assert used == {"GET:reports.:report_id": 2}
     rows = canary.stored(f"account = '{user.id}' AND source = 'api'")
     assert {json.loads(r["properties"])["route"] for r in rows} == {"GET /reports/{report_id}"}
+
+
+def test_a_streamed_body_sees_the_request_s_claims_and_the_request_is_recorded(
+        canary: Canary, flask_api: tuple[str, Guard]) -> None:
+    url, guard = flask_api
+    events = guard.events
+    assert events is not None
+    user, token = canary.user_token()
+    before = events.stats()
+    streamed = httpx.get(f"{url}/reports/3/rows", headers={"Authorization": f"Bearer {token}"})
+    assert streamed.status_code == 200 and streamed.text == f"0 {user.id}\n1 {user.id}\n"
+    # Recorded when the server closes the body, which may be just after the client has read it.
+    deadline = time.monotonic() + 10
+    while events.stats().queued + events.stats().sent == before.queued + before.sent:
+        assert time.monotonic() < deadline, "the streamed request was not recorded"
+        time.sleep(0.01)
+    assert events.flush(20)
+    assert {k: v for k, v in canary.events_of(user.id).items() if ":" in k} == {"GET:reports.:report_id.rows": 1}
+
+
+@pytest.mark.parametrize("header", ['{"alg":["RS256"]}', "[" * 5000], ids=["alg list", "deep nesting"])
+def test_flask_answers_crafted_token_headers_as_invalid_tokens(flask_api: tuple[str, Guard], header: str) -> None:
+    url, _ = flask_api
+    token = base64.urlsafe_b64encode(header.encode()).rstrip(b"=").decode() + ".e30.x"
+    refused = httpx.get(f"{url}/reports/1", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_token"
+    assert refused.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
 
 
 def test_plain_wsgi_app_names_routes_through_the_route_callable(canary: Canary) -> None:

@@ -6,8 +6,9 @@ A request without a valid token is answered 401 (RFC 6750 §3) unless its path i
 ``require_token=False`` (then the route runs without claims, and ``requires`` refuses it). The claims are in
 ``request.scope["canary.claims"]`` (``claims_of(request)``) and in ``current_claims()``. With
 ``record_usage=True`` each authenticated request that a route matched becomes a usage event named after the
-route's template (``scope["route"]``, set by Starlette's router and FastAPI's), sent in the background. At
-lifespan shutdown the event client sends what it holds.
+route's template (``scope["route"]``, set by Starlette's router and FastAPI's, under the templates of the
+mounts it is in), sent in the background. At lifespan shutdown the event client sends what it holds; at the
+next startup (the same app served again in this process) it takes events again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from canary_resource.claims import AccessClaims
 from canary_resource.errors import BearerError, CanaryError, TokenMissing
 from canary_resource.guard import Guard, _current, bearer_token
+from canary_resource.route_templates import RouteTemplates
 from canary_resource.verifier import NeedsIO
 
 Scope = MutableMapping[str, Any]
@@ -42,10 +44,11 @@ class CanaryMiddleware:
                  **options: Any) -> None:
         self.app = app
         self.guard = guard or Guard(issuer, **options)
+        self.templates = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self.app(scope, receive, self._lifespan_send(send))
+            await self.app(scope, self._lifespan_receive(receive), self._lifespan_send(send))
             return
         if scope["type"] not in ("http", "websocket") or self.guard.is_public(scope["path"]):
             await self.app(scope, receive, send)
@@ -63,7 +66,7 @@ class CanaryMiddleware:
                         [("Retry-After", "5")])
             return
         scope[CLAIMS_KEY] = claims
-        root_path = scope.get("root_path", "")
+        entry = (scope.get("route"), str(scope.get("root_path", "")), scope.get("path_params"))
         status = 500
         started = False
 
@@ -85,7 +88,7 @@ class CanaryMiddleware:
             _current.reset(reset)
             recorder = self.guard.recorder
             if recorder is not None and claims is not None:
-                recorder.record(claims, scope["method"], _template(scope, root_path), status)
+                recorder.record(claims, scope["method"], self.templates.template(scope, entry), status)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A WebSocket handshake with a bad or missing token is closed with 1008 (policy violation), which the
@@ -125,27 +128,20 @@ class CanaryMiddleware:
             body = {"error": "unauthorized", "error_description": err.description}
         await _json(send, err.status, body, self.guard.error_headers(err))
 
+    def _lifespan_receive(self, receive: Receive) -> Receive:
+        async def lifespan_receive() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":  # the app starts again after a shutdown in this process
+                self.guard.open()
+            return message
+        return lifespan_receive
+
     def _lifespan_send(self, send: Send) -> Send:
         async def lifespan_send(message: Message) -> None:
             if message["type"] == "lifespan.shutdown.complete":
                 await asyncio.to_thread(self.guard.close)
             await send(message)
         return lifespan_send
-
-
-def _template(scope: Scope, root_path: str) -> str | None:
-    """The matched route's template under the templates of the mounts it is in, or None (no route matched).
-
-    A mount's part of the path is known only as matched (``root_path``): its path parameters' values are
-    written back as ``{name}``."""
-    path = getattr(scope.get("route"), "path", None)
-    if not isinstance(path, str):
-        return None
-    mounted = str(scope.get("root_path", ""))[len(root_path):]
-    if mounted:
-        values = {str(v): k for k, v in scope.get("path_params", {}).items()}
-        mounted = "/".join("{" + values[s] + "}" if s in values else s for s in mounted.split("/"))
-    return mounted + path
 
 
 async def _json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[str, str]]) -> None:

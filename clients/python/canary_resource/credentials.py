@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
+from canary_resource.connections import Connections
 from canary_resource.discovery import Discovery
 from canary_resource.errors import ConfigurationError, Unavailable
 
@@ -16,7 +17,7 @@ RENEW_BEFORE = 30.0  # seconds before expiry a token is renewed
 class ClientCredentials:
     """A token with ``scope`` for the client, renewed shortly before it expires or when Canary refuses it."""
 
-    def __init__(self, discovery: Discovery, http: httpx.Client, client_id: str, client_secret: str, scope: str,
+    def __init__(self, discovery: Discovery, http: Connections, client_id: str, client_secret: str, scope: str,
                  clock: Callable[[], float] = time.time) -> None:
         self._discovery = discovery
         self._http = http

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from canary_resource.errors import ConfigurationError, Unavailable
+from canary_resource.connections import Connections
+from canary_resource.errors import CanaryError, ConfigurationError, Unavailable
 
 WELL_KNOWN = "/.well-known/openid-configuration"
 
@@ -23,20 +26,52 @@ class Metadata:
 
 
 class Discovery:
-    """Fetches ``issuer``'s discovery document on first use; a failed fetch is retried on the next use."""
+    """Fetches ``issuer``'s discovery document on first use.
 
-    def __init__(self, issuer: str, http: httpx.Client) -> None:
+    A failed fetch is tried again on a later use, at most once per ``retry_interval`` seconds: in between, and
+    for the callers that waited while it failed, its error is the answer. While Canary cannot be reached, many
+    requests at once make one call to it, not one each.
+    """
+
+    def __init__(self, issuer: str, http: Connections, *, retry_interval: float = 0.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.issuer = issuer.rstrip("/")
         self._http = http
+        self.retry_interval = retry_interval
+        self._monotonic = monotonic
         self._metadata: Metadata | None = None
+        self._failure: CanaryError | None = None
+        self._failed_at = 0.0
+        self._attempts = 0
         self._lock = threading.Lock()
 
     def get(self) -> Metadata:
-        if self._metadata is None:
-            with self._lock:
-                if self._metadata is None:
-                    self._metadata = self._fetch()
-        return self._metadata
+        metadata = self._metadata
+        if metadata is not None:
+            return metadata
+        seen = self._attempts
+        with self._lock:
+            if self._metadata is None:
+                failure = self._failure
+                # A fetch that ended while this caller waited for the lock is its answer too.
+                if failure is None or (self._attempts == seen
+                                       and self._monotonic() - self._failed_at >= self.retry_interval):
+                    failure = self._attempt()
+                if failure is not None:
+                    raise type(failure)(str(failure))
+            assert self._metadata is not None
+            return self._metadata
+
+    def _attempt(self) -> CanaryError | None:
+        try:
+            self._metadata = self._fetch()
+            self._failure = None
+        except CanaryError as exc:
+            self._failure = exc
+            self._failed_at = self._monotonic()
+        finally:
+            self._attempts += 1
+        return self._failure
 
     @property
     def known(self) -> bool:

@@ -5,9 +5,10 @@ is dropped and counted (``stats().dropped``). The sender posts to ``POST /v1/eve
 events at a time, at least every ``interval`` seconds, with the resource server's own client_credentials token
 (scope ``events:write``). A batch that fails on the network, or with 429, 503 or another 5xx, is sent again —
 the same events with the same ``event_id``s, so Canary counts each once — after a back-off that honours
-``Retry-After``. Events that Canary refuses as invalid (400 names them) are dropped and counted as rejected;
-the rest of their batch is sent. ``close()`` (registered with ``atexit``; the ASGI middleware calls it at
-lifespan shutdown) sends what is queued, retrying until its timeout.
+``Retry-After``. Events that Canary refuses, and names (400: invalid; 403: not this client's to post, such as
+an account outside its organization), are dropped and counted as rejected; the rest of their batch is sent.
+``close()`` (registered with ``atexit``; the ASGI middleware calls it at lifespan shutdown) sends what is
+queued, retrying until its timeout; ``open()`` takes events again after it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 import httpx
 
 from canary_resource.backoff import backoff, retry_after
+from canary_resource.connections import Connections
 from canary_resource.credentials import ClientCredentials
 from canary_resource.discovery import Discovery
 from canary_resource.errors import CanaryError
@@ -40,6 +42,7 @@ log = logging.getLogger("canary_resource")
 
 SCOPE = "events:write"
 MAX_BATCH = 1000  # Canary's limit per request
+CLOSE_GRACE = 0.2  # how long close() waits past its deadline for the sender to notice it
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,7 @@ class Stats:
     retries: int
     """Posts sent again after a network error, 401, 429 or 5xx."""
     lost: int
-    """Still queued when ``close()`` gave up."""
+    """Not sent when ``close()``'s timeout passed: still queued, or posted without an answer in time."""
 
 
 # One queued event: (account, name, properties, organization, timestamp).
@@ -69,10 +72,13 @@ class EventClient:
         endpoint: str | None = None, http: httpx.Client | None = None, clock: Callable[[], float] = time.time,
         register_atexit: bool = True,
     ) -> None:
-        """``endpoint``: where to post instead of the issuer's ``/v1/events`` (a gateway in front of Canary)."""
+        """``endpoint``: where to post instead of the issuer's ``/v1/events`` (a gateway in front of Canary).
+        ``http``: a client of yours to call Canary with (it is not closed by ``close()``)."""
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be 1 to {MAX_BATCH}")
-        self.http = http or httpx.Client(timeout=timeout)
+        self.http = Connections(http, timeout=timeout)
+        self.timeout = timeout
+        # No retry interval of its own: the sender backs off between its attempts.
         self.discovery = Discovery(issuer, self.http)
         self.credentials = ClientCredentials(self.discovery, self.http, client_id, client_secret, SCOPE, clock)
         self.max_queue = max_queue
@@ -91,6 +97,7 @@ class EventClient:
         self._deadline: float | None = None
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._atexit = register_atexit
         if register_atexit:
             atexit.register(self.close)
 
@@ -132,19 +139,43 @@ class EventClient:
         return True
 
     def close(self, timeout: float = 10.0) -> None:
-        """Sends what is queued, retrying for up to ``timeout`` seconds, then stops; later events are dropped."""
-        if self._closing:
-            return
-        self._deadline = time.monotonic() + timeout
-        self._closing = True
-        atexit.unregister(self.close)
-        thread = self._thread
+        """Sends what is queued, retrying for up to ``timeout`` seconds, then stops; later events are dropped
+        (until ``open()``). What is not sent by then is counted as lost.
+
+        A post that was under way before ``close()`` keeps the client's own timeout; when it outlasts
+        ``timeout``, ``close()`` returns and the sender counts its events (sent or lost) and closes the
+        connections when it ends. Posts made while closing end at the deadline."""
+        with self._start_lock:
+            if self._closing:
+                return
+            self._deadline = time.monotonic() + timeout
+            self._closing = True
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                self._thread = None
+                self._finish_closing()
+        if self._atexit:
+            atexit.unregister(self.close)
         if thread is not None:
             self._wake.set()
-            thread.join(timeout + 1)
-        self._lost += len(self._queue) + self._in_flight
+            thread.join(max(0.0, self._deadline - time.monotonic()) + CLOSE_GRACE)
+
+    def open(self) -> None:
+        """Takes events again after ``close()``: an ASGI app started again in the same process (its lifespan
+        startup calls this). The sender and the connections to Canary start with the next event."""
+        with self._start_lock:
+            if not self._closing:
+                return
+            self._closing = False
+            self._deadline = None
+        if self._atexit:
+            atexit.register(self.close)
+
+    def _finish_closing(self) -> None:
+        """What is still queued is lost; the connections close. Called with ``_start_lock`` held, once the
+        sender has stopped (or by the sender as it stops)."""
+        self._lost += len(self._queue)
         self._queue.clear()
-        self._in_flight = 0
         self.http.close()
 
     # --- the sender thread --------------------------------------------------------------------------------
@@ -172,8 +203,17 @@ class EventClient:
                 self._sleep(backoff(5, cap=self.max_backoff))
             with self._idle:
                 self._idle.notify_all()
-            if self._closing and (not self._queue or self._expired()):
+            if self._closing and (not self._queue or self._expired()) and self._stop():
                 return
+
+    def _stop(self) -> bool:
+        """The sender's end when closing; False when ``open()`` came first (the sender goes on)."""
+        with self._start_lock:
+            if not self._closing:
+                return False
+            self._thread = None
+            self._finish_closing()
+            return True
 
     def _expired(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
@@ -202,8 +242,15 @@ class EventClient:
     def _deliver(self, events: list[dict[str, Any]]) -> None:
         """Posts ``events`` until Canary accepts or refuses them, or ``close()``'s deadline passes."""
         attempt = 0
+        retry = False
         pending = [events]
         while pending:
+            if self._expired():
+                self._lost += sum(map(len, pending))
+                return
+            if retry:
+                self._retries += 1
+                retry = False
             batch = pending[-1]
             outcome = self._post(batch)
             if outcome is _DONE:
@@ -214,7 +261,6 @@ class EventClient:
                 pending.extend(outcome)
             elif outcome is not _RESEND:
                 # A retry: the same events with the same event_ids, so Canary counts each once.
-                self._retries += 1
                 delay = outcome if isinstance(outcome, float) else backoff(attempt, cap=self.max_backoff)
                 attempt += 1
                 if self._deadline is not None:
@@ -223,6 +269,7 @@ class EventClient:
                         self._lost += sum(map(len, pending))
                         return
                     delay = min(delay, left)
+                retry = True
                 self._sleep(delay)
 
     def _sleep(self, seconds: float) -> None:
@@ -245,7 +292,10 @@ class EventClient:
         try:
             token = self.credentials.token()
             endpoint = self.endpoint or self.discovery.get().events_endpoint
-            response = self.http.post(endpoint, content=content,
+            timeout = self.timeout
+            if self._deadline is not None:  # closing: the post ends by close()'s deadline
+                timeout = max(0.01, min(timeout, self._deadline - time.monotonic()))
+            response = self.http.post(endpoint, content=content, timeout=timeout,
                                       headers={"Authorization": f"Bearer {token}",
                                                "Content-Type": "application/json"})
         except (httpx.HTTPError, CanaryError) as exc:
@@ -280,13 +330,18 @@ class EventClient:
         return _RESEND if kept else _DONE
 
     def _refused(self, batch: list[dict[str, Any]], response: httpx.Response) -> object:
-        """400 names the invalid events: they are dropped and the others sent again. Other refusals drop all."""
+        """A 400 (invalid events) or 403 (events this client may not post, such as about an account outside its
+        organization) lists the events refused in ``errors``: they are dropped and the others sent again. A
+        refusal that lists none (a 403 for the token itself: no events:write) drops the whole batch."""
         bad: set[int] = set()
-        if response.status_code == 400:
+        if response.status_code in (400, 403):
             try:
-                bad = {int(e["index"]) for e in response.json().get("errors", []) if e.get("index") is not None}
+                errors = response.json().get("errors")
+                if isinstance(errors, list):
+                    bad = {int(e["index"]) for e in errors if e.get("index") is not None}
             except (ValueError, TypeError, KeyError, AttributeError):
                 bad = set()
+            bad &= set(range(len(batch)))  # indexes outside the batch name nothing: the batch is refused
         kept = [e for i, e in enumerate(batch) if i not in bad] if bad else []
         refused = len(batch) - len(kept)
         self._rejected += refused

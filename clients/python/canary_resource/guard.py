@@ -110,8 +110,15 @@ class Guard:
     def error_headers(self, err: BearerError) -> list[tuple[str, str]]:
         return [("WWW-Authenticate", err.www_authenticate(self.realm)), ("Cache-Control", "no-store")]
 
+    def open(self) -> None:
+        """Records again after ``close()`` (the ASGI middleware calls it at each lifespan startup)."""
+        if self.recorder is not None:
+            self.recorder.events.open()
+
     def close(self, timeout: float = 10.0) -> None:
-        """Sends the queued events (for up to ``timeout`` seconds) and closes the connections to Canary."""
+        """Sends the queued events (for up to ``timeout`` seconds) and closes the connections to Canary that
+        the kit opened. Tokens are still checked afterwards (new connections open when needed); events are
+        recorded again after ``open()``."""
         if self.recorder is not None:
             self.recorder.events.close(timeout)
         self.verifier.close()

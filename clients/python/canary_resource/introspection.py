@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from canary_resource.connections import Connections
 from canary_resource.discovery import Discovery
 from canary_resource.errors import ConfigurationError, InvalidToken, Unavailable
 
@@ -13,7 +14,7 @@ from canary_resource.errors import ConfigurationError, InvalidToken, Unavailable
 class Introspector:
     """Calls ``/introspect`` authenticated with the resource server's own client credentials (§2.1)."""
 
-    def __init__(self, discovery: Discovery, http: httpx.Client, client_id: str | None,
+    def __init__(self, discovery: Discovery, http: Connections, client_id: str | None,
                  client_secret: str | None) -> None:
         self._discovery = discovery
         self._http = http

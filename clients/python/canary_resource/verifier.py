@@ -23,6 +23,7 @@ from joserfc.errors import JoseError
 
 from canary_resource.cache import TokenCache
 from canary_resource.claims import AccessClaims, from_mapping
+from canary_resource.connections import Connections
 from canary_resource.discovery import Discovery
 from canary_resource.errors import InvalidToken
 from canary_resource.introspection import Introspector
@@ -30,6 +31,7 @@ from canary_resource.jwks import ALGORITHMS, JWKS
 
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")  # RFC 9068 §2.1, §4 (case-insensitive)
 MAX_TOKEN_LENGTH = 8192
+MAX_HEADER_LENGTH = 1024  # Canary's headers are under 100 characters (alg, typ, kid)
 
 
 class NeedsIO(Exception):
@@ -41,13 +43,15 @@ class TokenVerifier:
         self, issuer: str, *, audience: str | None = None, client_id: str | None = None,
         client_secret: str | None = None, algorithms: Sequence[str] = ALGORITHMS, leeway: int = 0,
         organization_claim: str = "org_id", introspection_ttl: float = 10.0, cache_size: int = 10_000,
-        jwks_min_refresh: float = 5.0, http: httpx.Client | None = None, clock: Callable[[], float] = time.time,
+        jwks_min_refresh: float = 5.0, jwks_max_age: float = 3600.0, http: httpx.Client | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``http``: a client of yours to call Canary with (it is not closed by ``close()``)."""
         unknown = set(algorithms) - set(ALGORITHMS)
         if unknown:
             raise ValueError(f"unsupported algorithms {sorted(unknown)}: RS256 and ES256 only")
-        self.http = http or httpx.Client(timeout=10)
-        self.discovery = Discovery(issuer, self.http)
+        self.http = Connections(http, timeout=10)
+        self.discovery = Discovery(issuer, self.http, retry_interval=jwks_min_refresh)
         self.issuer = self.discovery.issuer
         # Canary's access tokens name the issuer itself as their audience unless told otherwise.
         self.audience = audience or self.issuer
@@ -56,7 +60,7 @@ class TokenVerifier:
         self.organization_claim = organization_claim
         self.introspection_ttl = introspection_ttl
         self.clock = clock
-        self.jwks = JWKS(self.discovery, self.http, min_refresh=jwks_min_refresh)
+        self.jwks = JWKS(self.discovery, self.http, min_refresh=jwks_min_refresh, max_age=jwks_max_age)
         self.introspector = Introspector(self.discovery, self.http, client_id, client_secret)
         self._verified: TokenCache[AccessClaims] = TokenCache(cache_size)
         self._refused: TokenCache[str] = TokenCache(cache_size)
@@ -82,10 +86,11 @@ class TokenVerifier:
     # --- JWT (RFC 9068) -----------------------------------------------------------------------------------
     def _verify_jwt(self, token: str, now: float, io: bool) -> AccessClaims:
         header = _header(token)
-        alg, kid = header.get("alg"), header.get("kid")
-        if alg not in self.algorithms:
-            raise InvalidToken(f"the access token's algorithm {alg!r} is not accepted")
-        if str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPES:
+        alg, typ, kid = header.get("alg"), header.get("typ"), header.get("kid")
+        if not isinstance(alg, str) or alg not in self.algorithms:
+            raise InvalidToken(f"the access token's algorithm {alg!r} is not accepted" if isinstance(alg, str)
+                               else "the access token's algorithm is not accepted")
+        if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
             raise InvalidToken("not an access token (typ is not at+jwt)")
         if not isinstance(kid, str):
             raise InvalidToken("the access token names no signing key")
@@ -99,7 +104,7 @@ class TokenVerifier:
             raise InvalidToken("the access token's algorithm does not match its key")
         try:
             claims = jwt.decode(token, key, algorithms=[alg]).claims
-        except (JoseError, ValueError, TypeError) as exc:
+        except (JoseError, ValueError, TypeError, RecursionError) as exc:
             raise InvalidToken("the access token's signature does not verify") from exc
         verified = self._check(claims, now)
         self._verified.put(token, verified, verified.expires_at + self.leeway)
@@ -137,14 +142,19 @@ class TokenVerifier:
         return verified
 
     def close(self) -> None:
+        """Closes the connections to Canary that the verifier opened; a later call to Canary opens new ones."""
         self.http.close()
 
 
 def _header(token: str) -> dict[str, Any]:
+    """The JOSE header. Its segment's size is bounded, and nesting too deep for the JSON parser (a
+    RecursionError) is a malformed token like any other, not an error of the application."""
     segment = token[: token.index(".")]
+    if len(segment) > MAX_HEADER_LENGTH:
+        raise InvalidToken("the access token's header is too long")
     try:
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidToken("the access token is malformed") from exc
     if not isinstance(header, dict):
         raise InvalidToken("the access token is malformed")
