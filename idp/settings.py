@@ -39,7 +39,8 @@ OPTIONS: tuple[Option, ...] = (
            "needs a ClickHouse server (CANARY_ANALYTICS_URL), and PostgreSQL is advised (SQLite writers of "
            "different processes wait on each other's locks)."),
     Option("CANARY_DATA_DIR", "./canary-data", "SQLite file, embedded ClickHouse (chDB) data and the event spool."),
-    Option("CANARY_DATABASE_URL", "", "SQLAlchemy URL of the accounts database; empty = SQLite in the data dir."),
+    Option("CANARY_DATABASE_URL", "", "SQLAlchemy URL of the accounts database; empty = SQLite in the data dir. "
+           "PostgreSQL: `postgresql+psycopg://user:pass@host/db` (the psycopg driver ships with Canary)."),
     Option("CANARY_ANALYTICS_URL", "", "`clickhouse+native://user:pass@host:9000/db`; empty = embedded chDB. "
            "`?alt_hosts=host2:9000,host3:9000` names more servers to connect to when the first is down."),
     Option("CANARY_ANALYTICS_CLUSTER", "", "Name of the ClickHouse cluster (`remote_servers`) the events live on: "
@@ -66,7 +67,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("CANARY_MAX_BODY_BYTES", "1048576", "Largest request body accepted, bytes."),
     Option("CANARY_LOGIN_MAX_FAILURES", "5", "Failed passwords before an account is locked."),
     Option("CANARY_LOGIN_LOCK_SECONDS", "900", "How long a locked account stays locked."),
-    Option("CANARY_EVENT_RETENTION_DAYS", "400", "Events older than this are rejected and their partitions dropped."),
+    Option("CANARY_EVENT_RETENTION_DAYS", "400", "Events older than this are rejected and their partitions dropped "
+           "(1 to 36500)."),
     Option("CANARY_USAGE_ROLLUP_INTERVAL", "300", "Seconds between rollups of the daily usage counts that top "
            "events read; days changed since are counted live, so this trades query time for ClickHouse work."),
     Option("CANARY_SPOOL_MAX_BYTES", "536870912", "Unflushed events kept locally while ClickHouse is away."),
@@ -139,6 +141,10 @@ _WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+MAX_RETENTION_DAYS = 36500
+"""A hundred years: the retention cut-off (today minus this) must stay a date ClickHouse can hold."""
+MAX_PORT = 65535
+MAX_WORKERS = 64
 
 
 def options_table() -> str:
@@ -201,6 +207,11 @@ def _get(env: Mapping[str, str], name: str) -> str:
         if option.env == name:
             return env.get(name, option.default)
     raise KeyError(name)
+
+
+def _without_password(url: str) -> str:
+    """A database URL as an error may show it: any password replaced by ``***``."""
+    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -277,7 +288,11 @@ class Settings:
     def __post_init__(self) -> None:
         issuer = self.issuer.rstrip("/")
         object.__setattr__(self, "issuer", issuer)
-        parts = urlsplit(issuer)
+        try:
+            parts = urlsplit(issuer)
+            parts.port  # noqa: B018 - refuses a port that is not a number or out of range
+        except ValueError as error:
+            raise SettingsError(f"CANARY_ISSUER is not a valid URL ({error}), got {self.issuer!r}") from None
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise SettingsError(f"CANARY_ISSUER must be an absolute http(s) URL, got {self.issuer!r}")
         if parts.query or parts.fragment:
@@ -290,6 +305,13 @@ class Settings:
                 "CANARY_ISSUER uses plain http on a non-local host; use https "
                 "(or CANARY_ALLOW_INSECURE_HTTP=1 for a throwaway test setup)"
             )
+        if not 0 <= self.port <= MAX_PORT:
+            raise SettingsError(f"the port must be between 0 and {MAX_PORT}, got {self.port}")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise SettingsError(f"the number of workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
+        if not 1 <= self.event_retention_days <= MAX_RETENTION_DAYS:
+            raise SettingsError(f"CANARY_EVENT_RETENTION_DAYS must be between 1 and {MAX_RETENTION_DAYS}, got "
+                                f"{self.event_retention_days}")
         if self.signing_alg not in {"RS256", "ES256"}:
             raise SettingsError(f"CANARY_SIGNING_ALG must be RS256 or ES256, got {self.signing_alg!r}")
         if not 1 <= self.code_ttl <= 60:
@@ -324,6 +346,25 @@ class Settings:
             raise SettingsError("CANARY_SIGNUP must be off, open or domains:example.com,... with at least one domain")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{(self.data_dir / 'canary.db').resolve()}")
+
+    def check_database_url(self) -> None:
+        """SettingsError unless SQLAlchemy can open ``database_url``: a URL it parses, naming a dialect and a
+        driver that are installed. Apart from the checks at construction, which stay free of SQLAlchemy (it
+        takes a noticeable part of a second to import); commands that open the database call it first."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            url = make_url(self.database_url)
+            url.port  # noqa: B018 - a port that is not a number
+            url.get_dialect().import_dbapi()
+        except (NoSuchModuleError, ImportError) as error:  # before ArgumentError, its base
+            raise SettingsError(f"CANARY_DATABASE_URL names a database or driver that is not installed ({error}); "
+                                "for PostgreSQL use postgresql+psycopg://… (the psycopg driver ships with "
+                                "Canary)") from None
+        except (ArgumentError, ValueError):
+            raise SettingsError("CANARY_DATABASE_URL is not a database URL (e.g. postgresql+psycopg://user:pass@"
+                                "host/db), got " + repr(_without_password(self.database_url))) from None
 
     def churn_parameters(self) -> dict[str, int | float]:
         """The parameters of `analytics.queries.ChurnModel`, by name."""
@@ -390,8 +431,8 @@ class Settings:
             "issuer": _get(env, "CANARY_ISSUER"),
             "issuer_given": bool(_get(env, "CANARY_ISSUER").strip()),
             "host": _get(env, "CANARY_HOST"),
-            "port": _int(env, "CANARY_PORT", 0, 65535),
-            "workers": _int(env, "CANARY_WORKERS", 1, 64),
+            "port": _int(env, "CANARY_PORT", 0, MAX_PORT),
+            "workers": _int(env, "CANARY_WORKERS", 1, MAX_WORKERS),
             "data_dir": Path(_get(env, "CANARY_DATA_DIR")),
             "database_url": _get(env, "CANARY_DATABASE_URL"),
             "analytics_url": _get(env, "CANARY_ANALYTICS_URL") or None,
@@ -408,7 +449,7 @@ class Settings:
             "cache_seconds": _int(env, "CANARY_CACHE_SECONDS", 0, 300),
             "login_max_failures": _int(env, "CANARY_LOGIN_MAX_FAILURES", 1),
             "login_lock_seconds": _int(env, "CANARY_LOGIN_LOCK_SECONDS", 1),
-            "event_retention_days": _int(env, "CANARY_EVENT_RETENTION_DAYS", 1),
+            "event_retention_days": _int(env, "CANARY_EVENT_RETENTION_DAYS", 1, MAX_RETENTION_DAYS),
             "spool_max_bytes": _int(env, "CANARY_SPOOL_MAX_BYTES", 1024 * 1024),
             "analytics_flush_seconds": _float(env, "CANARY_ANALYTICS_FLUSH_SECONDS"),
             "usage_rollup_interval": _int(env, "CANARY_USAGE_ROLLUP_INTERVAL", 10),

@@ -10,6 +10,7 @@ from analytics.alerts.detector import Transition, run_detection
 from analytics.alerts.digest import DIGEST_EVENT, enqueue_digests
 from analytics.alerts.dispatcher import DeliveryReport, deliver_due
 from analytics.alerts.email import MailAttempt, MailTransport
+from analytics.alerts.email_syntax import is_email_address
 from analytics.alerts.endpoints import (
     MAX_DESCRIPTION_LENGTH,
     MAX_SECRET_LENGTH,
@@ -118,6 +119,7 @@ __all__ = [
     "generate_webhook_secret",
     "get_rule",
     "get_webhook_endpoint",
+    "is_email_address",
     "metadata",
     "rule_dict",
     "rules_page",

@@ -134,47 +134,95 @@ def deliver_due(
     """Send what is due at ``now``: webhooks through ``client``, e-mails through ``mail`` (none: e-mail
     deliveries fail their attempt with "e-mail is not configured" and are retried). A `slack` endpoint
     receives the stored notification as one line of text (``analytics.alerts.slack``), its organizations
-    named by ``organizations``."""
+    named by ``organizations``.
+
+    One notification never holds up the others: should sending or recording it raise, the error is logged
+    and recorded as a failed attempt of that notification, and the next one goes out."""
     report = DeliveryReport()
     for delivery_id, until in _claim(session_factory, settings, now):
-        with session_factory() as session:
-            delivery = session.get(Delivery, delivery_id)
-            if delivery is None or delivery.status != "pending":
-                continue
-            endpoint = None if delivery.endpoint_id is None else session.get(WebhookEndpoint, delivery.endpoint_id)
-            message_id, body = delivery.message_id, delivery.payload
-            if delivery.endpoint_id is not None:
-                if endpoint is None or endpoint.disabled_at is not None:
-                    delivery.status = "failed"
-                    delivery.last_error = "endpoint disabled or deleted"
-                    report.failed.append(message_id)
-                    observe.count("alert_deliveries", "failed")
-                    session.commit()
-                    continue
-                url, secret, slack = endpoint.url, endpoint.secret, endpoint.format == "slack"
-            recipient = delivery.email
-            session.commit()  # no transaction stays open while sending
-            if endpoint is not None and slack:
-                outcome = send_webhook(client, url, secret, message_id,
-                                       slack_body(body, organizations, settings.product_name), signed=False)
-            elif endpoint is not None:
-                outcome = send_webhook(client, url, secret, message_id, body)
-            elif mail is None or recipient is None:
-                outcome = Outcome(False, "e-mail is not configured")
-            else:
-                outcome = send_email(mail, recipient, message_id, body, settings.product_name)
-            if not outcome.delivered:
-                log.warning("alert notification %s to %s failed: %s", message_id,
-                            url if endpoint is not None else recipient, outcome.error)
-            # Locked until recorded, so that no runner claims it in between.
-            delivery = session.get(Delivery, delivery_id, with_for_update=True, populate_existing=True)
-            if delivery is None or delivery.status != "pending" or delivery.next_attempt_at != until:
-                log.warning("alert notification %s: its claim expired while it was sent; the outcome is left to "
-                            "the runner that has it now", message_id)
-                report.superseded.append(message_id)
-                session.rollback()
-                continue
-            endpoint = None if endpoint is None else session.get(WebhookEndpoint, endpoint.id)
-            _record(session, delivery, endpoint, outcome, settings, now, report)
-            session.commit()
+        try:
+            _deliver(session_factory, delivery_id, until, settings, now, client, mail, organizations, report)
+        except Exception as error:
+            log.exception("alert notification (delivery %s) could not be sent", delivery_id)
+            _record_error(session_factory, delivery_id, until, error, settings, now, report)
     return report
+
+
+def _deliver(
+    session_factory: Callable[[], Session],
+    delivery_id: int,
+    until: datetime,
+    settings: AlertSettings,
+    now: datetime,
+    client: httpx.Client,
+    mail: MailTransport | None,
+    organizations: OrganizationNamer | None,
+    report: DeliveryReport,
+) -> None:
+    """Send one claimed delivery and record its outcome if the claim (``until``) still holds."""
+    with session_factory() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None or delivery.status != "pending":
+            return
+        endpoint = None if delivery.endpoint_id is None else session.get(WebhookEndpoint, delivery.endpoint_id)
+        message_id, body = delivery.message_id, delivery.payload
+        if delivery.endpoint_id is not None:
+            if endpoint is None or endpoint.disabled_at is not None:
+                delivery.status = "failed"
+                delivery.last_error = "endpoint disabled or deleted"
+                report.failed.append(message_id)
+                observe.count("alert_deliveries", "failed")
+                session.commit()
+                return
+            url, secret, slack = endpoint.url, endpoint.secret, endpoint.format == "slack"
+        recipient = delivery.email
+        session.commit()  # no transaction stays open while sending
+        if endpoint is not None and slack:
+            outcome = send_webhook(client, url, secret, message_id,
+                                   slack_body(body, organizations, settings.product_name), signed=False)
+        elif endpoint is not None:
+            outcome = send_webhook(client, url, secret, message_id, body)
+        elif mail is None or recipient is None:
+            outcome = Outcome(False, "e-mail is not configured")
+        else:
+            outcome = send_email(mail, recipient, message_id, body, settings.product_name)
+        if not outcome.delivered:
+            log.warning("alert notification %s to %s failed: %s", message_id,
+                        url if endpoint is not None else recipient, outcome.error)
+        # Locked until recorded, so that no runner claims it in between.
+        delivery = session.get(Delivery, delivery_id, with_for_update=True, populate_existing=True)
+        if delivery is None or delivery.status != "pending" or delivery.next_attempt_at != until:
+            log.warning("alert notification %s: its claim expired while it was sent; the outcome is left to "
+                        "the runner that has it now", message_id)
+            report.superseded.append(message_id)
+            session.rollback()
+            return
+        endpoint = None if endpoint is None else session.get(WebhookEndpoint, endpoint.id)
+        _record(session, delivery, endpoint, outcome, settings, now, report)
+        session.commit()
+
+
+def _record_error(
+    session_factory: Callable[[], Session],
+    delivery_id: int,
+    until: datetime,
+    error: Exception,
+    settings: AlertSettings,
+    now: datetime,
+    report: DeliveryReport,
+) -> None:
+    """Record an unexpected error as a failed attempt of a delivery still claimed by this runner (retried
+    like any failure); if even that fails (the database is down), the claim expires and the delivery is
+    sent again later."""
+    message = f"{type(error).__name__}: {error}".encode("utf-8", "backslashreplace").decode()[:500]
+    try:
+        with session_factory() as session:
+            delivery = session.get(Delivery, delivery_id, with_for_update=True)
+            if delivery is None or delivery.status != "pending" or delivery.next_attempt_at != until:
+                return
+            endpoint = None if delivery.endpoint_id is None else session.get(WebhookEndpoint,
+                                                                             delivery.endpoint_id)
+            _record(session, delivery, endpoint, Outcome(False, message), settings, now, report)
+            session.commit()
+    except Exception:
+        log.exception("the failure of alert delivery %s could not be recorded", delivery_id)

@@ -7,15 +7,17 @@ endpoint still named by a rule cannot be deleted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analytics.alerts.addresses import ForbiddenAddress, check_host
+from analytics.alerts.addresses import ForbiddenAddress, check_host, numeric_host
 from analytics.alerts.errors import AlertConfigError, EndpointInUse, UnknownEndpoint
 from analytics.alerts.models import AlertChannel, WebhookEndpoint
 from analytics.alerts.signing import InvalidSecretError, generate_webhook_secret, secret_key
@@ -24,6 +26,7 @@ from analytics.alerts.slack import FORMATS
 MAX_URL_LENGTH = 2000
 MAX_SECRET_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 500
+_LABEL = re.compile(r"[A-Za-z0-9_-]{1,63}")
 
 
 class EndpointChanges(TypedDict, total=False):
@@ -40,26 +43,67 @@ def utc_now() -> datetime:
 def validate_url(url: str, *, allow_private: bool = False) -> str:
     """An http(s) URL with a host, without spaces or control characters, whose host is not a loopback,
     private or otherwise internal address as written (``analytics.alerts.addresses``; names are checked again
-    once resolved, at delivery) unless ``allow_private``."""
+    once resolved, at delivery) unless ``allow_private``.
+
+    The URL must also be one a request can be sent to — a port from 1 to 65535 and a host that is an address
+    or a valid (IDNA) host name — since a URL that cannot even be sent would fail every delivery to it."""
     if not isinstance(url, str) or not url:
         raise AlertConfigError("url", "must be an http(s) URL with a host")
     if len(url) > MAX_URL_LENGTH:
         raise AlertConfigError("url", f"must have at most {MAX_URL_LENGTH} characters")
     if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in url):
         raise AlertConfigError("url", "must not contain spaces or control characters")
+    if not _is_unicode(url):
+        raise AlertConfigError("url", "must be valid Unicode")
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
+        port = parts.port  # refuses a port that is not a number or out of range
     except ValueError as error:  # urlsplit refuses some malformed URLs outright
         raise AlertConfigError("url", f"is malformed: {error}") from error
     if parts.scheme not in ("http", "https") or not hostname:
         raise AlertConfigError("url", "must be an http(s) URL with a host")
+    if port == 0:
+        raise AlertConfigError("url", "must have a port from 1 to 65535")
     if not allow_private:
         try:
             check_host(hostname)
         except ForbiddenAddress as refused:
             raise AlertConfigError("url", f"must reach a public address: {refused}") from refused
+    _check_sendable_host(url)
     return url
+
+
+def _is_unicode(text: str) -> bool:
+    """False for text holding lone surrogates (valid in JSON and in undecodable command-line arguments),
+    which can be neither stored as UTF-8 nor shown."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_sendable_host(url: str) -> None:
+    """AlertConfigError unless the HTTP client can send to ``url``'s host: an address, or a name of
+    dot-separated labels of 1 to 63 letters, digits, hyphens or underscores (253 at most in all) once
+    IDNA-encoded, whose ``xn--`` labels are valid Punycode."""
+    try:
+        host = httpx.URL(url).raw_host.decode("ascii")
+    except (httpx.InvalidURL, ValueError) as error:  # IDNAError and UnicodeError are ValueErrors
+        raise AlertConfigError("url", f"has an invalid host: {error}") from error
+    if numeric_host(host) is not None:
+        return
+    labels = (host[:-1] if host.endswith(".") else host).split(".")
+    if len(host) > 254 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise AlertConfigError("url", "has an invalid host name: dot-separated labels of 1 to 63 letters, digits "
+                                      "or hyphens, 253 characters at most")
+    for label in labels:
+        if label.lower().startswith("xn--"):
+            try:
+                label.encode("ascii").decode("idna")
+            except UnicodeError:
+                raise AlertConfigError("url", f"has an invalid host name: {label} is not valid Punycode") from None
 
 
 def _secret(secret: str) -> str:

@@ -13,7 +13,8 @@ Every create and update goes through the checks below, with these bounds:
 - `organization`: an organization the provider knows (`organizations` resolves an id or slug to its id),
   or None for every account.
 - channels: at most 50 webhook endpoints, each existing and, when added to the rule, enabled; at most 50
-  e-mail addresses (stored in lower case, at most 320 characters); at least one of either.
+  e-mail addresses (`analytics.alerts.email_syntax`, stored in lower case, at most 320 characters); at least
+  one of either.
 - `digest`: None (each transition e-mailed at once) or `daily` / `weekly` (`DIGESTS`): e-mail recipients get
   one message per period listing the rule's transitions since the last one (`analytics.alerts.digest`);
   webhooks stay immediate.
@@ -24,7 +25,6 @@ the old terms, so their state is forgotten and the next run reports the accounts
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypedDict
@@ -32,6 +32,7 @@ from typing import Any, TypedDict
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from analytics.alerts.email_syntax import is_email_address
 from analytics.alerts.errors import AlertConfigError, UnknownRule
 from analytics.alerts.models import AccountAlertState, AlertChannel, AlertRule, WebhookEndpoint
 
@@ -45,7 +46,6 @@ MAX_WEBHOOKS = 50
 MAX_EMAILS = 50
 MIN_EMAIL_LENGTH = 3
 MAX_EMAIL_LENGTH = 320
-_EMAIL = re.compile(r"^[^@\s,;<>\"]{1,64}@[^@\s,;<>\"]{1,255}\Z")
 
 OrganizationResolver = Callable[[str], str | None]
 """An organization's id or slug -> its id, or None when there is no such organization."""
@@ -142,7 +142,7 @@ def check_email(value: object, field: str = "email") -> str:
     if not isinstance(value, str):
         raise AlertConfigError(field, "must be an e-mail address")
     email = value.strip().lower()
-    if not MIN_EMAIL_LENGTH <= len(email) <= MAX_EMAIL_LENGTH or not _EMAIL.match(email) or not email.isprintable():
+    if not MIN_EMAIL_LENGTH <= len(email) <= MAX_EMAIL_LENGTH or not is_email_address(email):
         raise AlertConfigError(field, f"not an e-mail address: {value!r}")
     return email
 

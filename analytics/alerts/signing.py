@@ -7,7 +7,6 @@ the secret after `whsec_`; the header value is `v1,<base64 HMAC-SHA256>`.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import secrets
@@ -28,7 +27,7 @@ def secret_key(secret: str) -> bytes:
         raise InvalidSecretError("webhook secrets start with whsec_")
     try:
         key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
-    except binascii.Error as error:
+    except ValueError as error:  # binascii.Error, or characters outside ASCII
         raise InvalidSecretError("webhook secret is not base64 after whsec_") from error
     if not 24 <= len(key) <= 64:
         raise InvalidSecretError("webhook secret must decode to 24 to 64 bytes")

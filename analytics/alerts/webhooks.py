@@ -24,14 +24,24 @@ def send_webhook(client: httpx.Client, url: str, secret: str, message_id: str, b
                  signed: bool = True) -> Outcome:
     """POST `body`; 2xx is delivered. The signature timestamp is the wall clock at sending time, since
     receivers reject timestamps too far from their own clock. Unless `signed` (Slack-compatible receivers
-    ignore signatures), only the content type is sent."""
+    ignore signatures), only the content type is sent.
+
+    A message that cannot be sent at all — a URL the client refuses (``httpx.InvalidURL``, a host name that
+    does not encode: ``UnicodeError``), a secret that does not decode — fails for good: retrying cannot help."""
     content = body.encode()
-    sent = (headers(secret, message_id, int(time.time()), content) if signed
-            else {"content-type": "application/json"})
     try:
+        sent = (headers(secret, message_id, int(time.time()), content) if signed
+                else {"content-type": "application/json"})
         response = client.post(url, content=content, headers=sent)
     except httpx.HTTPError as error:
-        return Outcome(False, f"{type(error).__name__}: {error}"[:500])
+        return Outcome(False, _describe(error))
+    except (httpx.InvalidURL, ValueError) as error:
+        return Outcome(False, "cannot be sent: " + _describe(error), permanent=True)
     if 200 <= response.status_code < 300:
         return Outcome(True)
     return Outcome(False, f"HTTP {response.status_code}", gone=response.status_code == 410)
+
+
+def _describe(error: Exception) -> str:
+    """The error as stored and shown: text that encodes as UTF-8 (a URL's lone surrogates escaped)."""
+    return f"{type(error).__name__}: {error}".encode("utf-8", "backslashreplace").decode()[:500]

@@ -8,23 +8,28 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from analytics.alerts import is_email_address
 from idp.accounts.errors import AccountError, EmailTaken, NotFound
 from idp.accounts.models import LoginSession, User
 from idp.accounts.password_rules import check_password
 from idp.accounts.passwords import hash_password
 from idp.db import utcnow
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+_STORED_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
+"""What an address stored before ``is_email_address`` was enforced may look like: such accounts are still
+found by their address (they can sign in), though no new address like theirs is accepted."""
 MIN_PASSWORD = 8
 """The floor of ``CANARY_PASSWORD_MIN_LENGTH``."""
 DEFAULT_PASSWORD_MIN_LENGTH = 10
 
 
 def normalize_email(email: str) -> str:
-    email = email.strip().lower()
-    if not _EMAIL.match(email):
-        raise AccountError(f"not an e-mail address: {email!r}")
-    return email
+    """``email`` as an account stores it: trimmed, in lower case, and one address by ``is_email_address``
+    (the rule alert recipients follow too); AccountError otherwise."""
+    address = email.strip().lower()
+    if not is_email_address(address):
+        raise AccountError(f"not an e-mail address: {address!r}")
+    return address
 
 
 def create_user(
@@ -56,11 +61,10 @@ def get_user(db: Session, user_id: str) -> User:
 
 
 def find_user_by_email(db: Session, email: str) -> User | None:
-    try:
-        email = normalize_email(email)
-    except AccountError:
+    address = email.strip().lower()
+    if not _STORED_EMAIL.fullmatch(address):
         return None
-    return db.scalar(select(User).where(User.email == email))
+    return db.scalar(select(User).where(User.email == address))
 
 
 def search_users(db: Session, query: str = "", *, offset: int = 0, limit: int = 50) -> tuple[list[User], int]:

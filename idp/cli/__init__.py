@@ -15,6 +15,7 @@ from idp.cli import activity, alerts, clients, config, keys, mail, migrate, orgs
 from idp.settings import Settings, SettingsError, unknown_variables
 
 COMMAND_GROUPS = (serve, migrate, users, orgs, clients, keys, config, activity, alerts, mail)
+WITHOUT_DATABASE = {"config"}  # every other command opens the accounts database
 
 
 def parser() -> argparse.ArgumentParser:
@@ -45,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = {k: v for k in ("host", "port", "workers") if (v := getattr(args, k, None)) is not None}
     try:
         settings = Settings.from_env(os.environ, **overrides)
+        if args.command not in WITHOUT_DATABASE:
+            settings.check_database_url()
         logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
         logging.getLogger("alembic").setLevel(logging.WARNING)
         code: int = args.handler(args, settings)

@@ -7,6 +7,7 @@ import json
 import sys
 from datetime import UTC, datetime
 
+from idp.cli import arguments
 from idp.cli.command import Commands
 from idp.cli.output import json_option, jsonable, table
 from idp.cli.world import organization_id, world
@@ -70,14 +71,15 @@ def register(sub: Commands) -> None:
     activity = sub.add_parser("activity", help="who is using the product").add_subparsers(
         dest="activity_command", required=True, metavar="COMMAND")
     inactive = activity.add_parser("inactive", help="accounts with no activity for N days")
-    inactive.add_argument("--days", type=int, default=14, help="days without activity (default: 14)")
+    inactive.add_argument("--days", type=arguments.inactive_days, default=14,
+                          help=f"days without activity (1 to {arguments.MAX_INACTIVE_DAYS}; default: 14)")
     inactive.add_argument("--org", help="organization id or slug")
     json_option(inactive)
     inactive.set_defaults(handler=cmd_inactive)
     at_risk = activity.add_parser("at-risk", help="accounts going quiet or slowing by their own rhythm, riskiest "
                                   "first")
     at_risk.add_argument("--org", help="organization id or slug")
-    at_risk.add_argument("--limit", type=int, default=50, help="at most this many (default: 50)")
+    at_risk.add_argument("--limit", type=arguments.limit, default=50, help="at most this many (default: 50)")
     json_option(at_risk)
     at_risk.set_defaults(handler=cmd_at_risk)
     account = activity.add_parser("account", help="one account's activity summary")

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from idp.bootstrap import sql_sessions
+from idp.cli import arguments
 from idp.cli.command import Commands
 from idp.cli.output import json_option, jsonable, print_record, table
 from idp.cli.world import world
@@ -29,30 +30,43 @@ def cmd_alerts_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+DECLINING = "organization.declining"
+DECLINING_DAYS = 7
+"""What an `organization.declining` rule stores as its threshold when --days is not given: the rules service
+keeps one for every rule, though this kind does not use it (it compares weeks)."""
+
+
 def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
     from analytics.alerts import AlertConfigError, UnknownRule, create_rule, delete_rule, rule_dict, rules_page
     from idp.alerting import organization_resolver, rule_warnings
     from idp.db import transaction
 
+    if args.rules_command == "create" and args.days is None and args.kind != DECLINING:
+        print(f"error: --days is required (unless --kind {DECLINING})", file=sys.stderr)
+        return 2
     with sql_sessions(settings) as factory:
         try:
             with transaction(factory) as db:
                 if args.rules_command == "create":
-                    rule = create_rule(db, args.name, args.days, args.org, args.webhook or (), args.email or (),
+                    days = DECLINING_DAYS if args.days is None else args.days
+                    rule = create_rule(db, args.name, days, args.org, args.webhook or (), args.email or (),
                                        kind=args.kind, digest=args.digest, organizations=organization_resolver(db))
                     created = rule_dict(rule)
-                    print_record(created, args.json)
-                    for warning in rule_warnings(settings, created["emails"]):
-                        print(f"warning: {warning}", file=sys.stderr)
-                    return 0
-                if args.rules_command == "delete":
+                elif args.rules_command == "delete":
                     delete_rule(db, args.id)
-                    return 0
-                rows: list[dict[str, Any]] = [rule_dict(r) for r in rules_page(db)[0]]
+                else:
+                    rows: list[dict[str, Any]] = [rule_dict(r) for r in rules_page(db)[0]]
         except (AlertConfigError, UnknownRule) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-    if args.json:
+    # Printed once committed: a reader that went away (a closed pipe) cannot undo the change.
+    if args.rules_command == "create":
+        print_record(created, args.json)
+        for warning in rule_warnings(settings, created["emails"]):
+            print(f"warning: {warning}", file=sys.stderr)
+    elif args.rules_command == "delete":
+        print(f"deleted alert rule {args.id}")
+    elif args.json:
         print(json.dumps(rows, indent=2))
     else:
         print(table(["id", "name", "kind", "days", "organization", "enabled", "webhooks", "emails"],
@@ -80,17 +94,21 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
                     endpoint = create_webhook_endpoint(db, args.url, args.secret, args.description or "",
                                                        allow_private=settings.webhook_allow_private,
                                                        format_=args.format)
-                    print_record({"id": endpoint.id, "url": endpoint.url, "format": endpoint.format,
-                                  "secret": endpoint.secret}, args.json)
-                    return 0
-                if args.webhooks_command == "enable":
+                    created = {"id": endpoint.id, "url": endpoint.url, "format": endpoint.format,
+                               "secret": endpoint.secret}
+                elif args.webhooks_command == "enable":
                     enable_webhook_endpoint(db, get_webhook_endpoint(db, args.id))
-                    return 0
-                rows: list[dict[str, Any]] = [webhook_dict(e) for e in webhook_endpoints_page(db, 0, None)[0]]
+                else:
+                    rows: list[dict[str, Any]] = [webhook_dict(e) for e in webhook_endpoints_page(db, 0, None)[0]]
         except (AlertConfigError, UnknownEndpoint) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-    if args.json:
+    # Printed once committed: a reader that went away (a closed pipe) cannot undo the change.
+    if args.webhooks_command == "create":
+        print_record(created, args.json)
+    elif args.webhooks_command == "enable":
+        print(f"enabled webhook endpoint {args.id}")
+    elif args.json:
         print(json.dumps(rows, indent=2))
     else:
         print(table(["id", "url", "format", "status", "failures", "description"],
@@ -114,13 +132,16 @@ def register(sub: Commands) -> None:
     rules_list.set_defaults(handler=cmd_rules)
     create = rules.add_parser("create", help="add an alert rule")
     create.add_argument("name", help="a name for the rule")
-    create.add_argument("--days", type=int, required=True, help="inactivity threshold in days (1 to 3650)")
+    create.add_argument("--days", type=arguments.threshold_days,
+                        help=f"inactivity threshold in days ({arguments.MIN_THRESHOLD_DAYS} to "
+                        f"{arguments.MAX_THRESHOLD_DAYS}); required, except for organization.declining, which does "
+                        "not use it")
     create.add_argument("--kind", default="account.inactive",
                         help="what the rule reports: a fixed silence of --days (account.inactive, the default), an "
                         "account going quiet by its own rhythm (account.going_quiet; --days applies to accounts "
                         "with no rhythm yet) or an organization in decline (organization.declining)")
     create.add_argument("--org", help="organization id or slug (default: all accounts)")
-    create.add_argument("--webhook", type=int, action="append", help="webhook endpoint id")
+    create.add_argument("--webhook", type=arguments.record_id, action="append", help="webhook endpoint id")
     create.add_argument("--email", action="append", help="e-mail recipient (sent through CANARY_SMTP_HOST; without it, "
                         "written to the development outbox)")
     create.add_argument("--digest", choices=("daily", "weekly"),
@@ -128,7 +149,7 @@ def register(sub: Commands) -> None:
     json_option(create)
     create.set_defaults(handler=cmd_rules)
     delete = rules.add_parser("delete", help="delete an alert rule")
-    delete.add_argument("id", type=int, help="the rule's id")
+    delete.add_argument("id", type=arguments.record_id, help="the rule's id")
     delete.set_defaults(handler=cmd_rules)
 
     hooks = alerts.add_parser("webhooks", help="webhook endpoints notified by alert rules").add_subparsers(
@@ -146,5 +167,5 @@ def register(sub: Commands) -> None:
     json_option(hook)
     hook.set_defaults(handler=cmd_webhooks)
     enable = hooks.add_parser("enable", help="re-enable a disabled endpoint")
-    enable.add_argument("id", type=int, help="the endpoint's id")
+    enable.add_argument("id", type=arguments.record_id, help="the endpoint's id")
     enable.set_defaults(handler=cmd_webhooks)

@@ -4,11 +4,30 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from idp.bootstrap import sql_sessions
 from idp.cli.command import Commands
 from idp.cli.output import json_option, print_record, print_rows
 from idp.settings import Settings
+
+# The admin API's field for each option, so that a refusal names what was typed.
+OPTIONS = {"name": "NAME", "redirect_uris": "--redirect-uri", "post_logout_redirect_uris": "--post-logout-redirect-uri",
+           "grant_types": "--grant-type", "scope": "--scope", "organization": "--organization",
+           "logo_uri": "--logo-uri", "initiate_login_uri": "--initiate-login-uri"}
+
+
+def check_as_the_api_does(body: dict[str, Any]) -> str | None:
+    """What the admin API would refuse in this registration (its ``ClientCreate`` schema), or None."""
+    from idp.web.admin import schemas
+    from idp.web.admin.validation import Invalid, validate
+
+    try:
+        validate(schemas.CLIENT_CREATE, body, schemas.resolve)
+    except Invalid as invalid:
+        field, _, index = invalid.field.partition("[")
+        return f"{OPTIONS.get(field, invalid.field)}{'[' + index if index else ''} {invalid.message}"
+    return None
 
 
 def cmd_clients_create(args: argparse.Namespace, settings: Settings) -> int:
@@ -17,6 +36,14 @@ def cmd_clients_create(args: argparse.Namespace, settings: Settings) -> int:
     from idp.oauth.clients import create_client
 
     grants = args.grant_type or (["client_credentials"] if args.admin else ["authorization_code", "refresh_token"])
+    given = {"name": args.name, "redirect_uris": args.redirect_uri,
+             "post_logout_redirect_uris": args.post_logout_redirect_uri, "grant_types": list(dict.fromkeys(grants)),
+             "scope": args.scope, "organization": args.organization, "logo_uri": args.logo_uri,
+             "initiate_login_uri": args.initiate_login_uri}
+    refused = check_as_the_api_does({k: v for k, v in given.items() if v is not None})
+    if refused is not None:
+        print(f"error: {refused}", file=sys.stderr)
+        return 1
     with sql_sessions(settings) as factory, transaction(factory) as db:
         org_id = None
         if args.organization:
@@ -35,11 +62,11 @@ def cmd_clients_create(args: argparse.Namespace, settings: Settings) -> int:
             logo_uri=args.logo_uri, initiate_login_uri=args.initiate_login_uri,
             events_by_email=args.events_by_email)
         out = client.public_dict()
-        if secret:
-            out["client_secret"] = secret
-        print_record(out, args.json)
-        if secret and not args.json:
-            print("The client_secret is shown once: keep it now.", file=sys.stderr)
+    if secret:  # printed once committed: a reader gone away cannot undo the registration
+        out["client_secret"] = secret
+    print_record(out, args.json)
+    if secret and not args.json:
+        print("The client_secret is shown once: keep it now.", file=sys.stderr)
     return 0
 
 

@@ -37,12 +37,14 @@ def demo(settings: Settings) -> dict[str, Any]:
         if spa is None:
             spa, _ = create_client(db, name="Demo SPA", redirect_uris=[DEMO_REDIRECT], public=True,
                                    post_logout_redirect_uris=["http://localhost:8080/"])
+        # A resource server: it posts events, and may introspect the tokens users bring it.
         backend = db.scalar(select(Client).where(Client.name == "Demo resource server"))
         if backend is None:
             backend, secret = create_client(
                 db, name="Demo resource server", grant_types=["client_credentials"], scope="events:write",
-                first_party=True)
+                first_party=True, resource_server=True)
         else:
+            backend.resource_server = True  # registered by a version that did not make it one
             secret = rotate_secret(db, backend)
         # A first message, so that the outbox shows what mail looks like; the server sends it once it starts.
         mailer_for(settings, factory, SYSTEM_CLOCK).send("test", DEMO_EMAIL, db=db)

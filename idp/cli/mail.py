@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from idp.cli import arguments
 from idp.cli.command import Commands
 from idp.cli.output import json_option, print_record, print_rows
 from idp.settings import Settings
@@ -41,14 +42,16 @@ def cmd_mail_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_mail_test(args: argparse.Namespace, settings: Settings) -> int:
     """Queue a test message to ADDRESS and try to send it now; exit 1 when it did not go out."""
+    from idp.accounts.users import normalize_email
     from idp.bootstrap import account_flows
     from idp.mail.sender import send_due
 
+    address = normalize_email(args.address)  # one address, as an account's would be (AccountError: exit 1)
     with account_flows(settings) as (flows, factory):
-        mail_id = flows.mail.send("test", args.address)
+        mail_id = flows.mail.send("test", address)
         report = send_due(factory, flows.mail.transport, flows.clock)
     sent = mail_id in report.sent
-    print_record({"id": mail_id, "to": args.address, "sent": sent}, args.json)
+    print_record({"id": mail_id, "to": address, "sent": sent}, args.json)
     return 0 if sent else 1
 
 
@@ -56,7 +59,8 @@ def register(sub: Commands) -> None:
     mail = sub.add_parser("mail", help="outgoing mail: where it goes, its queue, a test message").add_subparsers(
         dest="mail_command", required=True)
     status = mail.add_parser("status", help="where mail goes, the queue's counts and its last problems")
-    status.add_argument("--limit", type=int, default=20, help="how many recent problems to show (default 20)")
+    status.add_argument("--limit", type=arguments.limit, default=20,
+                        help="how many recent problems to show (default 20)")
     json_option(status)
     status.set_defaults(handler=cmd_mail_status)
     test = mail.add_parser("test", help="send a test message")

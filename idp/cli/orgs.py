@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from idp.bootstrap import sql_sessions
+from idp.cli import arguments
 from idp.cli.command import Commands
 from idp.cli.output import json_option, print_record, print_rows
 from idp.settings import Settings
@@ -30,7 +31,8 @@ def cmd_orgs_create(args: argparse.Namespace, settings: Settings) -> int:
 
     with sql_sessions(settings) as factory, transaction(factory) as db:
         org = create_organization(db, slug=args.slug, name=args.name or "")
-        print_record({"id": org.id, "slug": org.slug, "name": org.name, "created_at": org.created_at}, args.json)
+        created = {"id": org.id, "slug": org.slug, "name": org.name, "created_at": org.created_at}
+    print_record(created, args.json)  # once committed
     return 0
 
 
@@ -58,7 +60,7 @@ def register(sub: Commands) -> None:
         dest="orgs_command", required=True, metavar="COMMAND")
     ol = orgs.add_parser("list", help="list organizations by slug")
     ol.add_argument("query", nargs="?", help="only organizations whose slug or name contains this")
-    ol.add_argument("--limit", type=int, default=1000, help="at most this many (default: 1000)")
+    ol.add_argument("--limit", type=arguments.limit, default=1000, help="at most this many (default: 1000)")
     json_option(ol)
     ol.set_defaults(handler=cmd_orgs_list)
     oc = orgs.add_parser("create", help="create an organization")
@@ -68,6 +70,6 @@ def register(sub: Commands) -> None:
     oc.set_defaults(handler=cmd_orgs_create)
     om = orgs.add_parser("members", help="an organization's members")
     om.add_argument("organization", help="organization slug or id")
-    om.add_argument("--limit", type=int, default=1000, help="at most this many (default: 1000)")
+    om.add_argument("--limit", type=arguments.limit, default=1000, help="at most this many (default: 1000)")
     json_option(om)
     om.set_defaults(handler=cmd_orgs_members)

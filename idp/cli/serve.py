@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import IO, TYPE_CHECKING, Any
 
 from idp.bootstrap import ASGI_FACTORY, application, sql_sessions
+from idp.cli import arguments
 from idp.cli.command import Commands
 from idp.cli.demo import DEMO_REDIRECT, demo
 from idp.settings import Settings, SettingsError
@@ -170,8 +171,9 @@ def server_options(settings: Settings, args: argparse.Namespace) -> dict[str, An
 def register(sub: Commands) -> None:
     s = sub.add_parser("serve", help="run the provider")
     s.add_argument("--host", help="address to listen on (default: CANARY_HOST, 127.0.0.1)")
-    s.add_argument("--port", type=int, help="port to listen on (default: CANARY_PORT, 8000)")
-    s.add_argument("--workers", type=int, help="serving processes (default: CANARY_WORKERS, 1)")
+    s.add_argument("--port", type=arguments.port, help="port to listen on (default: CANARY_PORT, 8000)")
+    s.add_argument("--workers", type=arguments.workers, help="serving processes (default: CANARY_WORKERS, 1; at "
+                   f"most {arguments.MAX_WORKERS})")
     s.add_argument("--demo", action="store_true", help="create and print a demo user and clients")
     s.add_argument("--access-log", action="store_true", help="log every request")
     s.set_defaults(handler=cmd_serve)

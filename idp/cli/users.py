@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from idp.bootstrap import sql_sessions
+from idp.cli import arguments
 from idp.cli.command import Commands
 from idp.cli.output import json_option, print_record, print_rows
 from idp.settings import Settings
@@ -45,24 +46,63 @@ def find(db: Session, reference: str) -> User:
     return user
 
 
+def _password(args: argparse.Namespace) -> str | None:
+    """The new account's password, from stdin or asked twice on the terminal; None (after saying why) when
+    there is none to be had."""
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():
+        print("error: no terminal to ask for the password on: pipe it in with --password-stdin", file=sys.stderr)
+        return None
+    else:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Repeat: "):
+            print("error: the passwords differ", file=sys.stderr)
+            return None
+    if not password:
+        print("error: the password is empty; for an account without a password use `canary users invite`, or "
+              "create it with one and send `canary users reset-password`", file=sys.stderr)
+        return None
+    return password
+
+
+def _check_membership(args: argparse.Namespace) -> str | None:
+    """What is wrong with --organization and --role, as the admin API would say it; None when nothing is."""
+    from idp.web.admin import schemas
+    from idp.web.admin.validation import Invalid, validate
+
+    if args.role is not None and not args.organization:
+        return "--role needs --organization"
+    if not args.organization:
+        return None
+    try:
+        validate(schemas.MEMBERSHIP_INPUT, {"organization": args.organization, "role": args.role or "member"},
+                 schemas.resolve)
+    except Invalid as invalid:
+        return f"--{invalid.field} {invalid.message}"
+    return None
+
+
 def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
     from idp.accounts.service import add_member, create_organization, create_user, find_organization
     from idp.db import transaction
 
-    password = args.password_stdin and sys.stdin.readline().rstrip("\n")
-    if not args.password_stdin:
-        password = getpass.getpass("Password: ")
-        if password != getpass.getpass("Repeat: "):
-            print("error: the passwords differ", file=sys.stderr)
-            return 2
+    refused = _check_membership(args)
+    if refused is not None:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
+    password = _password(args)
+    if password is None:
+        return 2
     with sql_sessions(settings) as factory, transaction(factory) as db:
-        user = create_user(db, email=args.email, password=password or None, name=args.name or "",
+        user = create_user(db, email=args.email, password=password, name=args.name or "",
                            email_verified=args.verified, password_min_length=settings.password_min_length)
         user.is_admin = args.admin
         if args.organization:
             org = find_organization(db, args.organization) or create_organization(db, slug=args.organization)
-            add_member(db, user, org, args.role)
-        print_record(user_dict(db, user), args.json)
+            add_member(db, user, org, args.role or "member")
+        created = user_dict(db, user)
+    print_record(created, args.json)  # once committed: a reader gone away cannot undo the account
     return 0
 
 
@@ -83,7 +123,7 @@ def cmd_users_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_users_change(args: argparse.Namespace, settings: Settings) -> int:
-    """disable, enable, delete and admin: one account changed in one transaction."""
+    """disable, enable, delete and admin: one account changed in one transaction, shown once committed."""
     from idp.accounts.deletion import delete_user
     from idp.accounts.service import disable_user, enable_user
     from idp.db import transaction
@@ -96,17 +136,22 @@ def cmd_users_change(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"error: deleting {user.email} cannot be undone: add --yes", file=sys.stderr)
                 return 2
             delete_user(db, user)
-            print(f"deleted {user.email}")
-            return 0
-        if args.users_command == "disable":
-            # As the admin API does: sign-in refused, sessions ended, grants revoked.
-            disable_user(db, user)
-            TokenService.revoke_user_grants(db, user.id)
-        elif args.users_command == "enable":
-            enable_user(user)
+            changed = None
         else:
-            user.is_admin = not args.revoke
-        print_record(user_dict(db, user), args.json)
+            if args.users_command == "disable":
+                # As the admin API does: sign-in refused, sessions ended, grants revoked.
+                disable_user(db, user)
+                TokenService.revoke_user_grants(db, user.id)
+            elif args.users_command == "enable":
+                enable_user(user)
+            else:
+                user.is_admin = not args.revoke
+            changed = user_dict(db, user)
+        email = user.email
+    if changed is None:
+        print(f"deleted {email}")
+    else:
+        print_record(changed, args.json)
     return 0
 
 
@@ -117,13 +162,21 @@ def cmd_users_reset_factors(args: argparse.Namespace, settings: Settings) -> int
     with sql_sessions(settings) as factory, transaction(factory) as db:
         user = find(db, args.account)
         had = reset(db, user.id)
-        removed = {"totp": had.totp, "passkeys": had.passkeys, "recovery_codes": had.recovery_codes}
-        if args.json:
-            print(json.dumps({"id": user.id, "email": user.email, "removed": removed}, indent=2))
-        else:
-            print_record({"id": user.id, "email": user.email, **{f"removed {k}": v for k, v in removed.items()}},
-                         False)
+        user_id, email = user.id, user.email
+    removed = {"totp": had.totp, "passkeys": had.passkeys, "recovery_codes": had.recovery_codes}
+    if args.json:
+        print(json.dumps({"id": user_id, "email": email, "removed": removed}, indent=2))
+    else:
+        print_record({"id": user_id, "email": email, **{f"removed {k}": v for k, v in removed.items()}}, False)
     return 0
+
+
+def warn_unset_issuer(settings: Settings) -> None:
+    """Links in mail lead to the issuer. Without CANARY_ISSUER, that is where this command would listen
+    (CANARY_HOST and CANARY_PORT), which need not be where people reach the server."""
+    if not settings.issuer_given:
+        print(f"warning: CANARY_ISSUER is not set: the link in the mail leads to {settings.issuer}; set "
+              "CANARY_ISSUER to the URL people reach Canary at", file=sys.stderr)
 
 
 def cmd_users_reset_password(args: argparse.Namespace, settings: Settings) -> int:
@@ -132,6 +185,7 @@ def cmd_users_reset_password(args: argparse.Namespace, settings: Settings) -> in
     from idp.bootstrap import account_flows
     from idp.mail.sender import send_due
 
+    warn_unset_issuer(settings)
     with account_flows(settings) as (flows, factory):
         with factory() as db:
             sent = request_reset(flows, db, args.email, requested_by="operator")
@@ -152,6 +206,7 @@ def cmd_users_invite(args: argparse.Namespace, settings: Settings) -> int:
     from idp.mail.sender import send_due
     from idp.oauth.models import Client
 
+    warn_unset_issuer(settings)
     with account_flows(settings) as (flows, factory):
         with factory() as db:
             if args.client and db.get(Client, args.client) is None:
@@ -179,7 +234,8 @@ def cmd_users_verify(args: argparse.Namespace, settings: Settings) -> int:
             print(f"error: no account {args.email}", file=sys.stderr)
             return 1
         user.email_verified = True
-        print_record({"id": user.id, "email": user.email, "email_verified": True}, args.json)
+        verified = {"id": user.id, "email": user.email, "email_verified": True}
+    print_record(verified, args.json)
     return 0
 
 
@@ -189,9 +245,11 @@ def register(sub: Commands) -> None:
     uc = users.add_parser("create", help="create an account (asks for the password)")
     uc.add_argument("email", help="the account's e-mail address")
     uc.add_argument("--name", help="display name")
-    uc.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    uc.add_argument("--password-stdin", action="store_true", help="read the password from stdin (without it, "
+                    "asked on the terminal)")
     uc.add_argument("--organization", help="organization slug (created if missing)")
-    uc.add_argument("--role", default="member", help="role in the organization (default: member)")
+    uc.add_argument("--role", help="role in the --organization: lowercase letters, digits, _ and - (default: "
+                    "member)")
     uc.add_argument("--verified", action="store_true", help="mark the e-mail address verified")
     uc.add_argument("--admin", action="store_true", help="may open the activity dashboard")
     json_option(uc)
@@ -199,7 +257,7 @@ def register(sub: Commands) -> None:
 
     ul = users.add_parser("list", help="list accounts, oldest first")
     ul.add_argument("query", nargs="?", help="only accounts whose e-mail or name contains this")
-    ul.add_argument("--limit", type=int, default=1000, help="at most this many (default: 1000)")
+    ul.add_argument("--limit", type=arguments.limit, default=1000, help="at most this many (default: 1000)")
     json_option(ul)
     ul.set_defaults(handler=cmd_users_list)
 

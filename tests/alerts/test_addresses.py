@@ -45,8 +45,13 @@ def test_internal_addresses_are_refused_at_registration(sqlite_database: AlertDa
         endpoint = create_webhook_endpoint(session, "https://hooks.example.com/x")
         with pytest.raises(AlertConfigError, match="public address"):
             update_webhook_endpoint(session, endpoint.id, {"url": url})
-        # The development switch lets them through.
-        assert create_webhook_endpoint(session, url, allow_private=True).url == url
+        # The development switch lets them through, as long as the HTTP client can send to them at all (it
+        # refuses the leading zero of an octal IPv4 form).
+        if url == "http://0177.0.0.1/":
+            with pytest.raises(AlertConfigError, match="invalid host"):
+                create_webhook_endpoint(session, url, allow_private=True)
+        else:
+            assert create_webhook_endpoint(session, url, allow_private=True).url == url
 
 
 @pytest.mark.parametrize("url", PUBLIC)

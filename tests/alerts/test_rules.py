@@ -72,6 +72,8 @@ def test_endpoint_validation(sqlite_database: AlertDatabase) -> None:
     ({"emails": ["a@example.com", "a b@example.com"]}, "emails[1]"),
     ({"emails": ["a@example.com,b@example.com"]}, "emails[0]"),
     ({"emails": ["a@example.com\r\nBcc: x@example.com"]}, "emails[0]"),
+    ({"emails": ["<a@example.com>"]}, "emails[0]"),
+    ({"emails": ['quote"@example.com']}, "emails[0]"),
     ({"emails": ["a@example.com", "A@Example.com"]}, "emails"),
     ({"emails": [f"r{i}@example.com" for i in range(51)]}, "emails"),
     ({"organization": "nowhere"}, "organization"),

@@ -25,7 +25,7 @@ def test_known_vector() -> None:
     )
 
 
-@pytest.mark.parametrize("secret", ["nope", "whsec_!!!", "whsec_c2hvcnQ="])
+@pytest.mark.parametrize("secret", ["nope", "whsec_!!!", "whsec_c2hvcnQ=", "whsec_é", "whsec_\ud800"])
 def test_bad_secrets_are_refused(secret: str) -> None:
     with pytest.raises(InvalidSecretError):
         sign(secret, "msg_1", 1, b"{}")

@@ -66,14 +66,14 @@ def test_inactive_accounts_account_summary_and_cron_alerts(env: dict[str, str], 
     summary = json.loads(canary(env, "activity", "account", "busy@example.com", "--json").stdout)
     assert summary["events_by_name"] == {"report.viewed": 1}
     bad = canary(env, "activity", "inactive", "--days", "-3")
-    assert bad.returncode == 1 and "days" in bad.stderr
+    assert bad.returncode == 2 and "--days" in bad.stderr  # a usage error
 
     endpoint = json.loads(canary(env, "alerts", "webhooks", "create", receiver, "--json").stdout)
     assert endpoint["secret"].startswith("whsec_")
     assert canary(env, "alerts", "webhooks", "create", "ftp://example.com/x").returncode == 1
     too_long = canary(env, "alerts", "rules", "create", "forever", "--days", "1000000",
                       "--webhook", str(endpoint["id"]))
-    assert too_long.returncode == 1 and "threshold_days" in too_long.stderr and "3650" in too_long.stderr
+    assert too_long.returncode == 2 and "--days" in too_long.stderr and "3650" in too_long.stderr  # a usage error
     assert canary(env, "alerts", "rules", "create", "quiet a week", "--days", "7",
                   "--webhook", str(endpoint["id"])).returncode == 0
     unknown_kind = canary(env, "alerts", "rules", "create", "odd", "--days", "7", "--kind", "account.bored",

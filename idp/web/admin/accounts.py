@@ -60,11 +60,13 @@ def list_accounts(call: Call) -> dict[str, Any]:
 def create_account(call: Call) -> dict[str, Any]:
     body = call.body
     address = email(body["email"])
-    organizations = []
+    organizations: list[tuple[Organization, str]] = []
     for index, item in enumerate(body.get("organizations", [])):
         org = service.find_organization(call.db, item["organization"])
         if org is None:
             raise BadRequest(f"no organization {item['organization']!r}", f"organizations[{index}].organization")
+        if any(org.id == earlier.id for earlier, _ in organizations):  # by id or slug: one role each
+            raise BadRequest(f"organizations[{index}] repeats organization {org.slug!r}", f"organizations[{index}]")
         organizations.append((org, item.get("role", "member")))
     try:
         user = service.create_user(call.db, email=address, password=body.get("password"),

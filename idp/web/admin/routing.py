@@ -31,7 +31,7 @@ from idp.oauth.errors import ClientRegistrationError
 from idp.oauth.server import BodyTooLarge, read_body
 from idp.web.admin import auth, schemas
 from idp.web.admin.errors import ApiError, BadRequest, Conflict, MethodNotAllowed, NotFound, TooLarge
-from idp.web.admin.validation import Invalid, check_supported, validate
+from idp.web.admin.validation import Invalid, check_supported, shown, validate
 from idp.web.context import Canary, canary
 from idp.web.responses import NO_STORE
 
@@ -39,7 +39,7 @@ PREFIX = "/v1"
 # Every method reaches the endpoint, so that an undeclared one gets a JSON 405 rather than Starlette's text.
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _PATH_PARAM = re.compile(r"{([a-z_]+)}")
-_INTEGER = re.compile(r"^-?[0-9]{1,18}$")
+_INTEGER = re.compile(r"-?[0-9]{1,18}")  # matched in full: "$" would let "1\n" through
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def _query(op: Operation, request: Request) -> dict[str, Any]:
             continue
         value: Any = given[0]
         if param.schema.get("type") == "integer":
-            if not _INTEGER.match(value):
+            if not _INTEGER.fullmatch(value):
                 raise BadRequest(f"{param.name} must be an integer", param.name)
             value = int(value)
         try:
@@ -129,7 +129,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise BadRequest(f"{key} is given more than once", key)
+            raise BadRequest(f"{shown(key)} is given more than once", shown(key))
         out[key] = value
     return out
 

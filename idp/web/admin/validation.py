@@ -2,7 +2,8 @@
 
 The same schema objects go into the OpenAPI document, so what is enforced is what is published. A schema
 that uses a keyword this module does not enforce is refused at start-up by ``check_supported``.
-Beyond the schemas, strings never carry NUL characters (PostgreSQL cannot store them).
+Beyond the schemas, strings never carry NUL characters (PostgreSQL cannot store them) nor lone surrogates
+(``"\\ud800"`` is valid JSON, but no UTF-8 text: it could be neither stored nor sent back).
 """
 
 from __future__ import annotations
@@ -55,10 +56,24 @@ def _pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
+def is_unicode(value: str) -> bool:
+    """False when ``value`` holds lone surrogates, so does not encode as UTF-8."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(text: str) -> str:
+    """``text`` as an error may repeat it: lone surrogates escaped (``\\ud800``), so the answer encodes."""
+    return text if is_unicode(text) else text.encode("utf-8", "backslashreplace").decode()
+
+
 def field_name(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
-    return f"{path}.{key}" if path else key
+    return f"{path}.{shown(key)}" if path else shown(key)
 
 
 def validate(schema: Schema, value: Any, resolve: Resolve, field: str = "") -> None:
@@ -90,6 +105,8 @@ def validate(schema: Schema, value: Any, resolve: Resolve, field: str = "") -> N
 def _string(schema: Schema, value: str, where: str) -> None:
     if "\x00" in value:
         raise Invalid(where, "must not contain NUL characters")
+    if not is_unicode(value):
+        raise Invalid(where, "must be valid Unicode")
     if len(value) < schema.get("minLength", 0):
         raise Invalid(where, f"must have at least {schema['minLength']} characters")
     if "maxLength" in schema and len(value) > schema["maxLength"]:

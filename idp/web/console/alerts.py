@@ -28,7 +28,7 @@ from analytics.alerts import (
 from idp.accounts.models import Organization
 from idp.alerting import organization_resolver
 from idp.web.console.auth import Operator
-from idp.web.console.pages import Form, Refused, action, done, look, page, render, work
+from idp.web.console.pages import Form, Refused, action, done, look, page, render, whole_number, work
 from idp.web.context import canary
 
 
@@ -67,9 +67,10 @@ async def show(request: Request, op: Operator, *, error: str = "", status: int =
 def _webhook_ids(form: Form) -> list[int]:
     ids = []
     for value in form.getlist("webhook_ids"):
-        if not value.isdigit() or len(value) > 9:
+        number = whole_number(value)
+        if number is None:
             raise Refused("webhook_ids must name webhook endpoints")
-        ids.append(int(value))
+        ids.append(number)
     return ids
 
 
@@ -93,9 +94,10 @@ async def create(request: Request, op: Operator, form: Form) -> Response:
 
 def _rule_id(request: Request) -> int:
     value = request.path_params["rule_id"]
-    if not value.isdigit() or len(value) > 9:
+    number = whole_number(value)
+    if number is None:
         raise Refused(f"no alert rule {value!r}", 404)
-    return int(value)
+    return number
 
 
 def _enable(db: Session, rule_id: int, enabled: bool) -> None:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from analytics.alerts import STATUSES, Delivery, deliveries_page
 from idp.web.console.auth import Operator
-from idp.web.console.pages import PAGE_SIZE, Form, Refused, look, page, render
+from idp.web.console.pages import PAGE_SIZE, Form, Refused, look, page, page_offset, render
 from idp.web.context import canary
 
 
@@ -30,8 +30,7 @@ async def show(request: Request, op: Operator, *, error: str = "", status: int =
     wanted = request.query_params.get("status") or None
     if wanted is not None and wanted not in STATUSES:
         raise Refused("status must be one of " + ", ".join(STATUSES))
-    raw = request.query_params.get("offset", "0")
-    offset = min(int(raw), 10**9) if raw.isdigit() else 0
+    offset = page_offset(request)
     listing = await look(canary(request), _page, wanted, offset)
     return render(request, op, "console/deliveries.html", {
         "section": "deliveries", "listing": listing, "status": wanted or "", "statuses": STATUSES,

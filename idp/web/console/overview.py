@@ -22,7 +22,6 @@ from idp.web.console.auth import Operator
 from idp.web.console.pages import Form, Refused, look, page, render
 from idp.web.context import Canary, canary
 
-INACTIVE_DAYS = 14
 WEEKS = 12
 
 
@@ -72,7 +71,9 @@ def activity(c: Canary, orgs: list[Organization], org: Organization | None) -> O
         "new": [p.new for p in life.periods], "returning": [p.returning for p in life.periods],
         "resurrecting": [p.resurrecting for p in life.periods], "dormant": [p.dormant for p in life.periods]},
         title="Lifecycle of active accounts per week", y_title="accounts", x_title="week starting (UTC)")
-    out.inactive = queries.inactive_accounts(engine, directory, INACTIVE_DAYS, now, org_id)[:50]
+    # The same fixed threshold as the at-risk list's (CANARY_CHURN_INACTIVE_DAYS): each account quiet that
+    # long is in one list or the other.
+    out.inactive = queries.inactive_accounts(engine, directory, c.settings.churn_inactive_days, now, org_id)[:50]
     out.at_risk = queries.at_risk_accounts(engine, directory, now, churn_model(c.settings), org_id)[:50]
     for each in ([org] if org else orgs[:50]):
         out.health.append((each, queries.organization_health(engine, directory, each.id, now)))
@@ -86,7 +87,8 @@ async def show(request: Request, op: Operator, *, error: str = "", status: int =
     c = canary(request)
     orgs, org = await look(c, _organizations, request.query_params.get("org") or None)
     data = await c.run(activity, c, orgs, org)
-    return render(request, op, "console/overview.html", {"section": "activity", "o": data, "days": INACTIVE_DAYS},
+    return render(request, op, "console/overview.html", {"section": "activity", "o": data,
+                                                           "days": c.settings.churn_inactive_days},
                   error=error, status=status)
 
 

@@ -9,6 +9,7 @@ notice, or raises the service's error, which ``action`` renders on the page the 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -38,6 +39,9 @@ HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=[HERE / "templates", HERE.parent / "templates"])
 MAX_FIELDS = 200
 PAGE_SIZE = 50
+MAX_OFFSET = 10**9
+_DIGITS = re.compile(r"[0-9]{1,9}")
+_MANY_DIGITS = re.compile(r"[0-9]{10,}")
 HEADERS = {**NO_STORE, "X-Frame-Options": "DENY"}
 T = TypeVar("T")
 
@@ -128,10 +132,24 @@ class Form:
         return self.get(name) in {"on", "1", "true", "yes"}
 
     def number(self, name: str, label: str) -> int:
-        value = self.get(name).strip()
-        if not value.isdigit() or len(value) > 9:
+        number = whole_number(self.get(name).strip())
+        if number is None:
             raise Refused(f"{label} must be a whole number")
-        return int(value)
+        return number
+
+
+def whole_number(value: str) -> int | None:
+    """``value`` as a number when it is 1 to 9 ASCII digits, else None. (``str.isdigit`` also takes digits
+    such as "²", which ``int`` refuses.)"""
+    return int(value) if _DIGITS.fullmatch(value) else None
+
+
+def page_offset(request: Request) -> int:
+    """The ``offset`` query parameter of a listing: 0 when absent or not a number, at most 10⁹."""
+    raw = request.query_params.get("offset", "0")
+    if _MANY_DIGITS.fullmatch(raw):
+        return MAX_OFFSET
+    return whole_number(raw) or 0
 
 
 def check(schema: dict[str, Any], value: Any, field: str) -> None:

@@ -24,7 +24,7 @@ from idp.web import charts
 from idp.web.admin.factors import reset_factors
 from idp.web.admin.routing import Call
 from idp.web.console.auth import Operator
-from idp.web.console.pages import PAGE_SIZE, Form, Refused, action, done, look, page, render, work
+from idp.web.console.pages import PAGE_SIZE, Form, Refused, action, done, look, page, page_offset, render, work
 from idp.web.context import Canary, canary
 
 
@@ -33,11 +33,6 @@ class Listing:
     users: list[User]
     total: int
     memberships: dict[str, list[tuple[Organization, Membership]]]
-
-
-def _offset(request: Request) -> int:
-    raw = request.query_params.get("offset", "0")
-    return min(int(raw), 10**9) if raw.isdigit() else 0
 
 
 def _search(db: Session, query: str, offset: int) -> Listing:
@@ -49,7 +44,7 @@ async def show_list(request: Request, op: Operator, *, error: str = "", status: 
                     form: Form | None = None) -> Response:
     c = canary(request)
     query = request.query_params.get("q", "")[:200]
-    offset = _offset(request)
+    offset = page_offset(request)
     listing = await look(c, _search, query, offset)
     return render(request, op, "console/users.html", {
         "section": "users", "q": query, "listing": listing, "offset": offset, "page_size": PAGE_SIZE,

@@ -26,7 +26,7 @@ from analytics.alerts import (
 )
 from idp.alerting import alert_settings
 from idp.web.console.auth import Operator
-from idp.web.console.pages import Form, Refused, action, done, look, page, render, work
+from idp.web.console.pages import Form, Refused, action, done, look, page, render, whole_number, work
 from idp.web.context import canary
 
 
@@ -50,9 +50,10 @@ async def show(request: Request, op: Operator, *, error: str = "", status: int =
 
 def _endpoint_id(request: Request) -> int:
     value = request.path_params["webhook_id"]
-    if not value.isdigit() or len(value) > 9:
+    number = whole_number(value)
+    if number is None:
         raise Refused(f"no webhook endpoint {value!r}", 404)
-    return int(value)
+    return number
 
 
 def _create(db: Session, url: str, description: str, clock: Callable[[], datetime],

@@ -169,6 +169,16 @@ def test_bad_account_fields_are_400_naming_the_field(admin: Admin) -> None:
          "organizations[1].organization"),
         ({"email": email, "organizations": [{"organization": org["slug"], "extra": 1}]},
          "organizations[0].extra"),
+        ({"email": email, "organizations": [{"organization": org["slug"]},
+                                            {"organization": org["slug"], "role": "admin"}]}, "organizations[1]"),
+        ({"email": email, "organizations": [{"organization": org["slug"]}, {"organization": org["id"]}]},
+         "organizations[1]"),
+        ({"email": f"<{email}>"}, "email"),
+        ({"email": f'quote"{email}'}, "email"),
+        ({"email": f"tab\t{email}"}, "email"),
+        ({"email": f"x\u0085{email}"}, "email"),
+        ({"email": "a@exa_mple.com"}, "email"),
+        ({"email": "a..b@example.com"}, "email"),
         ({"email": email, "name": "nul\u0000"}, "name"),
         ([email], "body"),
         ("text", "body"),
@@ -178,8 +188,9 @@ def test_bad_account_fields_are_400_naming_the_field(admin: Admin) -> None:
         admin.error("POST", "/accounts", 400, "invalid_request", field, json=body)
     assert admin.ok("GET", "/accounts", params={"q": email})["total"] == 0  # nothing half-created
     account = admin.account()
-    for patch, field in [({"email": "nope"}, "email"), ({"disabled": "true"}, "disabled"),
-                         ({"name": None}, "name"), ({"id": "x"}, "id"), ({"locked": False}, "locked")]:
+    for patch, field in [({"email": "nope"}, "email"), ({"email": "<a@example.com>"}, "email"),
+                         ({"disabled": "true"}, "disabled"), ({"name": None}, "name"), ({"id": "x"}, "id"),
+                         ({"locked": False}, "locked")]:
         admin.error("PATCH", f"/accounts/{account['id']}", 400, "invalid_request", field, json=patch)
 
 

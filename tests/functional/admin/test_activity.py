@@ -491,6 +491,9 @@ def test_bad_ranges_and_filters_are_400_naming_the_field(world: World) -> None:
                           ({"start": "2024-05-02", "end": "2024-05-01"}, "start"),
                           ({"start": "2022-01-01", "end": "2024-05-01"}, "end"), ({"end": "May"}, "end")]:
         admin.error("GET", f"/accounts/{sub}/timeline", 400, "invalid_request", field, params=params)
+    malformed = admin.error("GET", f"/accounts/{sub}/timeline", 400, "invalid_request", "cursor",
+                            params={"cursor": "not-a-cursor"})
+    assert malformed["error_description"] == "cursor: malformed cursor"
 
 
 def test_unknown_accounts_and_organizations_are_404(world: World) -> None:

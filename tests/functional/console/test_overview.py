@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 
 from analytics.api import Analytics, Event
-from tests.functional.conftest import Provider
+from tests.functional.conftest import Provider, start_provider
 from tests.support.accounts import org_id
 from tests.support.console import make_admin, sign_in
 
@@ -70,3 +71,29 @@ def test_the_overview_lists_accounts_at_risk_with_their_explanation(ingest: Prov
         assert section, page.text
         assert daily.email in section.group(0) and "going quiet" in section.group(0)
         assert "silent for 6 days" in section.group(0), section.group(0)
+
+
+def test_the_quiet_list_uses_the_configured_threshold(server_database: str, database_url: str,
+                                                     tmp_path: Path) -> None:
+    """With CANARY_CHURN_INACTIVE_DAYS below 14, an account silent for longer is in the quiet list: the at-risk
+    list leaves it to that one."""
+    analytics = Analytics.open(url=server_database, data_dir=tmp_path, flush_interval=0.2)
+    analytics.migrate()
+    prov, server = start_provider(tmp_path, database_url, analytics, churn_inactive_days=7)
+    try:
+        slug = f"seven-{uuid.uuid4().hex[:6]}"
+        admin = make_admin(prov, organization=slug)
+        quiet = prov.user(organization=slug, email=f"ten-days-{uuid.uuid4().hex[:6]}@example.com")
+        now = datetime.now(UTC).replace(microsecond=0)
+        analytics.accept([Event(uuid.uuid4(), quiet.id, org_id(prov, slug), "c", "report.viewed",
+                                now - timedelta(days=10), now, {})])
+        analytics.flush(20)
+        with httpx.Client(base_url=prov.url) as http:
+            page = sign_in(http, admin.email, f"/console?org={slug}")
+        section = re.search(r"<section><h2>Gone quiet: no activity for 7 days or more</h2>.*?</section>", page.text,
+                            re.S)
+        assert section, page.text
+        assert quiet.email in section.group(0)
+    finally:
+        server.stop()
+        analytics.close()

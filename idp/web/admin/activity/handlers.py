@@ -56,8 +56,8 @@ def _query(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run an activity query; its input errors become 400s naming the field, an unreachable ClickHouse a 503."""
     try:
         return fn(*args, **kwargs)
-    except QueryError as err:
-        raise BadRequest(f"{err.field} {err.message}", err.field) from err
+    except QueryError as err:  # the queries' messages do not always read on after the field's name
+        raise BadRequest(f"{err.field}: {err.message}", err.field) from err
     except ClickHouseError as err:
         raise Unavailable("the analytics store (ClickHouse) is unavailable; retry later") from err
 
