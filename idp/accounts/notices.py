@@ -1,6 +1,7 @@
 """What an account's owner is told by mail about changes to how their account signs in.
 
-- ``factor_changed``: a second factor was added or removed, or new recovery codes were made. Whoever made the
+- ``factor_changed``: a second factor was added or removed, new recovery codes were made, or an operator reset
+  them all (``reset``). Whoever made the
   change was signed in as the owner; if it was not the owner, this mail is how they learn someone is.
 - ``address_taken``: someone signed in to another account asked to move it to this address. The person who asked
   is answered as for a free address (the page tells nobody which addresses have accounts); the owner is told.
@@ -18,7 +19,7 @@ from idp.accounts.factors import policy
 from idp.accounts.models import User
 from idp.mail import Mailer
 
-FACTOR_CHANGES = ("totp_added", "totp_removed", "passkey_added", "passkey_removed", "recovery_codes")
+FACTOR_CHANGES = ("totp_added", "totp_removed", "passkey_added", "passkey_removed", "recovery_codes", "reset")
 
 
 def factor_changed(mail: Mailer, db: Session, user: User, change: str, name: str = "") -> None:

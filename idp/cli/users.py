@@ -156,13 +156,20 @@ def cmd_users_change(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_users_reset_factors(args: argparse.Namespace, settings: Settings) -> int:
+    from idp.accounts import notices
     from idp.accounts.factors.policy import reset
+    from idp.bootstrap import account_flows
     from idp.db import transaction
+    from idp.mail.sender import send_due
 
-    with sql_sessions(settings) as factory, transaction(factory) as db:
-        user = find(db, args.account)
-        had = reset(db, user.id)
-        user_id, email = user.id, user.email
+    with account_flows(settings) as (flows, factory):
+        with transaction(factory) as db:
+            user = find(db, args.account)
+            had = reset(db, user.id)
+            if had.any or had.recovery_codes:
+                notices.factor_changed(flows.mail, db, user, "reset")
+            user_id, email = user.id, user.email
+        send_due(factory, flows.mail.transport, flows.clock)  # now, rather than at the server's next pass
     removed = {"totp": had.totp, "passkeys": had.passkeys, "recovery_codes": had.recovery_codes}
     if args.json:
         print(json.dumps({"id": user_id, "email": email, "removed": removed}, indent=2))

@@ -218,6 +218,10 @@ def test_removing_the_app_and_the_operators_reset(clocked: Provider) -> None:
     assert reset.status_code == 200 and reset.json()["removed"] == before
     missing = httpx.post(f"{provider.url}/admin/api/v1/accounts/nobody/factors/reset", headers=headers)
     assert missing.status_code == 404
+    provider.context.mail.sender.flush()  # no SMTP here: the development outbox
+    told = [p for p in provider.settings.outbox_dir.glob("*.eml")
+            if f"To: {user.email}" in p.read_text() and "second factors were reset" in p.read_text()]
+    assert len(told) == 1, "the owner is told that an operator reset their second factors"
     with browser(provider) as http:
         claims = claims_for(provider, client, sign_in(http, authorize_params(client[0]), user.email))
         assert claims["amr"] == ["pwd"]
@@ -241,6 +245,9 @@ def test_canary_users_reset_factors(clocked: Provider, tmp_path: Path) -> None:
     assert json.loads(done.stdout)["removed"] == {"totp": True, "passkeys": 0, "recovery_codes": 10}
     again = reset(user.email)
     assert json.loads(again.stdout)["removed"] == {"totp": False, "passkeys": 0, "recovery_codes": 0}
+    told = [p for p in (tmp_path / "outbox").glob("*.eml")
+            if f"To: {user.email}" in p.read_text() and "second factors were reset" in p.read_text()]
+    assert len(told) == 1, "told once: the second reset removed nothing"
     unknown = reset("nobody@example.com")
     assert unknown.returncode == 1 and "no account" in unknown.stderr
     with browser(provider) as http:

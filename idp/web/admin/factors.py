@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from idp.accounts import service
+from idp.accounts import notices, service
 from idp.accounts.factors import policy
 from idp.web.admin import schemas
 from idp.web.admin.accounts import ACCOUNT_ID
@@ -44,6 +44,7 @@ def reset_factors(call: Call) -> dict[str, Any]:
     had = policy.reset(call.db, user.id)
     if had.any or had.recovery_codes:
         call.c.activity.mfa_removed(call.db, user.id, "all", by="operator")
+        notices.factor_changed(call.c.mail, call.db, user, "reset")
     return {"account_id": user.id, "removed": factors_json(had)}
 
 
