@@ -27,6 +27,7 @@ from idp.oauth.clients import create_client
 from idp.settings import Settings
 from idp.web.context import Canary
 from tests.support.browser import PASSWORD, REDIRECT
+from tests.support.cli import canary
 from tests.support.clickhouse import server_url_for
 from tests.support.clock import MovableClock
 from tests.support.server_thread import ServerThread, free_port
@@ -134,3 +135,11 @@ def receiver() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}/hook"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    """A data directory whose accounts database is migrated, for ``canary`` commands (``tests.support.cli``)."""
+    result = canary(tmp_path, "migrate", "--sql-only")
+    assert result.returncode == 0, result.stderr
+    return tmp_path

@@ -8,22 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-
-def canary(tmp: Path, *args: str, stdin: str = "", database_url: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CANARY_DATA_DIR": str(tmp)}
-    if database_url:
-        env["CANARY_DATABASE_URL"] = database_url
-    return subprocess.run([sys.executable, "-m", "idp.cli", *args], input=stdin, capture_output=True, text=True,
-                          env=env, timeout=120, check=False)
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    result = canary(tmp_path, "migrate", "--sql-only")
-    assert result.returncode == 0, result.stderr
-    return tmp_path
+from tests.support.cli import canary
 
 
 def test_users_create_from_stdin_with_organization(data: Path) -> None:
@@ -95,7 +80,7 @@ def test_insecure_issuer_is_refused(tmp_path: Path) -> None:
 
 
 def test_migrate_on_postgresql(postgres_database: str, tmp_path: Path) -> None:
-    result = canary(tmp_path, "migrate", "--sql-only", database_url=postgres_database)
+    result = canary(tmp_path, "migrate", "--sql-only", CANARY_DATABASE_URL=postgres_database)
     assert result.returncode == 0, result.stderr
-    again = canary(tmp_path, "migrate", "--sql-only", database_url=postgres_database)
+    again = canary(tmp_path, "migrate", "--sql-only", CANARY_DATABASE_URL=postgres_database)
     assert again.returncode == 0

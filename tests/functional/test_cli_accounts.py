@@ -5,28 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
 from idp.cli import parser
-
-
-def canary(tmp: Path, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("CANARY_")}
-    environment.update(CANARY_DATA_DIR=str(tmp), **env)
-    return subprocess.run([sys.executable, "-m", "idp.cli", *args], input=stdin, capture_output=True, text=True,
-                          env=environment, timeout=120, check=False)
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    result = canary(tmp_path, "migrate", "--sql-only")
-    assert result.returncode == 0, result.stderr
-    return tmp_path
+from tests.support.cli import canary
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:

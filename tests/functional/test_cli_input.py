@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,23 +15,10 @@ from sqlalchemy import create_engine, func, select
 
 from idp.cli import main
 from idp.oauth.models import SigningKey
+from tests.support.cli import canary
 
 KEY = "k" * 40
 OTHER_KEY = "o" * 40
-
-
-def canary(tmp: Path, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("CANARY_")}
-    environment.update(CANARY_DATA_DIR=str(tmp), **env)
-    return subprocess.run([sys.executable, "-m", "idp.cli", *args], input=stdin, capture_output=True, text=True,
-                          env=environment, timeout=120, check=False)
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    result = canary(tmp_path, "migrate", "--sql-only")
-    assert result.returncode == 0, result.stderr
-    return tmp_path
 
 
 def refused(result: subprocess.CompletedProcess[str], status: int, *words: str) -> None:

@@ -10,20 +10,11 @@ import sys
 from email import message_from_bytes, policy
 from pathlib import Path
 
-import pytest
+from tests.support import cli
 
 
 def canary(tmp: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CANARY_DATA_DIR": str(tmp), "CANARY_PRODUCT_NAME": "Acme Cloud"}
-    return subprocess.run([sys.executable, "-m", "idp.cli", *args], input=stdin, capture_output=True, text=True,
-                          env=env, timeout=120, check=False)
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    result = canary(tmp_path, "migrate", "--sql-only")
-    assert result.returncode == 0, result.stderr
-    return tmp_path
+    return cli.canary(tmp, *args, stdin=stdin, CANARY_PRODUCT_NAME="Acme Cloud")
 
 
 def test_users_create_applies_the_password_rules(data: Path) -> None:
