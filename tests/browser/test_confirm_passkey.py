@@ -5,36 +5,26 @@ than the window the security page offers only "confirm it's you", where the pass
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
 
 import pytest
-import uvicorn
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.virtual_authenticator import Protocol, Transport, VirtualAuthenticatorOptions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from idp.accounts.reauthentication import WINDOW
 from idp.accounts.service import create_user
-from idp.app import create_app
-from idp.cli.serve import prepare
 from idp.db import transaction
-from idp.migrate import migrate_sql
 from idp.settings import Settings
 from idp.web.context import Canary
 from tests.support.browser import PASSWORD
 from tests.support.chromium import chromium, screenshot
 from tests.support.clock import MovableClock
+from tests.support.webauthn_browser import add_authenticator, localhost_provider, wait_for
 
 EMAIL = "confirming-user@example.com"
-WAIT = 20
 
 
 @dataclass
@@ -45,40 +35,12 @@ class Local:
     clock: MovableClock
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_for(driver: WebDriver, condition: Any, name: str) -> None:
-    try:
-        WebDriverWait(driver, WAIT).until(condition)
-    except Exception:
-        screenshot(driver, name)
-        raise
-
-
 @pytest.fixture
 def local(database_url: str, tmp_path: Path) -> Iterator[Local]:
     """A provider on http://localhost:PORT (a WebAuthn relying party id) whose clock the test moves."""
-    port = _free_port()
-    settings = Settings(issuer=f"http://localhost:{port}", port=port, data_dir=tmp_path, database_url=database_url)
-    migrate_sql(settings)
-    prepare(settings)
     clock = MovableClock()
-    app = create_app(settings, None, clock=clock)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.02)
-    yield Local(settings.issuer, app.state.canary, settings, clock)
-    server.should_exit = True
-    thread.join(timeout=20)
+    with localhost_provider(database_url, tmp_path, clock) as context:
+        yield Local(context.settings.issuer, context, context.settings, clock)
 
 
 def sign_in(driver: WebDriver, local: Local) -> None:
@@ -102,9 +64,7 @@ def test_an_old_session_confirms_with_its_passkey_then_removes_it(local: Local) 
     with transaction(local.context.factory) as db:
         create_user(db, email=EMAIL, password=PASSWORD, name="Pat")
     with chromium() as driver:
-        driver.add_virtual_authenticator(VirtualAuthenticatorOptions(
-            protocol=Protocol.CTAP2, transport=Transport.INTERNAL, has_resident_key=True,
-            has_user_verification=True, is_user_verified=True))
+        add_authenticator(driver)
         sign_in(driver, local)
 
         driver.get(f"{local.url}/account/security")

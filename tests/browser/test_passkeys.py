@@ -5,9 +5,6 @@ and the relying party id is the issuer's host, so this provider's issuer is http
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,26 +13,18 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.virtual_authenticator import Protocol, Transport, VirtualAuthenticatorOptions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from idp.accounts.models import Passkey
 from idp.accounts.service import create_user
-from idp.app import create_app
-from idp.cli.serve import prepare
 from idp.db import transaction
-from idp.migrate import migrate_sql
 from idp.oauth.clients import create_client
-from idp.settings import Settings
 from idp.web.context import Canary
 from tests.support.browser import PASSWORD
 from tests.support.chromium import chromium, screenshot
 from tests.support.tokens import id_claims
-
-WAIT = 20
+from tests.support.webauthn_browser import add_authenticator, localhost_provider, wait_for
 
 
 @dataclass
@@ -47,57 +36,21 @@ class LocalProvider:
     redirect_uri: str
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def local(database_url: str, tmp_path: Path) -> Iterator[LocalProvider]:
-    """A provider whose issuer is http://localhost:PORT (an IP address cannot be a WebAuthn relying party id)."""
-    port = _free_port()
-    settings = Settings(issuer=f"http://localhost:{port}", port=port, data_dir=tmp_path, database_url=database_url)
-    migrate_sql(settings)
-    prepare(settings)
-    app = create_app(settings, None)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.02)
-    context: Canary = app.state.canary
-    redirect = f"{settings.issuer}/healthz"
-    with transaction(context.factory) as db:
-        client, secret = create_client(db, name="Passkey app", redirect_uris=[redirect], first_party=True)
-        client_id = client.client_id
-    assert secret is not None
-    yield LocalProvider(settings.issuer, context, client_id, secret, redirect)
-    server.should_exit = True
-    thread.join(timeout=20)
-
-
-def authenticator(driver: WebDriver) -> None:
-    driver.add_virtual_authenticator(VirtualAuthenticatorOptions(
-        protocol=Protocol.CTAP2, transport=Transport.INTERNAL, has_resident_key=True, has_user_verification=True,
-        is_user_verified=True))
+    with localhost_provider(database_url, tmp_path) as context:
+        redirect = f"{context.settings.issuer}/healthz"
+        with transaction(context.factory) as db:
+            client, secret = create_client(db, name="Passkey app", redirect_uris=[redirect], first_party=True)
+            client_id = client.client_id
+        assert secret is not None
+        yield LocalProvider(context.settings.issuer, context, client_id, secret, redirect)
 
 
 def authorize_url(local: LocalProvider) -> str:
     return f"{local.url}/authorize?" + urlencode({
         "client_id": local.client_id, "redirect_uri": local.redirect_uri, "response_type": "code",
         "scope": "openid email", "state": "s-1", "nonce": "n-1"})
-
-
-def wait_for(driver: WebDriver, condition: Any, name: str) -> None:
-    try:
-        WebDriverWait(driver, WAIT).until(condition)
-    except Exception:
-        screenshot(driver, name)
-        raise
 
 
 def code_from(driver: WebDriver, local: LocalProvider, name: str) -> str:
@@ -126,7 +79,7 @@ def test_register_a_passkey_then_sign_in_with_it_with_and_without_a_password(loc
         user = create_user(db, email="passkey-user@example.com", password=PASSWORD, name="Pat")
         user_id = user.id
     with chromium() as driver:
-        authenticator(driver)
+        add_authenticator(driver)
         password_sign_in(driver, local, "passkey-user@example.com")
         assert id_token_claims(local, code_from(driver, local, "passkeys-password"))["amr"] == ["pwd"]
 
@@ -163,7 +116,7 @@ def test_register_a_passkey_then_sign_in_with_it_with_and_without_a_password(loc
 def test_without_a_registered_passkey_the_page_says_so_and_no_session_starts(local: LocalProvider) -> None:
     """Without a registered passkey, the passwordless ceremony fails and the page says so; no session starts."""
     with chromium() as driver:
-        authenticator(driver)
+        add_authenticator(driver)
         driver.get(authorize_url(local))
         driver.find_element(By.CSS_SELECTOR, "[data-passkey=signin]").click()
         error = driver.find_element(By.CSS_SELECTOR, "[data-passkey-error]")
