@@ -14,6 +14,8 @@ greenlet over asynchronous psycopg (SQLAlchemy's asyncio machinery) kept the loo
 hand-off it saved (527-553 refreshes per server CPU-second against 523-574; in-process 1.59-1.62 ms against
 1.35-1.40). So did awaiting only the look-up and the rotation over psycopg's own asynchronous connections, with
 the grant's synchronous part on the loop between them (docs/performance.md, "Refresh on machine C again").
+Synchronous psycopg on the loop saved most of the hand-off but stopped the loop for every round trip, and the
+other requests' tails grew with it (docs/performance.md, "Refresh on machine A again").
 """
 
 from __future__ import annotations
