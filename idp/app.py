@@ -21,6 +21,7 @@ from idp.accounts.throttle import Throttle
 from idp.activity import Activity
 from idp.clock import SYSTEM_CLOCK, Clock
 from idp.db import make_engine, make_session_factory
+from idp.loop_postgres import loop_postgres
 from idp.loop_sessions import loop_sessions
 from idp.mail import mailer_for
 from idp.oauth.client_cache import ClientCache
@@ -118,7 +119,8 @@ def build_context(settings: Settings, analytics: AnalyticsFacade | None = None, 
     access = ResourceAccess(tokens, engine, embedded=settings.embedded_database, clock=clock.timestamp)
     activity = Activity(analytics)
     server = CanaryAuthorizationServer(factory, tokens, access, settings.max_body_bytes, activity.token_issued,
-                                       ClientCache(settings.cache_seconds), loop_sessions(settings.database_url))
+                                       ClientCache(settings.cache_seconds), loop_sessions(settings.database_url),
+                                       loop_postgres(settings.database_url))
     mail = mailer_for(settings, factory, clock)
     return Canary(settings=settings, factory=factory, keys=keys, tokens=tokens, access=access, server=server,
                   activity=activity, templates=Jinja2Templates(directory=str(TEMPLATES),
@@ -161,6 +163,8 @@ def create_app(settings: Settings, analytics: AnalyticsFacade | None = None, *, 
                 analytics.close()
             if context.server.on_loop is not None:
                 await context.server.on_loop.close()
+            if context.server.loop_postgres is not None:
+                await context.server.loop_postgres.close()
             context.factory.kw["bind"].dispose()
 
     app = Starlette(

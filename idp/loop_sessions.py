@@ -9,13 +9,8 @@ in the thread pool. A refresh refused so has done its signatures for nothing, so
 gate is held, nor for ``PAUSE_SECONDS`` after another process's lock was met (several workers on one SQLite
 file): their refreshes then go to the thread pool, as before.
 
-PostgreSQL stays in the thread pool: every statement there waits on the network. Running the same code in a
-greenlet over asynchronous psycopg (SQLAlchemy's asyncio machinery) kept the loop free but cost as much CPU as the
-hand-off it saved (527-553 refreshes per server CPU-second against 523-574; in-process 1.59-1.62 ms against
-1.35-1.40). So did awaiting only the look-up and the rotation over psycopg's own asynchronous connections, with
-the grant's synchronous part on the loop between them (docs/performance.md, "Refresh on machine C again").
-Synchronous psycopg on the loop saved most of the hand-off but stopped the loop for every round trip, and the
-other requests' tails grew with it (docs/performance.md, "Refresh on machine A again").
+PostgreSQL's answers come over the network: there the look-up and the rotation are awaited on the loop instead
+(``idp.loop_postgres``).
 """
 
 from __future__ import annotations

@@ -164,18 +164,17 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
         return presented.scope
 
     def authenticate_refresh_token(self, refresh_token: str) -> PresentedRefreshToken | None:
-        db = self.request.db
         tokens: TokenService = self.server.tokens
-        row = tokens.presented_refresh_token(db, refresh_token)
+        row = self.request.prefetched  # read on the event loop already (PostgreSQL), else looked up here
+        if row is None:
+            row = tokens.presented_refresh_token(self.request.db, refresh_token)
         if row is None or not row.check_client(self.request.client):
             # RFC 6749 §6: another client's token is plain invalid_grant; its owner's family is left alone.
             return None
         if row.spent:
             # Reuse of a rotated refresh token: assume theft, revoke the whole family.
             self.revoke_family(row.grant_id)
-        if row.is_expired(tokens.clock.now()) or not row.grant_active:
-            return None
-        return row
+        return row if row.usable(tokens.clock.now()) else None
 
     def authenticate_user(self, refresh_token: PresentedRefreshToken) -> User | None:
         return refresh_token.user
@@ -191,6 +190,9 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
         tokens: TokenService = self.server.tokens
         assert self.successor is not None
         presented: PresentedRefreshToken = self.request.refresh_token
+        if self.request.prefetched is not None:  # the server rotates it, awaited on the event loop
+            self.request.rotation = (presented.token_hash, self.successor)
+            return result
         if not tokens.rotate_refresh_token(self.request.db, presented.token_hash, self.successor,
                                            tokens.clock.now()):
             # A concurrent request used it first: the same reuse as above.
@@ -289,9 +291,10 @@ class ActivityHook:
     def report(self, grant: Any, result: TokenResult) -> None:
         request = grant.request
         user = request.user
-        db = request.db if user is not None else None  # a client's own token needs no organization look-up
         presented = getattr(request, "refresh_token", None)
         known = presented.sole_organization if isinstance(presented, PresentedRefreshToken) else None
+        # A client's own token needs no organization look-up, nor a refresh's (its look-up read it).
+        db = request.db if user is not None and known is None else None
         try:
             after_commit = self.on_token(db, grant.GRANT_TYPE, request.client, user, result[1].get("scope", ""),
                                          known)

@@ -23,6 +23,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import LoginSession, Membership, User
+from idp.loop_postgres import LoopConnection, LoopPostgres
 from idp.oauth.models import Client, Grant, RefreshToken
 from idp.opaque import digest, new_secret
 
@@ -58,6 +59,10 @@ class PresentedRefreshToken:
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at <= now
+
+    def usable(self, now: datetime) -> bool:
+        """Unspent, unexpired, and its grant not revoked: what a refresh may rotate."""
+        return not self.spent and not self.is_expired(now) and self.grant_active
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,18 @@ def presented(db: Session, value: str) -> PresentedRefreshToken | None:
     else:
         connection = db.connection()
     token_hash = digest(value)
-    row = connection.execute(_PRESENTED, {"token_hash": token_hash}).first()
+    return _presented(connection.execute(_PRESENTED, {"token_hash": token_hash}).first(), token_hash)
+
+
+async def presented_on_loop(held: LoopConnection, pg: LoopPostgres, value: str) -> PresentedRefreshToken | None:
+    """``presented``, awaited on the event loop (``idp.loop_postgres``)."""
+    if not value or len(value) > MAX_LENGTH:
+        return None
+    token_hash = digest(value)
+    return _presented(await held.first(pg.statement(_PRESENTED), {"token_hash": token_hash}), token_hash)
+
+
+def _presented(row: Any, token_hash: str) -> PresentedRefreshToken | None:
     if row is None:
         return None
     user = None
@@ -167,12 +183,22 @@ def rotate(db: Session, presented_hash: str, successor: NewRefreshToken, now: da
     spent already (by a concurrent use): then nothing is stored."""
     connection = db.connection()
     if _one_statement(db):
-        parameters = {f"new_{name}": value for name, value in successor.row.items()}
-        parameters.update(presented=presented_hash, spent=now)
-        inserted = connection.execute(_ROTATE_IN_ONE_STATEMENT, parameters)
+        inserted = connection.execute(_ROTATE_IN_ONE_STATEMENT, _rotation(presented_hash, successor, now))
         return bool(inserted.rowcount == 1)
     spent = connection.execute(_SPEND, {"presented": presented_hash, "spent": now})
     if spent.rowcount != 1:
         return False
     connection.execute(_INSERT, successor.row)
     return True
+
+
+async def rotate_on_loop(held: LoopConnection, pg: LoopPostgres, presented_hash: str, successor: NewRefreshToken,
+                         now: datetime) -> bool:
+    """``rotate`` on PostgreSQL, awaited on the event loop: the same one statement."""
+    return await held.rowcount(pg.statement(_ROTATE_IN_ONE_STATEMENT), _rotation(presented_hash, successor, now)) == 1
+
+
+def _rotation(presented_hash: str, successor: NewRefreshToken, now: datetime) -> dict[str, Any]:
+    parameters = {f"new_{name}": value for name, value in successor.row.items()}
+    parameters.update(presented=presented_hash, spent=now)
+    return parameters

@@ -3,7 +3,8 @@
 An incoming Starlette request is read asynchronously (size-limited, url-encoded form, repeated parameters
 refused), turned into an Authlib ``OAuth2Request`` that opens a synchronous SQLAlchemy session when first asked,
 and the synchronous grant code runs in Starlette's threadpool, or on the event loop where it cannot make the loop
-wait (a cached client's ``client_credentials``; a refresh on SQLite, ``idp.loop_sessions``). Authlib's
+wait (a cached client's ``client_credentials``; a refresh on SQLite, ``idp.loop_sessions``; a refresh on
+PostgreSQL, its two statements awaited around the grant, ``idp.loop_postgres``). Authlib's
 ``(status, body, headers)`` result becomes a Starlette JSON response (rendered by orjson).
 """
 
@@ -19,6 +20,7 @@ from urllib.parse import unquote, unquote_plus
 
 import orjson
 from authlib.oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -26,7 +28,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from idp.db import WouldWait
+from idp.loop_postgres import LoopPostgres, Unavailable
 from idp.loop_sessions import LoopSessions
+from idp.oauth import refresh_tokens
 from idp.oauth.authlib_compat import BareOAuth2Request, validate_client
 from idp.oauth.client_cache import ClientCache
 from idp.oauth.errors import InvalidRequest
@@ -41,6 +45,7 @@ from idp.oauth.grants import (
 )
 from idp.oauth.introspection import Introspection, Revocation
 from idp.oauth.models import Client
+from idp.oauth.refresh_tokens import NewRefreshToken, PresentedRefreshToken
 from idp.oauth.resource_access import ResourceAccess
 from idp.oauth.tokens import TokenService
 
@@ -141,6 +146,10 @@ class CanaryRequest(BareOAuth2Request):  # type: ignore[misc]
         self._sessions = sessions
         self._db: Session | None = None
         self.after_commit: list[Callable[[], None]] = []  # run once the response's transaction is committed
+        # A refresh on PostgreSQL served on the event loop: the presented token, read before the grant ran, and the
+        # rotation the grant leaves to the server (presented token's digest, successor) instead of making it.
+        self.prefetched: PresentedRefreshToken | None = None
+        self.rotation: tuple[str, NewRefreshToken] | None = None
 
     @property
     def db(self) -> Session:
@@ -187,10 +196,12 @@ def authenticate_client_secret_basic(query_client: Callable[[str], Client | None
 
 class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, factory: sessionmaker[Session], tokens: TokenService, access: ResourceAccess, max_body: int,
-                 on_token: TokenReporter, clients: ClientCache, on_loop: LoopSessions | None = None) -> None:
+                 on_token: TokenReporter, clients: ClientCache, on_loop: LoopSessions | None = None,
+                 loop_postgres: LoopPostgres | None = None) -> None:
         super().__init__(scopes_supported=None)
         self.factory = factory
         self.on_loop = on_loop
+        self.loop_postgres = loop_postgres
         self.tokens = tokens
         self.access = access
         self.max_body = max_body
@@ -261,6 +272,9 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             except WouldWait:  # a write lock held elsewhere: nothing was written; wait for it in a thread
                 status, body, out_headers = await run_in_threadpool(self._run, endpoint, path, headers, form,
                                                                     self.factory)
+        elif (endpoint is None and form.get("grant_type") == "refresh_token" and self.loop_postgres is not None
+              and (served := await self._refresh_on_loop(self.loop_postgres, path, headers, form)) is not None):
+            status, body, out_headers = served
         else:
             status, body, out_headers = await run_in_threadpool(self._run, endpoint, path, headers, form,
                                                                 self.factory)
@@ -275,6 +289,48 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         credentials = basic_credentials(authorization)
         client_id = credentials[0] if credentials is not None else form.get("client_id", "")
         return self.clients.has(client_id)
+
+    async def _refresh_on_loop(self, pg: LoopPostgres, uri: str, headers: dict[str, str],
+                               form: dict[str, str]) -> tuple[int, Any, dict[str, str]] | None:
+        """A refresh on PostgreSQL with its two statements awaited here (``idp.loop_postgres``): the look-up, the
+        grant's synchronous part with no database (Authlib, both signatures), then the rotation.
+
+        None, with nothing written, when the thread pool must serve it instead: no connection could be had, the
+        token is not one to rotate (unknown, expired, revoked, or spent: a replay revokes its family there), or
+        the grant needed the database (a client not in the cache).
+        """
+        try:
+            async with pg.connection() as held:
+                prefetched = await refresh_tokens.presented_on_loop(held, pg, form.get("refresh_token", ""))
+                if prefetched is None or not prefetched.usable(self.tokens.clock.now()):
+                    return None
+                request = CanaryRequest("POST", uri, headers, form, _no_database)
+                request.prefetched = prefetched
+                handling = _handling.set(request)
+                try:
+                    result: tuple[int, Any, dict[str, str]] = self.create_token_response(request)
+                except WouldWait:
+                    return None
+                finally:
+                    _handling.reset(handling)
+                if not 200 <= result[0] < 300 or request.rotation is None:
+                    return result
+                rotated = await refresh_tokens.rotate_on_loop(held, pg, *request.rotation, self.tokens.clock.now())
+        except Unavailable:
+            return None
+        if not rotated:  # a concurrent use spent it first: the same reuse the grant revokes the family for
+            await run_in_threadpool(self._revoke_family, prefetched.grant_id)
+            refused: tuple[int, Any, dict[str, str]] = self.handle_error_response(request, InvalidGrantError(
+                "refresh token was already used; the token family is revoked"))
+            return refused
+        for callback in request.after_commit:
+            _run_safely(callback)
+        return result
+
+    def _revoke_family(self, grant_id: str) -> None:
+        with self.factory() as db:
+            self.tokens.revoke_grant(db, grant_id)
+            db.commit()
 
     def _run(self, endpoint: str | None, uri: str, headers: dict[str, str], form: dict[str, str],
              sessions: sessionmaker[Session]) -> tuple[int, Any, dict[str, str]]:
@@ -298,6 +354,11 @@ class CanaryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             _handling.reset(handling)
             if request.opened_db is not None:
                 request.opened_db.close()
+
+
+def _no_database() -> Session:
+    """The session factory of a refresh served on the loop with PostgreSQL: the grant must not need one there."""
+    raise WouldWait("this request needs the database: it is served in the thread pool")
 
 
 def _run_safely(callback: Callable[[], None]) -> None:

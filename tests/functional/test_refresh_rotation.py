@@ -9,49 +9,18 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from sqlalchemy import select
 
-from idp.db import transaction, utcnow
+from idp.db import utcnow
 from idp.oauth import refresh_tokens
-from idp.oauth.models import Grant, RefreshToken
-from idp.oauth.refresh_tokens import NewRefreshToken
+from idp.oauth.models import Grant
 from idp.opaque import digest
 from tests.functional.conftest import Provider
+from tests.support.rotation import family, first_token, successor_of
 from tests.support.tokens import tokens_for
 
 
-def first_token(provider: Provider) -> NewRefreshToken:
-    user = provider.user()
-    client_id, _ = provider.client(first_party=True)
-    now = utcnow()
-    with transaction(provider.context.factory) as db:
-        grant = Grant(id=secrets.token_hex(16), client_id=client_id, user_id=user.id)
-        db.add(grant)
-        db.flush()
-        token = refresh_tokens.new_refresh_token(grant_id=grant.id, client_id=client_id, user_id=user.id,
-                                                 scope="openid offline_access", auth_time=now, sid=None, now=now,
-                                                 ttl=3600)
-        refresh_tokens.store(db, token)
-    return token
-
-
-def successor_of(token: NewRefreshToken) -> NewRefreshToken:
-    row = token.row
-    return refresh_tokens.new_refresh_token(grant_id=row["grant_id"], client_id=row["client_id"],
-                                            user_id=row["user_id"], scope=row["scope"], auth_time=row["auth_time"],
-                                            sid=None, now=utcnow(), ttl=3600)
-
-
-def family(provider: Provider, grant_id: str) -> dict[str, bool]:
-    """token hash -> spent, for every refresh token of the grant."""
-    with provider.context.factory() as db:
-        rows = db.execute(select(RefreshToken.token_hash, RefreshToken.spent_at)
-                          .where(RefreshToken.grant_id == grant_id)).all()
-    return {r.token_hash: r.spent_at is not None for r in rows}
-
-
 def test_rotation_spends_the_presented_token_and_stores_its_successor_once(provider: Provider) -> None:
-    first = first_token(provider)
+    first, _ = first_token(provider)
     second, third = successor_of(first), successor_of(first)
     with provider.context.factory() as db:
         presented = refresh_tokens.presented(db, first.value)
@@ -70,7 +39,7 @@ def test_rotation_spends_the_presented_token_and_stores_its_successor_once(provi
 def test_a_rotation_waiting_on_a_concurrent_one_finds_the_token_spent(provider: Provider) -> None:
     """The first use holds the row (PostgreSQL's row lock, SQLite's write gate) until it commits; the second,
     started meanwhile through the refresh grant's own path, must then store nothing."""
-    first = first_token(provider)
+    first, _ = first_token(provider)
     winner, loser = successor_of(first), successor_of(first)
     factory = provider.context.factory
     holding = factory()
@@ -124,8 +93,8 @@ def test_the_refresh_session_leaves_its_pooled_connection_transactional(provider
 def test_a_refresh_that_meets_a_write_held_elsewhere_waits_off_the_event_loop(provider: Provider,
                                                                             http: httpx.Client) -> None:
     """On SQLite a refresh runs on the event loop (``idp.loop_sessions``); a write lock held by another thread
-    sends it to the thread pool to wait there, while the loop goes on answering. On PostgreSQL refreshes always
-    run in the thread pool and an unrelated write holds them up not at all."""
+    sends it to the thread pool to wait there, while the loop goes on answering. On PostgreSQL an unrelated
+    write holds a refresh up not at all (a write to the token's own row: ``test_refresh_on_loop``)."""
     client_id, secret, body = tokens_for(provider, http)
     holding = provider.context.factory()
     holding.add(Grant(id=secrets.token_hex(16), client_id=client_id, user_id=body["user"]))
