@@ -1,7 +1,9 @@
 """Single-use links (password reset, e-mail verification): the token goes into the mail, only its SHA-256 is
 stored, with what it is for, the address it proves and when it expires. Issuing a new link of a purpose for an
 account spends the older ones, so only the latest mail works. Nothing waits in a link to be applied when it is
-followed (no password): following it proves that one reads the address's mail, nothing more."""
+followed (no password): following it proves that one reads the address's mail, nothing more. A new password
+spends every reset link and every link that would move the account to another address (``spend_after_password``):
+whoever had the old password cannot finish what they started with it."""
 
 from __future__ import annotations
 
@@ -58,3 +60,14 @@ def spend(db: Session, token: str, purpose: str, now: datetime) -> AccountToken 
         return None
     db.refresh(row)
     return row
+
+
+def spend_after_password(db: Session, user: User, now: datetime) -> None:
+    """Spend the account's live reset links and its links to another address (a change of address asked for
+    while signed in): once the password changes, neither may be finished. A link proving the address the
+    account has stays usable."""
+    db.execute(update(AccountToken)
+               .where(AccountToken.user_id == user.id, AccountToken.used_at.is_(None),
+                      (AccountToken.purpose == PASSWORD_RESET)
+                      | ((AccountToken.purpose == VERIFY_EMAIL) & (AccountToken.email != user.email)))
+               .values(used_at=now))

@@ -1,6 +1,7 @@
 """Passwords people forget and change: a reset link by mail (30 minutes, single use, the same answer whether
 or not the address has an account), a new password after the rules of ``password_rules``, and after any
-change every session ended, every refresh-token family revoked and a mail telling the owner."""
+change every session ended, every refresh-token family revoked, every pending reset and change of address
+cancelled, and a mail telling the owner."""
 
 from __future__ import annotations
 
@@ -42,9 +43,11 @@ def request_reset(flows: AccountFlows, db: Session, email: str, *, requested_by:
 
 
 def reset_account(flows: AccountFlows, db: Session, token: str) -> User | None:
-    """The account a live reset link is for (the link is not spent)."""
+    """The account a live reset link is for (the link is not spent). A link mailed to an address the account no
+    longer has is no proof of anything: None."""
     row = links.find(db, token, links.PASSWORD_RESET, flows.clock.now())
-    return None if row is None else db.get(User, row.user_id)
+    user = None if row is None else db.get(User, row.user_id)
+    return None if user is None or row is None or row.email != user.email else user
 
 
 def reset_password(flows: AccountFlows, db: Session, token: str, password: str) -> User:
@@ -79,6 +82,7 @@ def _set_password(flows: AccountFlows, db: Session, user: User, password: str, h
     user.failed_logins = 0
     user.locked_until = None
     flows.sign_out_everywhere(db, user, now, keep=keep_session)
+    links.spend_after_password(db, user, now)
     # A new password leaves the second factors in place (a passkey signs in without it): the mail names them.
     flows.mail.send("password_changed", user.email, {"how": how, "factors": remaining_factors(db, user.id)}, db=db)
     flows.events.password_changed(db, user.id, how)

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from idp.accounts import links
 from idp.accounts.errors import AccountError, EmailTaken
 from idp.accounts.flows import AccountFlows
 from idp.accounts.links import InvalidLink
-from idp.accounts.models import User
+from idp.accounts.models import AccountToken, User
 from idp.accounts.password_rules import check_password
 from idp.accounts.passwords import hash_password
 from idp.accounts.service import normalize_email
@@ -51,6 +51,8 @@ def send_verification(flows: AccountFlows, db: Session, user: User, email: str |
         link += f"&authorization_request={quote(back, safe='')}"
     flows.mail.send("verify_email", address, {"link": link, "hours": flows.policy.verification_ttl // 3600,
                                               "choose_password": user.password_hash is None}, db=db)
+    if address != user.email:  # the owner hears of a move when it is asked for, while a new password can stop it
+        flows.mail.send("email_change_requested", user.email, {"new_email": address}, db=db)
 
 
 def pending(flows: AccountFlows, db: Session, token: str) -> PendingLink | None:
@@ -84,6 +86,10 @@ def verify(flows: AccountFlows, db: Session, token: str, *, name: str = "", pass
             raise EmailTaken(f"an account with {row.email} exists")
         flows.mail.send("email_changed", user.email, {"new_email": row.email}, db=db)  # the old address is told
         user.email = row.email
+        # Reset links mailed to the old address would no longer prove anything: spent with the move.
+        db.execute(update(AccountToken).where(AccountToken.user_id == user.id,
+                                              AccountToken.purpose == links.PASSWORD_RESET,
+                                              AccountToken.used_at.is_(None)).values(used_at=now))
     if choosing and password is not None:
         user.password_hash = hash_password(password)
         user.name = name.strip()[:200]

@@ -6,7 +6,6 @@ operator sends a reset by the admin API."""
 from __future__ import annotations
 
 import dataclasses
-import html
 import re
 import threading
 from typing import Any
@@ -22,28 +21,8 @@ from idp.web.after_response import PENDING
 from tests.functional.accounts.conftest import Mailbox
 from tests.functional.conftest import Provider
 from tests.support.browser import PASSWORD, hidden, login, redirect_params
+from tests.support.password_reset import NEW_PASSWORD, choose, forgot
 from tests.support.relying_party import RelyingParty
-
-NEW_PASSWORD = "a brand new passphrase"
-
-
-def forgot(browser: httpx.Client, login_page: httpx.Response, email: str) -> httpx.Response:
-    link = re.search(r'href="([^"]*)">Forgot password\?', login_page.text)
-    assert link, login_page.text
-    form = browser.get(html.unescape(link.group(1)))
-    assert form.status_code == 200
-    return browser.post("/password/forgot", data={"csrf_token": hidden(form.text, "csrf_token"),
-                                                  "authorization_request": hidden(form.text, "authorization_request"),
-                                                  "email": email})
-
-
-def choose(browser: httpx.Client, link: str, password: str, repeat: str | None = None) -> httpx.Response:
-    form = browser.get(link)
-    if form.status_code != 200:
-        return form
-    return browser.post("/password/reset", data={"csrf_token": hidden(form.text, "csrf_token"),
-                                                 "token": hidden(form.text, "token"), "password": password,
-                                                 "repeat": password if repeat is None else repeat})
 
 
 def test_reset_from_the_mail_kills_the_old_password_and_refresh_tokens(
