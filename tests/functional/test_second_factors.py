@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -317,3 +318,33 @@ def test_passkey_endpoints_refuse_bad_input_with_clear_errors(provider: Provider
     second = http.post("/login/passkey/options", json={"csrf_token": token, "mode": "second-factor"})
     assert second.status_code == 400 and "expired" in second.json()["error_description"]
     assert http.post("/account/security/passkeys/options", json={"csrf_token": token}).status_code == 401
+
+
+def test_concurrent_wrong_codes_are_checked_no_more_than_the_limits(clocked: Provider) -> None:
+    """Each answer is counted before it is checked: twenty wrong codes sent at once into one ceremony get at most
+    four "not right" pages (the fifth locks), and the owner one lock notice."""
+    provider = clocked
+    user = provider.user()
+    client = provider.client(first_party=True)
+    with browser(provider) as http:
+        sign_in(http, authorize_params(client[0]), user.email)
+        enroll_totp(http, provider.clock)
+    with browser(provider) as fresh:
+        after_password = login(fresh, fresh.get("/authorize", params=authorize_params(client[0])), user.email)
+        assert after_password.headers["location"] == "/login/second-factor"
+        page = fresh.get("/login/second-factor")
+        cookies = dict(fresh.cookies)
+
+    def guess(n: int) -> httpx.Response:
+        with httpx.Client(base_url=provider.url, cookies=cookies, timeout=30) as same_browser:
+            return post_form(same_browser, "/login/second-factor", page, method="totp", code=f"{n:06d}")
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(guess, range(20)))
+    assert all(a.status_code < 500 for a in answers)
+    not_right = [a for a in answers if "That code is not right" in a.text]
+    assert 1 <= len(not_right) <= 4, len(not_right)
+    provider.context.mail.sender.flush()
+    notices = [p for p in provider.settings.outbox_dir.glob("*.eml")
+               if f"To: {user.email}" in p.read_text() and "was locked" in p.read_text()]
+    assert len(notices) <= 1

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import idp.oauth.models  # noqa: F401  (every table)
-from idp.accounts.factors import levels, policy, recovery, sealing, totp
+from idp.accounts.factors import challenges, levels, policy, recovery, sealing, totp
 from idp.accounts.models import Membership, Organization, TotpFactor, User
 from idp.db import Base
 from tests.support.clock import MovableClock
@@ -130,16 +130,34 @@ def test_recovery_codes_are_single_use_and_stored_hashed(db: Session) -> None:
 def test_wrong_second_factors_lock_the_account_and_a_password_does_not_clear_them(db: Session) -> None:
     clock = MovableClock()
     user = new_user(db)
+    ceremonies = [challenges.load(db, challenges.start(db, challenges.SECOND_STEP, clock.now(), user_id=user.id),
+                                  challenges.SECOND_STEP, clock.now()) for _ in range(2)]
     for _ in range(4):
-        policy.count_failure(db, user.id, 5, 900, clock.now())
+        counted = policy.count_answer(db, ceremonies[0], user.id, 5, 900, clock.now())
+        assert counted is not None and counted.locks is None
+    assert counted.left == 1
     user.failed_logins = 0  # what a correct password does
     db.flush()
     db.refresh(user)
     assert user.factor_failures == 4 and user.locked_until is None
-    policy.count_failure(db, user.id, 5, 900, clock.now())
+    last = policy.count_answer(db, ceremonies[1], user.id, 5, 900, clock.now())  # another ceremony: same account
     db.refresh(user)
-    assert user.locked_until is not None and user.locked_until > clock.now()
+    assert last is not None and last.locks == user.locked_until and user.locked_until > clock.now()
     assert user.factor_failures == 0
+    assert policy.count_answer(db, ceremonies[1], user.id, 5, 900, clock.now()) is None, "locked: not even checked"
+    policy.answered_right(db, user.id, last)  # the answer that took the last try was right: the lock goes
+    db.refresh(user)
+    assert user.locked_until is None and user.factor_failures == 0
+
+
+def test_a_ceremony_counts_no_more_than_its_answers(db: Session) -> None:
+    clock = MovableClock()
+    user = new_user(db)
+    row = challenges.load(db, challenges.start(db, challenges.SECOND_STEP, clock.now(), user_id=user.id),
+                          challenges.SECOND_STEP, clock.now())
+    assert row is not None
+    left = [challenges.reserve(db, row) for _ in range(challenges.MAX_ATTEMPTS + 2)]
+    assert left == [4, 3, 2, 1, 0, None, None]
 
 
 def test_organization_requirement_and_reset(db: Session) -> None:

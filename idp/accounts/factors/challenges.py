@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import FactorChallenge
@@ -50,10 +50,17 @@ def load(db: Session, cookie: str | None, purpose: str, now: datetime) -> Factor
     return row
 
 
-def failed(row: FactorChallenge) -> int:
-    """Counts a wrong answer; returns how many are left."""
-    row.attempts += 1
-    return max(0, MAX_ATTEMPTS - row.attempts)
+def reserve(db: Session, row: FactorChallenge) -> int | None:
+    """Count one answer before it is checked, in one statement: how many the ceremony allows after it, or None
+    when none was left. Concurrent answers each take their own, so no more than ``MAX_ATTEMPTS`` are ever checked.
+    The caller commits before checking."""
+    attempts = db.execute(
+        update(FactorChallenge)
+        .where(FactorChallenge.id_hash == row.id_hash, FactorChallenge.attempts < MAX_ATTEMPTS)
+        .values(attempts=FactorChallenge.attempts + 1)
+        .returning(FactorChallenge.attempts)
+        .execution_options(synchronize_session=False)).scalar()
+    return None if attempts is None else MAX_ATTEMPTS - int(attempts)
 
 
 def finish(db: Session, row: FactorChallenge) -> None:

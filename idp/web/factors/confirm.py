@@ -4,7 +4,7 @@ authentication is older than ``idp.accounts.reauthentication.WINDOW``.
 First the password (``idp.web.account.current_password``: counted toward the lockout like a sign-in). An account
 with a second factor then gives one, as at sign-in: a code from the authenticator app, a recovery code or a
 passkey (``/factors/passkeys.js``, pointed at this page's URLs). A wrong one counts toward the lockout like a
-wrong code at sign-in (``policy.count_failure``), and the ceremony (cookie ``canary_confirm``, only its SHA-256
+wrong code at sign-in (``policy.count_answer``), and the ceremony (cookie ``canary_confirm``, only its SHA-256
 stored) allows a few before the password is asked again. Once done, the session's authentication is renewed
 (``reauthentication.renew``) and the browser goes back to ``/account/security``.
 """
@@ -114,10 +114,16 @@ def code_sync(c: Canary, cookie: str | None, ceremony: str | None, kind: str, co
             return found
         session, user, row = found
         now = c.clock.now()
+        counted = policy.count_answer(db, row, user.id, c.settings.login_max_failures,
+                                      c.settings.login_lock_seconds, now)
+        db.commit()  # counted before the check, for every concurrent answer to see
+        if counted is None:
+            return _password_page(user, EXPIRED, 400, ended=True)
         right = (totp.verify(db, user.id, code, c.settings.key_encryption_key, now) if kind == "totp"
                  else recovery.use(db, user.id, code, now))
         if not right:
-            return _failed(c, db, row, user)
+            return _failed(c, db, user, counted)
+        policy.answered_right(db, user.id, counted)
         return _done(c, db, session, row, [levels.PASSWORD, levels.OTP])
 
 
@@ -129,18 +135,15 @@ def _done(c: Canary, db: Session, session: LoginSession, row: FactorChallenge, m
     return Step(location=PATH, ended=True)
 
 
-def _failed(c: Canary, db: Session, row: FactorChallenge, user: User) -> Step:
-    """A wrong second factor: counted against the ceremony and the account (its owner told if it locks),
-    recorded as a failed sign-in."""
-    left = challenges.failed(row)
-    locked_until = policy.count_failure(db, user.id, c.settings.login_max_failures, c.settings.login_lock_seconds,
-                                        c.clock.now())
-    if locked_until is not None:
-        c.login_policy.on_lock(db, user, locked_until)
+def _failed(c: Canary, db: Session, user: User, counted: policy.Counted) -> Step:
+    """A wrong second factor (counted already against the ceremony and the account), recorded as a failed
+    sign-in; the owner is told if it locked the account."""
+    if counted.locks is not None:
+        c.login_policy.on_lock(db, user, counted.locks)
     db.commit()
     c.activity.signin_failed(db, user.id, "bad_second_factor", ACCOUNT_CLIENT_ID)
     db.refresh(user)
-    if left == 0 or is_locked(user, c.clock.now()):
+    if counted.left == 0 or is_locked(user, c.clock.now()):
         return _password_page(user, EXPIRED, 400, ended=True)
     return _choices(db, user, "That is not right. Try again.", 400)
 
@@ -174,8 +177,11 @@ def passkey_verify_sync(c: Canary, cookie: str | None, ceremony: str | None, cre
             verified = passkeys.authenticate(db, relying_party(c), credential, challenge, user_id=user.id,
                                              require_verification=False, now=c.clock.now())
         except passkeys.PasskeyError as exc:
-            after = _failed(c, db, row, user)
-            return json_error("access_denied", EXPIRED if after.ended else str(exc))
+            counted = policy.count_answer(db, row, user.id, c.settings.login_max_failures,
+                                          c.settings.login_lock_seconds, c.clock.now())
+            after = _failed(c, db, user, counted) if counted is not None else None
+            db.commit()
+            return json_error("access_denied", EXPIRED if after is None or after.ended else str(exc))
         _done(c, db, session, row, [levels.PASSWORD, levels.passkey_method(verified.backed_up)])
         return None
 

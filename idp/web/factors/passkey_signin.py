@@ -22,7 +22,7 @@ from idp.oauth.errors import InvalidRequest
 from idp.web.context import Canary, canary
 from idp.web.factors import handoff
 from idp.web.factors.common import finish, json_body, relying_party, signed_in
-from idp.web.factors.second_step import failed
+from idp.web.factors.second_step import wrong_passkey
 from idp.web.responses import NO_STORE, json_error
 
 SCRIPT = Path(__file__).resolve().parent.parent / "static" / "passkeys.js"
@@ -70,7 +70,7 @@ def verify_sync(c: Canary, cookie: str | None, mode: str, credential: str) -> tu
             if second_factor:
                 user = db.get(User, row.user_id)
                 if user is not None:
-                    failed(c, db, row, user)
+                    wrong_passkey(c, db, row, user)
             else:
                 challenges.finish(db, row)
                 db.commit()

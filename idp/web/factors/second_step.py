@@ -69,27 +69,42 @@ def verify_sync(c: Canary, cookie: str | None, kind: str, code: str) -> Step:
             return Step(expired=True)
         row, user = found
         now = c.clock.now()
+        counted = policy.count_answer(db, row, user.id, c.settings.login_max_failures,
+                                      c.settings.login_lock_seconds, now)
+        db.commit()  # counted before the check, for every concurrent answer to see
+        if counted is None:
+            return Step(expired=True)
         key = c.settings.key_encryption_key
         right = (totp.verify(db, user.id, code, key, now) if kind == "totp"
                  else recovery.use(db, user.id, code, now) if kind == "recovery" else False)
         if not right:
-            return failed(c, db, row, user)
+            return failed(c, db, row, user, counted)
+        policy.answered_right(db, user.id, counted)
         challenges.finish(db, row)
         session, location = finish(c, db, user, [levels.PASSWORD, levels.OTP], row.request,
                                    "recovery_code" if kind == "recovery" else "totp")
         return Step(session=session, location=location)
 
 
-def failed(c: Canary, db: Session, row: FactorChallenge, user: User) -> Step:
-    """A wrong second factor: counted against the ceremony and the account, recorded."""
-    left = challenges.failed(row)
-    locked_until = policy.count_failure(db, user.id, c.settings.login_max_failures, c.settings.login_lock_seconds,
-                                        c.clock.now())
-    if locked_until is not None:
-        c.login_policy.on_lock(db, user, locked_until)  # the owner is told, as for wrong passwords
+def wrong_passkey(c: Canary, db: Session, row: FactorChallenge, user: User) -> Step:
+    """A passkey that did not verify as the second factor: counted like a wrong code (one answer per WebAuthn
+    challenge, so it is counted after the check)."""
+    counted = policy.count_answer(db, row, user.id, c.settings.login_max_failures, c.settings.login_lock_seconds,
+                                  c.clock.now())
+    if counted is None:
+        db.commit()
+        return Step(expired=True)
+    return failed(c, db, row, user, counted)
+
+
+def failed(c: Canary, db: Session, row: FactorChallenge, user: User, counted: policy.Counted) -> Step:
+    """A wrong second factor (counted already against the ceremony and the account), recorded; the owner is told
+    if it locked the account, as for wrong passwords."""
+    if counted.locks is not None:
+        c.login_policy.on_lock(db, user, counted.locks)
     db.commit()
     c.activity.signin_failed(db, user.id, "bad_second_factor", client_id_of(row.request))
-    if left == 0:
+    if counted.left == 0:
         return Step(expired=True)
     db.refresh(user)
     if is_locked(user, c.clock.now()):
@@ -123,9 +138,12 @@ def confirm_enrollment_sync(c: Canary, cookie: str | None, code: str) -> Step:
             return Step(expired=True)
         row, user = found
         now = c.clock.now()
+        left = challenges.reserve(db, row)
+        db.commit()
+        if left is None:
+            return Step(expired=True)
         if not totp.confirm(db, user.id, code, c.settings.key_encryption_key, now):
-            if challenges.failed(row) == 0:
-                db.commit()
+            if left == 0:
                 return Step(expired=True)
             step = _enroll_page(c, db, user, "That code is not right. Check the time on your device and try again.")
             db.commit()
