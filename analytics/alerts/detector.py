@@ -26,7 +26,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, cast
+from typing import Literal, cast, get_args
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 EventType = Literal["account.inactive", "account.reactivated", "account.going_quiet", "organization.declining",
                     "organization.recovered"]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)  # what a detection notifies, in one place
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,13 +156,30 @@ def _detect_rule(
     session: Session, engine: Executor, directory: AccountDirectory, rule: AlertRule, now: datetime,
     model: ChurnModel, decline_fraction: float, scores: Scores,
 ) -> list[Transition]:
+    silence: dict[tuple[str, str], int] = {}
+
+    def enqueue(session: Session, rule: AlertRule, type_: str, subject: str, body: str, now: datetime) -> int:
+        days = json.loads(body)["data"].get("inactive_days")
+        if isinstance(days, int):
+            silence[subject, type_] = days
+        return _enqueue(session, rule, type_, subject, body, now)
+
     if rule.kind == "account.going_quiet":
-        found = detect_going_quiet(session, engine, directory, rule, now, model, _enqueue, _mark, scores)
+        found = detect_going_quiet(session, engine, directory, rule, now, model, enqueue, _mark, scores)
     elif rule.kind == "organization.declining":
-        found = detect_declining(session, engine, directory, rule, now, decline_fraction, _enqueue, _mark)
+        found = detect_declining(session, engine, directory, rule, now, decline_fraction, enqueue, _mark)
+        for org, type_, _ in found:
+            silence[org, type_] = _organization_silence(engine, directory, org, now)
     else:
         return _detect_inactive(session, engine, directory, rule, now)
-    return [Transition(rule.id, subject, cast(EventType, type_), 0, count) for subject, type_, count in found]
+    return [Transition(rule.id, subject, cast(EventType, type_), silence.get((subject, type_), 0), count)
+            for subject, type_, count in found]
+
+
+def _organization_silence(engine: Executor, directory: AccountDirectory, organization: str, now: datetime) -> int:
+    """Days since any member of the organization was last active (0 with no activity on record)."""
+    seen = last_activity(engine, directory.members(organization), today(now))
+    return min(((today(now) - activity.last).days for activity in seen.values()), default=0)
 
 
 def _detect_inactive(

@@ -6,8 +6,14 @@ its outcome recorded if the claim still holds. A runner that dies while sending 
 another runner then sends the delivery, and the cut-short attempt is not counted. A runner that outlived its
 claim (paused, or a send slower than the claim) records nothing: whoever claimed the delivery since owns it.
 2xx delivers. A failure schedules the next attempt after `AlertSettings.backoff`; after `max_attempts` the
-delivery fails. A webhook endpoint is disabled after `disable_after_failures` consecutive failed attempts, or
-at once when it answers 410 Gone; its pending deliveries then fail.
+delivery fails. A webhook endpoint is disabled at once when it answers 410 Gone, and otherwise only once it has
+failed for as long as the retry schedule lasts: a notification has failed `disable_after_failures` attempts and
+no delivery to the endpoint has succeeded since (`failure_count`, the failed attempts in a row, is at least as
+many). A short outage with many notifications queued thus only delays them. Disabling holds the endpoint's
+pending deliveries (failed, `HELD` in their error); once the endpoint is enabled again they are queued afresh
+(`requeue_held`), so that nothing is lost.
+
+Targets are logged by endpoint id and origin only: a webhook URL may carry a secret (userinfo, a Slack path).
 """
 
 from __future__ import annotations
@@ -29,6 +35,11 @@ from analytics.alerts.slack import OrganizationNamer, slack_body
 from analytics.alerts.webhooks import Outcome, send_webhook
 
 log = logging.getLogger(__name__)
+# httpx logs every request's full URL at INFO ("HTTP Request: POST <url>"), secrets included.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+HELD = "held while the endpoint is disabled: "
+"""Starts the error of a delivery that disabling its endpoint stopped; enabling the endpoint requeues it."""
 
 
 @dataclass
@@ -47,6 +58,7 @@ def _claim(session_factory: Callable[[], Session], settings: AlertSettings,
     claimed = []
     until = now + timedelta(seconds=settings.claim_seconds)
     with session_factory() as session:
+        requeue_held(session, now)
         due = session.execute(
             select(Delivery.id, Delivery.next_attempt_at)
             .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
@@ -69,13 +81,32 @@ def _claim(session_factory: Callable[[], Session], settings: AlertSettings,
     return claimed
 
 
-def _disable(session: Session, endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:
+def requeue_held(session: Session, now: datetime, endpoint_id: int | None = None) -> int:
+    """Queue again, as new (no attempts, due at ``now``), the deliveries held by disabling an endpoint that is
+    enabled again (only ``endpoint_id``'s, if given); how many. One statement: of concurrent runners, one
+    requeues each delivery."""
+    enabled = select(WebhookEndpoint.id).where(WebhookEndpoint.disabled_at.is_(None))
+    if endpoint_id is not None:
+        enabled = enabled.where(WebhookEndpoint.id == endpoint_id)
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.status == "failed", Delivery.last_error.startswith(HELD, autoescape=True),
+               Delivery.endpoint_id.in_(enabled))
+        .values(status="pending", attempts=0, next_attempt_at=now, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _disable(session: Session, endpoint: WebhookEndpoint, reason: str, now: datetime, but: int) -> None:
+    """Disable ``endpoint`` and hold its other pending deliveries (all but ``but``)."""
     endpoint.disabled_at = now
     endpoint.disabled_reason = reason[:500]
     session.execute(
         update(Delivery)
-        .where(Delivery.endpoint_id == endpoint.id, Delivery.status == "pending")
-        .values(status="failed", last_error=f"endpoint disabled: {reason}"[:500])
+        .where(Delivery.endpoint_id == endpoint.id, Delivery.status == "pending", Delivery.id != but)
+        .values(status="failed", last_error=f"{HELD}{reason}"[:500])
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -99,20 +130,28 @@ def _record(
         observe.count("alert_deliveries", "delivered")
         return
     delivery.last_error = outcome.error
+    exhausted = outcome.permanent or delivery.attempts >= settings.max_attempts
     if endpoint is not None:
         endpoint.failure_count += 1
+        # Failed attempts in a row count toward disabling only once one notification has failed that many
+        # times itself: a short outage fails every queued notification once, which is no reason to disable.
+        failing = min(endpoint.failure_count, delivery.attempts)
         if outcome.gone:
-            delivery.status = "failed"
-            _disable(session, endpoint, "the endpoint answered 410 Gone", now)
-        elif endpoint.failure_count >= settings.disable_after_failures:
-            delivery.status = "failed"
+            exhausted = True
+            _disable(session, endpoint, "the endpoint answered 410 Gone", now, but=delivery.id)
+        elif failing >= settings.disable_after_failures:
             _disable(
                 session,
                 endpoint,
-                f"{endpoint.failure_count} consecutive failed attempts; last: {outcome.error}",
+                f"{endpoint.failure_count} consecutive failed attempts, {delivery.attempts} of one notification; "
+                f"last: {outcome.error}",
                 now,
+                but=delivery.id,
             )
-    if delivery.status == "pending" and (outcome.permanent or delivery.attempts >= settings.max_attempts):
+            if not exhausted:
+                delivery.last_error = f"{HELD}{endpoint.disabled_reason}"[:500]
+                delivery.status = "failed"
+    if delivery.status == "pending" and exhausted:
         delivery.status = "failed"
     if delivery.status == "pending":
         delivery.next_attempt_at = now + timedelta(seconds=settings.backoff(delivery.attempts))
@@ -121,6 +160,16 @@ def _record(
     else:
         report.failed.append(delivery.message_id)
         observe.count("alert_deliveries", "failed")
+
+
+def _target(endpoint_id: int, url: str) -> str:
+    """The endpoint as logged: its id and origin, without the userinfo, path or query that may hold a secret."""
+    try:
+        parsed = httpx.URL(url)
+        origin = f"{parsed.scheme}://{parsed.host}" + (f":{parsed.port}" if parsed.port else "")
+    except Exception:
+        origin = "an unparsable URL"
+    return f"webhook endpoint {endpoint_id} ({origin})"
 
 
 def deliver_due(
@@ -169,7 +218,8 @@ def _deliver(
         if delivery.endpoint_id is not None:
             if endpoint is None or endpoint.disabled_at is not None:
                 delivery.status = "failed"
-                delivery.last_error = "endpoint disabled or deleted"
+                delivery.last_error = ("endpoint deleted" if endpoint is None
+                                       else f"{HELD}{endpoint.disabled_reason}"[:500])
                 report.failed.append(message_id)
                 observe.count("alert_deliveries", "failed")
                 session.commit()
@@ -188,7 +238,7 @@ def _deliver(
             outcome = send_email(mail, recipient, message_id, body, settings.product_name)
         if not outcome.delivered:
             log.warning("alert notification %s to %s failed: %s", message_id,
-                        url if endpoint is not None else recipient, outcome.error)
+                        _target(endpoint.id, url) if endpoint is not None else recipient, outcome.error)
         # Locked until recorded, so that no runner claims it in between.
         delivery = session.get(Delivery, delivery_id, with_for_update=True, populate_existing=True)
         if delivery is None or delivery.status != "pending" or delivery.next_attempt_at != until:

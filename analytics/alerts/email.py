@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -46,8 +47,15 @@ class MailTransport(Protocol):
     def send(self, message: EmailMessage) -> MailAttempt: ...
 
 
+def _one_line(value: str) -> str:
+    """``value`` fit for a header: line breaks (which a header may not hold) and other control characters
+    become spaces. Rule names stored before they were refused still send."""
+    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in value)
+
+
 def _headers(sender: str, recipient: str, message_id: str, subject: str, product: str,
              now: datetime | None) -> EmailMessage:
+    subject, product = _one_line(subject), _one_line(product)
     message = EmailMessage()
     message["Date"] = format_datetime(now or datetime.now(UTC))
     local, _, domain = sender.partition("@")
@@ -75,7 +83,9 @@ def compose_digest(sender: str, recipient: str, message_id: str, body: str, prod
     data = json.loads(body)["data"]
     items: list[dict[str, Any]] = data["items"]
     since = f" since {data['since']}" if data.get("since") else ""
-    subject = f"{product}: {data.get('digest')} digest of {data.get('rule_name')}: {len(items)} accounts{since}"
+    # The period the items were collected under; none when the digest was switched off since.
+    period = f"{data['digest']} " if data.get("digest") else ""
+    subject = f"{product}: {period}digest of {data.get('rule_name')}: {len(items)} accounts{since}"
     message = _headers(sender, recipient, message_id, subject, product, now)
     lines = [_digest_line(item) for item in items]
     message.set_content(f"Rule {data.get('rule_name')} ({data.get('rule_kind')}){since}:\n\n"

@@ -186,6 +186,8 @@ def update_webhook_endpoint(session: Session, endpoint_id: int, changes: Endpoin
 
 
 def enable_webhook_endpoint(session: Session, endpoint: WebhookEndpoint) -> None:
+    """Enabled again: the next delivery run queues again the notifications that disabling it held
+    (``dispatcher.requeue_held``)."""
     endpoint.disabled_at = None
     endpoint.disabled_reason = None
     endpoint.failure_count = 0

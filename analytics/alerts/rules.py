@@ -2,7 +2,8 @@
 
 Every create and update goes through the checks below, with these bounds:
 
-- `name`: 1 to 200 characters once surrounding spaces are removed.
+- `name`: at most 200 characters, surrounding spaces included (as the admin API's schema counts), and at
+  least 1 once they are removed; no control characters (line breaks, tabs).
 - `kind`: what the rule reports (`KINDS`): `account.inactive` (the default) when an account has been
   inactive for `threshold_days`; `account.going_quiet` when an account is silent well beyond its own rhythm
   (`analytics.queries.risk`), or, with too little history for a rhythm, silent for `threshold_days`;
@@ -13,7 +14,7 @@ Every create and update goes through the checks below, with these bounds:
 - `organization`: an organization the provider knows (`organizations` resolves an id or slug to its id),
   or None for every account.
 - channels: at most 50 webhook endpoints, each existing and, when added to the rule, enabled; at most 50
-  e-mail addresses (`analytics.alerts.email_syntax`, stored in lower case, at most 320 characters); at least
+  e-mail addresses (`analytics.alerts.email_syntax`, stored in lower case, at most 320 characters as given); at least
   one of either.
 - `digest`: None (each transition e-mailed at once) or `daily` / `weekly` (`DIGESTS`): e-mail recipients get
   one message per period listing the rule's transitions since the last one (`analytics.alerts.digest`);
@@ -25,6 +26,7 @@ the old terms, so their state is forgotten and the next run reports the accounts
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypedDict
@@ -74,11 +76,19 @@ def _as_is(organization: str) -> str | None:
 
 # --- the checks ------------------------------------------------------------------------------------------
 def check_name(value: object) -> str:
+    """The name without surrounding spaces. Its length counts them, as the admin API's schema does: every
+    surface accepts the same names."""
     if not isinstance(value, str) or not value.strip():
         raise AlertConfigError("name", "must not be empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise AlertConfigError("name", f"must have at most {MAX_NAME_LENGTH} characters, surrounding spaces "
+                                       f"included")
     name = value.strip()
-    if len(name) > MAX_NAME_LENGTH:
-        raise AlertConfigError("name", f"must have at most {MAX_NAME_LENGTH} characters")
+    # A name heads e-mail subjects and one-line messages: no line breaks, tabs or other control characters.
+    control = next((c for c in name if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        raise AlertConfigError("name", f"must not contain control characters such as line breaks or tabs; "
+                                       f"found {control!r}")
     return name
 
 
@@ -142,7 +152,9 @@ def check_email(value: object, field: str = "email") -> str:
     if not isinstance(value, str):
         raise AlertConfigError(field, "must be an e-mail address")
     email = value.strip().lower()
-    if not MIN_EMAIL_LENGTH <= len(email) <= MAX_EMAIL_LENGTH or not is_email_address(email):
+    # The length counts surrounding spaces, as the admin API's schema does.
+    if (not MIN_EMAIL_LENGTH <= len(email) <= MAX_EMAIL_LENGTH or len(value) > MAX_EMAIL_LENGTH
+            or not is_email_address(email)):
         raise AlertConfigError(field, f"not an e-mail address: {value!r}")
     return email
 
