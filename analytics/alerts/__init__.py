@@ -6,7 +6,7 @@ only through `analytics.alerts.rules` and `analytics.alerts.endpoints`.
 """
 
 from analytics.alerts.addresses import ForbiddenAddress, GuardedTransport
-from analytics.alerts.detector import Transition, run_detection
+from analytics.alerts.detector import EVENT_TYPES, Transition, run_detection
 from analytics.alerts.digest import DIGEST_EVENT, enqueue_digests
 from analytics.alerts.dispatcher import DeliveryReport, deliver_due
 from analytics.alerts.email import MailAttempt, MailTransport
@@ -66,6 +66,7 @@ from analytics.alerts.webhooks import Outcome
 __all__ = [
     "DIGESTS",
     "DIGEST_EVENT",
+    "EVENT_TYPES",
     "FORMATS",
     "KINDS",
     "MAX_DESCRIPTION_LENGTH",

@@ -34,6 +34,8 @@ from analytics.queries.sql import (
 )
 
 MAX_PAGE = 1000
+MAX_SECONDS = 2**32 - 1
+"""The last second ClickHouse's DateTime holds (it counts unsigned 32-bit seconds from 1970)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +150,23 @@ def encode_cursor(timestamp: datetime, event_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[int, str]:
+    """The (seconds, event_id) of a cursor made by `encode_cursor`: the base64url of a JSON pair of an integer
+    in DateTime's range (`MAX_SECONDS`) and a UUID string. Anything else, however it fails, is
+    QueryError("cursor")."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        seconds, event_id = json.loads(raw)
-        return int(seconds), str(uuid.UUID(event_id))
-    except (ValueError, TypeError, binascii.Error) as error:
+        value = json.loads(raw)
+    except (ValueError, TypeError, binascii.Error, RecursionError) as error:
+        raise QueryError("cursor", "malformed cursor") from error
+    if not isinstance(value, list) or len(value) != 2:
+        raise QueryError("cursor", "malformed cursor")
+    seconds, event_id = value
+    # bool is an int to Python; 1.0, Infinity and 1e400 arrive as floats: none of them is a cursor's.
+    if type(seconds) is not int or not 0 <= seconds <= MAX_SECONDS or not isinstance(event_id, str):
+        raise QueryError("cursor", "malformed cursor")
+    try:
+        return seconds, str(uuid.UUID(event_id))
+    except ValueError as error:
         raise QueryError("cursor", "malformed cursor") from error
 
 

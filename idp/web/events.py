@@ -50,7 +50,10 @@ async def post_events(request: Request) -> Response:
         metrics.event_post_refused("not_configured")
         return json_error("temporarily_unavailable", "event ingest is not configured", 503)
     try:
-        token = bearer.header_token(request)
+        token = bearer.bearer_credentials(request)
+        if token is None:  # RFC 6750 §3.1: no authentication information, so a challenge without an error code
+            metrics.event_post_refused("unauthorized")
+            return bearer.authentication_required()
         claims = c.access.claims(token, SCOPE)
     except OAuthError as err:
         return _token_error(err)

@@ -47,11 +47,17 @@ def verify_admin(c: Canary, token: str | None) -> dict[str, Any]:
 async def authenticate(request: Request) -> dict[str, Any]:
     """The admin token's claims; ``Refused`` with the challenge (400, 401 or 403) when it will not do.
 
-    Every admin operation passes through here (``idp.web.admin.routing``); so can any other admin endpoint.
+    A request without a Bearer token (no Authorization header, or another scheme) gets the bare challenge of
+    RFC 6750 §3.1, with no error code; "Bearer" without a token is invalid_request; a token that will not do is
+    invalid_token or insufficient_scope. Every admin operation passes through here (``idp.web.admin.routing``);
+    so can any other admin endpoint.
     """
     c = canary(request)
     try:
-        return await c.run(verify_admin, c, bearer.header_token(request))
+        token = bearer.bearer_credentials(request)
+        if token is None:
+            raise Refused(bearer.authentication_required())
+        return await c.run(verify_admin, c, token)
     except InvalidRequest as err:
         raise Refused(bearer_error("invalid_request", err.description, 400)) from err
     except InsufficientScope as err:

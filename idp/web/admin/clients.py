@@ -1,4 +1,9 @@
-"""/admin/api/v1/clients: OAuth clients. A secret is shown once, when the client is created or rotated."""
+"""/admin/api/v1/clients: OAuth clients. A secret is shown once, when the client is created or rotated.
+
+Canary's own clients (``idp.oauth.user_grants.INTERNAL``: the console's and the account page's) are listed and
+read like any other, but never changed, deleted or given a secret: people sign in to Canary's pages with them,
+so a change would lock operators out of the console or users out of their account page.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,11 @@ from sqlalchemy.orm import Session
 
 from idp.accounts.service import find_organization
 from idp.oauth import clients as registry
+from idp.oauth.clients import DASHBOARD_CLIENT_ID
 from idp.oauth.models import Client
+from idp.oauth.user_grants import ACCOUNT_CLIENT_ID, INTERNAL
 from idp.web.admin import paging, schemas
-from idp.web.admin.errors import BadRequest, NotFound
+from idp.web.admin.errors import BadRequest, Conflict, NotFound
 from idp.web.admin.routing import Call, Operation, Parameter
 
 TAG = "clients"
@@ -18,12 +25,27 @@ CLIENT_ID = Parameter("client_id", "path", {"type": "string"}, "the client's cli
 CLIENT_PAGE = paging.page_of("ClientPage", schemas.CLIENT)
 DEFAULT_GRANTS = ["authorization_code", "refresh_token"]
 DEFAULT_SCOPE = "openid profile email offline_access"
+_SIGNS_IN = {DASHBOARD_CLIENT_ID: "the operator console signs operators in with it",
+             ACCOUNT_CLIENT_ID: "the account page (/account) signs users in with it"}
+INTERNAL_REFUSED = (f"The client is one of Canary's own ({', '.join(INTERNAL)}), which cannot be changed, "
+                    "deleted or given a secret.")
 
 
-def find(db: Session, client_id: str) -> Client:
+def unchangeable(client_id: str) -> str | None:
+    """Why the client may not be changed, deleted or given a secret; None for any client but Canary's own."""
+    if client_id not in INTERNAL:
+        return None
+    use = _SIGNS_IN.get(client_id, "Canary's own pages sign people in with it")
+    return f"{client_id!r} is Canary's own client and cannot be changed or deleted: {use}"
+
+
+def find(db: Session, client_id: str, *, changing: bool = False) -> Client:
+    """The client; NotFound, or Conflict when ``changing`` one of Canary's own."""
     client = db.get(Client, client_id)
     if client is None:
         raise NotFound(f"no client {client_id!r}")
+    if changing and (why := unchangeable(client.client_id)) is not None:
+        raise Conflict(why)
     return client
 
 
@@ -62,17 +84,17 @@ def get_client(call: Call) -> dict[str, Any]:
 
 
 def update_client(call: Call) -> dict[str, Any]:
-    client = find(call.db, call.path["client_id"])
+    client = find(call.db, call.path["client_id"], changing=True)
     registry.update_client(call.db, client, **call.body)
     return client.public_dict()
 
 
 def delete_client(call: Call) -> None:
-    registry.delete_client(call.db, find(call.db, call.path["client_id"]))
+    registry.delete_client(call.db, find(call.db, call.path["client_id"], changing=True))
 
 
 def rotate_secret(call: Call) -> dict[str, Any]:
-    client = find(call.db, call.path["client_id"])
+    client = find(call.db, call.path["client_id"], changing=True)
     if client.is_public:
         raise BadRequest("public clients have no secret")
     return {"client_id": client.client_id, "client_secret": registry.rotate_secret(call.db, client)}
@@ -87,15 +109,16 @@ OPERATIONS = [
     Operation("GET", "/clients/{client_id}", get_client, "getClient", "Get a client", TAG, schemas.CLIENT,
               parameters=(CLIENT_ID,)),
     Operation("PATCH", "/clients/{client_id}", update_client, "updateClient", "Change a client", TAG,
-              schemas.CLIENT, body=schemas.CLIENT_UPDATE, parameters=(CLIENT_ID,),
+              schemas.CLIENT, body=schemas.CLIENT_UPDATE, parameters=(CLIENT_ID,), errors={409: INTERNAL_REFUSED},
               description="Changes only the fields given, checked as at registration."),
     Operation("DELETE", "/clients/{client_id}", delete_client, "deleteClient", "Delete a client", TAG, status=204,
-              parameters=(CLIENT_ID,), response_description="Deleted",
+              parameters=(CLIENT_ID,), response_description="Deleted", errors={409: INTERNAL_REFUSED},
               description="Its grants, refresh tokens and consents go with it; its access tokens stop working "
                           "everywhere (introspection, UserInfo, the admin API, event ingest)."),
     Operation("POST", "/clients/{client_id}/secret", rotate_secret, "rotateClientSecret", "Rotate the secret", TAG,
               schemas.CLIENT_SECRET, parameters=(CLIENT_ID,),
               description="Replaces the client's secret at once; the response carries the new one, which is "
                           "not shown again.",
-              errors={400: "The request is malformed, or the client is public and has no secret."}),
+              errors={400: "The request is malformed, or the client is public and has no secret.",
+                      409: INTERNAL_REFUSED}),
 ]

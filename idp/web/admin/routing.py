@@ -4,7 +4,8 @@ An ``Operation`` declares method, path, parameters, body and response schemas an
 builds the Starlette routes and the OpenAPI document (``idp.web.admin.openapi``), so they cannot disagree.
 
 Each request: admin token → path, query and body checked against their schemas → the handler, run off the
-event loop in one database transaction → JSON. Service errors become 400/404/409 here, never 500.
+event loop in one database transaction → JSON. Service errors become 400/404/409 here, never 500. HEAD is
+answered wherever GET is, as the GET without its body.
 """
 
 from __future__ import annotations
@@ -191,11 +192,33 @@ def _reply(status: int, body: Any) -> Response:
     return JSONResponse(body, status_code=status, headers=NO_STORE)
 
 
+def _allowed(operations: dict[str, Operation]) -> dict[str, Operation]:
+    """The methods a path answers: its operations, and HEAD as its GET (RFC 9110 §9.1, §9.3.2)."""
+    allowed: dict[str, Operation] = {}
+    for method, op in operations.items():
+        allowed[method] = op
+        if method == "GET":
+            allowed["HEAD"] = op
+    return allowed
+
+
+def _without_content(response: Response) -> Response:
+    """The answer to HEAD: the GET's status and headers (Content-Length and Content-Type included), no body."""
+    head = Response(status_code=response.status_code)
+    head.raw_headers = list(response.raw_headers)
+    return head
+
+
 def _endpoint(operations: dict[str, Operation]) -> Callable[[Request], Any]:
-    allow = ", ".join(operations)
+    allowed = _allowed(operations)
+    allow = ", ".join(allowed)
 
     async def endpoint(request: Request) -> Response:
-        op = operations.get(request.method)
+        response = await answer(request)
+        return _without_content(response) if request.method == "HEAD" else response
+
+    async def answer(request: Request) -> Response:
+        op = allowed.get(request.method)
         if op is None:
             return MethodNotAllowed(f"{request.method} is not allowed here").response({"Allow": allow})
         c = canary(request)
@@ -217,7 +240,7 @@ def _endpoint(operations: dict[str, Operation]) -> Callable[[Request], Any]:
 
 
 def routes(operations: Sequence[Operation]) -> list[BaseRoute]:
-    """One route per path; a method not declared there is a JSON 405."""
+    """One route per path; a method not declared there (nor HEAD where GET is) is a JSON 405."""
     by_path: dict[str, dict[str, Operation]] = {}
     for op in operations:
         methods = by_path.setdefault(op.path, {})

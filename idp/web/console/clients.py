@@ -1,8 +1,8 @@
 """OAuth clients: register, change names and redirect URIs, rotate the secret (shown once), delete.
 
 Registration and changes go through ``idp.oauth.clients`` (its checks of redirect URIs and grant types), the
-form's values first held to the admin API's schemas. The console's own client is shown but not changed here:
-changing it would lock operators out.
+form's values first held to the admin API's schemas. Canary's own clients (the console's and the account
+page's) are shown but not changed, given a secret or deleted here, as in the admin API: people sign in with them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from idp.accounts.service import find_organization
 from idp.oauth import clients as registry
 from idp.oauth.models import Client
 from idp.web.admin import schemas
-from idp.web.admin.clients import DEFAULT_GRANTS, DEFAULT_SCOPE
+from idp.web.admin.clients import DEFAULT_GRANTS, DEFAULT_SCOPE, unchangeable
 from idp.web.console.auth import Operator
 from idp.web.console.pages import Form, Refused, action, check, done, look, page, render, work
 from idp.web.context import canary
@@ -58,8 +58,8 @@ def _find(db: Session, client_id: str, changing: bool = False) -> Client:
     client = db.get(Client, client_id)
     if client is None:
         raise Refused(f"no client {client_id!r}", 404)
-    if changing and client.client_id == registry.DASHBOARD_CLIENT_ID:
-        raise Refused("the console's own client is not changed here: operators sign in with it", 403)
+    if changing and (why := unchangeable(client.client_id)) is not None:
+        raise Refused(why, 409)
     return client
 
 
@@ -68,7 +68,8 @@ async def show_client(request: Request, op: Operator, *, error: str = "", status
     client = await look(canary(request), _find, request.path_params["client_id"])
     return render(request, op, "console/client.html",
                   {"section": "clients", "client": client, "form": form,
-                   "console_client": registry.DASHBOARD_CLIENT_ID}, error=error, status=status)
+                   "console_client": registry.DASHBOARD_CLIENT_ID, "unchangeable": unchangeable(client.client_id)},
+                  error=error, status=status)
 
 
 def _create(db: Session, form: Form) -> Created:

@@ -26,7 +26,7 @@ def test_unknown_paths_and_methods_answer_json(admin: Admin) -> None:
     admin.error("GET", "/nothing-here", 404, "not_found")
     admin.error("GET", "/accounts/", 404, "not_found")
     response = admin.request("PUT", "/accounts")
-    assert response.status_code == 405 and response.headers["allow"] == "GET, POST"
+    assert response.status_code == 405 and response.headers["allow"] == "GET, HEAD, POST"
 
 
 def test_wrong_content_type_is_still_read_as_json(admin: Admin) -> None:

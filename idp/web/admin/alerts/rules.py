@@ -132,7 +132,8 @@ def update_alert_rule(call: Call) -> dict[str, Any]:
 
 
 def _with_warnings(call: Call, rule: dict[str, Any]) -> dict[str, Any]:
-    return {**rule, "warnings": rule_warnings(call.c.settings, rule["emails"])}
+    return {**rule, "warnings": rule_warnings(call.c.settings, rule["emails"], organization_id=rule["organization_id"],
+                                              organizations=organization_resolver(call.db))}
 
 
 def delete_alert_rule(call: Call) -> None:
