@@ -39,12 +39,24 @@ def alert_service(settings: Settings, factory: sessionmaker[Session], analytics:
     return service
 
 
-def rule_warnings(settings: Settings, emails: object) -> list[str]:
-    """What will not work as a rule with these e-mail recipients says: mail without SMTP."""
+def rule_warnings(settings: Settings, emails: object, *, organization_id: object = None,
+                  organizations: OrganizationResolver | None = None) -> list[str]:
+    """What will not work as a rule with these e-mail recipients and this organization says: an organization
+    that no longer exists (looked up with ``organizations`` when given); mail without SMTP."""
+    warnings = []
+    if isinstance(organization_id, str) and organizations is not None and organizations(organization_id) is None:
+        warnings.append(missing_organization(organization_id))
     if emails and not settings.smtp_host:
-        return ["SMTP is not configured (CANARY_SMTP_HOST is empty): this rule's e-mail goes to the development "
-                f"outbox ({settings.outbox_dir}), not to its recipients"]
-    return []
+        warnings.append("SMTP is not configured (CANARY_SMTP_HOST is empty): this rule's e-mail goes to the "
+                        f"development outbox ({settings.outbox_dir}), not to its recipients")
+    return warnings
+
+
+def missing_organization(organization_id: str) -> str:
+    """Deleting an organization disables the rules that watch it and keeps its id on them
+    (``idp.accounts.service.delete_organization``): what such a rule says."""
+    return (f"organization {organization_id} no longer exists (it was deleted): this rule watches no one; give it "
+            "another organization, or every account, before enabling it again")
 
 
 def organization_resolver(db: Session) -> OrganizationResolver:

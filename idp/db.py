@@ -131,6 +131,16 @@ def write_gate(database: str) -> threading.Lock:
         return _GATES.setdefault(os.path.realpath(database), threading.Lock())
 
 
+SQLITE_LOWER = "unicode_lower"
+"""The name under which SQLite connections get ``unicode_lower``: SQLite's own lower() changes ASCII letters only."""
+
+
+def unicode_lower(value: object) -> object:
+    """Python's ``str.lower``, as PostgreSQL's lower() lowers every letter ("ÉLODIE" -> "élodie"); other values
+    (NULL) as they are."""
+    return value.lower() if isinstance(value, str) else value
+
+
 def make_engine(url: str, *, wait: bool = True) -> Engine:
     """``wait=False`` (SQLite only): connections for the event loop's thread, which never wait for a write lock
     (``NonWaitingConnection``)."""
@@ -149,6 +159,7 @@ def make_engine(url: str, *, wait: bool = True) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.gate = gate
+            dbapi_conn.create_function(SQLITE_LOWER, 1, unicode_lower, deterministic=True)
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")

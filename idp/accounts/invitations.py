@@ -2,7 +2,8 @@
 ``invited`` with ``invited_at``, and mails a single-use link (7 days by default, only its SHA-256 stored).
 Following the link, a person without a password sets their name and one; a person with an account signs in
 with it. Either way the membership becomes ``active`` and the address is verified (the link proved it).
-An invitation can be resent (a new link; the old one stops working) or revoked (the invited membership goes)."""
+An invitation can be resent (a new link; the old one stops working) or revoked (the invited membership goes,
+unless a later invitation of the same person is pending)."""
 
 from __future__ import annotations
 
@@ -94,13 +95,26 @@ def resend(flows: AccountFlows, db: Session, invitation: Invitation) -> None:
 
 
 def revoke(flows: AccountFlows, db: Session, invitation: Invitation) -> None:
-    """The link stops working; a membership still in state ``invited`` goes."""
+    """The link stops working, and the person's membership still in state ``invited`` goes unless another
+    invitation of theirs into the organization is pending. An invitation already revoked (or replaced by a
+    later one, which revokes it) stays as it is, and so does everything else: the membership is the later
+    invitation's."""
     if invitation.accepted_at is not None:
         raise AccountError("the invitation was accepted: remove the member instead")
-    invitation.revoked_at = invitation.revoked_at or flows.clock.now()
-    db.execute(delete(Membership).where(Membership.user_id == invitation.user_id,
-                                        Membership.organization_id == invitation.organization_id,
-                                        Membership.state == "invited"))
+    if invitation.revoked_at is not None:
+        return
+    now = flows.clock.now()
+    invitation.revoked_at = now
+    other = db.scalar(select(Invitation.id).where(Invitation.user_id == invitation.user_id,
+                                                  Invitation.organization_id == invitation.organization_id,
+                                                  Invitation.id != invitation.id,
+                                                  Invitation.accepted_at.is_(None),
+                                                  Invitation.revoked_at.is_(None),
+                                                  Invitation.expires_at > now).limit(1))
+    if other is None:
+        db.execute(delete(Membership).where(Membership.user_id == invitation.user_id,
+                                            Membership.organization_id == invitation.organization_id,
+                                            Membership.state == "invited"))
 
 
 def find_live(flows: AccountFlows, db: Session, token: str) -> Invitation | None:

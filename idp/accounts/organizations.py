@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, String, func, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from idp.accounts.errors import AccountError
 from idp.accounts.models import Membership, Organization
+from idp.db import SQLITE_LOWER
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,98}$")
 
@@ -46,9 +51,29 @@ def slug_taken(db: Session, slug: str, excluding: str | None = None) -> bool:
     return db.scalar(stmt) is not None
 
 
-def _contains(column: InstrumentedAttribute[str], query: str) -> ColumnElement[bool]:
+class UnicodeLower(FunctionElement[str]):
+    """A text in lower case, every letter (as Python's ``str.lower``), not ASCII ones only: PostgreSQL's lower()
+    does so; SQLite's does not, and uses the function ``idp.db`` registers on each connection instead."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(UnicodeLower)
+def _lower(element: UnicodeLower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(UnicodeLower, "sqlite")
+def _lower_on_sqlite(element: UnicodeLower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{SQLITE_LOWER}({compiler.process(element.clauses, **kw)})"
+
+
+def contains_text(column: InstrumentedAttribute[str] | ColumnElement[str], query: str) -> ColumnElement[bool]:
+    """``column`` holds ``query`` in any case ("élodie" finds "ÉLODIE Straße"); ``%``, ``_`` and ``\\`` are
+    matched as themselves."""
     escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return func.lower(column).like(f"%{escaped}%", escape="\\")
+    return UnicodeLower(column).like(f"%{escaped}%", escape="\\")
 
 
 def search_organizations(
@@ -56,7 +81,7 @@ def search_organizations(
 ) -> tuple[list[Organization], int]:
     stmt = select(Organization)
     if query:
-        stmt = stmt.where(or_(_contains(Organization.slug, query), _contains(Organization.name, query)))
+        stmt = stmt.where(or_(contains_text(Organization.slug, query), contains_text(Organization.name, query)))
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = db.scalars(stmt.order_by(Organization.slug).offset(offset).limit(limit)).all()
     return list(rows), total

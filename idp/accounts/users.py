@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from analytics.alerts import is_email_address
 from idp.accounts.errors import AccountError, EmailTaken, NotFound
 from idp.accounts.models import LoginSession, User
+from idp.accounts.organizations import contains_text
 from idp.accounts.password_rules import check_password
 from idp.accounts.passwords import hash_password
 from idp.db import utcnow
@@ -69,11 +70,8 @@ def find_user_by_email(db: Session, email: str) -> User | None:
 
 def search_users(db: Session, query: str = "", *, offset: int = 0, limit: int = 50) -> tuple[list[User], int]:
     stmt = select(User)
-    if query:
-        escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        like = f"%{escaped}%"
-        stmt = stmt.where(or_(func.lower(User.email).like(like, escape="\\"),
-                              func.lower(User.name).like(like, escape="\\")))
+    if query:  # in any case, non-ASCII letters too (``contains_text``)
+        stmt = stmt.where(or_(contains_text(User.email, query), contains_text(User.name, query)))
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = db.scalars(stmt.order_by(User.created_at, User.id).offset(offset).limit(limit)).all()
     return list(rows), total

@@ -26,7 +26,8 @@ from analytics.alerts import (
     webhook_endpoints_page,
 )
 from idp.accounts.models import Organization
-from idp.alerting import organization_resolver
+from idp.alerting import organization_resolver, rule_warnings
+from idp.settings import Settings
 from idp.web.console.auth import Operator
 from idp.web.console.pages import Form, Refused, action, done, look, page, render, whole_number, work
 from idp.web.context import canary
@@ -100,7 +101,21 @@ def _rule_id(request: Request) -> int:
     return number
 
 
+def _check_scope(db: Session, rule: AlertRule, organization: str | None, remedy: str) -> None:
+    """A rule whose organization was deleted is disabled and keeps the organization's id
+    (``idp.accounts.service.delete_organization``). Kept as it is, it would watch no one; the operator chooses
+    its new scope, which the form never does for them (every account would report strangers)."""
+    if organization is None or organization != rule.organization:
+        return
+    if organization_resolver(db)(organization) is None:
+        raise Refused(f"organization {organization} no longer exists (it was deleted): {remedy}")
+
+
 def _enable(db: Session, rule_id: int, enabled: bool) -> None:
+    if enabled:
+        rule = get_rule(db, rule_id)
+        _check_scope(db, rule, rule.organization, "give the rule another organization, or all accounts, on its "
+                     "page first")
     update_rule(db, rule_id, {"enabled": enabled}, organizations=organization_resolver(db))
 
 
@@ -108,16 +123,21 @@ def _enable(db: Session, rule_id: int, enabled: bool) -> None:
 class Editing:
     rule: AlertRule
     choices: Rules
+    warnings: list[str]
 
 
-def _editing(db: Session, rule_id: int) -> Editing:
-    return Editing(get_rule(db, rule_id), _rules(db))
+def _editing(db: Session, rule_id: int, settings: Settings) -> Editing:
+    """The rule, the form's choices, and what will not work about the rule's scope (the SMTP hint is the
+    form's own)."""
+    rule = get_rule(db, rule_id)
+    warnings = rule_warnings(settings, (), organization_id=rule.organization, organizations=organization_resolver(db))
+    return Editing(rule, _rules(db), warnings)
 
 
 async def show_rule(request: Request, op: Operator, *, error: str = "", status: int = 200,
                     form: Form | None = None) -> Response:
     c = canary(request)
-    data = await look(c, _editing, _rule_id(request))
+    data = await look(c, _editing, _rule_id(request), c.settings)
     return render(request, op, "console/alert.html", {
         "section": "alerts", "e": data, "form": form, "smtp": bool(c.settings.smtp_host),
         "min_days": MIN_THRESHOLD_DAYS, "max_days": MAX_THRESHOLD_DAYS, "kinds": KINDS, "digests": DIGESTS},
@@ -125,9 +145,12 @@ async def show_rule(request: Request, op: Operator, *, error: str = "", status: 
 
 
 def _update(db: Session, rule_id: int, form: Form) -> None:
+    organization = form.get("organization").strip() or None
+    _check_scope(db, get_rule(db, rule_id), organization, "choose another organization, or all accounts, under "
+                 "Accounts to save the rule")
     changes: RuleChanges = {
         "name": form.get("name"), "threshold_days": form.number("threshold_days", "threshold_days"),
-        "organization": form.get("organization").strip() or None, "webhook_ids": _webhook_ids(form),
+        "organization": organization, "webhook_ids": _webhook_ids(form),
         "emails": form.lines("emails"), "enabled": form.flag("enabled")}
     if form.has("kind"):  # a form without the field leaves the rule's kind and digest as they are
         changes["kind"] = form.get("kind").strip()

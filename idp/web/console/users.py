@@ -53,6 +53,7 @@ async def show_list(request: Request, op: Operator, *, error: str = "", status: 
 
 CHART_DAYS = 30
 CHART_EVENTS = 1000  # the most one timeline page holds
+LATEST_EVENTS = 100
 
 
 @dataclass
@@ -82,9 +83,12 @@ def activity(c: Canary, user_id: str) -> dict[str, Any] | None:
         summary = queries.account_summary(engine, directory, user_id, c.clock.now())
         recent = queries.account_timeline(engine, directory, user_id, limit=CHART_EVENTS, start=start,
                                           end=today + timedelta(days=1)).events
+        # The latest events whenever they happened: an account quiet for longer than the chart's days still
+        # shows what it did last.
+        latest = queries.account_timeline(engine, directory, user_id, limit=LATEST_EVENTS).events
     except ClickHouseError as err:
         return {"unavailable": f"analytics is unavailable now ({err})"}
-    return {"summary": summary, "timeline": recent[:100], "chart": events_chart(recent, start),
+    return {"summary": summary, "timeline": latest, "chart": events_chart(recent, start),
             "capped": len(recent) == CHART_EVENTS}
 
 
