@@ -91,8 +91,10 @@ def test_requests_without_a_good_token_are_refused_as_rfc6750_says(canary: Canar
     bad = httpx.get(f"{url}/reports/1", headers={"Authorization": "Bearer nope.nope.nope"})
     assert bad.status_code == 401 and bad.json()["error"] == "invalid_token"
     assert bad.headers["www-authenticate"].startswith('Bearer realm="reports", error="invalid_token"')
-    basic = httpx.get(f"{url}/reports/1", auth=("a", "b"))
-    assert basic.status_code == 401 and 'error="invalid_token"' in basic.headers["www-authenticate"]
+    basic = httpx.get(f"{url}/reports/1", auth=("a", "b"))  # another scheme: no Bearer credentials at all
+    assert basic.status_code == 401 and basic.headers["www-authenticate"] == 'Bearer realm="reports"'
+    empty = httpx.get(f"{url}/reports/1", headers={"Authorization": "Bearer"})
+    assert empty.status_code == 401 and 'error="invalid_token"' in empty.headers["www-authenticate"]
     assert httpx.get(f"{url}/health").json() == {"ok": True, "claims": False}
 
 

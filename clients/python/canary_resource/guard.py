@@ -55,12 +55,16 @@ def requires(*scopes: str) -> Callable[[F], F]:
 
 
 def bearer_token(authorization: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer`` header (RFC 6750 §2.1); None when there is no header."""
+    """The token of an ``Authorization: Bearer`` header (RFC 6750 §2.1); None when the request carries none: no
+    header, or credentials of another scheme, which RFC 6750 §3.1 answers as a request without authentication
+    (the bare challenge). ``Bearer`` without a token is InvalidToken."""
     if authorization is None:
         return None
     scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise InvalidToken("the Authorization header is not a Bearer token")
+    if scheme.lower() != "bearer":
+        return None
+    if not token.strip():
+        raise InvalidToken("the Authorization header is 'Bearer' without a token")
     return token.strip()
 
 
