@@ -15,7 +15,8 @@ layer was measured and not used: each statement through it cost ~0.25 ms more CP
 
 Machines differ in what this saves. Where an asynchronous psycopg round trip cost more CPU than a synchronous one
 (machine C of docs/performance.md: 227-289 µs against 179) it broke even with the thread pool; where it costs
-less (machine A: 53 µs against 63) a PostgreSQL refresh takes about a third less server CPU.
+less (machine A: 53 µs against 63) a PostgreSQL refresh takes about half the server CPU it took through the
+thread pool.
 
 Connections run in autocommit, as the synchronous refresh's do: a look-up needs no transaction and the rotation
 is one atomic statement. One connection serves one refresh from its look-up to its rotation; one idle for
