@@ -17,29 +17,13 @@ from analytics.alerts import AlertRule
 from idp.accounts import service
 from idp.db import transaction
 from tests.functional.conftest import Provider
+from tests.support.admin_api import AdminApi
 from tests.support.console import Console, errors, make_admin, sign_in
 
 
-class Api:
-    """The admin API with an admin client's token."""
-
-    def __init__(self, provider: Provider) -> None:
-        client_id, secret = provider.client(name="ops", grant_types=["client_credentials"], admin=True,
-                                            scope="admin")
-        token = httpx.post(f"{provider.url}/token", data={"grant_type": "client_credentials", "scope": "admin"},
-                           auth=(client_id, secret or "")).json()["access_token"]
-        self.http = httpx.Client(base_url=f"{provider.url}/admin/api/v1", timeout=30,
-                                 headers={"Authorization": f"Bearer {token}"})
-
-    def call(self, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
-        response = self.http.request(method, path, **kwargs)
-        assert response.status_code == status, (response.status_code, response.text)
-        return response.json() if response.content else None
-
-
 @pytest.fixture
-def api(provider: Provider) -> Iterator[Api]:
-    admin = Api(provider)
+def api(provider: Provider) -> Iterator[AdminApi]:
+    admin = AdminApi(provider)
     yield admin
     admin.http.close()
 
@@ -52,7 +36,7 @@ def console(provider: Provider) -> Iterator[Console]:
         yield Console(http)
 
 
-def _organization_with_rule(api: Api) -> tuple[dict[str, Any], dict[str, Any]]:
+def _organization_with_rule(api: AdminApi) -> tuple[dict[str, Any], dict[str, Any]]:
     tag = secrets.token_hex(4)
     org = api.call("POST", "/organizations", 201, json={"slug": f"gone-{tag}"})
     rule = api.call("POST", "/alerts/rules", 201, json={
@@ -70,7 +54,7 @@ def _stored(provider: Provider, rule_id: int) -> AlertRule:
 
 
 def test_deleting_an_organization_disables_its_rules_and_keeps_their_organization(
-        provider: Provider, api: Api) -> None:
+        provider: Provider, api: AdminApi) -> None:
     org, rule = _organization_with_rule(api)
     other = api.call("POST", "/alerts/rules", 201, json={
         "name": f"everyone {secrets.token_hex(3)}", "threshold_days": 7, "emails": ["ops@example.com"]})
@@ -80,7 +64,7 @@ def test_deleting_an_organization_disables_its_rules_and_keeps_their_organizatio
     assert api.call("GET", f"/alerts/rules/{other['id']}")["enabled"] is True  # rules of every account stay on
 
 
-def test_the_rules_are_disabled_in_the_transaction_of_the_delete(provider: Provider, api: Api) -> None:
+def test_the_rules_are_disabled_in_the_transaction_of_the_delete(provider: Provider, api: AdminApi) -> None:
     org, rule = _organization_with_rule(api)
     with pytest.raises(RuntimeError), transaction(provider.context.factory) as db:
         found = service.find_organization(db, org["id"])
@@ -109,7 +93,7 @@ def _form(page: httpx.Response) -> list[tuple[str, str]]:
 
 
 def test_the_console_shows_the_missing_organization_and_never_widens_the_rule_unasked(
-        provider: Provider, api: Api, console: Console) -> None:
+        provider: Provider, api: AdminApi, console: Console) -> None:
     org, rule = _organization_with_rule(api)
     assert console.post(f"/console/organizations/{org['slug']}/delete").status_code == 303
     assert _stored(provider, rule["id"]).enabled is False

@@ -6,39 +6,18 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.functional.conftest import Provider
+from tests.support.admin_api import AdminApi
 from tests.support.console import Console, make_admin, sign_in
 
 
-class Api:
-    """The admin API with an admin client's token."""
-
-    def __init__(self, provider: Provider) -> None:
-        client_id, secret = provider.client(name="ops", grant_types=["client_credentials"], admin=True,
-                                            scope="admin")
-        token = httpx.post(f"{provider.url}/token", data={"grant_type": "client_credentials", "scope": "admin"},
-                           auth=(client_id, secret or "")).json()["access_token"]
-        self.http = httpx.Client(base_url=f"{provider.url}/admin/api/v1", timeout=30,
-                                 headers={"Authorization": f"Bearer {token}"})
-
-    def call(self, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
-        response = self.http.request(method, path, **kwargs)
-        assert response.status_code == status, (response.status_code, response.text)
-        return response.json() if response.content else None
-
-    def member(self, org: str, email: str) -> dict[str, Any] | None:
-        members = self.call("GET", f"/organizations/{org}/members")["items"]
-        return next((m for m in members if m["email"] == email), None)
-
-
 @pytest.fixture
-def api(provider: Provider) -> Iterator[Api]:
-    admin = Api(provider)
+def api(provider: Provider) -> Iterator[AdminApi]:
+    admin = AdminApi(provider)
     yield admin
     admin.http.close()
 
@@ -52,11 +31,11 @@ def console(provider: Provider) -> Iterator[Console]:
 
 
 # --- invitations -----------------------------------------------------------------------------------------------
-def _status(api: Api, slug: str) -> dict[str, str]:
+def _status(api: AdminApi, slug: str) -> dict[str, str]:
     return {i["id"]: i["status"] for i in api.call("GET", f"/organizations/{slug}/invitations")["items"]}
 
 
-def test_revoking_a_replaced_invitation_leaves_the_pending_one_and_the_invited_member(api: Api) -> None:
+def test_revoking_a_replaced_invitation_leaves_the_pending_one_and_the_invited_member(api: AdminApi) -> None:
     tag = secrets.token_hex(4)
     slug = f"globex-{tag}"
     api.call("POST", "/organizations", 201, json={"slug": slug})
@@ -79,11 +58,11 @@ def test_revoking_a_replaced_invitation_leaves_the_pending_one_and_the_invited_m
 
 
 # --- search ------------------------------------------------------------------------------------------------------
-def _emails(api: Api, query: str) -> list[str]:
+def _emails(api: AdminApi, query: str) -> list[str]:
     return [a["email"] for a in api.call("GET", "/accounts", params={"q": query, "limit": 200})["items"]]
 
 
-def test_accounts_are_found_by_a_name_in_any_case_beyond_ascii(provider: Provider, api: Api,
+def test_accounts_are_found_by_a_name_in_any_case_beyond_ascii(provider: Provider, api: AdminApi,
                                                               console: Console) -> None:
     tag = secrets.token_hex(4)
     elodie = provider.user(email=f"elodie-{tag}@example.com", name=f"ÉLODIE Straße {tag}")
@@ -95,13 +74,13 @@ def test_accounts_are_found_by_a_name_in_any_case_beyond_ascii(provider: Provide
     assert page.status_code == 200 and elodie.email in page.text and f"other-{tag}" not in page.text
 
 
-def test_accounts_are_found_by_an_address_in_any_case_beyond_ascii(provider: Provider, api: Api) -> None:
+def test_accounts_are_found_by_an_address_in_any_case_beyond_ascii(provider: Provider, api: AdminApi) -> None:
     tag = secrets.token_hex(4)
     user = provider.user(email=f"zoë-{tag}@example.com", name="Zoe")
     assert user.email in _emails(api, f"ZOË-{tag}") and user.email in _emails(api, f"Zoë-{tag}@EXAMPLE")
 
 
-def test_organizations_are_found_by_a_name_in_any_case_beyond_ascii(api: Api, console: Console) -> None:
+def test_organizations_are_found_by_a_name_in_any_case_beyond_ascii(api: AdminApi, console: Console) -> None:
     tag = secrets.token_hex(4)
     org = api.call("POST", "/organizations", 201, json={"slug": f"zurich-{tag}", "name": f"ZÜRICH AG {tag}"})
     for query in ("ZÜRICH", "zürich", "Zürich", f"zürich ag {tag}"):

@@ -5,7 +5,6 @@ is a member; someone with an account joins with their password; resend and revok
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -15,34 +14,16 @@ from idp.accounts.models import User
 from tests.functional.accounts.conftest import Mailbox, unique_email
 from tests.functional.conftest import Provider
 from tests.support.accounts import org_id
+from tests.support.admin_api import AdminApi
 from tests.support.browser import PASSWORD, hidden, redirect_params
 from tests.support.relying_party import RelyingParty
 
 CHOSEN = "violet sunsets over the bay"
 
 
-class Api:
-    def __init__(self, provider: Provider) -> None:
-        client_id, secret = provider.client(name="ops", grant_types=["client_credentials"], admin=True,
-                                            scope="admin")
-        token = httpx.post(f"{provider.url}/token", data={"grant_type": "client_credentials", "scope": "admin"},
-                           auth=(client_id, secret or "")).json()["access_token"]
-        self.http = httpx.Client(base_url=f"{provider.url}/admin/api/v1", timeout=30,
-                                 headers={"Authorization": f"Bearer {token}"})
-
-    def call(self, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
-        response = self.http.request(method, path, **kwargs)
-        assert response.status_code == status, (response.status_code, response.text)
-        return response.json()
-
-    def member(self, org: str, email: str) -> dict[str, Any] | None:
-        members = self.call("GET", f"/organizations/{org}/members")["items"]
-        return next((m for m in members if m["email"] == email), None)
-
-
 @pytest.fixture
-def api(provider_m: Provider) -> Iterator[Api]:
-    admin = Api(provider_m)
+def api(provider_m: Provider) -> Iterator[AdminApi]:
+    admin = AdminApi(provider_m)
     yield admin
     admin.http.close()
 
@@ -55,7 +36,7 @@ def accept(browser: httpx.Client, link: str, **fields: str) -> httpx.Response:
 
 
 def test_invited_person_sets_a_password_is_sent_on_and_signs_in_as_a_member(
-        provider_m: Provider, mailbox: Mailbox, browser: httpx.Client, api: Api) -> None:
+        provider_m: Provider, mailbox: Mailbox, browser: httpx.Client, api: AdminApi) -> None:
     slug = f"acme-{unique_email('o')[2:12]}"
     org_id(provider_m, slug)
     api.call("PATCH", f"/organizations/{slug}", json={"name": "Acme Corporation"})
@@ -97,7 +78,7 @@ def test_invited_person_sets_a_password_is_sent_on_and_signs_in_as_a_member(
 
 
 def test_someone_with_an_account_joins_with_their_password(
-        provider_m: Provider, mailbox: Mailbox, browser: httpx.Client, api: Api) -> None:
+        provider_m: Provider, mailbox: Mailbox, browser: httpx.Client, api: AdminApi) -> None:
     user = provider_m.user(email=unique_email("member"), name="Known Person")
     slug = f"beta-{unique_email('o')[2:12]}"
     org_id(provider_m, slug)
@@ -118,7 +99,7 @@ def test_someone_with_an_account_joins_with_their_password(
 
 
 def test_resend_replaces_the_link_and_revoke_removes_the_invited_member(
-        provider_m: Provider, mailbox: Mailbox, browser: httpx.Client, api: Api) -> None:
+        provider_m: Provider, mailbox: Mailbox, browser: httpx.Client, api: AdminApi) -> None:
     slug = f"gamma-{unique_email('o')[2:12]}"
     org_id(provider_m, slug)
     email = unique_email("late")
@@ -142,7 +123,7 @@ def test_resend_replaces_the_link_and_revoke_removes_the_invited_member(
     assert added["state"] == "active"
 
 
-def test_invitations_expire(provider_m: Provider, mailbox: Mailbox, browser: httpx.Client, api: Api) -> None:
+def test_invitations_expire(provider_m: Provider, mailbox: Mailbox, browser: httpx.Client, api: AdminApi) -> None:
     slug = f"delta-{unique_email('o')[2:12]}"
     org_id(provider_m, slug)
     email = unique_email("slow")
@@ -150,14 +131,14 @@ def test_invitations_expire(provider_m: Provider, mailbox: Mailbox, browser: htt
     link = mailbox.link(email, "/invitations/accept")
     provider_m.clock.advance(7 * 86400 + 60)
     assert browser.get(link).status_code == 400
-    fresh = Api(provider_m)  # the earlier admin token expired with the move
+    fresh = AdminApi(provider_m)  # the earlier admin token expired with the move
     [listed] = fresh.call("GET", f"/organizations/{slug}/invitations")["items"]
     fresh.http.close()
     assert listed["status"] == "expired"
 
 
 def test_an_account_with_a_second_factor_joins_but_signs_in_through_the_second_step(
-        provider_m: Provider, mailbox: Mailbox, browser: httpx.Client, api: Api) -> None:
+        provider_m: Provider, mailbox: Mailbox, browser: httpx.Client, api: AdminApi) -> None:
     from idp.accounts.models import TotpFactor
     from idp.db import transaction
 
