@@ -26,10 +26,12 @@ from idp.migrate import migrate_sql
 from idp.oauth.clients import create_client
 from idp.settings import Settings
 from idp.web.context import Canary
+from tests.support.admin_api import AdminApi
 from tests.support.browser import PASSWORD, REDIRECT
 from tests.support.cli import canary
 from tests.support.clickhouse import server_url_for
 from tests.support.clock import MovableClock
+from tests.support.console import Console, make_admin, sign_in
 from tests.support.server_thread import ServerThread, free_port
 from tests.support.webhooks import Receiver
 
@@ -89,6 +91,23 @@ def provider(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 def http(provider: Provider) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=provider.url, follow_redirects=False, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def console(provider: Provider) -> Iterator[Console]:
+    """A signed-in operator on the shared provider's console."""
+    operator = make_admin(provider)
+    with httpx.Client(base_url=provider.url, follow_redirects=False, timeout=30) as browser:
+        sign_in(browser, operator.email)
+        yield Console(browser)
+
+
+@pytest.fixture
+def admin_api(provider: Provider) -> Iterator[AdminApi]:
+    """The shared provider's admin API, with a new admin client's token."""
+    api = AdminApi(provider)
+    yield api
+    api.http.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import re
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,28 +17,13 @@ from idp.accounts import service
 from idp.db import transaction
 from tests.functional.conftest import Provider
 from tests.support.admin_api import AdminApi
-from tests.support.console import Console, errors, make_admin, sign_in
+from tests.support.console import Console, errors
 
 
-@pytest.fixture
-def api(provider: Provider) -> Iterator[AdminApi]:
-    admin = AdminApi(provider)
-    yield admin
-    admin.http.close()
-
-
-@pytest.fixture
-def console(provider: Provider) -> Iterator[Console]:
-    operator = make_admin(provider)
-    with httpx.Client(base_url=provider.url, follow_redirects=False, timeout=30) as http:
-        sign_in(http, operator.email)
-        yield Console(http)
-
-
-def _organization_with_rule(api: AdminApi) -> tuple[dict[str, Any], dict[str, Any]]:
+def _organization_with_rule(admin_api: AdminApi) -> tuple[dict[str, Any], dict[str, Any]]:
     tag = secrets.token_hex(4)
-    org = api.call("POST", "/organizations", 201, json={"slug": f"gone-{tag}"})
-    rule = api.call("POST", "/alerts/rules", 201, json={
+    org = admin_api.call("POST", "/organizations", 201, json={"slug": f"gone-{tag}"})
+    rule = admin_api.call("POST", "/alerts/rules", 201, json={
         "name": f"quiet at {tag}", "threshold_days": 7, "organization": org["slug"],
         "emails": [f"ops-{tag}@example.com"]})
     assert rule["enabled"] and rule["organization_id"] == org["id"]
@@ -54,24 +38,24 @@ def _stored(provider: Provider, rule_id: int) -> AlertRule:
 
 
 def test_deleting_an_organization_disables_its_rules_and_keeps_their_organization(
-        provider: Provider, api: AdminApi) -> None:
-    org, rule = _organization_with_rule(api)
-    other = api.call("POST", "/alerts/rules", 201, json={
+        provider: Provider, admin_api: AdminApi) -> None:
+    org, rule = _organization_with_rule(admin_api)
+    other = admin_api.call("POST", "/alerts/rules", 201, json={
         "name": f"everyone {secrets.token_hex(3)}", "threshold_days": 7, "emails": ["ops@example.com"]})
-    api.call("DELETE", f"/organizations/{org['slug']}", 204)
-    after = api.call("GET", f"/alerts/rules/{rule['id']}")
+    admin_api.call("DELETE", f"/organizations/{org['slug']}", 204)
+    after = admin_api.call("GET", f"/alerts/rules/{rule['id']}")
     assert after["enabled"] is False and after["organization_id"] == org["id"]
-    assert api.call("GET", f"/alerts/rules/{other['id']}")["enabled"] is True  # rules of every account stay on
+    assert admin_api.call("GET", f"/alerts/rules/{other['id']}")["enabled"] is True  # rules of every account stay on
 
 
-def test_the_rules_are_disabled_in_the_transaction_of_the_delete(provider: Provider, api: AdminApi) -> None:
-    org, rule = _organization_with_rule(api)
+def test_the_rules_are_disabled_in_the_transaction_of_the_delete(provider: Provider, admin_api: AdminApi) -> None:
+    org, rule = _organization_with_rule(admin_api)
     with pytest.raises(RuntimeError), transaction(provider.context.factory) as db:
         found = service.find_organization(db, org["id"])
         assert found is not None
         assert service.delete_organization(db, found) == [rule["id"]]
         raise RuntimeError("the rest of the unit of work failed")
-    assert api.call("GET", f"/organizations/{org['slug']}")["id"] == org["id"]
+    assert admin_api.call("GET", f"/organizations/{org['slug']}")["id"] == org["id"]
     assert _stored(provider, rule["id"]).enabled is True
 
 
@@ -93,8 +77,8 @@ def _form(page: httpx.Response) -> list[tuple[str, str]]:
 
 
 def test_the_console_shows_the_missing_organization_and_never_widens_the_rule_unasked(
-        provider: Provider, api: AdminApi, console: Console) -> None:
-    org, rule = _organization_with_rule(api)
+        provider: Provider, admin_api: AdminApi, console: Console) -> None:
+    org, rule = _organization_with_rule(admin_api)
     assert console.post(f"/console/organizations/{org['slug']}/delete").status_code == 303
     assert _stored(provider, rule["id"]).enabled is False
 

@@ -4,8 +4,6 @@ The admin API answers 409, the console a 409 page saying why; the clients stay a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
@@ -13,15 +11,7 @@ from idp.oauth.models import Client
 from idp.oauth.user_grants import ACCOUNT_CLIENT_ID, INTERNAL, ensure_account_client
 from tests.functional.admin.conftest import Admin
 from tests.functional.conftest import Provider
-from tests.support.console import Console, errors, make_admin, sign_in
-
-
-@pytest.fixture
-def console(provider: Provider) -> Iterator[Console]:
-    operator = make_admin(provider)
-    with httpx.Client(base_url=provider.url, follow_redirects=False, timeout=30) as http:
-        sign_in(http, operator.email)
-        yield Console(http)
+from tests.support.console import Console, errors
 
 
 def _stored(provider: Provider, client_id: str) -> tuple[str, list[str], str | None]:
