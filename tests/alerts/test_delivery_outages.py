@@ -10,6 +10,7 @@ from email import message_from_bytes
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from analytics.alerts import (
     AlertRule,
@@ -138,20 +139,31 @@ def test_webhook_urls_and_their_secrets_stay_out_of_the_logs(
     assert failures and all(f"webhook endpoint {endpoint.id} (http://{host!s}:{port})" in m for m in failures)
 
 
-def test_a_digest_of_a_rule_named_over_several_lines_still_sends(
-    sqlite_database: AlertDatabase, directory: InMemoryDirectory, smtp: tuple[Inbox, int]
-) -> None:
+def _alice_quiet() -> FakeActivity:
+    return FakeActivity({"alice": TODAY - timedelta(days=10), "bob": TODAY, "carol": TODAY})
+
+
+def _daily_digest(database: AlertDatabase, smtp: tuple[Inbox, int]
+                  ) -> tuple[Inbox, SmtpTransport, sessionmaker[Session], AlertRule]:
+    """A rule mailing a daily digest to owner@example.com, and mail through the test SMTP server."""
     inbox, port = smtp
     mail = SmtpTransport(host="127.0.0.1", port=port, security="none", sender="canary@example.com")
-    factory = sqlite_database.session_factory()
+    factory = database.session_factory()
     with factory() as session:
         rule = create_rule(session, "quiet", 7, "org-a", emails=["owner@example.com"], digest="daily",
                            clock=lambda: NOW)
         session.commit()
-        # Stored before such names were refused.
+    return inbox, mail, factory, rule
+
+
+def test_a_digest_of_a_rule_named_over_several_lines_still_sends(
+    sqlite_database: AlertDatabase, directory: InMemoryDirectory, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, mail, factory, rule = _daily_digest(sqlite_database, smtp)
+    with factory() as session:  # a name stored before such names were refused
         session.execute(update(AlertRule).where(AlertRule.id == rule.id).values(name="quiet\r\nBcc: x@example.com"))
         session.commit()
-    activity = FakeActivity({"alice": TODAY - timedelta(days=10), "bob": TODAY, "carol": TODAY})
+    activity = _alice_quiet()
     settings = AlertSettings(product_name="Acme")
     with AlertService(factory, activity, directory, settings, mail=mail) as service:
         service.run_once(NOW)
@@ -167,14 +179,8 @@ def test_a_digest_of_a_rule_named_over_several_lines_still_sends(
 def test_a_digest_flushed_after_digests_were_switched_off_names_no_period(
     sqlite_database: AlertDatabase, directory: InMemoryDirectory, smtp: tuple[Inbox, int]
 ) -> None:
-    inbox, port = smtp
-    mail = SmtpTransport(host="127.0.0.1", port=port, security="none", sender="canary@example.com")
-    factory = sqlite_database.session_factory()
-    with factory() as session:
-        rule = create_rule(session, "quiet", 7, "org-a", emails=["owner@example.com"], digest="daily",
-                           clock=lambda: NOW)
-        session.commit()
-    activity = FakeActivity({"alice": TODAY - timedelta(days=10), "bob": TODAY, "carol": TODAY})
+    inbox, mail, factory, rule = _daily_digest(sqlite_database, smtp)
+    activity = _alice_quiet()
     with AlertService(factory, activity, directory, AlertSettings(product_name="Acme"), mail=mail) as service:
         service.run_once(NOW)  # alice waits for the digest
         with factory() as session:

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from idp.accounts import sessions
 from idp.accounts.factors import policy
 from idp.accounts.factors.passkeys import RelyingParty
-from idp.accounts.models import LoginSession, User
+from idp.accounts.models import FactorChallenge, LoginSession, User
 from idp.oauth import authorize as authz
 from idp.oauth.errors import InvalidRequest
 from idp.oauth.server import parse_form, read_body
@@ -107,3 +107,13 @@ async def form_with_csrf(request: Request, c: Canary) -> dict[str, str] | Respon
     if not csrf.valid(request, form):
         return error_page(request, "invalid_request", "the form expired or was not sent by this site (CSRF)", 403)
     return form
+
+
+def count_answer(c: Canary, db: Session, row: FactorChallenge, user_id: str) -> policy.Counted | None:
+    """One second-factor answer counted against its ceremony and the account under the login policy's limits
+    (``policy.count_answer``), and committed, for every concurrent answer to see; None when it may not be
+    checked (no answer left, or the account locked)."""
+    counted = policy.count_answer(db, row, user_id, c.settings.login_max_failures, c.settings.login_lock_seconds,
+                                  c.clock.now())
+    db.commit()
+    return counted

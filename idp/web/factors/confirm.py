@@ -28,7 +28,16 @@ from idp.oauth.user_grants import ACCOUNT_CLIENT_ID
 from idp.web.account import current_password
 from idp.web.authorize import SESSION_COOKIE
 from idp.web.context import Canary, canary
-from idp.web.factors.common import CONFIRM_PATH, PATH, form_with_csrf, json_body, page, relying_party, signed_session
+from idp.web.factors.common import (
+    CONFIRM_PATH,
+    PATH,
+    count_answer,
+    form_with_csrf,
+    json_body,
+    page,
+    relying_party,
+    signed_session,
+)
 from idp.web.responses import NO_STORE, error_page, json_error
 
 COOKIE = "canary_confirm"
@@ -114,9 +123,7 @@ def code_sync(c: Canary, cookie: str | None, ceremony: str | None, kind: str, co
             return found
         session, user, row = found
         now = c.clock.now()
-        counted = policy.count_answer(db, row, user.id, c.settings.login_max_failures,
-                                      c.settings.login_lock_seconds, now)
-        db.commit()  # counted before the check, for every concurrent answer to see
+        counted = count_answer(c, db, row, user.id)  # before the check
         if counted is None:
             return _password_page(user, EXPIRED, 400, ended=True)
         right = (totp.verify(db, user.id, code, c.settings.key_encryption_key, now) if kind == "totp"
@@ -177,10 +184,8 @@ def passkey_verify_sync(c: Canary, cookie: str | None, ceremony: str | None, cre
             verified = passkeys.authenticate(db, relying_party(c), credential, challenge, user_id=user.id,
                                              require_verification=False, now=c.clock.now())
         except passkeys.PasskeyError as exc:
-            counted = policy.count_answer(db, row, user.id, c.settings.login_max_failures,
-                                          c.settings.login_lock_seconds, c.clock.now())
+            counted = count_answer(c, db, row, user.id)
             after = _failed(c, db, user, counted) if counted is not None else None
-            db.commit()
             return json_error("access_denied", EXPIRED if after is None or after.ended else str(exc))
         _done(c, db, session, row, [levels.PASSWORD, levels.passkey_method(verified.backed_up)])
         return None

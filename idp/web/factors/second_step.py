@@ -22,7 +22,7 @@ from idp.accounts.models import FactorChallenge, User
 from idp.accounts.service import is_locked
 from idp.web.context import Canary, canary
 from idp.web.factors import handoff
-from idp.web.factors.common import client_id_of, finish, form_with_csrf, page, signed_in
+from idp.web.factors.common import client_id_of, count_answer, finish, form_with_csrf, page, signed_in
 from idp.web.responses import NO_STORE, error_page
 
 EXPIRED = "This sign-in expired or had too many wrong codes. Start again from your application."
@@ -69,9 +69,7 @@ def verify_sync(c: Canary, cookie: str | None, kind: str, code: str) -> Step:
             return Step(expired=True)
         row, user = found
         now = c.clock.now()
-        counted = policy.count_answer(db, row, user.id, c.settings.login_max_failures,
-                                      c.settings.login_lock_seconds, now)
-        db.commit()  # counted before the check, for every concurrent answer to see
+        counted = count_answer(c, db, row, user.id)  # before the check
         if counted is None:
             return Step(expired=True)
         key = c.settings.key_encryption_key
@@ -89,10 +87,8 @@ def verify_sync(c: Canary, cookie: str | None, kind: str, code: str) -> Step:
 def wrong_passkey(c: Canary, db: Session, row: FactorChallenge, user: User) -> Step:
     """A passkey that did not verify as the second factor: counted like a wrong code (one answer per WebAuthn
     challenge, so it is counted after the check)."""
-    counted = policy.count_answer(db, row, user.id, c.settings.login_max_failures, c.settings.login_lock_seconds,
-                                  c.clock.now())
+    counted = count_answer(c, db, row, user.id)
     if counted is None:
-        db.commit()
         return Step(expired=True)
     return failed(c, db, row, user, counted)
 
