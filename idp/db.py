@@ -11,10 +11,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, String, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -139,6 +142,24 @@ def unicode_lower(value: object) -> object:
     """Python's ``str.lower``, as PostgreSQL's lower() lowers every letter ("ÉLODIE" -> "élodie"); other values
     (NULL) as they are."""
     return value.lower() if isinstance(value, str) else value
+
+
+class UnicodeLower(FunctionElement[str]):
+    """A text in lower case, every letter (as Python's ``str.lower``), not ASCII ones only: PostgreSQL's lower()
+    does so; SQLite's does not, and uses the function registered on each connection (``SQLITE_LOWER``) instead."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(UnicodeLower)
+def _lower(element: UnicodeLower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(UnicodeLower, "sqlite")
+def _lower_on_sqlite(element: UnicodeLower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{SQLITE_LOWER}({compiler.process(element.clauses, **kw)})"
 
 
 def make_engine(url: str, *, wait: bool = True) -> Engine:

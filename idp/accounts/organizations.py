@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from sqlalchemy import ColumnElement, String, func, or_, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from idp.accounts.errors import AccountError
 from idp.accounts.models import Membership, Organization
-from idp.db import SQLITE_LOWER
+from idp.db import UnicodeLower
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,98}$")
 
@@ -49,24 +45,6 @@ def slug_taken(db: Session, slug: str, excluding: str | None = None) -> bool:
     if excluding is not None:
         stmt = stmt.where(Organization.id != excluding)
     return db.scalar(stmt) is not None
-
-
-class UnicodeLower(FunctionElement[str]):
-    """A text in lower case, every letter (as Python's ``str.lower``), not ASCII ones only: PostgreSQL's lower()
-    does so; SQLite's does not, and uses the function ``idp.db`` registers on each connection instead."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(UnicodeLower)
-def _lower(element: UnicodeLower, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"lower({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(UnicodeLower, "sqlite")
-def _lower_on_sqlite(element: UnicodeLower, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"{SQLITE_LOWER}({compiler.process(element.clauses, **kw)})"
 
 
 def contains_text(column: InstrumentedAttribute[str] | ColumnElement[str], query: str) -> ColumnElement[bool]:
