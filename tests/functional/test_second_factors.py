@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from idp.accounts.factors.levels import MULTI, SINGLE
-from idp.accounts.models import TotpFactor
+from idp.accounts.models import TotpFactor, User
 from tests.functional.conftest import Provider, start_provider
 from tests.support.browser import authorize_params, login, redirect_params, sign_in
 from tests.support.factors import (
@@ -31,6 +31,17 @@ from tests.support.tokens import exchange, id_claims
 
 def browser(provider: Provider) -> httpx.Client:
     return httpx.Client(base_url=provider.url, follow_redirects=False, timeout=30)
+
+
+def _with_authenticator_app(provider: Provider) -> tuple[User, tuple[str, str | None], str]:
+    """A user who signed in once through a first-party client and set up an authenticator app; the user, the
+    client and the app's secret."""
+    user = provider.user()
+    client = provider.client(first_party=True)
+    with browser(provider) as http:
+        sign_in(http, authorize_params(client[0]), user.email)
+        secret, _ = enroll_totp(http, provider.clock)
+    return user, client, secret
 
 
 def claims_for(provider: Provider, client: tuple[str, str | None], back: dict[str, str]) -> dict:
@@ -87,11 +98,7 @@ def test_totp_and_recovery_codes_from_enrollment_to_sign_in(clocked: Provider, c
 
 def test_wrong_codes_lock_the_account(clocked: Provider) -> None:
     provider = clocked
-    user = provider.user()
-    client = provider.client(first_party=True)
-    with browser(provider) as http:
-        sign_in(http, authorize_params(client[0]), user.email)
-        secret, _ = enroll_totp(http, provider.clock)
+    user, client, secret = _with_authenticator_app(provider)
     with browser(provider) as fresh:
         response = login(fresh, fresh.get("/authorize", params=authorize_params(client[0])), user.email)
         response = second_factor(fresh, response, "totp", "000001")
@@ -230,11 +237,7 @@ def test_removing_the_app_and_the_operators_reset(clocked: Provider) -> None:
 
 def test_canary_users_reset_factors(clocked: Provider, tmp_path: Path) -> None:
     provider = clocked
-    user = provider.user()
-    client = provider.client(first_party=True)
-    with browser(provider) as http:
-        sign_in(http, authorize_params(client[0]), user.email)
-        enroll_totp(http, provider.clock)
+    user, client, _ = _with_authenticator_app(provider)
     env = {**os.environ, "CANARY_DATA_DIR": str(tmp_path), "CANARY_DATABASE_URL": provider.settings.database_url}
 
     def reset(email: str) -> subprocess.CompletedProcess[str]:
@@ -324,11 +327,7 @@ def test_concurrent_wrong_codes_are_checked_no_more_than_the_limits(clocked: Pro
     """Each answer is counted before it is checked: twenty wrong codes sent at once into one ceremony get at most
     four "not right" pages (the fifth locks), and the owner one lock notice."""
     provider = clocked
-    user = provider.user()
-    client = provider.client(first_party=True)
-    with browser(provider) as http:
-        sign_in(http, authorize_params(client[0]), user.email)
-        enroll_totp(http, provider.clock)
+    user, client, _ = _with_authenticator_app(provider)
     with browser(provider) as fresh:
         after_password = login(fresh, fresh.get("/authorize", params=authorize_params(client[0])), user.email)
         assert after_password.headers["location"] == "/login/second-factor"
